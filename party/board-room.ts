@@ -1,0 +1,171 @@
+import { type Connection, type ConnectionContext, Server } from "partyserver";
+import type { EntityEvent, Peer, ServerMessage } from "../protocol/index.ts";
+import { ClientMessage } from "../protocol/index.ts";
+import type { Env } from "../worker/env.ts";
+import { applyPresence, PresenceBatcher } from "./presence.ts";
+
+/** Headers the Worker sets after authenticating the upgrade; anything a client sent under these names is overwritten. */
+export const IDENTITY_HEADERS = {
+  userId: "x-trellis-user-id",
+  name: "x-trellis-user-name",
+  color: "x-trellis-user-color",
+};
+
+const MAX_CONNECTIONS = 250;
+/** A socket that has not pinged for this long is presumed gone (a laptop lid closed, a cut network). */
+const STALE_MS = 20_000;
+const SWEEP_MS = 10_000;
+
+type PeerState = Peer & { seenAt: number };
+
+/**
+ * One per board: presence and fan-out of committed changes. Holds nothing that matters if lost;
+ * per-socket state lives in the socket attachment so the room can hibernate between messages.
+ */
+export class BoardRoom extends Server<Env> {
+  static override options = { hibernate: true };
+
+  private batcher = new PresenceBatcher((updates) => this.send({ type: "presence", updates }));
+
+  override onStart() {
+    // Pings are answered by the platform without waking the room.
+    this.ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
+  }
+
+  private send(msg: ServerMessage, exclude?: string[]) {
+    this.broadcast(JSON.stringify(msg), exclude);
+  }
+
+  private peers(): PeerState[] {
+    const out: PeerState[] = [];
+    for (const c of this.getConnections<PeerState>()) {
+      const state = stateOf(c);
+      if (state) out.push(state);
+    }
+    return out;
+  }
+
+  override onConnect(conn: Connection<PeerState>, { request }: ConnectionContext) {
+    const userId = request.headers.get(IDENTITY_HEADERS.userId);
+    if (!userId) {
+      // Only reachable if someone routes around the Worker's auth: refuse rather than trust.
+      conn.close(4401, "unauthenticated");
+      return;
+    }
+    if ([...this.getConnections()].length > MAX_CONNECTIONS) {
+      conn.close(4429, `This board has its maximum of ${MAX_CONNECTIONS} open connections.`);
+      return;
+    }
+    const peer: PeerState = {
+      connectionId: conn.id,
+      userId,
+      name: decodeURIComponent(request.headers.get(IDENTITY_HEADERS.name) ?? "Someone"),
+      color: request.headers.get(IDENTITY_HEADERS.color) ?? "#64748b",
+      cursor: null,
+      viewport: null,
+      selection: [],
+      seenAt: Date.now(),
+    };
+    conn.setState(peer);
+    conn.send(
+      JSON.stringify({
+        type: "welcome",
+        connectionId: conn.id,
+        peers: this.peers().map(toPeer),
+      } satisfies ServerMessage),
+    );
+    this.send({ type: "join", peer: toPeer(peer) }, [conn.id]);
+    void this.ensureSweep();
+  }
+
+  override onMessage(conn: Connection<PeerState>, raw: string | ArrayBuffer) {
+    const state = stateOf(conn);
+    if (typeof raw !== "string" || raw.length > 8192 || !state) return;
+    let parsed: ReturnType<typeof ClientMessage.safeParse>;
+    try {
+      parsed = ClientMessage.safeParse(JSON.parse(raw));
+    } catch {
+      parsed = { success: false } as ReturnType<typeof ClientMessage.safeParse>;
+    }
+    if (!parsed.success) {
+      conn.send(
+        JSON.stringify({
+          type: "error",
+          code: "bad_message",
+          message: "Unrecognised message.",
+        } satisfies ServerMessage),
+      );
+      return;
+    }
+    const next = applyPresence(state, parsed.data);
+    conn.setState({ ...next, seenAt: Date.now() });
+    this.batcher.push({
+      connectionId: conn.id,
+      cursor: next.cursor,
+      viewport: next.viewport,
+      selection: next.selection,
+    });
+  }
+
+  override onClose(conn: Connection<PeerState>) {
+    this.leave(conn.id);
+  }
+
+  override onError(conn: Connection<PeerState>) {
+    this.leave(conn.id);
+  }
+
+  private leave(connectionId: string) {
+    this.batcher.forget(connectionId);
+    this.send({ type: "leave", connectionId }, [connectionId]);
+  }
+
+  /** Called by the Worker (RPC) after a durable change is committed to D1. */
+  async publish(event: EntityEvent): Promise<void> {
+    this.send(event);
+    // Access changes take effect on open sockets too, not only on the next connect.
+    if (event.entity === "member" && event.op === "removed") {
+      for (const c of this.getConnections<PeerState>()) {
+        if (c.state?.userId === event.id) {
+          c.close(4403, "removed from board");
+          this.leave(c.id);
+        }
+      }
+    }
+    if (event.entity === "board" && event.op === "removed") {
+      for (const c of this.getConnections()) c.close(4404, "board deleted");
+    }
+  }
+
+  /** Connected peers, for tests and diagnostics. */
+  async listPeers(): Promise<Peer[]> {
+    return this.peers().map(toPeer);
+  }
+
+  private async ensureSweep() {
+    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + SWEEP_MS);
+  }
+
+  override async onAlarm() {
+    const now = Date.now();
+    let open = 0;
+    for (const c of this.getConnections<PeerState>()) {
+      const lastPing = this.ctx.getWebSocketAutoResponseTimestamp(c)?.getTime() ?? 0;
+      if (now - Math.max(lastPing, c.state?.seenAt ?? now) > STALE_MS) {
+        c.close(4408, "no ping");
+        this.leave(c.id);
+      } else open++;
+    }
+    if (open > 0) await this.ctx.storage.setAlarm(now + SWEEP_MS);
+  }
+}
+
+function toPeer(p: PeerState): Peer {
+  const { seenAt: _, ...peer } = p;
+  return peer;
+}
+
+/** A mutable copy of a socket's attachment (partyserver hands it out read-only). */
+function stateOf(conn: Connection<PeerState>): PeerState | null {
+  return conn.state ? { ...conn.state, selection: [...conn.state.selection] } : null;
+}

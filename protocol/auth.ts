@@ -1,0 +1,58 @@
+import { z } from "zod";
+import { Name } from "./common.ts";
+
+export const Email = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .max(254)
+  .pipe(z.email({ message: "must be a valid email address" }));
+
+/** Length beats composition rules (NIST 800-63B): at least 10 characters, not all one character. */
+export const Password = z
+  .string()
+  .min(10, "must be at least 10 characters")
+  .max(200, "must be at most 200 characters")
+  .refine((p) => new Set(p).size >= 4, "is too simple: use more different characters");
+
+export const RegisterBody = z.object({ email: Email, password: Password, name: Name });
+export type RegisterBody = z.infer<typeof RegisterBody>;
+
+export const LoginBody = z.object({ email: Email, password: z.string().min(1).max(200) });
+export type LoginBody = z.infer<typeof LoginBody>;
+
+/** Browsers send the refresh token as an HttpOnly cookie; the CLI may send it in the body. */
+export const RefreshBody = z.object({ refreshToken: z.string().max(200).optional() });
+
+export const User = z.object({
+  id: z.string(),
+  email: z.string(),
+  name: z.string(),
+  color: z.string(),
+  createdAt: z.number(),
+});
+export type User = z.infer<typeof User>;
+
+export const Session = z.object({
+  user: User,
+  accessToken: z.string(),
+  /** Seconds until the access token expires. */
+  expiresIn: z.number(),
+  /** Returned for non-browser clients; browsers get it as a cookie too. */
+  refreshToken: z.string(),
+});
+export type AuthSession = z.infer<typeof Session>;
+
+export const Config = z.object({ singleUser: z.boolean(), version: z.string() });
+export type Config = z.infer<typeof Config>;
+
+export const CreateTokenBody = z.object({ name: Name });
+export const ApiToken = z.object({
+  id: z.string(),
+  name: z.string(),
+  createdAt: z.number(),
+  lastUsedAt: z.number().nullable(),
+});
+export type ApiToken = z.infer<typeof ApiToken>;
+export const CreatedApiToken = ApiToken.extend({ token: z.string() });
+export type CreatedApiToken = z.infer<typeof CreatedApiToken>;

@@ -1,0 +1,54 @@
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import pkg from "../package.json" with { type: "json" };
+import { AppError, notFound } from "./lib/errors.ts";
+import type { AppEnv } from "./middleware.ts";
+import { requireUser } from "./middleware.ts";
+import { auth } from "./routes/auth.ts";
+import { boards } from "./routes/boards.ts";
+import { tokens } from "./routes/tokens.ts";
+import { userId } from "./services/context.ts";
+import { getUser } from "./services/users.ts";
+
+/** JSON bodies are small: a zone, a prompt. Anything bigger is refused before it is read. */
+const MAX_BODY_BYTES = 256 * 1024;
+
+const api = new Hono<AppEnv>()
+  .get("/health", (c) => c.json({ ok: true, version: pkg.version }))
+  .get("/config", (c) => c.json({ singleUser: c.env.SINGLE_USER === "1", version: pkg.version }))
+  .route("/auth", auth)
+  .use("*", requireUser)
+  .get("/me", async (c) => {
+    const user = await getUser(c.var.ctx.db, userId(c.var.ctx));
+    if (!user) throw notFound("User");
+    return c.json(user);
+  })
+  .route("/boards", boards)
+  .route("/tokens", tokens);
+
+export const app = new Hono<AppEnv>()
+  .use(
+    "*",
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) =>
+        c.json({ error: { code: "too_large", message: `Body is larger than ${MAX_BODY_BYTES / 1024} KiB.` } }, 413),
+    }),
+  )
+  .route("/api", api)
+  .notFound((c) =>
+    c.json({ error: { code: "not_found", message: `No route for ${c.req.method} ${c.req.path}.` } }, 404),
+  )
+  .onError((err, c) => {
+    if (err instanceof AppError) return c.json({ error: { code: err.code, message: err.message } }, err.status);
+    if (err instanceof HTTPException) {
+      return c.json({ error: { code: "http_error", message: err.message || "Request refused." } }, err.status);
+    }
+    if (err instanceof SyntaxError)
+      return c.json({ error: { code: "bad_json", message: "Body is not valid JSON." } }, 400);
+    console.error("unhandled", err);
+    return c.json({ error: { code: "internal", message: "Something went wrong on our side." } }, 500);
+  });
+
+export type AppType = typeof app;

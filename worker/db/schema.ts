@@ -1,0 +1,338 @@
+/**
+ * The D1 schema, in one place. `npm run db:generate` turns changes into a new SQL file in
+ * `migrations/`; migrations are append-only (never edit one that has shipped).
+ *
+ * Hybrid rows (DESIGN rule 4): columns for what is filtered, joined or sorted; a JSON `data` column
+ * for nested, rarely queried detail. Ids are UUIDv7 strings, so ordering by id is ordering by time.
+ * Times are epoch milliseconds.
+ */
+import { sql } from "drizzle-orm";
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+const now = sql`(cast(unixepoch('subsec') * 1000 as integer))`;
+const json = <T>(name: string) => text(name, { mode: "json" }).$type<T>();
+
+export const users = sqliteTable("users", {
+  id: text("id").primaryKey(),
+  email: text("email").notNull().unique(),
+  name: text("name").notNull(),
+  color: text("color").notNull(),
+  /** `scrypt$N$r$p$salt$hash` (base64); null for the single-user local owner, who never logs in. */
+  passwordHash: text("password_hash"),
+  createdAt: integer("created_at").notNull().default(now),
+});
+
+/** Failed logins per email, to slow down guessing. */
+export const loginThrottle = sqliteTable("login_throttle", {
+  key: text("key").primaryKey(),
+  failures: integer("failures").notNull().default(0),
+  lastFailureAt: integer("last_failure_at").notNull(),
+});
+
+/** Rotating refresh tokens. A family is one login; reusing a rotated token revokes the family. */
+export const refreshTokens = sqliteTable(
+  "refresh_tokens",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    familyId: text("family_id").notNull(),
+    tokenHash: text("token_hash").notNull().unique(),
+    expiresAt: integer("expires_at").notNull(),
+    usedAt: integer("used_at"),
+    revokedAt: integer("revoked_at"),
+    createdAt: integer("created_at").notNull().default(now),
+  },
+  (t) => [index("refresh_tokens_family").on(t.familyId)],
+);
+
+/** Opaque bearer tokens stored only as SHA-256: personal API tokens and per-session MCP tokens. */
+export const apiTokens = sqliteTable(
+  "api_tokens",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    /** `personal` (full user API) or `session` (an agent's MCP token, bound to one session). */
+    scope: text("scope").notNull().default("personal"),
+    sessionId: text("session_id"),
+    tokenHash: text("token_hash").notNull().unique(),
+    expiresAt: integer("expires_at"),
+    lastUsedAt: integer("last_used_at"),
+    revokedAt: integer("revoked_at"),
+    createdAt: integer("created_at").notNull().default(now),
+  },
+  (t) => [index("api_tokens_user").on(t.userId)],
+);
+
+/** Single-use, 30 s tickets for a browser to join a board room (no long-lived token in a URL). */
+export const roomTickets = sqliteTable("room_tickets", {
+  ticketHash: text("ticket_hash").primaryKey(),
+  userId: text("user_id").notNull(),
+  boardId: text("board_id").notNull(),
+  expiresAt: integer("expires_at").notNull(),
+});
+
+export const boards = sqliteTable("boards", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  ownerId: text("owner_id")
+    .notNull()
+    .references(() => users.id),
+  data: json<Record<string, unknown>>("data").notNull().default({}),
+  createdAt: integer("created_at").notNull().default(now),
+  updatedAt: integer("updated_at").notNull().default(now),
+});
+
+export const boardMembers = sqliteTable(
+  "board_members",
+  {
+    boardId: text("board_id")
+      .notNull()
+      .references(() => boards.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    role: text("role", { enum: ["owner", "member", "viewer"] }).notNull(),
+    createdAt: integer("created_at").notNull().default(now),
+  },
+  (t) => [primaryKey({ columns: [t.boardId, t.userId] }), index("board_members_user").on(t.userId)],
+);
+
+export const zones = sqliteTable(
+  "zones",
+  {
+    id: text("id").primaryKey(),
+    boardId: text("board_id")
+      .notNull()
+      .references(() => boards.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    color: text("color").notNull(),
+    x: real("x").notNull(),
+    y: real("y").notNull(),
+    width: real("width").notNull(),
+    height: real("height").notNull(),
+    promptTemplate: text("prompt_template").notNull().default(""),
+    data: json<Record<string, unknown>>("data").notNull().default({}),
+    createdAt: integer("created_at").notNull().default(now),
+    updatedAt: integer("updated_at").notNull().default(now),
+  },
+  (t) => [index("zones_board").on(t.boardId)],
+);
+
+/** A self-hosted runner. Its credential is stored only as a SHA-256 hash. */
+export const runners = sqliteTable(
+  "runners",
+  {
+    id: text("id").primaryKey(),
+    ownerId: text("owner_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    credentialHash: text("credential_hash").unique(),
+    /** One-time registration token (hash) and its expiry, cleared once used. */
+    registrationHash: text("registration_hash").unique(),
+    registrationExpiresAt: integer("registration_expires_at"),
+    status: text("status", { enum: ["pending", "online", "offline", "revoked"] })
+      .notNull()
+      .default("pending"),
+    lastSeenAt: integer("last_seen_at"),
+    /** version, os, gitVersion, providers: what the runner reported on connect. */
+    data: json<Record<string, unknown>>("data").notNull().default({}),
+    createdAt: integer("created_at").notNull().default(now),
+  },
+  (t) => [index("runners_owner").on(t.ownerId)],
+);
+
+/** Which boards a runner's owner has shared it with (members of those boards may target it). */
+export const runnerBoards = sqliteTable(
+  "runner_boards",
+  {
+    runnerId: text("runner_id")
+      .notNull()
+      .references(() => runners.id, { onDelete: "cascade" }),
+    boardId: text("board_id")
+      .notNull()
+      .references(() => boards.id, { onDelete: "cascade" }),
+    createdAt: integer("created_at").notNull().default(now),
+  },
+  (t) => [primaryKey({ columns: [t.runnerId, t.boardId] }), index("runner_boards_board").on(t.boardId)],
+);
+
+export const repos = sqliteTable(
+  "repos",
+  {
+    id: text("id").primaryKey(),
+    runnerId: text("runner_id")
+      .notNull()
+      .references(() => runners.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    status: text("status", { enum: ["adding", "ready", "error"] })
+      .notNull()
+      .default("adding"),
+    defaultBranch: text("default_branch"),
+    lastFetchedAt: integer("last_fetched_at"),
+    /** source ({ kind: 'path' | 'url', ... }), local path on the runner, last error. */
+    data: json<Record<string, unknown>>("data").notNull().default({}),
+    createdBy: text("created_by").notNull(),
+    createdAt: integer("created_at").notNull().default(now),
+  },
+  (t) => [uniqueIndex("repos_runner_name").on(t.runnerId, t.name)],
+);
+
+export const worktrees = sqliteTable(
+  "worktrees",
+  {
+    id: text("id").primaryKey(),
+    boardId: text("board_id")
+      .notNull()
+      .references(() => boards.id, { onDelete: "cascade" }),
+    repoId: text("repo_id")
+      .notNull()
+      .references(() => repos.id, { onDelete: "cascade" }),
+    runnerId: text("runner_id").notNull(),
+    zoneId: text("zone_id"),
+    name: text("name").notNull(),
+    branch: text("branch").notNull(),
+    baseBranch: text("base_branch"),
+    status: text("status", { enum: ["creating", "ready", "deleting", "error"] })
+      .notNull()
+      .default("creating"),
+    x: real("x").notNull().default(0),
+    y: real("y").notNull().default(0),
+    /** git state (ahead, behind, changedFiles, head), path on the runner, issue URL, notes, error. */
+    data: json<Record<string, unknown>>("data").notNull().default({}),
+    createdBy: text("created_by").notNull(),
+    createdAt: integer("created_at").notNull().default(now),
+    updatedAt: integer("updated_at").notNull().default(now),
+  },
+  (t) => [index("worktrees_board").on(t.boardId, t.id), uniqueIndex("worktrees_repo_name").on(t.repoId, t.name)],
+);
+
+export const sessions = sqliteTable(
+  "sessions",
+  {
+    id: text("id").primaryKey(),
+    boardId: text("board_id")
+      .notNull()
+      .references(() => boards.id, { onDelete: "cascade" }),
+    worktreeId: text("worktree_id")
+      .notNull()
+      .references(() => worktrees.id, { onDelete: "cascade" }),
+    parentId: text("parent_id"),
+    forkedFromMessageId: text("forked_from_message_id"),
+    provider: text("provider").notNull(),
+    model: text("model").notNull(),
+    status: text("status").notNull().default("idle"),
+    title: text("title").notNull().default(""),
+    inputTokens: integer("input_tokens").notNull().default(0),
+    outputTokens: integer("output_tokens").notNull().default(0),
+    costMicros: integer("cost_micros").notNull().default(0),
+    /** agent config, genealogy details */
+    data: json<Record<string, unknown>>("data").notNull().default({}),
+    createdBy: text("created_by").notNull(),
+    createdAt: integer("created_at").notNull().default(now),
+    updatedAt: integer("updated_at").notNull().default(now),
+  },
+  (t) => [
+    index("sessions_worktree").on(t.worktreeId),
+    index("sessions_board").on(t.boardId, t.id),
+    index("sessions_parent").on(t.parentId),
+  ],
+);
+
+export const messages = sqliteTable(
+  "messages",
+  {
+    id: text("id").primaryKey(),
+    sessionId: text("session_id")
+      .notNull()
+      .references(() => sessions.id, { onDelete: "cascade" }),
+    seq: integer("seq").notNull(),
+    role: text("role").notNull(),
+    /** content blocks: text, tool calls, tool results */
+    content: json<unknown[]>("content").notNull(),
+    createdAt: integer("created_at").notNull().default(now),
+  },
+  (t) => [uniqueIndex("messages_session_seq").on(t.sessionId, t.seq)],
+);
+
+export const tasks = sqliteTable(
+  "tasks",
+  {
+    id: text("id").primaryKey(),
+    boardId: text("board_id")
+      .notNull()
+      .references(() => boards.id, { onDelete: "cascade" }),
+    sessionId: text("session_id")
+      .notNull()
+      .references(() => sessions.id, { onDelete: "cascade" }),
+    title: text("title").notNull(),
+    status: text("status").notNull().default("pending"),
+    data: json<Record<string, unknown>>("data").notNull().default({}),
+    createdAt: integer("created_at").notNull().default(now),
+    updatedAt: integer("updated_at").notNull().default(now),
+  },
+  (t) => [index("tasks_session").on(t.sessionId)],
+);
+
+export const comments = sqliteTable(
+  "comments",
+  {
+    id: text("id").primaryKey(),
+    boardId: text("board_id")
+      .notNull()
+      .references(() => boards.id, { onDelete: "cascade" }),
+    /** board | zone | worktree | session */
+    targetType: text("target_type").notNull(),
+    targetId: text("target_id").notNull(),
+    parentId: text("parent_id"),
+    authorId: text("author_id").notNull(),
+    body: text("body").notNull(),
+    resolvedAt: integer("resolved_at"),
+    data: json<Record<string, unknown>>("data").notNull().default({}),
+    createdAt: integer("created_at").notNull().default(now),
+    updatedAt: integer("updated_at").notNull().default(now),
+  },
+  (t) => [index("comments_target").on(t.boardId, t.targetType, t.targetId)],
+);
+
+/**
+ * Work for a runner. A claim sets `leaseToken`/`leaseExpiresAt`; every later write must present the
+ * same token (fencing). `eventSeq` is the last event sequence number applied, so a retried post of
+ * the same events is a no-op.
+ */
+export const jobs = sqliteTable(
+  "jobs",
+  {
+    id: text("id").primaryKey(),
+    runnerId: text("runner_id")
+      .notNull()
+      .references(() => runners.id, { onDelete: "cascade" }),
+    boardId: text("board_id"),
+    type: text("type").notNull(),
+    payload: json<Record<string, unknown>>("payload").notNull(),
+    status: text("status", { enum: ["queued", "claimed", "running", "succeeded", "failed", "cancelled"] })
+      .notNull()
+      .default("queued"),
+    attempts: integer("attempts").notNull().default(0),
+    maxAttempts: integer("max_attempts").notNull().default(3),
+    leaseToken: text("lease_token"),
+    leaseExpiresAt: integer("lease_expires_at"),
+    cancelRequested: integer("cancel_requested", { mode: "boolean" }).notNull().default(false),
+    idempotencyKey: text("idempotency_key").unique(),
+    eventSeq: integer("event_seq").notNull().default(0),
+    result: json<Record<string, unknown>>("result"),
+    error: text("error"),
+    createdBy: text("created_by"),
+    createdAt: integer("created_at").notNull().default(now),
+    updatedAt: integer("updated_at").notNull().default(now),
+  },
+  (t) => [
+    index("jobs_runner_status").on(t.runnerId, t.status, t.id),
+    index("jobs_lease").on(t.status, t.leaseExpiresAt),
+  ],
+);

@@ -1,0 +1,17 @@
+import type { BoardRoom } from "../party/board-room.ts";
+import type { RunnerLink } from "../party/runner-link.ts";
+
+export interface Env {
+  DB: D1Database;
+  ASSETS: Fetcher;
+  BoardRoom: DurableObjectNamespace<BoardRoom>;
+  RunnerLink: DurableObjectNamespace<RunnerLink>;
+  /** HMAC key for access-token JWTs (base64, ≥ 32 bytes). */
+  JWT_SECRET: string;
+  /** AES-GCM key for secrets users store (base64, 32 bytes). */
+  ENCRYPTION_KEY: string;
+  /** "1" only on a local install started by `npm start`. */
+  SINGLE_USER?: string;
+  /** Extra origins allowed to open browser sockets and call the API, comma-separated. */
+  ALLOWED_ORIGINS?: string;
+}

@@ -1,0 +1,22 @@
+import type { ValidationTargets } from "hono";
+import { validator } from "hono/validator";
+import type { z } from "zod";
+import { badRequest } from "./errors.ts";
+
+/** Turn zod issues into one sentence a person can act on: `name: must not be empty; x: …`. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((i) => (i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message))
+    .join("; ");
+}
+
+/** Hono validator backed by a protocol schema; the parsed type flows into `hc<AppType>()`. */
+export function valid<T extends z.ZodType, Target extends keyof ValidationTargets>(target: Target, schema: T) {
+  return validator(target, (value): z.infer<T> => {
+    const parsed = schema.safeParse(value);
+    if (!parsed.success)
+      throw badRequest(`Invalid ${target === "json" ? "body" : target}: ${describeIssues(parsed.error)}`);
+    return parsed.data;
+  });
+}

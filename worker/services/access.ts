@@ -1,0 +1,27 @@
+import { and, eq } from "drizzle-orm";
+import type { Role } from "../../protocol/index.ts";
+import { schema } from "../db/client.ts";
+import { forbidden, notFound } from "../lib/errors.ts";
+import type { Ctx } from "./context.ts";
+import { userId } from "./context.ts";
+
+const RANK: Record<Role, number> = { viewer: 0, member: 1, owner: 2 };
+
+/**
+ * The one gate for board access. A non-member gets the same 404 as for a board that does not
+ * exist, so board ids cannot be probed; a member below `min` gets 403 saying what is needed.
+ */
+export async function requireBoardRole(ctx: Ctx, boardId: string, min: Role): Promise<Role> {
+  const m = await ctx.db.query.boardMembers.findFirst({
+    where: and(eq(schema.boardMembers.boardId, boardId), eq(schema.boardMembers.userId, userId(ctx))),
+    columns: { role: true },
+  });
+  if (!m) throw notFound("Board");
+  if (RANK[m.role] < RANK[min]) {
+    throw forbidden(
+      min === "owner" ? "Only a board owner can do this." : "Viewers can look but not change this board.",
+      "insufficient_role",
+    );
+  }
+  return m.role;
+}

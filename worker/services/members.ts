@@ -1,0 +1,91 @@
+import { and, asc, eq } from "drizzle-orm";
+import type { Member, Role } from "../../protocol/index.ts";
+import { schema } from "../db/client.ts";
+import { badRequest, conflict, notFound } from "../lib/errors.ts";
+import { requireBoardRole } from "./access.ts";
+import type { Ctx } from "./context.ts";
+import { entity, removed, userId } from "./context.ts";
+
+const { boardMembers, users } = schema;
+
+async function memberRow(ctx: Ctx, boardId: string, uid: string): Promise<Member | null> {
+  const [r] = await ctx.db
+    .select({ m: boardMembers, u: users })
+    .from(boardMembers)
+    .innerJoin(users, eq(users.id, boardMembers.userId))
+    .where(and(eq(boardMembers.boardId, boardId), eq(boardMembers.userId, uid)));
+  return r ? toMember(r) : null;
+}
+
+const toMember = (r: { m: typeof boardMembers.$inferSelect; u: typeof users.$inferSelect }): Member => ({
+  userId: r.u.id,
+  email: r.u.email,
+  name: r.u.name,
+  color: r.u.color,
+  role: r.m.role,
+  createdAt: r.m.createdAt,
+});
+
+/** Members carry an `id` (the user id) in events so clients key them like any other entity. */
+const memberEvent = (op: "created" | "patched", m: Member) => entity("member", op, { id: m.userId, ...m });
+
+export async function listMembers(ctx: Ctx, boardId: string): Promise<Member[]> {
+  await requireBoardRole(ctx, boardId, "viewer");
+  const rows = await ctx.db
+    .select({ m: boardMembers, u: users })
+    .from(boardMembers)
+    .innerJoin(users, eq(users.id, boardMembers.userId))
+    .where(eq(boardMembers.boardId, boardId))
+    .orderBy(asc(boardMembers.createdAt));
+  return rows.map(toMember);
+}
+
+export async function addMember(ctx: Ctx, boardId: string, email: string, role: Role): Promise<Member> {
+  await requireBoardRole(ctx, boardId, "owner");
+  const user = await ctx.db.query.users.findFirst({ where: eq(users.email, email), columns: { id: true } });
+  if (!user) throw notFound("No registered user with that email. Ask them to sign up first; a user");
+  const inserted = await ctx.db
+    .insert(boardMembers)
+    .values({ boardId, userId: user.id, role })
+    .onConflictDoNothing()
+    .returning();
+  if (inserted.length === 0) throw conflict("That person is already a member of this board.", "already_member");
+  const m = (await memberRow(ctx, boardId, user.id))!;
+  await ctx.publish(boardId, memberEvent("created", m));
+  return m;
+}
+
+/** Owners keep at least one owner: the last owner cannot be demoted or removed. */
+async function assertNotLastOwner(ctx: Ctx, boardId: string, uid: string) {
+  const owners = await ctx.db.query.boardMembers.findMany({
+    where: and(eq(boardMembers.boardId, boardId), eq(boardMembers.role, "owner")),
+    columns: { userId: true },
+  });
+  if (owners.length === 1 && owners[0]!.userId === uid) {
+    throw badRequest("A board needs at least one owner: make someone else owner first.", "last_owner");
+  }
+}
+
+export async function changeRole(ctx: Ctx, boardId: string, uid: string, role: Role): Promise<Member> {
+  await requireBoardRole(ctx, boardId, "owner");
+  const existing = await memberRow(ctx, boardId, uid);
+  if (!existing) throw notFound("Member");
+  if (existing.role === "owner" && role !== "owner") await assertNotLastOwner(ctx, boardId, uid);
+  await ctx.db
+    .update(boardMembers)
+    .set({ role })
+    .where(and(eq(boardMembers.boardId, boardId), eq(boardMembers.userId, uid)));
+  const m = { ...existing, role };
+  await ctx.publish(boardId, memberEvent("patched", m));
+  return m;
+}
+
+/** Owners remove anyone; anyone may leave a board themselves. */
+export async function removeMember(ctx: Ctx, boardId: string, uid: string): Promise<void> {
+  await requireBoardRole(ctx, boardId, uid === userId(ctx) ? "viewer" : "owner");
+  const existing = await memberRow(ctx, boardId, uid);
+  if (!existing) throw notFound("Member");
+  if (existing.role === "owner") await assertNotLastOwner(ctx, boardId, uid);
+  await ctx.db.delete(boardMembers).where(and(eq(boardMembers.boardId, boardId), eq(boardMembers.userId, uid)));
+  await ctx.publish(boardId, removed("member", uid));
+}

@@ -1,0 +1,73 @@
+import { and, asc, eq } from "drizzle-orm";
+import type { z } from "zod";
+import type { CreateZoneBody, PatchZoneBody, Zone } from "../../protocol/index.ts";
+import { schema } from "../db/client.ts";
+import { notFound } from "../lib/errors.ts";
+import { newId } from "../lib/ids.ts";
+import { requireBoardRole } from "./access.ts";
+import type { Ctx } from "./context.ts";
+import { entity, removed } from "./context.ts";
+
+const { zones } = schema;
+
+const toZone = (r: typeof zones.$inferSelect): Zone => ({
+  id: r.id,
+  boardId: r.boardId,
+  name: r.name,
+  color: r.color,
+  x: r.x,
+  y: r.y,
+  width: r.width,
+  height: r.height,
+  promptTemplate: r.promptTemplate,
+  createdAt: r.createdAt,
+  updatedAt: r.updatedAt,
+});
+
+/** Zones are few per board (tens), so the board loads them all at once. */
+export async function listZones(ctx: Ctx, boardId: string): Promise<Zone[]> {
+  await requireBoardRole(ctx, boardId, "viewer");
+  const rows = await ctx.db.query.zones.findMany({ where: eq(zones.boardId, boardId), orderBy: asc(zones.id) });
+  return rows.map(toZone);
+}
+
+export async function createZone(ctx: Ctx, boardId: string, body: z.infer<typeof CreateZoneBody>): Promise<Zone> {
+  await requireBoardRole(ctx, boardId, "member");
+  const [row] = await ctx.db
+    .insert(zones)
+    .values({ id: newId(), boardId, ...body })
+    .returning();
+  const zone = toZone(row!);
+  await ctx.publish(boardId, entity("zone", "created", zone));
+  return zone;
+}
+
+export async function patchZone(
+  ctx: Ctx,
+  boardId: string,
+  zoneId: string,
+  body: z.infer<typeof PatchZoneBody>,
+): Promise<Zone> {
+  await requireBoardRole(ctx, boardId, "member");
+  const [row] = await ctx.db
+    .update(zones)
+    .set({ ...body, updatedAt: Date.now() })
+    .where(and(eq(zones.id, zoneId), eq(zones.boardId, boardId)))
+    .returning();
+  if (!row) throw notFound("Zone");
+  const zone = toZone(row);
+  await ctx.publish(boardId, entity("zone", "patched", zone));
+  return zone;
+}
+
+export async function deleteZone(ctx: Ctx, boardId: string, zoneId: string): Promise<void> {
+  await requireBoardRole(ctx, boardId, "member");
+  const [row] = await ctx.db
+    .delete(zones)
+    .where(and(eq(zones.id, zoneId), eq(zones.boardId, boardId)))
+    .returning({ id: zones.id });
+  if (!row) throw notFound("Zone");
+  // Worktrees in the zone stay on the board, just no longer in a zone.
+  await ctx.db.update(schema.worktrees).set({ zoneId: null }).where(eq(schema.worktrees.zoneId, zoneId));
+  await ctx.publish(boardId, removed("zone", zoneId));
+}
