@@ -2,3 +2,4 @@ export * from "./auth.ts";
 export * from "./boards.ts";
 export * from "./common.ts";
 export * from "./room.ts";
+export * from "./runner.ts";

@@ -1,0 +1,166 @@
+/**
+ * Starts a real Trellis edge (`wrangler dev`: local D1, local Durable Objects, the built board) on a
+ * free loopback port with its own fresh state folder, for end-to-end tests, runner tests and
+ * benchmarks. Node only.
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export const ROOT = new URL("..", import.meta.url).pathname;
+const BIN = join(ROOT, "node_modules/.bin");
+
+export interface Trellis {
+  url: string;
+  port: number;
+  stateDir: string;
+  stop(): Promise<void>;
+  /** Kill and start the Worker again on the same port and state (a deploy or crash under clients). */
+  restart(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+    srv.on("error", reject);
+  });
+}
+
+/** Build the board once per process tree if it is missing (tests reuse a previous build). */
+export function ensureWebBuilt(): void {
+  if (existsSync(join(ROOT, "web/dist/index.html")) && !process.env.TRELLIS_REBUILD_WEB) return;
+  const r = spawnSync(join(BIN, "vite"), ["build", "--config", "web/vite.config.ts", "--logLevel", "warn"], {
+    cwd: ROOT,
+    stdio: "inherit",
+    env: { ...process.env, PATH: `${BIN}:${process.env.PATH}` },
+  });
+  if (r.status !== 0) throw new Error("vite build failed");
+}
+
+export async function startTrellis(opts: { singleUser?: boolean; port?: number } = {}): Promise<Trellis> {
+  ensureWebBuilt();
+  const stateDir = mkdtempSync(join(tmpdir(), "trellis-edge-"));
+  const port = opts.port ?? (await freePort());
+  // node_modules/.bin first, so wrangler runs on the Node 22 the project ships, not the machine's.
+  const env = {
+    ...process.env,
+    PATH: `${BIN}:${process.env.PATH}`,
+    WRANGLER_SEND_METRICS: "false",
+    NO_COLOR: "1",
+    CI: "1",
+  };
+  const migrate = spawnSync(
+    join(BIN, "wrangler"),
+    ["d1", "migrations", "apply", "DB", "--local", "--persist-to", stateDir],
+    {
+      cwd: ROOT,
+      env,
+      encoding: "utf8",
+    },
+  );
+  if (migrate.status !== 0) throw new Error(`migrations failed:\n${migrate.stdout}\n${migrate.stderr}`);
+
+  const vars = {
+    JWT_SECRET: randomBytes(32).toString("base64"),
+    ENCRYPTION_KEY: randomBytes(32).toString("base64"),
+    SINGLE_USER: opts.singleUser ? "1" : "0",
+  };
+  let child: ChildProcess;
+  let log = "";
+  const url = `http://127.0.0.1:${port}`;
+
+  const launch = async () => {
+    log = "";
+    child = spawn(
+      join(BIN, "wrangler"),
+      [
+        "dev",
+        "--port",
+        String(port),
+        "--ip",
+        "127.0.0.1",
+        "--persist-to",
+        stateDir,
+        "--show-interactive-dev-session=false",
+        "--inspector-port",
+        String(await freePort()),
+        ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+      ],
+      { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"], detached: true },
+    );
+    child.stdout?.on("data", (d) => (log += d));
+    child.stderr?.on("data", (d) => (log += d));
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null) throw new Error(`wrangler dev exited:\n${log}`);
+      try {
+        const res = await fetch(`${url}/api/health`);
+        if (res.ok) return;
+      } catch {}
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`wrangler dev did not become ready:\n${log}`);
+  };
+
+  const kill = async () => {
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once("exit", r));
+    try {
+      process.kill(-child.pid!, "SIGTERM");
+    } catch {}
+    const t = setTimeout(() => {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {}
+    }, 5000);
+    await exited;
+    clearTimeout(t);
+  };
+
+  await launch();
+  return {
+    url,
+    port,
+    stateDir,
+    async restart() {
+      await kill();
+      await launch();
+    },
+    async stop() {
+      await kill();
+      rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Small REST client for tests and benches: register a user, create things, throw on errors. */
+export async function api<T = any>(
+  base: string,
+  path: string,
+  init: { method?: string; token?: string; json?: unknown } = {},
+): Promise<T> {
+  const res = await fetch(`${base}${path}`, {
+    method: init.method ?? (init.json === undefined ? "GET" : "POST"),
+    headers: {
+      ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
+      ...(init.json === undefined ? {} : { "content-type": "application/json" }),
+    },
+    body: init.json === undefined ? undefined : JSON.stringify(init.json),
+  });
+  if (!res.ok) throw new Error(`${init.method ?? "GET"} ${path} → ${res.status} ${await res.text()}`);
+  return (res.status === 204 ? undefined : await res.json()) as T;
+}
+
+let seq = 0;
+export async function registerUser(base: string, name: string) {
+  const email = `${name.toLowerCase()}-${process.pid}-${Date.now()}-${seq++}@example.com`;
+  const s = await api(base, "/api/auth/register", { json: { email, password: "correct horse battery", name } });
+  return { ...s, email, password: "correct horse battery", token: s.accessToken as string };
+}
