@@ -1,10 +1,16 @@
 import { exports as workerExports } from "cloudflare:workers";
+import { expect } from "vitest";
+import type { AuthSession, ServerMessage } from "../protocol/index.ts";
+import { testEnv } from "./apply-migrations.ts";
 
 /** The Worker's own default export, called in-process. */
 const worker = (workerExports as unknown as { default: Fetcher }).default;
 
 /** Requests go through the real Worker entry (routing, rooms, assets) exactly as in production. */
 export const BASE = "http://localhost";
+export const PASSWORD = "correct horse battery";
+
+export { testEnv };
 
 export function call(path: string, init: RequestInit & { token?: string; json?: unknown } = {}) {
   const headers = new Headers(init.headers);
@@ -17,25 +23,83 @@ export function call(path: string, init: RequestInit & { token?: string; json?: 
   return worker.fetch(new Request(`${BASE}${path}`, { ...init, headers, body }));
 }
 
-export async function json<T = any>(res: Response | Promise<Response>): Promise<T> {
+/** Parse a JSON response; the caller names the type it expects (tests check it anyway). */
+export async function json<T = Record<string, unknown>>(res: Response | Promise<Response>): Promise<T> {
   return (await res).json() as Promise<T>;
 }
 
+/**
+ * Assert an API error: the status, the code when given, and always a message a person can read.
+ * Returns the error body for further checks.
+ */
+export async function expectError(res: Response | Promise<Response>, status: number, code?: string) {
+  const r = await res;
+  const text = await r.text();
+  expect(r.status, `${r.status} ${text}`).toBe(status);
+  const body = JSON.parse(text) as { error: { code: string; message: string } };
+  if (code) expect(body.error.code).toBe(code);
+  expect(body.error.message.length).toBeGreaterThan(3);
+  return body.error;
+}
+
 let n = 0;
-/** A fresh registered user; emails are unique per test run. */
+/** A unique email per call, so tests in one file never collide. */
+export const uniqueEmail = (name = "user") => `${name.toLowerCase()}-${Date.now()}-${n++}@example.com`;
+
+export type TestUser = Awaited<ReturnType<typeof registerUser>>;
+
+/** A fresh registered user. Registration hashes a password (scrypt): reuse users within a file. */
 export async function registerUser(name = "User") {
-  const email = `${name.toLowerCase()}-${Date.now()}-${n++}@example.com`;
+  const email = uniqueEmail(name);
   const res = await call("/api/auth/register", {
     method: "POST",
-    json: { email, password: "correct horse battery", name },
+    json: { email, password: PASSWORD, name },
   });
   if (res.status !== 201) throw new Error(`register failed: ${res.status} ${await res.text()}`);
-  const s = await res.json<{ accessToken: string; refreshToken: string; user: { id: string; email: string } }>();
-  return { ...s, token: s.accessToken, email };
+  const s = await res.json<AuthSession>();
+  return { ...s, token: s.accessToken, id: s.user.id, email };
 }
 
 export async function createBoard(token: string, name = "Board") {
-  return json<{ id: string; name: string }>(call("/api/boards", { method: "POST", token, json: { name } }));
+  const res = await call("/api/boards", { method: "POST", token, json: { name } });
+  if (res.status !== 201) throw new Error(`create board failed: ${res.status} ${await res.text()}`);
+  return res.json<{ id: string; name: string }>();
+}
+
+/** Give `email` a role on a board (invite as member/viewer, then promote if owner is asked for). */
+export async function addMember(
+  ownerToken: string,
+  boardId: string,
+  user: { email: string; id: string },
+  role: string,
+) {
+  const res = await call(`/api/boards/${boardId}/members`, {
+    method: "POST",
+    token: ownerToken,
+    json: { email: user.email, role: role === "owner" ? "member" : role },
+  });
+  if (res.status !== 201) throw new Error(`add member failed: ${res.status} ${await res.text()}`);
+  if (role === "owner") {
+    const p = await call(`/api/boards/${boardId}/members/${user.id}`, {
+      method: "PATCH",
+      token: ownerToken,
+      json: { role: "owner" },
+    });
+    if (p.status !== 200) throw new Error(`promote failed: ${p.status} ${await p.text()}`);
+  }
+}
+
+export async function createZone(token: string, boardId: string, body: Record<string, unknown> = { name: "Zone" }) {
+  const res = await call(`/api/boards/${boardId}/zones`, { method: "POST", token, json: body });
+  if (res.status !== 201) throw new Error(`create zone failed: ${res.status} ${await res.text()}`);
+  return res.json<{ id: string; name: string; x: number; y: number; width: number; height: number; color: string }>();
+}
+
+/** A browser's single-use pass into a board room. */
+export async function ticketFor(token: string, boardId: string): Promise<string> {
+  const res = await call(`/api/boards/${boardId}/ticket`, { method: "POST", token });
+  if (res.status !== 201) throw new Error(`ticket failed: ${res.status} ${await res.text()}`);
+  return (await res.json<{ ticket: string }>()).ticket;
 }
 
 /** Open a board-room socket the way a browser does (ticket) or a CLI does (bearer). */
@@ -43,17 +107,37 @@ export async function openRoom(boardId: string, auth: { ticket?: string; token?:
   const headers: Record<string, string> = { upgrade: "websocket" };
   if (auth.token) headers.authorization = `Bearer ${auth.token}`;
   if (auth.origin) headers.origin = auth.origin;
-  const q = auth.ticket ? `?ticket=${auth.ticket}` : "";
-  const res = await worker.fetch(new Request(`${BASE}/parties/board-room/${boardId}${q}`, { headers }));
-  return res;
+  const q = auth.ticket ? `?ticket=${encodeURIComponent(auth.ticket)}` : "";
+  return worker.fetch(new Request(`${BASE}/parties/board-room/${boardId}${q}`, { headers }));
 }
 
-/** Collects every JSON message a socket receives, and waits for one matching a predicate. */
+/** Open and accept a room socket; fails the test if the upgrade is refused. Waits for `welcome`. */
+export async function joinRoom(boardId: string, auth: { ticket?: string; token?: string; origin?: string }) {
+  const res = await openRoom(boardId, auth);
+  const ws = res.webSocket;
+  if (res.status !== 101 || !ws) throw new Error(`upgrade refused: ${res.status} ${await res.text()}`);
+  ws.accept();
+  const box = inbox(ws);
+  const welcome = await box.next("welcome");
+  const closed = new Promise<CloseEvent>((resolve) => ws.addEventListener("close", resolve));
+  return {
+    ws,
+    inbox: box,
+    welcome,
+    connectionId: welcome.connectionId,
+    closed,
+    send: (msg: unknown) => ws.send(typeof msg === "string" ? msg : JSON.stringify(msg)),
+  };
+}
+
+type Msg<K extends ServerMessage["type"]> = Extract<ServerMessage, { type: K }>;
+
+/** Collects every message a socket receives, and waits for one of a type matching a predicate. */
 export function inbox(ws: WebSocket) {
-  const messages: any[] = [];
-  const waiters: Array<{ pred: (m: any) => boolean; resolve: (m: any) => void }> = [];
+  const messages: ServerMessage[] = [];
+  const waiters: Array<{ pred: (m: ServerMessage) => boolean; resolve: (m: ServerMessage) => void }> = [];
   ws.addEventListener("message", (e) => {
-    const m = JSON.parse(e.data as string);
+    const m = JSON.parse(e.data as string) as ServerMessage;
     messages.push(m);
     for (const w of [...waiters]) {
       if (w.pred(m)) {
@@ -64,12 +148,27 @@ export function inbox(ws: WebSocket) {
   });
   return {
     messages,
-    next(pred: (m: any) => boolean, timeoutMs = 3000): Promise<any> {
-      const found = messages.find(pred);
+    /** Messages of one type received so far. */
+    all<K extends ServerMessage["type"]>(type: K): Msg<K>[] {
+      return messages.filter((m): m is Msg<K> => m.type === type);
+    },
+    next<K extends ServerMessage["type"]>(
+      type: K,
+      pred: (m: Msg<K>) => boolean = () => true,
+      timeoutMs = 3000,
+    ): Promise<Msg<K>> {
+      const match = (m: ServerMessage): m is Msg<K> => m.type === type && pred(m as Msg<K>);
+      const found = messages.find(match);
       if (found) return Promise.resolve(found);
       return new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error("timed out waiting for a room message")), timeoutMs);
-        waiters.push({ pred, resolve: (m) => (clearTimeout(t), resolve(m)) });
+        const t = setTimeout(() => reject(new Error(`timed out waiting for a "${type}" room message`)), timeoutMs);
+        waiters.push({
+          pred: match,
+          resolve: (m) => {
+            clearTimeout(t);
+            resolve(m as Msg<K>);
+          },
+        });
       });
     },
   };

@@ -46,32 +46,58 @@ export async function register(db: Db, env: Env, body: RegisterBody) {
   return issueSession(db, env, id, newId());
 }
 
-// Failed logins per email: the first few are free, then each further try must wait longer.
+// Login attempts per email: the first few are free, then each further try must wait longer.
 const FREE_FAILURES = 5;
 const throttleDelayMs = (failures: number) => Math.min(2 ** (failures - FREE_FAILURES) * 1000, 15 * 60 * 1000);
 const THROTTLE_FORGET_MS = 60 * 60 * 1000;
+const RESERVE_TRIES = 5;
+
+/**
+ * Count this attempt before the password is checked, or refuse it with 429. The count is a
+ * compare-and-swap on the row, so a burst of concurrent guesses is counted one by one instead of
+ * every request reading the same count and all of them getting a free try.
+ */
+async function reserveLoginAttempt(db: Db, key: string): Promise<void> {
+  for (let i = 0; i < RESERVE_TRIES; i++) {
+    const now = Date.now();
+    const t = await db.query.loginThrottle.findFirst({ where: eq(loginThrottle.key, key) });
+    const failures = t && now - t.lastFailureAt < THROTTLE_FORGET_MS ? t.failures : 0;
+    if (t && failures >= FREE_FAILURES) {
+      const waitMs = t.lastFailureAt + throttleDelayMs(failures) - now;
+      if (waitMs > 0) {
+        throw tooMany(`Too many failed logins for this email. Try again in ${Math.ceil(waitMs / 1000)} s.`);
+      }
+    }
+    const won = t
+      ? await db
+          .update(loginThrottle)
+          .set({ failures: failures + 1, lastFailureAt: now })
+          .where(
+            and(
+              eq(loginThrottle.key, key),
+              eq(loginThrottle.failures, t.failures),
+              eq(loginThrottle.lastFailureAt, t.lastFailureAt),
+            ),
+          )
+          .returning({ key: loginThrottle.key })
+      : await db
+          .insert(loginThrottle)
+          .values({ key, failures: 1, lastFailureAt: now })
+          .onConflictDoNothing()
+          .returning({ key: loginThrottle.key });
+    if (won.length > 0) return;
+  }
+  throw tooMany("Too many logins for this email at once. Try again in a few seconds.");
+}
 
 export async function login(db: Db, env: Env, body: LoginBody) {
   const key = `email:${body.email}`;
-  const throttle = await db.query.loginThrottle.findFirst({ where: eq(loginThrottle.key, key) });
-  const now = Date.now();
-  if (throttle && now - throttle.lastFailureAt < THROTTLE_FORGET_MS && throttle.failures >= FREE_FAILURES) {
-    const waitMs = throttle.lastFailureAt + throttleDelayMs(throttle.failures) - now;
-    if (waitMs > 0) {
-      throw tooMany(`Too many failed logins for this email. Try again in ${Math.ceil(waitMs / 1000)} s.`);
-    }
-  }
+  await reserveLoginAttempt(db, key);
   const user = await db.query.users.findFirst({ where: eq(users.email, body.email) });
   const ok = await verifyPassword(body.password, user?.passwordHash ?? (await dummyPasswordHash()));
-  if (!user?.passwordHash || !ok) {
-    const failures = throttle && now - throttle.lastFailureAt < THROTTLE_FORGET_MS ? throttle.failures + 1 : 1;
-    await db
-      .insert(loginThrottle)
-      .values({ key, failures, lastFailureAt: now })
-      .onConflictDoUpdate({ target: loginThrottle.key, set: { failures, lastFailureAt: now } });
-    throw unauthorized("Wrong email or password.", "invalid_credentials");
-  }
-  if (throttle) await db.delete(loginThrottle).where(eq(loginThrottle.key, key));
+  if (!user?.passwordHash || !ok) throw unauthorized("Wrong email or password.", "invalid_credentials");
+  // A success forgets the count: the attempt already reserved is not a failure.
+  await db.delete(loginThrottle).where(eq(loginThrottle.key, key));
   return issueSession(db, env, user.id, newId());
 }
 
