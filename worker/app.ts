@@ -42,11 +42,12 @@ export const app = new Hono<AppEnv>()
   )
   .onError((err, c) => {
     if (err instanceof AppError) return c.json({ error: { code: err.code, message: err.message } }, err.status);
+    // Hono's validator reports unparsable JSON as a bare HTTPException; give it our code.
+    if (err instanceof SyntaxError || (err instanceof HTTPException && /malformed json/i.test(err.message)))
+      return c.json({ error: { code: "bad_json", message: "Body is not valid JSON." } }, 400);
     if (err instanceof HTTPException) {
       return c.json({ error: { code: "http_error", message: err.message || "Request refused." } }, err.status);
     }
-    if (err instanceof SyntaxError)
-      return c.json({ error: { code: "bad_json", message: "Body is not valid JSON." } }, 400);
     console.error("unhandled", err);
     return c.json({ error: { code: "internal", message: "Something went wrong on our side." } }, 500);
   });
