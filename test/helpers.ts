@@ -1,6 +1,6 @@
 import { exports as workerExports } from "cloudflare:workers";
 import { expect } from "vitest";
-import type { AuthSession, ServerMessage } from "../protocol/index.ts";
+import type { AuthSession, ServerMessage, Zone } from "../protocol/index.ts";
 import { testEnv } from "./apply-migrations.ts";
 
 /** The Worker's own default export, called in-process. */
@@ -60,6 +60,11 @@ export async function registerUser(name = "User") {
   return { ...s, token: s.accessToken, id: s.user.id, email };
 }
 
+/** Several users at once, typed as a tuple so they destructure cleanly. */
+export async function registerUsers<const N extends readonly string[]>(...names: N) {
+  return (await Promise.all(names.map((n) => registerUser(n)))) as { -readonly [K in keyof N]: TestUser };
+}
+
 export async function createBoard(token: string, name = "Board") {
   const res = await call("/api/boards", { method: "POST", token, json: { name } });
   if (res.status !== 201) throw new Error(`create board failed: ${res.status} ${await res.text()}`);
@@ -92,7 +97,7 @@ export async function addMember(
 export async function createZone(token: string, boardId: string, body: Record<string, unknown> = { name: "Zone" }) {
   const res = await call(`/api/boards/${boardId}/zones`, { method: "POST", token, json: body });
   if (res.status !== 201) throw new Error(`create zone failed: ${res.status} ${await res.text()}`);
-  return res.json<{ id: string; name: string; x: number; y: number; width: number; height: number; color: string }>();
+  return res.json<Zone>();
 }
 
 /** A browser's single-use pass into a board room. */

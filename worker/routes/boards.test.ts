@@ -8,6 +8,7 @@ import {
   expectError,
   json,
   registerUser,
+  registerUsers,
   type TestUser,
 } from "../../test/helpers.ts";
 
@@ -19,9 +20,7 @@ let spare: TestUser;
 
 beforeAll(async () => {
   // Registration hashes a password (scrypt): a handful of users serves the whole file.
-  [owner, member, viewer, outsider, spare] = await Promise.all(
-    ["Owner", "Member", "Viewer", "Outsider", "Spare"].map((n) => registerUser(n)),
-  );
+  [owner, member, viewer, outsider, spare] = await registerUsers("Owner", "Member", "Viewer", "Outsider", "Spare");
 });
 
 /** A board with one member of each role. */

@@ -1,7 +1,7 @@
 import { base64url, exportJWK, generateKeyPair, SignJWT, UnsecuredJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ApiToken, CreatedApiToken } from "../../protocol/index.ts";
-import { call, expectError, json, registerUser, type TestUser } from "../../test/helpers.ts";
+import { call, expectError, json, registerUsers, type TestUser } from "../../test/helpers.ts";
 
 /** The JWT_SECRET vitest.worker.config.ts gives the Worker. */
 const TEST_JWT_SECRET = "dGVzdC1zZWNyZXQtdGVzdC1zZWNyZXQtdGVzdC1zZWNyZXQtMTIzNDU2Nzg=";
@@ -21,7 +21,7 @@ function accessToken(sub: string, opts: { iss?: string; aud?: string; exp?: numb
 let alice: TestUser;
 let bob: TestUser;
 beforeAll(async () => {
-  [alice, bob] = await Promise.all([registerUser("Alice"), registerUser("Bob")]);
+  [alice, bob] = await registerUsers("Alice", "Bob");
 });
 
 const me = (token: string) => call("/api/me", { token });
