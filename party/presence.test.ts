@@ -2,7 +2,9 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Peer } from "../protocol/index.ts";
 import { applyPresence, PresenceBatcher } from "./presence.ts";
 
-const at = (connectionId: string, x: number) => ({
+type Update = Pick<Peer, "connectionId" | "cursor" | "viewport" | "selection">;
+
+const at = (connectionId: string, x: number): Update => ({
   connectionId,
   cursor: { x, y: x },
   viewport: null,
@@ -10,7 +12,7 @@ const at = (connectionId: string, x: number) => ({
 });
 
 describe("PresenceBatcher", () => {
-  let sent: ReturnType<typeof at>[][];
+  let sent: Update[][];
   let batcher: PresenceBatcher;
 
   beforeEach(() => {
