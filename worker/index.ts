@@ -53,8 +53,8 @@ export default {
     const url = new URL(request.url);
     if (url.pathname.startsWith("/parties/")) {
       const routed = await routePartykitRequest(request, env, {
-        onBeforeConnect: (req, { party, name }) =>
-          party === "board-room" ? authorizeBoardRoom(req, env, name) : refuse(404, "not_found", "No such room."),
+        onBeforeConnect: (req, { className, name }) =>
+          className === "BoardRoom" ? authorizeBoardRoom(req, env, name) : refuse(404, "not_found", "No such room."),
         // Rooms speak only WebSocket to the outside; the Worker talks to them over RPC.
         onBeforeRequest: () => refuse(404, "not_found", "No such room."),
       });
