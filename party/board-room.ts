@@ -2,6 +2,7 @@ import { type Connection, type ConnectionContext, Server } from "partyserver";
 import type { EntityEvent, Peer, ServerMessage } from "../protocol/index.ts";
 import { ClientMessage } from "../protocol/index.ts";
 import type { Env } from "../worker/env.ts";
+import { describeIssues } from "../worker/lib/validate.ts";
 import { applyPresence, PresenceBatcher } from "./presence.ts";
 
 /** Headers the Worker sets after authenticating the upgrade; anything a client sent under these names is overwritten. */
@@ -12,11 +13,14 @@ export const IDENTITY_HEADERS = {
 };
 
 const MAX_CONNECTIONS = 250;
+/** Presence messages are a few hundred bytes; anything much bigger is a bug or abuse. */
+const MAX_MESSAGE_CHARS = 8192;
 /** A socket that has not pinged for this long is presumed gone (a laptop lid closed, a cut network). */
 const STALE_MS = 20_000;
 const SWEEP_MS = 10_000;
 
-type PeerState = Peer & { seenAt: number };
+/** `left` marks a socket the room has already announced as gone, so its close is not announced twice. */
+type PeerState = Peer & { seenAt: number; left?: boolean };
 
 /**
  * One per board: presence and fan-out of committed changes. Holds nothing that matters if lost;
@@ -40,7 +44,7 @@ export class BoardRoom extends Server<Env> {
     const out: PeerState[] = [];
     for (const c of this.getConnections<PeerState>()) {
       const state = stateOf(c);
-      if (state) out.push(state);
+      if (state && !state.left) out.push(state);
     }
     return out;
   }
@@ -80,23 +84,19 @@ export class BoardRoom extends Server<Env> {
 
   override onMessage(conn: Connection<PeerState>, raw: string | ArrayBuffer) {
     const state = stateOf(conn);
-    if (typeof raw !== "string" || raw.length > 8192 || !state) return;
-    let parsed: ReturnType<typeof ClientMessage.safeParse>;
+    if (!state) return;
+    if (typeof raw !== "string") return refuseMessage(conn, "Send JSON text frames; binary frames are not understood.");
+    if (raw.length > MAX_MESSAGE_CHARS) {
+      return refuseMessage(conn, `Message is larger than ${MAX_MESSAGE_CHARS} characters.`);
+    }
+    let data: unknown;
     try {
-      parsed = ClientMessage.safeParse(JSON.parse(raw));
+      data = JSON.parse(raw);
     } catch {
-      parsed = { success: false } as ReturnType<typeof ClientMessage.safeParse>;
+      return refuseMessage(conn, "Message is not valid JSON.");
     }
-    if (!parsed.success) {
-      conn.send(
-        JSON.stringify({
-          type: "error",
-          code: "bad_message",
-          message: "Unrecognised message.",
-        } satisfies ServerMessage),
-      );
-      return;
-    }
+    const parsed = ClientMessage.safeParse(data);
+    if (!parsed.success) return refuseMessage(conn, `Unrecognised message: ${describeIssues(parsed.error)}`);
     const next = applyPresence(state, parsed.data);
     conn.setState({ ...next, seenAt: Date.now() });
     this.batcher.push({
@@ -108,14 +108,31 @@ export class BoardRoom extends Server<Env> {
   }
 
   override onClose(conn: Connection<PeerState>) {
-    this.leave(conn.id);
+    // Sockets refused in onConnect never joined, and sockets the room ended were announced already.
+    if (conn.state && !conn.state.left) this.announceLeave(conn.id);
   }
 
   override onError(conn: Connection<PeerState>) {
-    this.leave(conn.id);
+    this.end(conn);
   }
 
-  private leave(connectionId: string) {
+  /**
+   * The room ends a peer itself: announce the leave now, since a dead client may never finish the
+   * close handshake, and mark the socket so its eventual onClose stays quiet.
+   */
+  private end(conn: Connection<PeerState>, code?: number, reason?: string) {
+    const state = stateOf(conn);
+    if (!state || state.left) return;
+    try {
+      conn.setState({ ...state, left: true });
+    } catch {
+      // Already closed underneath us: onClose has run or never will; announce once here.
+    }
+    if (code) conn.close(code, reason);
+    this.announceLeave(conn.id);
+  }
+
+  private announceLeave(connectionId: string) {
     this.batcher.forget(connectionId);
     this.send({ type: "leave", connectionId }, [connectionId]);
   }
@@ -126,10 +143,7 @@ export class BoardRoom extends Server<Env> {
     // Access changes take effect on open sockets too, not only on the next connect.
     if (event.entity === "member" && event.op === "removed") {
       for (const c of this.getConnections<PeerState>()) {
-        if (c.state?.userId === event.id) {
-          c.close(4403, "removed from board");
-          this.leave(c.id);
-        }
+        if (c.state?.userId === event.id) this.end(c, 4403, "removed from board");
       }
     }
     if (event.entity === "board" && event.op === "removed") {
@@ -151,17 +165,20 @@ export class BoardRoom extends Server<Env> {
     let open = 0;
     for (const c of this.getConnections<PeerState>()) {
       const lastPing = this.ctx.getWebSocketAutoResponseTimestamp(c)?.getTime() ?? 0;
-      if (now - Math.max(lastPing, c.state?.seenAt ?? now) > STALE_MS) {
-        c.close(4408, "no ping");
-        this.leave(c.id);
-      } else open++;
+      if (now - Math.max(lastPing, c.state?.seenAt ?? now) > STALE_MS) this.end(c, 4408, "no ping");
+      else open++;
     }
     if (open > 0) await this.ctx.storage.setAlarm(now + SWEEP_MS);
   }
 }
 
+/** A bad frame is answered on its own socket only; the room carries on for everyone. */
+function refuseMessage(conn: Connection, message: string) {
+  conn.send(JSON.stringify({ type: "error", code: "bad_message", message } satisfies ServerMessage));
+}
+
 function toPeer(p: PeerState): Peer {
-  const { seenAt: _, ...peer } = p;
+  const { seenAt: _, left: __, ...peer } = p;
   return peer;
 }
 

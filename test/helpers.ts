@@ -140,9 +140,23 @@ type Msg<K extends ServerMessage["type"]> = Extract<ServerMessage, { type: K }>;
 /** Collects every message a socket receives, and waits for one of a type matching a predicate. */
 export function inbox(ws: WebSocket) {
   const messages: ServerMessage[] = [];
+  /** Frames that are not JSON (the platform's `pong`). */
+  const raw: string[] = [];
   const waiters: Array<{ pred: (m: ServerMessage) => boolean; resolve: (m: ServerMessage) => void }> = [];
+  const rawWaiters: Array<{ pred: (t: string) => boolean; resolve: (t: string) => void }> = [];
   ws.addEventListener("message", (e) => {
-    const m = JSON.parse(e.data as string) as ServerMessage;
+    const text = String(e.data);
+    let m: ServerMessage;
+    try {
+      m = JSON.parse(text) as ServerMessage;
+    } catch {
+      raw.push(text);
+      for (const w of rawWaiters.filter((w) => w.pred(text))) {
+        rawWaiters.splice(rawWaiters.indexOf(w), 1);
+        w.resolve(text);
+      }
+      return;
+    }
     messages.push(m);
     for (const w of [...waiters]) {
       if (w.pred(m)) {
@@ -153,6 +167,21 @@ export function inbox(ws: WebSocket) {
   });
   return {
     messages,
+    raw,
+    nextRaw(pred: (t: string) => boolean, timeoutMs = 3000): Promise<string> {
+      const found = raw.find(pred);
+      if (found !== undefined) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error("timed out waiting for a raw frame")), timeoutMs);
+        rawWaiters.push({
+          pred,
+          resolve: (text) => {
+            clearTimeout(t);
+            resolve(text);
+          },
+        });
+      });
+    },
     /** Messages of one type received so far. */
     all<K extends ServerMessage["type"]>(type: K): Msg<K>[] {
       return messages.filter((m): m is Msg<K> => m.type === type);
