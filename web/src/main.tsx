@@ -1,3 +1,14 @@
+import "@xyflow/react/dist/style.css";
+import "./styles/app.css";
+import "./styles/board.css";
+import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
+import { App } from "./App.tsx";
+import { boot } from "./lib/api.ts";
 
-createRoot(document.getElementById("root")!).render(<p>Trellis</p>);
+void boot();
+createRoot(document.getElementById("root")!).render(
+  <StrictMode>
+    <App />
+  </StrictMode>,
+);

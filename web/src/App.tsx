@@ -1,0 +1,32 @@
+import { BoardPage } from "./board/BoardPage.tsx";
+import { auth } from "./lib/api.ts";
+import { match, usePath } from "./lib/router.tsx";
+import { useStore } from "./lib/store.ts";
+import { AuthScreen } from "./pages/AuthScreen.tsx";
+import { BoardsPage } from "./pages/BoardsPage.tsx";
+import { NotFound } from "./pages/NotFound.tsx";
+import { TokensPage } from "./pages/TokensPage.tsx";
+import { ConfirmDialog } from "./ui/confirm.tsx";
+import { Notices } from "./ui/notices.tsx";
+
+export function App() {
+  const state = useStore(auth);
+  const route = match(usePath());
+
+  let page: React.ReactNode;
+  if (state.status === "loading") page = <div className="splash" aria-busy="true" />;
+  else if (state.status === "signedOut") page = <AuthScreen notice={state.notice} />;
+  else if (route.name === "boards") page = <BoardsPage user={state.user} />;
+  else if (route.name === "tokens") page = <TokensPage user={state.user} />;
+  // Keyed by board so switching boards starts from a clean slate (socket, presence, canvas).
+  else if (route.name === "board") page = <BoardPage key={route.boardId} boardId={route.boardId} user={state.user} />;
+  else page = <NotFound user={state.user} />;
+
+  return (
+    <>
+      {page}
+      <ConfirmDialog />
+      <Notices />
+    </>
+  );
+}

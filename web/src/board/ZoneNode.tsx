@@ -1,0 +1,125 @@
+import { type NodeProps, NodeResizer, NodeToolbar, Position } from "@xyflow/react";
+import { type CSSProperties, memo, useState } from "react";
+import { confirm } from "../ui/confirm.tsx";
+import { InlineEdit } from "../ui/InlineEdit.tsx";
+import { PencilIcon, TrashIcon } from "../ui/icons.tsx";
+import { useBoardContext } from "./context.ts";
+import { ZONE_COLORS, type ZoneNode } from "./useBoard.ts";
+
+/**
+ * A zone: a named, colored area that groups work. Memoized: React Flow re-renders it only when its
+ * node object changes (its own row, selection, drag), never for cursors or other zones.
+ */
+export const ZoneNodeView = memo(function ZoneNodeView({ id, data, selected, dragging }: NodeProps<ZoneNode>) {
+  const { canEdit, actions } = useBoardContext();
+  const { zone } = data;
+  const [editing, setEditing] = useState(false);
+
+  const rename = (name: string) => {
+    setEditing(false);
+    if (name !== zone.name) void actions.patchZone(id, { name });
+  };
+
+  const remove = async () => {
+    const ok = await confirm({
+      title: `Delete zone “${zone.name}”?`,
+      body: "Everyone on the board sees it go. Anything placed in it stays on the board.",
+      confirmLabel: "Delete zone",
+    });
+    if (ok) void actions.removeZone(id);
+  };
+
+  return (
+    <div
+      className={`zone${selected ? " selected" : ""}${dragging ? " dragging" : ""}`}
+      style={{ "--zone": zone.color } as CSSProperties}
+      data-testid="zone"
+      data-zone-id={id}
+      data-name={zone.name}
+      data-x={zone.x}
+      data-y={zone.y}
+      data-width={zone.width}
+      data-height={zone.height}
+    >
+      {canEdit && (
+        <>
+          <NodeResizer
+            isVisible={selected && !editing}
+            minWidth={160}
+            minHeight={100}
+            color={zone.color}
+            handleClassName="zone-handle"
+            lineClassName="zone-line"
+            onResizeEnd={(_, p) =>
+              void actions.patchZone(id, {
+                x: Math.round(p.x),
+                y: Math.round(p.y),
+                width: Math.round(p.width),
+                height: Math.round(p.height),
+              })
+            }
+          />
+          <NodeToolbar isVisible={selected && !editing && !dragging} position={Position.Top} align="start" offset={10}>
+            <div className="zone-toolbar nodrag" data-testid="zone-toolbar">
+              {ZONE_COLORS.map((c) => (
+                <button
+                  key={c}
+                  type="button"
+                  className={`swatch${c === zone.color ? " current" : ""}`}
+                  style={{ background: c }}
+                  title={`Color ${c}`}
+                  aria-label={`Color ${c}`}
+                  onClick={() => c !== zone.color && void actions.patchZone(id, { color: c })}
+                  data-testid="zone-color"
+                />
+              ))}
+              <span className="toolbar-sep" />
+              <button
+                type="button"
+                className="icon-btn"
+                title="Rename"
+                onClick={() => setEditing(true)}
+                data-testid="zone-rename"
+              >
+                <PencilIcon />
+              </button>
+              <button
+                type="button"
+                className="icon-btn danger"
+                title="Delete zone"
+                onClick={remove}
+                data-testid="zone-delete"
+              >
+                <TrashIcon />
+              </button>
+            </div>
+          </NodeToolbar>
+        </>
+      )}
+      <div className="zone-header">
+        {editing ? (
+          <InlineEdit
+            value={zone.name}
+            onDone={rename}
+            onCancel={() => setEditing(false)}
+            label="Zone name"
+            className="zone-name-input"
+          />
+        ) : (
+          <button
+            type="button"
+            className="zone-name"
+            onDoubleClick={canEdit ? () => setEditing(true) : undefined}
+            onKeyDown={(e) => canEdit && e.key === "F2" && setEditing(true)}
+            title={canEdit ? "Double-click to rename" : undefined}
+            data-testid="zone-name"
+          >
+            {zone.name}
+          </button>
+        )}
+      </div>
+    </div>
+  );
+});
+
+export const nodeTypes = { zone: ZoneNodeView };

@@ -1,0 +1,158 @@
+import { PartySocket } from "partysocket";
+import type { ClientMessage, EntityEvent, ServerMessage } from "../../../protocol/index.ts";
+
+type Presence = Extract<ClientMessage, { type: "presence" }>;
+type Point = NonNullable<Presence["cursor"]>;
+
+import { ApiError, api, unwrap } from "../lib/api.ts";
+import { Store } from "../lib/store.ts";
+import { PresenceStore } from "./presence.ts";
+
+export type RoomStatus = "connecting" | "connected" | "reconnecting" | "closed";
+
+/** Close codes the room uses when access ends; reconnecting would only be refused again. */
+const GONE_CODES: Record<number, string> = {
+  4403: "You were removed from this board.",
+  4404: "This board was deleted.",
+};
+const PING_MS = 10_000;
+/** Cursor frames go out at most this often (the room coalesces further); the last position always goes. */
+const CURSOR_MS = 66;
+/** Presence frames are the only thing queued while offline, and only the latest few matter. */
+const MAX_QUEUED = 8;
+
+export interface RoomHandlers {
+  entity(event: EntityEvent): void;
+  /** A reconnect after the first connect: whatever happened meanwhile must be re-read over REST. */
+  reconnected(): void;
+  /** Access ended (board deleted, removed, no longer a member). */
+  gone(message: string): void;
+}
+
+/**
+ * One board room socket. partysocket reconnects with backoff; each attempt fetches a fresh
+ * single-use ticket (no long-lived token in a URL). Presence lives in a store outside React.
+ */
+export class RoomConnection {
+  readonly presence: PresenceStore;
+  readonly status = new Store<RoomStatus>("connecting");
+  private socket: PartySocket;
+  private ping: ReturnType<typeof setInterval>;
+  private welcomes = 0;
+  private done = false;
+  private cursor: Point | null = null;
+  private cursorSentAt = 0;
+  private cursorTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly boardId: string,
+    userId: string,
+    private readonly handlers: RoomHandlers,
+  ) {
+    this.presence = new PresenceStore(userId);
+    this.socket = new PartySocket({
+      host: location.host,
+      protocol: location.protocol === "https:" ? "wss" : "ws",
+      party: "board-room",
+      room: boardId,
+      query: async () => ({ ticket: await this.ticket() }),
+      maxEnqueuedMessages: MAX_QUEUED,
+      maxReconnectionDelay: 8000,
+      shouldReconnectOnClose: (e) => !(e.code in GONE_CODES),
+    });
+    this.socket.addEventListener("message", this.onMessage);
+    this.socket.addEventListener("close", this.onClose);
+    // The room answers "ping" with "pong" without waking; a socket that stops pinging is swept.
+    this.ping = setInterval(() => {
+      if (this.socket.readyState === WebSocket.OPEN) this.socket.send("ping");
+    }, PING_MS);
+  }
+
+  private async ticket(): Promise<string> {
+    try {
+      const { ticket } = await unwrap(api.api.boards[":boardId"].ticket.$post({ param: { boardId: this.boardId } }));
+      return ticket;
+    } catch (err) {
+      if (err instanceof ApiError && (err.status === 404 || err.status === 403)) this.end(err.message);
+      throw err;
+    }
+  }
+
+  private onMessage = (e: MessageEvent) => {
+    if (typeof e.data !== "string" || e.data === "pong") return;
+    let msg: ServerMessage;
+    try {
+      msg = JSON.parse(e.data) as ServerMessage;
+    } catch {
+      return;
+    }
+    switch (msg.type) {
+      case "welcome":
+        this.presence.reset(msg.peers);
+        this.status.set("connected");
+        if (++this.welcomes > 1) this.handlers.reconnected();
+        break;
+      case "join":
+        this.presence.join(msg.peer);
+        break;
+      case "leave":
+        this.presence.leave(msg.connectionId);
+        break;
+      case "presence":
+        this.presence.update(msg.updates);
+        break;
+      case "entity":
+        this.handlers.entity(msg);
+        break;
+      case "error":
+        console.warn("board room:", msg.code, msg.message);
+        break;
+    }
+  };
+
+  private onClose = (e: CloseEvent) => {
+    if (this.done) return;
+    this.presence.clear();
+    const gone = GONE_CODES[e.code];
+    if (gone) this.end(gone);
+    else this.status.set("reconnecting");
+  };
+
+  private end(message: string) {
+    if (this.done) return;
+    this.close();
+    this.handlers.gone(message);
+  }
+
+  /** Throttled with a trailing send, so the cursor comes to rest where the pointer did. */
+  moveCursor(cursor: Point | null): void {
+    this.cursor = cursor;
+    if (this.cursorTimer) return;
+    const wait = this.cursorSentAt + CURSOR_MS - performance.now();
+    if (wait <= 0) this.flushCursor();
+    else this.cursorTimer = setTimeout(() => this.flushCursor(), wait);
+  }
+
+  private flushCursor() {
+    this.cursorTimer = undefined;
+    this.cursorSentAt = performance.now();
+    // Cursor frames are worthless once stale: never queue them while offline.
+    if (this.socket.readyState === WebSocket.OPEN) this.send({ type: "presence", cursor: this.cursor });
+  }
+
+  sendPresence(msg: Omit<Presence, "type" | "cursor">): void {
+    this.send({ type: "presence", ...msg });
+  }
+
+  private send(msg: ClientMessage) {
+    if (!this.done) this.socket.send(JSON.stringify(msg));
+  }
+
+  close(): void {
+    this.done = true;
+    clearInterval(this.ping);
+    clearTimeout(this.cursorTimer);
+    this.status.set("closed");
+    this.socket.close();
+  }
+}

@@ -1,0 +1,36 @@
+import type { AnchorHTMLAttributes, MouseEvent } from "react";
+import { Store, useStore } from "./store.ts";
+
+/** The path, from the History API. The Worker serves index.html for every non-API path. */
+const path = new Store(location.pathname);
+addEventListener("popstate", () => path.set(location.pathname));
+
+export function navigate(to: string, opts: { replace?: boolean } = {}): void {
+  if (to === location.pathname) return;
+  if (opts.replace) history.replaceState(null, "", to);
+  else history.pushState(null, "", to);
+  path.set(location.pathname);
+}
+
+export const usePath = () => useStore(path);
+
+export type Route = { name: "boards" } | { name: "board"; boardId: string } | { name: "tokens" } | { name: "missing" };
+
+export function match(p: string): Route {
+  if (p === "/" || p === "") return { name: "boards" };
+  if (p === "/tokens") return { name: "tokens" };
+  const board = /^\/b\/([^/]+)\/?$/.exec(p);
+  if (board) return { name: "board", boardId: decodeURIComponent(board[1]!) };
+  return { name: "missing" };
+}
+
+/** An anchor that navigates in-app on a plain click and behaves normally with modifier keys. */
+export function Link({ href, onClick, ...rest }: AnchorHTMLAttributes<HTMLAnchorElement> & { href: string }) {
+  const handle = (e: MouseEvent<HTMLAnchorElement>) => {
+    onClick?.(e);
+    if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+    e.preventDefault();
+    navigate(href);
+  };
+  return <a href={href} onClick={handle} {...rest} />;
+}
