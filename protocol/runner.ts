@@ -5,6 +5,19 @@ import { Name } from "./common.ts";
  * The runner protocol (`/runner/*`, runner credential as `Authorization: Bearer trl_run_…`) and
  * the user-facing runner, repo, worktree and job shapes. The runner only dials out: it claims jobs
  * over HTTPS and holds one WebSocket to its RunnerLink, over which the edge wakes it.
+ *
+ * Runner API (all JSON; errors are `{ error: { code, message } }`):
+ * - `POST /runner/register` `RegisterRunnerBody` → 201 `RegisterRunnerResult` (no credential yet).
+ * - `GET  /runner/me` → `Runner` (who this credential is).
+ * - `GET  /runner/link?info=<url-encoded JSON RunnerInfo>` WebSocket upgrade (see `LINK_*` below).
+ * - `POST /runner/jobs/claim` → 200 `JobClaim`, or 204 when nothing is queued for this runner.
+ * - `POST /runner/jobs/:id/start` `LeaseBody` → `HeartbeatResult` (claimed → running, lease renewed).
+ * - `POST /runner/jobs/:id/heartbeat` `LeaseBody` → `HeartbeatResult`.
+ * - `POST /runner/jobs/:id/events` `JobEventsBody` → `JobEventsResult`.
+ * - `POST /runner/jobs/:id/complete` `CompleteJobBody` → `Job`.
+ * Every job write carries the claim's lease token; a stale one gets 409 `stale_lease` and changes
+ * nothing: drop the job's work, it was handed to another claim or ended. A user token on
+ * `/runner/*` gets 401 `wrong_credential`; a revoked or unknown credential gets 401 `invalid_credential`.
  */
 
 // ---- git names, checked before any job exists ----
@@ -29,6 +42,7 @@ export const BranchName = z
   .max(200, "must be at most 200 characters")
   .refine(
     (s) =>
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: git refuses control characters in ref names
       !/[\x00-\x20\x7f~^:?*[\\]/.test(s) &&
       !s.includes("..") &&
       !s.includes("@{") &&
@@ -73,6 +87,7 @@ export const RunnerRegistration = z.object({
   expiresAt: z.number(),
   command: z.string(),
 });
+export type RunnerRegistration = z.infer<typeof RunnerRegistration>;
 export const ShareRunnerBody = z.object({ boardId: z.string().min(1).max(64) });
 
 /** `POST /runner/register` (no credential yet: the one-time token is the proof). */
@@ -82,6 +97,31 @@ export const RegisterRunnerBody = z.object({
   info: RunnerInfo,
 });
 export const RegisterRunnerResult = z.object({ runnerId: z.string(), credential: z.string(), name: z.string() });
+
+// ---- the link: one WebSocket per runner to its RunnerLink ----
+
+/**
+ * `GET /runner/link` with `Upgrade: websocket`, `Authorization: Bearer trl_run_…`, and the runner's
+ * `RunnerInfo` as URL-encoded JSON in the `info` query parameter (optional: without it the last
+ * reported info is kept). On connect the runner shows online; the edge sends one `wake` at once, so
+ * "claim until 204 on every wake" is the whole loop. Send the text frame `ping` every
+ * `LINK_PING_MS`; the edge answers `pong` without waking. A socket silent for `LINK_STALE_MS` is
+ * closed and the runner shown offline. A newer connection of the same runner replaces an older one.
+ */
+export const LINK_INFO_PARAM = "info";
+export const LINK_PING_MS = 10_000;
+export const LINK_STALE_MS = 20_000;
+/** Close codes the edge uses on the link. Reconnect with backoff and jitter on any but `revoked`. */
+export const LINK_CLOSE = {
+  /** The credential was not accepted (only if someone bypassed the Worker). */
+  unauthenticated: 4401,
+  /** The owner revoked this runner: stop, do not reconnect; register again to come back. */
+  revoked: 4403,
+  /** No ping for `LINK_STALE_MS`. */
+  stale: 4408,
+  /** A newer connection of this runner took over. */
+  replaced: 4409,
+} as const;
 
 // ---- repos and worktrees ----
 
@@ -111,6 +151,8 @@ export const Repo = z.object({
   branches: z.array(z.string()),
   lastFetchedAt: z.number().nullable(),
   error: z.string().nullable(),
+  /** Where the repo lives on the runner's machine, once added. */
+  path: z.string().nullable(),
   createdAt: z.number(),
 });
 export type Repo = z.infer<typeof Repo>;
@@ -143,6 +185,8 @@ export const Worktree = z.object({
   notes: z.string(),
   /** git's own words when creation or deletion failed */
   error: z.string().nullable(),
+  /** Where the worktree lives on the runner's machine, once created. */
+  path: z.string().nullable(),
   createdBy: z.string(),
   createdAt: z.number(),
   updatedAt: z.number(),
@@ -168,6 +212,11 @@ export const PatchWorktreeBody = z
   .object({ x: Coord, y: Coord, zoneId: z.string().max(64).nullable(), notes: z.string().max(10_000) })
   .partial()
   .refine((b) => Object.keys(b).length > 0, "nothing to change");
+/** `GET /api/boards/:boardId/worktrees`: pages ordered by id; a big board pages through in 500s. */
+export const WorktreePageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(500),
+  cursor: z.string().max(64).optional(),
+});
 export const DeleteWorktreeQuery = z.object({
   force: z
     .enum(["true", "false"])
@@ -222,6 +271,9 @@ export const IDEMPOTENT_JOBS: ReadonlySet<JobType> = new Set([
   "worktree.refresh",
 ]);
 
+/** `POST /api/runners/:runnerId/jobs`: only `ping` (a no-op, for benchmarks) may be queued directly. */
+export const QueueJobBody = z.object({ type: z.literal("ping") });
+
 /** Job results by type (what the runner reports on success). */
 export const JobResults = {
   ping: z.object({}),
@@ -256,9 +308,15 @@ export const JobClaim = z.object({
 });
 export type JobClaim = z.infer<typeof JobClaim>;
 
+/** How long a claim or heartbeat keeps a job; an expired lease is swept by the RunnerLink alarm. */
+export const JOB_LEASE_MS = 30_000;
+/** How often a runner should heartbeat a job it holds (a third of the lease). */
+export const JOB_HEARTBEAT_MS = 10_000;
+
 export const LeaseBody = z.object({ leaseToken: z.string().min(1).max(200) });
 /** Heartbeat answer: the new expiry, and whether the user asked to cancel. */
 export const HeartbeatResult = z.object({ leaseExpiresAt: z.number(), cancelRequested: z.boolean() });
+export type HeartbeatResult = z.infer<typeof HeartbeatResult>;
 
 /** Progress events: `seq` starts at 1 and increases; a seq already applied is ignored. */
 export const JobEventsBody = LeaseBody.extend({
@@ -270,6 +328,14 @@ export const JobEventsBody = LeaseBody.extend({
     .max(100),
 });
 
+/** Events with a seq at or below the last applied one are skipped (a retried post is harmless). */
+export const JobEventsResult = z.object({ accepted: z.number().int(), lastSeq: z.number().int() });
+export type JobEventsResult = z.infer<typeof JobEventsResult>;
+
+/**
+ * Completing twice with the same lease and status is a no-op 200. A `succeeded` result must match
+ * `JobResults[type]` (400 otherwise, nothing changes).
+ */
 export const CompleteJobBody = z.discriminatedUnion("status", [
   LeaseBody.extend({ status: z.literal("succeeded"), result: z.record(z.string(), z.unknown()) }),
   LeaseBody.extend({ status: z.literal("failed"), error: z.string().max(20_000) }),
