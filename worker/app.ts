@@ -7,7 +7,11 @@ import type { AppEnv } from "./middleware.ts";
 import { requireUser } from "./middleware.ts";
 import { auth } from "./routes/auth.ts";
 import { boards } from "./routes/boards.ts";
+import { jobs } from "./routes/jobs.ts";
+import { runnerApi } from "./routes/runner-api.ts";
+import { boardRunners, runners } from "./routes/runners.ts";
 import { tokens } from "./routes/tokens.ts";
+import { worktrees } from "./routes/worktrees.ts";
 import { userId } from "./services/context.ts";
 import { getUser } from "./services/users.ts";
 
@@ -25,6 +29,10 @@ const api = new Hono<AppEnv>()
     return c.json(user);
   })
   .route("/boards", boards)
+  .route("/boards", boardRunners)
+  .route("/boards", worktrees)
+  .route("/runners", runners)
+  .route("/jobs", jobs)
   .route("/tokens", tokens);
 
 export const app = new Hono<AppEnv>()
@@ -37,6 +45,7 @@ export const app = new Hono<AppEnv>()
     }),
   )
   .route("/api", api)
+  .route("/runner", runnerApi)
   .notFound((c) =>
     c.json({ error: { code: "not_found", message: `No route for ${c.req.method} ${c.req.path}.` } }, 404),
   )

@@ -1,0 +1,77 @@
+/**
+ * Test helpers for the runner tests: they play the runner's side over real HTTP and a real link
+ * socket, through the real Worker entry. Imported only by `*.test.ts`.
+ */
+import type { JobClaim, LinkMessage, RunnerInfo } from "../../protocol/index.ts";
+import { call, json, testEnv } from "../../test/helpers.ts";
+
+export { testEnv };
+
+export const INFO: RunnerInfo = { version: "0.1.0", os: "linux x64", gitVersion: "2.45.2", providers: ["anthropic"] };
+
+export async function addRunner(userToken: string, name = "laptop") {
+  const res = await call("/api/runners", { method: "POST", token: userToken, json: { name } });
+  if (res.status !== 201) throw new Error(`add runner: ${res.status} ${await res.text()}`);
+  return res.json<{ runner: { id: string }; registrationToken: string; expiresAt: number; command: string }>();
+}
+
+/** A registered runner: its id and credential. */
+export async function registerRunner(userToken: string, name = "laptop") {
+  const { registrationToken } = await addRunner(userToken, name);
+  const res = await call("/runner/register", { method: "POST", json: { token: registrationToken, info: INFO } });
+  if (res.status !== 201) throw new Error(`register: ${res.status} ${await res.text()}`);
+  const r = await res.json<{ runnerId: string; credential: string }>();
+  return { id: r.runnerId, credential: r.credential };
+}
+
+export function post(credential: string, path: string, body: unknown = {}) {
+  return call(path, { method: "POST", token: credential, json: body });
+}
+
+export async function claim(credential: string): Promise<JobClaim> {
+  const res = await post(credential, "/runner/jobs/claim");
+  if (res.status !== 200) throw new Error(`claim: ${res.status} ${await res.text()}`);
+  return res.json<JobClaim>();
+}
+
+/** Claim the next job, start it and complete it with `outcome`, as a runner does. */
+export async function runNext(credential: string, outcome: Record<string, unknown>) {
+  const c = await claim(credential);
+  const started = await post(credential, `/runner/jobs/${c.job.id}/start`, { leaseToken: c.leaseToken });
+  if (started.status !== 200) throw new Error(`start: ${started.status} ${await started.text()}`);
+  const done = await post(credential, `/runner/jobs/${c.job.id}/complete`, { leaseToken: c.leaseToken, ...outcome });
+  if (done.status !== 200) throw new Error(`complete: ${done.status} ${await done.text()}`);
+  return { claim: c, job: await done.json<{ status: string }>() };
+}
+
+export async function openLink(credential: string, info: RunnerInfo | null = INFO) {
+  const q = info ? `?info=${encodeURIComponent(JSON.stringify(info))}` : "";
+  const res = await call(`/runner/link${q}`, { token: credential, headers: { upgrade: "websocket" } });
+  const ws = res.webSocket;
+  if (!ws) throw new Error(`link: ${res.status} ${await res.text()}`);
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.addEventListener("close", (e) => resolve({ code: e.code, reason: e.reason })),
+  );
+  const messages: LinkMessage[] = [];
+  ws.addEventListener("message", (e) => messages.push(JSON.parse(String(e.data))));
+  ws.accept();
+  const next = (pred: (m: LinkMessage) => boolean, after = 0) =>
+    eventually(async () => messages.slice(after).find(pred), 3000);
+  return { ws, messages, next, closed };
+}
+
+export const runnerRow = (userToken: string, runnerId: string) =>
+  json<{ items: Array<{ id: string; status: string; info: Partial<RunnerInfo> }> }>(
+    call("/api/runners", { token: userToken }),
+  ).then((r) => r.items.find((x) => x.id === runnerId));
+
+/** Wait until `check` passes, polling briefly: for effects that land after a socket event. */
+export async function eventually<T>(check: () => Promise<T | undefined | false>, timeoutMs = 2000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > until) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
