@@ -1,9 +1,15 @@
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { AuthSession } from "../../protocol/index.ts";
-import { call, expectError, json, PASSWORD, registerUser, uniqueEmail } from "../../test/helpers.ts";
+import { call, expectError, json, PASSWORD, registerUser, type TestUser, uniqueEmail } from "../../test/helpers.ts";
 
 const post = (path: string, body?: unknown, headers?: Record<string, string>) =>
   call(path, { method: "POST", json: body, headers });
+
+/** Every password check costs a scrypt: one shared account serves the tests that only read it. */
+let shared: TestUser;
+beforeAll(async () => {
+  shared = await registerUser("Shared");
+});
 
 /** The refresh cookie's value from a Set-Cookie header. */
 const cookieValue = (res: Response) => res.headers.get("set-cookie")?.match(/trellis_refresh=([^;]*)/)?.[1];
@@ -31,9 +37,8 @@ describe("register", () => {
   });
 
   it("refuses a duplicate email (case-insensitively) with 409", async () => {
-    const u = await registerUser("Dup");
     const err = await expectError(
-      post("/api/auth/register", { email: u.email.toUpperCase(), password: PASSWORD, name: "Again" }),
+      post("/api/auth/register", { email: shared.email.toUpperCase(), password: PASSWORD, name: "Again" }),
       409,
       "email_taken",
     );
@@ -81,7 +86,7 @@ describe("register", () => {
 
 describe("login", () => {
   it("signs in with the right password and refuses the wrong one", async () => {
-    const u = await registerUser("Login");
+    const u = shared;
     const ok = await post("/api/auth/login", { email: u.email, password: PASSWORD });
     expect(ok.status).toBe(200);
     expect(cookieValue(ok)).toMatch(/^trl_rt_/);
@@ -116,9 +121,9 @@ describe("login", () => {
   });
 
   it("counts concurrent failed logins too: a burst cannot skip the throttle", async () => {
-    const u = await registerUser("Burst");
+    const email = uniqueEmail("burst");
     const results = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => post("/api/auth/login", { email: u.email, password: `burst-${i}-wrong` })),
+      Array.from({ length: 8 }, (_, i) => post("/api/auth/login", { email, password: `burst-${i}-wrong` })),
     );
     const statuses = results.map((r) => r.status);
     // At most the free failures get a password check; the rest are told to wait.
@@ -195,9 +200,8 @@ describe("refresh and logout", () => {
 
 describe("me and single-user mode", () => {
   it("GET /api/me returns the caller, and asks for sign-in without a token", async () => {
-    const u = await registerUser("Me");
-    const me = await json(call("/api/me", { token: u.token }));
-    expect(me).toMatchObject({ id: u.id, email: u.email, name: "Me" });
+    const me = await json(call("/api/me", { token: shared.token }));
+    expect(me).toMatchObject({ id: shared.id, email: shared.email, name: "Shared" });
     await expectError(call("/api/me"), 401, "unauthorized");
     await expectError(call("/api/me", { token: "garbage" }), 401, "invalid_token");
   });

@@ -95,7 +95,11 @@ export async function login(db: Db, env: Env, body: LoginBody) {
   await reserveLoginAttempt(db, key);
   const user = await db.query.users.findFirst({ where: eq(users.email, body.email) });
   const ok = await verifyPassword(body.password, user?.passwordHash ?? (await dummyPasswordHash()));
-  if (!user?.passwordHash || !ok) throw unauthorized("Wrong email or password.", "invalid_credentials");
+  if (!user?.passwordHash || !ok) {
+    // The wait runs from the failure, not from the start of the slow password check.
+    await db.update(loginThrottle).set({ lastFailureAt: Date.now() }).where(eq(loginThrottle.key, key));
+    throw unauthorized("Wrong email or password.", "invalid_credentials");
+  }
   // A success forgets the count: the attempt already reserved is not a failure.
   await db.delete(loginThrottle).where(eq(loginThrottle.key, key));
   return issueSession(db, env, user.id, newId());
