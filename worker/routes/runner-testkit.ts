@@ -53,7 +53,10 @@ export async function openLink(credential: string, info: RunnerInfo | null = INF
     ws.addEventListener("close", (e) => resolve({ code: e.code, reason: e.reason })),
   );
   const messages: LinkMessage[] = [];
-  ws.addEventListener("message", (e) => messages.push(JSON.parse(String(e.data))));
+  ws.addEventListener("message", (e) => {
+    // Everything the link sends is JSON except the platform's `pong`.
+    if (e.data !== "pong") messages.push(JSON.parse(String(e.data)));
+  });
   ws.accept();
   const next = (pred: (m: LinkMessage) => boolean, after = 0) =>
     eventually(async () => messages.slice(after).find(pred), 3000);
