@@ -1,4 +1,4 @@
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, eq, ne, or, sql } from "drizzle-orm";
 import type { Member, Role } from "../../protocol/index.ts";
 import { schema } from "../db/client.ts";
 import { badRequest, conflict, notFound } from "../lib/errors.ts";
@@ -36,7 +36,7 @@ export async function listMembers(ctx: Ctx, boardId: string): Promise<Member[]> 
     .from(boardMembers)
     .innerJoin(users, eq(users.id, boardMembers.userId))
     .where(eq(boardMembers.boardId, boardId))
-    .orderBy(asc(boardMembers.createdAt));
+    .orderBy(asc(boardMembers.createdAt), asc(boardMembers.userId));
   return rows.map(toMember);
 }
 
@@ -55,26 +55,34 @@ export async function addMember(ctx: Ctx, boardId: string, email: string, role: 
   return m;
 }
 
-/** Owners keep at least one owner: the last owner cannot be demoted or removed. */
-async function assertNotLastOwner(ctx: Ctx, boardId: string, uid: string) {
-  const owners = await ctx.db.query.boardMembers.findMany({
-    where: and(eq(boardMembers.boardId, boardId), eq(boardMembers.role, "owner")),
-    columns: { userId: true },
-  });
-  if (owners.length === 1 && owners[0]!.userId === uid) {
-    throw badRequest("A board needs at least one owner: make someone else owner first.", "last_owner");
-  }
-}
+/**
+ * Owners keep at least one owner: the last owner cannot be demoted or removed. The check lives in
+ * the write's own WHERE clause, so two owners stepping down at once cannot both pass it.
+ */
+const keepsAnOwner = (boardId: string, uid: string) =>
+  or(
+    ne(boardMembers.role, "owner"),
+    sql`exists (select 1 from ${boardMembers} where ${boardMembers.boardId} = ${boardId} and ${boardMembers.role} = 'owner' and ${boardMembers.userId} <> ${uid})`,
+  );
+
+const lastOwner = () => badRequest("A board needs at least one owner: make someone else owner first.", "last_owner");
 
 export async function changeRole(ctx: Ctx, boardId: string, uid: string, role: Role): Promise<Member> {
   await requireBoardRole(ctx, boardId, "owner");
   const existing = await memberRow(ctx, boardId, uid);
   if (!existing) throw notFound("Member");
-  if (existing.role === "owner" && role !== "owner") await assertNotLastOwner(ctx, boardId, uid);
-  await ctx.db
+  const updated = await ctx.db
     .update(boardMembers)
     .set({ role })
-    .where(and(eq(boardMembers.boardId, boardId), eq(boardMembers.userId, uid)));
+    .where(
+      and(
+        eq(boardMembers.boardId, boardId),
+        eq(boardMembers.userId, uid),
+        role === "owner" ? undefined : keepsAnOwner(boardId, uid),
+      ),
+    )
+    .returning({ role: boardMembers.role });
+  if (updated.length === 0) throw existing.role === "owner" ? lastOwner() : notFound("Member");
   const m = { ...existing, role };
   await ctx.publish(boardId, memberEvent("patched", m));
   return m;
@@ -85,7 +93,10 @@ export async function removeMember(ctx: Ctx, boardId: string, uid: string): Prom
   await requireBoardRole(ctx, boardId, uid === userId(ctx) ? "viewer" : "owner");
   const existing = await memberRow(ctx, boardId, uid);
   if (!existing) throw notFound("Member");
-  if (existing.role === "owner") await assertNotLastOwner(ctx, boardId, uid);
-  await ctx.db.delete(boardMembers).where(and(eq(boardMembers.boardId, boardId), eq(boardMembers.userId, uid)));
+  const deleted = await ctx.db
+    .delete(boardMembers)
+    .where(and(eq(boardMembers.boardId, boardId), eq(boardMembers.userId, uid), keepsAnOwner(boardId, uid)))
+    .returning({ userId: boardMembers.userId });
+  if (deleted.length === 0) throw existing.role === "owner" ? lastOwner() : notFound("Member");
   await ctx.publish(boardId, removed("member", uid));
 }
