@@ -10,6 +10,7 @@ import {
   registerUser,
   registerUsers,
   type TestUser,
+  testEnv,
 } from "../../test/helpers.ts";
 
 let owner: TestUser;
@@ -30,6 +31,9 @@ async function sharedBoard(name = "Shared") {
   await addMember(owner.token, board.id, viewer, "viewer");
   return board;
 }
+
+/** Members as userId → role: order within one millisecond is not something to test. */
+const roles = (ms: Member[]) => Object.fromEntries(ms.map((m) => [m.userId, m.role]));
 
 const send = (method: string, path: string, token: string, body?: unknown) => call(path, { method, token, json: body });
 
@@ -110,10 +114,7 @@ describe("members", () => {
     expect(res.status).toBe(201);
     expect(await res.json<Member>()).toMatchObject({ userId: member.id, email: member.email, role: "member" });
     const list = await members(board.id);
-    expect(list.map((m) => [m.userId, m.role])).toEqual([
-      [owner.id, "owner"],
-      [member.id, "member"],
-    ]);
+    expect(roles(list)).toEqual({ [owner.id]: "owner", [member.id]: "member" });
     // The invitee now sees the board.
     expect(await json<Board>(call(`/api/boards/${board.id}`, { token: member.token }))).toMatchObject({
       role: "member",
@@ -204,6 +205,18 @@ describe("members", () => {
     expect((await members(board.id, member.token)).filter((m) => m.role === "owner")).toHaveLength(1);
   });
 
+  it("two owners stepping down at once still leave one owner", async () => {
+    const board = await sharedBoard("Race");
+    await send("PATCH", `/api/boards/${board.id}/members/${member.id}`, owner.token, { role: "owner" });
+    const [a, b] = await Promise.all([
+      send("PATCH", `/api/boards/${board.id}/members/${owner.id}`, owner.token, { role: "member" }),
+      send("DELETE", `/api/boards/${board.id}/members/${member.id}`, member.token),
+    ]);
+    expect([a.status, b.status].filter((s) => s === 400)).toHaveLength(1);
+    expect([a.status, b.status].filter((s) => s < 300)).toHaveLength(1);
+    expect((await members(board.id, viewer.token)).filter((m) => m.role === "owner")).toHaveLength(1);
+  });
+
   it("lets a member or viewer leave by themselves", async () => {
     const board = await sharedBoard("Leaving");
     expect((await send("DELETE", `/api/boards/${board.id}/members/${viewer.id}`, viewer.token)).status).toBe(204);
@@ -259,11 +272,7 @@ describe("every board route checks who is asking", () => {
     );
     expect(zones).toEqual([zone]);
     const { items } = await json<{ items: Member[] }>(call(`/api/boards/${board.id}/members`, { token: owner.token }));
-    expect(items.map((m) => [m.userId, m.role])).toEqual([
-      [owner.id, "owner"],
-      [member.id, "member"],
-      [viewer.id, "viewer"],
-    ]);
+    expect(roles(items)).toEqual({ [owner.id]: "owner", [member.id]: "member", [viewer.id]: "viewer" });
   });
 
   it("without a token, every route asks for sign-in", async () => {
@@ -306,6 +315,26 @@ describe("zones", () => {
     expect(renamed).toMatchObject({ name: "Done", x: -50.5, width: 640 });
     const { items } = await json<{ items: Zone[] }>(call(zonesPath(), { token: owner.token }));
     expect(items.find((z) => z.id === zone.id)).toEqual(renamed);
+  });
+
+  it("deleting a zone keeps its worktrees on the board, out of any zone", async () => {
+    const zone = await createZone(member.token, board.id, { name: "Has worktrees" });
+    const db = testEnv.DB;
+    const ids = { runner: crypto.randomUUID(), repo: crypto.randomUUID(), wt: crypto.randomUUID() };
+    await db.batch([
+      db.prepare("INSERT INTO runners (id, owner_id, name) VALUES (?, ?, 'r')").bind(ids.runner, owner.id),
+      db
+        .prepare("INSERT INTO repos (id, runner_id, name, created_by) VALUES (?, ?, 'repo', ?)")
+        .bind(ids.repo, ids.runner, owner.id),
+      db
+        .prepare(
+          "INSERT INTO worktrees (id, board_id, repo_id, runner_id, zone_id, name, branch, created_by) VALUES (?, ?, ?, ?, ?, 'wt', 'main', ?)",
+        )
+        .bind(ids.wt, board.id, ids.repo, ids.runner, zone.id, owner.id),
+    ]);
+    expect((await send("DELETE", `${zonesPath()}/${zone.id}`, member.token)).status).toBe(204);
+    const wt = await db.prepare("SELECT board_id, zone_id FROM worktrees WHERE id = ?").bind(ids.wt).first();
+    expect(wt).toEqual({ board_id: board.id, zone_id: null });
   });
 
   it("deletes a zone", async () => {

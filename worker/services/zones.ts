@@ -62,12 +62,19 @@ export async function patchZone(
 
 export async function deleteZone(ctx: Ctx, boardId: string, zoneId: string): Promise<void> {
   await requireBoardRole(ctx, boardId, "member");
-  const [row] = await ctx.db
-    .delete(zones)
-    .where(and(eq(zones.id, zoneId), eq(zones.boardId, boardId)))
-    .returning({ id: zones.id });
-  if (!row) throw notFound("Zone");
-  // Worktrees in the zone stay on the board, just no longer in a zone.
-  await ctx.db.update(schema.worktrees).set({ zoneId: null }).where(eq(schema.worktrees.zoneId, zoneId));
+  const { worktrees } = schema;
+  // One batch, so a zone is never gone while worktrees still point at it. Worktrees in the zone
+  // stay on the board, just no longer in a zone; both statements are scoped to this board.
+  const [, deleted] = await ctx.db.batch([
+    ctx.db
+      .update(worktrees)
+      .set({ zoneId: null })
+      .where(and(eq(worktrees.zoneId, zoneId), eq(worktrees.boardId, boardId))),
+    ctx.db
+      .delete(zones)
+      .where(and(eq(zones.id, zoneId), eq(zones.boardId, boardId)))
+      .returning({ id: zones.id }),
+  ]);
+  if (deleted.length === 0) throw notFound("Zone");
   await ctx.publish(boardId, removed("zone", zoneId));
 }
