@@ -1,6 +1,17 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { AuthSession } from "../../protocol/index.ts";
-import { call, expectError, json, PASSWORD, registerUser, type TestUser, uniqueEmail } from "../../test/helpers.ts";
+import {
+  call,
+  expectError,
+  json,
+  PASSWORD,
+  registerUser,
+  type TestUser,
+  testEnv,
+  uniqueEmail,
+} from "../../test/helpers.ts";
+import { openDb } from "../db/client.ts";
+import { LOCAL_OWNER_EMAIL, localSession } from "../services/users.ts";
 
 const post = (path: string, body?: unknown, headers?: Record<string, string>) =>
   call(path, { method: "POST", json: body, headers });
@@ -209,5 +220,16 @@ describe("me and single-user mode", () => {
   it("refuses /api/auth/local when SINGLE_USER is off", async () => {
     await expectError(post("/api/auth/local"), 403, "single_user_off");
     expect(await json(call("/api/config"))).toMatchObject({ singleUser: false });
+  });
+
+  it("in single-user mode, gives every local session the one owner account, which has no password", async () => {
+    // The Worker under test runs with SINGLE_USER=0, so the service is called with the flag on.
+    const db = openDb(testEnv.DB);
+    const env = { ...testEnv, SINGLE_USER: "1" };
+    const [a, b] = [await localSession(db, env), await localSession(db, env)];
+    expect(a.user.id).toBe(b.user.id);
+    expect(a.user.email).toBe(LOCAL_OWNER_EMAIL);
+    expect(await json(call("/api/me", { token: a.accessToken }))).toMatchObject({ id: a.user.id });
+    await expectError(post("/api/auth/login", { email: LOCAL_OWNER_EMAIL, password: PASSWORD }), 401);
   });
 });
