@@ -124,6 +124,14 @@ describe("joining a board room", () => {
     ws.close();
   });
 
+  it("carries any display name through the upgrade", async () => {
+    const odd = await registerUsers('Zoë 🌱 100% "quoted", ünïcode');
+    const b = await createBoard(odd[0].token, "Names");
+    const sock = await joinRoom(b.id, { token: odd[0].token });
+    expect(sock.welcome.peers[0]?.name).toBe('Zoë 🌱 100% "quoted", ünïcode');
+    sock.ws.close();
+  });
+
   it("answers plain HTTP to a room with 404: rooms speak only WebSocket to the outside", async () => {
     await expectError(call(`/parties/board-room/${board.id}`, { token: owner.token }), 404);
     await expectError(call(`/parties/runner-link/${board.id}`, { token: owner.token }), 404);

@@ -4,7 +4,13 @@ import { z } from "zod";
 export const Id = z.string().min(1).max(64);
 
 /** A trimmed display name: zones, boards, tokens, runners. */
-export const Name = z.string().trim().min(1, "must not be empty").max(120, "must be at most 120 characters");
+export const Name = z
+  .string()
+  .trim()
+  .min(1, "must not be empty")
+  .max(120, "must be at most 120 characters")
+  // A lone UTF-16 surrogate is not text: D1 would store it as U+FFFD garbage.
+  .refine((s) => !/[\uD800-\uDFFF]/u.test(s), "must be valid Unicode text");
 
 export const Color = z.string().regex(/^#[0-9a-fA-F]{6}$/, "must be a hex color like #7c3aed");
 

@@ -44,7 +44,8 @@ export async function expectError(res: Response | Promise<Response>, status: num
 
 let n = 0;
 /** A unique email per call, so tests in one file never collide. */
-export const uniqueEmail = (name = "user") => `${name.toLowerCase()}-${Date.now()}-${n++}@example.com`;
+export const uniqueEmail = (name = "user") =>
+  `${name.toLowerCase().replace(/[^a-z0-9]+/g, "") || "user"}-${Date.now()}-${n++}@example.com`;
 
 export type TestUser = Awaited<ReturnType<typeof registerUser>>;
 

@@ -82,6 +82,16 @@ describe("register", () => {
     expect(err.message).toMatch(/name/);
   });
 
+  it("refuses a name that is not valid text (a lone surrogate) with 400", async () => {
+    const res = call("/api/auth/register", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: `{"email":"${uniqueEmail()}","password":"${PASSWORD}","name":"Bad \\ud800 name"}`,
+    });
+    const err = await expectError(res, 400, "bad_request");
+    expect(err.message).toMatch(/name/);
+  });
+
   it("refuses a cross-origin registration", async () => {
     await expectError(
       post(
