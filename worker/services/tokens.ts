@@ -3,7 +3,7 @@ import type { ApiToken, CreatedApiToken } from "../../protocol/index.ts";
 import type { Db } from "../db/client.ts";
 import { schema } from "../db/client.ts";
 import { randomToken, sha256 } from "../lib/crypto.ts";
-import { notFound } from "../lib/errors.ts";
+import { forbidden, notFound } from "../lib/errors.ts";
 import { newId } from "../lib/ids.ts";
 import type { Actor, Ctx } from "./context.ts";
 import { userId } from "./context.ts";
@@ -21,7 +21,18 @@ const toApiToken = (r: typeof apiTokens.$inferSelect): ApiToken => ({
   lastUsedAt: r.lastUsedAt,
 });
 
+/**
+ * An agent's session token is short-lived and bound to one session: letting it mint, list or
+ * revoke the user's long-lived personal tokens would turn 24 hours of access into forever.
+ */
+function requireNotSession(ctx: Ctx) {
+  if (ctx.actor.kind === "user" && ctx.actor.via === "session") {
+    throw forbidden("Session tokens cannot manage API tokens. Sign in as the user.", "wrong_credential");
+  }
+}
+
 export async function createApiToken(ctx: Ctx, name: string): Promise<CreatedApiToken> {
+  requireNotSession(ctx);
   const token = randomToken(PERSONAL_PREFIX);
   const [row] = await ctx.db
     .insert(apiTokens)
@@ -31,6 +42,7 @@ export async function createApiToken(ctx: Ctx, name: string): Promise<CreatedApi
 }
 
 export async function listApiTokens(ctx: Ctx): Promise<ApiToken[]> {
+  requireNotSession(ctx);
   const rows = await ctx.db.query.apiTokens.findMany({
     where: and(eq(apiTokens.userId, userId(ctx)), eq(apiTokens.scope, "personal"), isNull(apiTokens.revokedAt)),
     orderBy: desc(apiTokens.id),
@@ -39,6 +51,7 @@ export async function listApiTokens(ctx: Ctx): Promise<ApiToken[]> {
 }
 
 export async function revokeApiToken(ctx: Ctx, id: string): Promise<void> {
+  requireNotSession(ctx);
   const [row] = await ctx.db
     .update(apiTokens)
     .set({ revokedAt: Date.now() })
