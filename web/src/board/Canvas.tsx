@@ -37,7 +37,8 @@ function freeSpot(nodes: ZoneNode[], want: { x: number; y: number }) {
   return { x, y };
 }
 
-const minimapColor = (n: ZoneNode) => n.data.zone.color;
+const minimapFill = (n: ZoneNode) => `${n.data.zone.color}59`;
+const minimapStroke = (n: ZoneNode) => n.data.zone.color;
 const FIT = { padding: 0.2, maxZoom: 1 };
 
 export function Canvas({
@@ -145,7 +146,9 @@ export function Canvas({
         <MiniMap<ZoneNode>
           pannable
           zoomable
-          nodeColor={minimapColor}
+          nodeColor={minimapFill}
+          nodeStrokeColor={minimapStroke}
+          nodeStrokeWidth={2}
           nodeBorderRadius={6}
           maskColor="rgba(241,245,249,0.7)"
         />

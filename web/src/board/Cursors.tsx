@@ -22,7 +22,7 @@ export const Cursors = memo(function Cursors({ presence }: { presence: PresenceS
               data-name={p.name}
               style={{ transform: `translate(${p.cursor.x}px, ${p.cursor.y}px) scale(${1 / zoom})` }}
             >
-              <svg width="18" height="20" viewBox="0 0 18 20" aria-hidden="true">
+              <svg width="22" height="24" viewBox="0 0 18 20" aria-hidden="true">
                 <path
                   d="M1.5 1.5 L16 9.2 L9.3 10.7 L6.2 17.6 Z"
                   fill={p.color}

@@ -36,6 +36,7 @@ export const ZoneNodeView = memo(function ZoneNodeView({ id, data, selected, dra
       data-testid="zone"
       data-zone-id={id}
       data-name={zone.name}
+      data-color={zone.color}
       data-x={zone.x}
       data-y={zone.y}
       data-width={zone.width}

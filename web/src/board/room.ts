@@ -23,8 +23,8 @@ const MAX_QUEUED = 8;
 
 export interface RoomHandlers {
   entity(event: EntityEvent): void;
-  /** A reconnect after the first connect: whatever happened meanwhile must be re-read over REST. */
-  reconnected(): void;
+  /** Joined the room (first connect or any reconnect): what happened while not listening is only in D1. */
+  welcomed(): void;
   /** Access ended (board deleted, removed, no longer a member). */
   gone(message: string): void;
 }
@@ -38,7 +38,6 @@ export class RoomConnection {
   readonly status = new Store<RoomStatus>("connecting");
   private socket: PartySocket;
   private ping: ReturnType<typeof setInterval>;
-  private welcomes = 0;
   private done = false;
   private cursor: Point | null = null;
   private cursorSentAt = 0;
@@ -90,7 +89,7 @@ export class RoomConnection {
       case "welcome":
         this.presence.reset(msg.peers);
         this.status.set("connected");
-        if (++this.welcomes > 1) this.handlers.reconnected();
+        this.handlers.welcomed();
         break;
       case "join":
         this.presence.join(msg.peer);

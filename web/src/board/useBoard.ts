@@ -10,6 +10,8 @@ export type ZoneNode = Node<{ zone: Zone }, "zone">;
 export type ZonePatch = Partial<Pick<Zone, "name" | "color" | "x" | "y" | "width" | "height">>;
 export type LoadState = { status: "loading" } | { status: "ready" } | { status: "error"; message: string };
 
+const MAX_BUFFERED = 500;
+
 /** Zones sit under everything later issues put on the board (worktree cards). */
 const ZONE_Z = -1;
 
@@ -44,7 +46,7 @@ function track(pending: Map<string, number>, zoneId: string, delta: 1 | -1): num
 
 /**
  * Everything the board page knows: the board, its zones (as canvas nodes) and members, kept current
- * by the room's entity events, re-read over REST after a reconnect. D1 is the truth; this is a view.
+ * by the room's entity events, re-read over REST whenever the room is (re)joined. D1 is the truth.
  */
 export function useBoard(boardId: string, user: User) {
   const [load, setLoad] = useState<LoadState>({ status: "loading" });
@@ -77,25 +79,52 @@ export function useBoard(boardId: string, user: User) {
     navigate("/", { replace: true });
   }, []);
 
-  const catchUp = useCallback(async () => {
-    const boardIdParam = { param: { boardId } };
-    const [b, z, m] = await Promise.all([
-      unwrap(api.api.boards[":boardId"].$get(boardIdParam)),
-      unwrap(api.api.boards[":boardId"].zones.$get(boardIdParam)),
-      unwrap(api.api.boards[":boardId"].members.$get(boardIdParam)),
-    ]);
-    setBoard(b);
-    setMembers(m.items);
-    setNodes((ns) => {
-      const prev = new Map(ns.map((n) => [n.id, n]));
-      return z.items.map((zone) => {
-        const p = prev.get(zone.id);
-        return p && (pending.current.get(zone.id) ?? 0) > 0 ? p : toNode(zone, p);
+  /**
+   * Events that arrive while a REST read is in flight wait for it and are applied on top of the
+   * snapshot, never under it: a zone created or removed meanwhile would otherwise be undone.
+   */
+  const sync = useRef({ reads: 0, buffered: [] as EntityEvent[], overflow: false });
+
+  const catchUp = useCallback(async (): Promise<void> => {
+    const s = sync.current;
+    s.reads++;
+    try {
+      const boardIdParam = { param: { boardId } };
+      const [b, z, m] = await Promise.all([
+        unwrap(api.api.boards[":boardId"].$get(boardIdParam)),
+        unwrap(api.api.boards[":boardId"].zones.$get(boardIdParam)),
+        unwrap(api.api.boards[":boardId"].members.$get(boardIdParam)),
+      ]);
+      setBoard(b);
+      setMembers(m.items);
+      setNodes((ns) => {
+        const prev = new Map(ns.map((n) => [n.id, n]));
+        return z.items.map((zone) => {
+          const p = prev.get(zone.id);
+          return p && (pending.current.get(zone.id) ?? 0) > 0 ? p : toNode(zone, p);
+        });
       });
-    });
+    } finally {
+      if (--s.reads === 0) {
+        const events = s.buffered;
+        const again = s.overflow;
+        s.buffered = [];
+        s.overflow = false;
+        for (const e of events) handlers.current.applyEntity(e);
+        if (again) void handlers.current.catchUp().catch(() => {});
+      }
+    }
   }, [boardId]);
 
-  const onEntity = useCallback(
+  const onEntity = useCallback((e: EntityEvent) => {
+    const s = sync.current;
+    if (s.reads === 0) return handlers.current.applyEntity(e);
+    // A read that stalls while a busy board keeps talking: stop queueing, read once more after.
+    if (s.buffered.length < MAX_BUFFERED) s.buffered.push(e);
+    else s.overflow = true;
+  }, []);
+
+  const applyEntity = useCallback(
     (e: EntityEvent) => {
       if (e.entity === "zone") {
         if (e.op === "removed") return dropZone(e.id);
@@ -122,8 +151,8 @@ export function useBoard(boardId: string, user: User) {
   );
 
   const [room, setRoom] = useState<RoomConnection | null>(null);
-  const handlers = useRef({ onEntity, catchUp, leave });
-  handlers.current = { onEntity, catchUp, leave };
+  const handlers = useRef({ applyEntity, catchUp, leave });
+  handlers.current = { applyEntity, catchUp, leave };
 
   useEffect(() => {
     let live = true;
@@ -138,8 +167,10 @@ export function useBoard(boardId: string, user: User) {
         setLoad({ status: "error", message });
       });
     const r = new RoomConnection(boardId, user.id, {
-      entity: (e) => handlers.current.onEntity(e),
-      reconnected: () => void handlers.current.catchUp().catch(() => {}),
+      entity: onEntity,
+      // Every (re)join re-reads: whatever happened while we were not listening, including in the
+      // moment between the first read above and the first join, is only in D1.
+      welcomed: () => void handlers.current.catchUp().catch(() => {}),
       gone: (message) => handlers.current.leave(message),
     });
     setRoom(r);
@@ -147,7 +178,7 @@ export function useBoard(boardId: string, user: User) {
       live = false;
       r.close();
     };
-  }, [boardId, user.id, catchUp]);
+  }, [boardId, user.id, catchUp, onEntity]);
 
   // ---- writes: optimistic on the canvas, confirmed (or rolled back) by the API ----
 
