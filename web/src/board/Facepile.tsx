@@ -11,8 +11,15 @@ export function Facepile({ presence }: { presence: PresenceStore }) {
   const extra = people.length - MAX_FACES;
   return (
     <div className="facepile" data-testid="facepile">
-      {people.slice(0, MAX_FACES).map((p) => (
-        <span key={p.userId} className="face" data-testid="facepile-peer" data-name={p.name}>
+      {people.slice(0, MAX_FACES).map((p, i) => (
+        // Earlier faces sit on top, so each overlap covers only the edge of the next one's circle.
+        <span
+          key={p.userId}
+          className="face"
+          style={{ zIndex: MAX_FACES - i }}
+          data-testid="facepile-peer"
+          data-name={p.name}
+        >
           <Avatar name={p.name} color={p.color} size={28} title={p.tabs > 1 ? `${p.name} · ${p.tabs} tabs` : p.name} />
           {p.tabs > 1 && <span className="face-tabs">{p.tabs}</span>}
         </span>
