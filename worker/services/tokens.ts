@@ -1,4 +1,4 @@
-import { and, desc, eq, isNull, lt } from "drizzle-orm";
+import { and, desc, eq, isNull } from "drizzle-orm";
 import type { ApiToken, CreatedApiToken } from "../../protocol/index.ts";
 import type { Db } from "../db/client.ts";
 import { schema } from "../db/client.ts";
@@ -66,10 +66,7 @@ export async function authenticateApiToken(db: Db, token: string): Promise<Actor
   const now = Date.now();
   if (!row || row.revokedAt || (row.expiresAt && row.expiresAt < now)) return null;
   if (!row.lastUsedAt || now - row.lastUsedAt > LAST_USED_GRANULARITY_MS) {
-    await db
-      .update(apiTokens)
-      .set({ lastUsedAt: now })
-      .where(and(eq(apiTokens.id, row.id), lt(apiTokens.createdAt, now + 1)));
+    await db.update(apiTokens).set({ lastUsedAt: now }).where(eq(apiTokens.id, row.id));
   }
   return row.scope === "session"
     ? { kind: "user", userId: row.userId, via: "session", sessionId: row.sessionId ?? undefined }
