@@ -12,7 +12,12 @@ import { readFileSync, writeFileSync } from "node:fs";
 
 const root = new URL("..", import.meta.url).pathname;
 const wrangler = (args: string[], input?: string) =>
-  execFileSync("npx", ["wrangler", ...args], { cwd: root, encoding: "utf8", input, stdio: ["pipe", "pipe", "inherit"] });
+  execFileSync("npx", ["wrangler", ...args], {
+    cwd: root,
+    encoding: "utf8",
+    input,
+    stdio: ["pipe", "pipe", "inherit"],
+  });
 const step = (args: string[]) => {
   const r = spawnSync("npx", args, { cwd: root, stdio: "inherit" });
   if (r.status !== 0) throw new Error(`\`npx ${args.join(" ")}\` failed`);

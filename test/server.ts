@@ -141,6 +141,7 @@ export async function startTrellis(opts: { singleUser?: boolean; port?: number }
 }
 
 /** Small REST client for tests and benches: register a user, create things, throw on errors. */
+// biome-ignore lint/suspicious/noExplicitAny: test and bench convenience; callers name T where the shape matters.
 export async function api<T = any>(
   base: string,
   path: string,
