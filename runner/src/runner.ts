@@ -1,0 +1,335 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { z } from "zod";
+import {
+  type CompleteJobBody,
+  IDEMPOTENT_JOBS,
+  JOB_HEARTBEAT_MS,
+  type JobClaim,
+  type JobType,
+  type RunnerInfo,
+} from "../../protocol/index.ts";
+import { type Edge, EdgeError, isRefused, isStaleLease, isTransient } from "./edge.ts";
+import { runJob } from "./jobs.ts";
+import { backoff, Link } from "./link.ts";
+import { KeyedLock } from "./locks.ts";
+import { firstLine, log } from "./log.ts";
+import type { LocalState } from "./state.ts";
+
+export interface RunnerOptions {
+  edge: Edge;
+  info: RunnerInfo;
+  name: string;
+  dataDir: string;
+  state: LocalState;
+  /** Jobs run at once. */
+  concurrency?: number;
+  /** How long Ctrl-C waits for running jobs before stopping them and handing them back. */
+  graceMs?: number;
+  /** A slow claim in case a wake was lost; pickup itself never waits for it. */
+  safetyPollMs?: number;
+}
+
+type Outcome =
+  z.input<typeof CompleteJobBody> extends infer B ? (B extends unknown ? Omit<B, "leaseToken"> : never) : never;
+
+interface Running {
+  claim: JobClaim;
+  label: string;
+  ac: AbortController;
+  /** Why the job is being stopped, if it is: decides what the runner reports. */
+  stop: null | "cancel" | "stale" | "drain" | "fatal";
+  done: Promise<void>;
+}
+
+/** About a minute of retries: past that the lease has run out and the edge has moved on anyway. */
+const MAX_COMPLETE_ATTEMPTS = 12;
+/** While stopping, do not hold the exit up for long on an unreachable edge. */
+const MAX_COMPLETE_ATTEMPTS_DRAINING = 3;
+const CLAIM_RETRY_MS = 2000;
+
+/**
+ * The runner's loop: on connect and on every wake, claim jobs until there are none (or enough are
+ * running), run each with a heartbeat, and report how it ended. Stops by draining.
+ */
+export class Runner {
+  private readonly o: Required<RunnerOptions>;
+  private readonly link: Link;
+  private readonly locks = new KeyedLock();
+  private readonly running = new Map<string, Running>();
+  private pumping = false;
+  private pumpAgain = false;
+  /** A wake or a full house since the last empty claim: there may be work waiting. */
+  private mayHaveMore = false;
+  private draining = false;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private claimRetry: NodeJS.Timeout | undefined;
+  private finished!: (code: number) => void;
+  readonly exited: Promise<number>;
+
+  constructor(opts: RunnerOptions) {
+    this.o = { concurrency: 4, graceMs: 30_000, safetyPollMs: 30_000, ...opts };
+    this.exited = new Promise((r) => (this.finished = r));
+    this.link = new Link({
+      target: () => this.o.edge.link(this.o.info),
+      onOpen: () => {
+        log(`connected to ${this.o.edge.url} as "${this.o.name}"`);
+        this.wake();
+      },
+      onMessage: (msg) => {
+        if (msg.type === "wake") this.wake();
+        else this.cancel(msg.jobId);
+      },
+      onDown: (why, retryInMs) => log(`${why}: reconnecting in ${(retryInMs / 1000).toFixed(1)} s`),
+      onFatal: (why) => this.fatal(why),
+      isRefused: async () => {
+        try {
+          await this.o.edge.me();
+          return false;
+        } catch (err) {
+          return isRefused(err);
+        }
+      },
+    });
+  }
+
+  start(): Promise<number> {
+    log(`connecting to ${this.o.edge.url} (data in ${this.o.dataDir})`);
+    this.link.start();
+    this.pollTimer = setInterval(() => this.wake(), this.o.safetyPollMs);
+    return this.exited;
+  }
+
+  get activeJobs(): number {
+    return this.running.size;
+  }
+
+  private wake(): void {
+    this.mayHaveMore = true;
+    void this.pump();
+  }
+
+  /** Claim until the edge has nothing for us or we are full. One pump at a time. */
+  private async pump(): Promise<void> {
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.pumpAgain = false;
+        while (!this.draining && this.running.size < this.o.concurrency) {
+          let claim: JobClaim | null;
+          try {
+            claim = await this.o.edge.claim();
+          } catch (err) {
+            if (isRefused(err)) return this.fatal("refused");
+            log(`claim failed: ${firstLine(err)}; trying again shortly`);
+            clearTimeout(this.claimRetry);
+            this.claimRetry = setTimeout(() => this.wake(), CLAIM_RETRY_MS);
+            return;
+          }
+          if (!claim) {
+            this.mayHaveMore = false;
+            break;
+          }
+          this.execute(claim);
+        }
+      } while (this.pumpAgain && !this.draining && this.running.size < this.o.concurrency);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private execute(claim: JobClaim): void {
+    const r: Running = {
+      claim,
+      label: `job ${claim.job.id} ${claim.job.type}`,
+      ac: new AbortController(),
+      stop: null,
+      done: Promise.resolve(),
+    };
+    this.running.set(claim.job.id, r);
+    r.done = this.work(r)
+      .catch((err) => log(`${r.label}: ${firstLine(err)}`))
+      .finally(() => {
+        this.running.delete(claim.job.id);
+        if (this.mayHaveMore) void this.pump();
+      });
+  }
+
+  private async work(r: Running): Promise<void> {
+    const { job, leaseToken } = r.claim;
+    if (this.draining) {
+      await this.report(r, { status: "released" });
+      return;
+    }
+    try {
+      const started = await this.o.edge.start(job.id, leaseToken);
+      if (started.cancelRequested) r.stop = "cancel";
+    } catch (err) {
+      if (isRefused(err)) return this.fatal("refused");
+      if (isStaleLease(err)) return log(`${r.label}: no longer ours (${firstLine(err)}); dropped`);
+      // Not started: the lease runs out and the edge hands the job out again.
+      return log(`${r.label}: could not start it (${firstLine(err)}); leaving it to be retried`);
+    }
+    const t0 = Date.now();
+    let outcome: Outcome;
+    if (r.stop === "cancel") {
+      outcome = { status: "cancelled" };
+    } else {
+      log(`${r.label} started`);
+      const heartbeat = setInterval(() => void this.heartbeat(r), JOB_HEARTBEAT_MS);
+      try {
+        const result = await runJob(job.type, job.payload, {
+          dataDir: this.o.dataDir,
+          state: this.o.state,
+          locks: this.locks,
+          signal: r.ac.signal,
+        });
+        outcome = { status: "succeeded", result };
+      } catch (err) {
+        // Set by cancel(), heartbeat() or drain() while the job ran.
+        const stop = r.stop as Running["stop"];
+        if (stop === "stale" || stop === "fatal") return log(`${r.label}: stopped, no longer ours`);
+        if (stop === "cancel") outcome = { status: "cancelled" };
+        else if (stop === "drain") {
+          outcome = IDEMPOTENT_JOBS.has(job.type as JobType)
+            ? { status: "released" }
+            : { status: "failed", error: "the runner was stopped while this job ran" };
+        } else
+          outcome = { status: "failed", error: (err instanceof Error ? err.message : String(err)).slice(0, 20_000) };
+      } finally {
+        clearInterval(heartbeat);
+      }
+    }
+    if (await this.report(r, outcome)) {
+      const took = `${Date.now() - t0} ms`;
+      log(
+        `${r.label} ${outcome.status} in ${took}${outcome.status === "failed" ? `: ${firstLine(outcome.error)}` : ""}`,
+      );
+    }
+  }
+
+  private async heartbeat(r: Running): Promise<void> {
+    if (r.stop) return;
+    try {
+      const hb = await this.o.edge.heartbeat(r.claim.job.id, r.claim.leaseToken);
+      if (hb.cancelRequested) this.cancel(r.claim.job.id);
+    } catch (err) {
+      if (isRefused(err)) return this.fatal("refused");
+      if (isStaleLease(err)) {
+        // Someone else holds the job now: stop touching it, and never report on it.
+        log(`${r.label}: lease lost (${firstLine(err)}); abandoning it`);
+        r.stop = "stale";
+        r.ac.abort(new Error("lease lost"));
+      }
+      // Anything else: the lease outlives a missed beat or two; the next one may get through.
+    }
+  }
+
+  /** Report how a job ended. Retried while the edge is unreachable; the edge makes repeats harmless. */
+  private async report(r: Running, outcome: Outcome): Promise<boolean> {
+    const { job, leaseToken } = r.claim;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.o.edge.complete(job.id, { ...outcome, leaseToken } as z.input<typeof CompleteJobBody>);
+        return true;
+      } catch (err) {
+        if (isRefused(err)) {
+          this.fatal("refused");
+          return false;
+        }
+        if (isStaleLease(err)) {
+          log(`${r.label}: no longer ours (${firstLine(err)}); result dropped`);
+          return false;
+        }
+        if (outcome.status === "succeeded" && err instanceof EdgeError && err.status === 400) {
+          // A result the edge will not take would only be retried into the same wall: fail it clearly.
+          outcome = { status: "failed", error: `the edge refused this runner's result: ${err.message}` };
+          continue;
+        }
+        const max = this.draining ? MAX_COMPLETE_ATTEMPTS_DRAINING : MAX_COMPLETE_ATTEMPTS;
+        if (!isTransient(err) || attempt + 1 >= max) {
+          log(`${r.label}: could not report ${outcome.status}: ${firstLine(err)}`);
+          return false;
+        }
+        await sleep(backoff(attempt));
+      }
+    }
+  }
+
+  cancel(jobId: string): void {
+    const r = this.running.get(jobId);
+    if (!r || r.stop) return;
+    log(`${r.label} cancel requested: stopping it`);
+    r.stop = "cancel";
+    r.ac.abort(new Error("cancelled"));
+  }
+
+  /**
+   * Ctrl-C: claim nothing more, let running jobs finish for up to the grace period, then stop them
+   * and hand the idempotent ones back. A second call stops them at once.
+   */
+  async drain(exitCode = 0): Promise<void> {
+    if (this.draining) {
+      log("stopping running jobs now");
+      this.stopRunning("drain");
+      return;
+    }
+    this.draining = true;
+    clearInterval(this.pollTimer);
+    clearTimeout(this.claimRetry);
+    const n = this.running.size;
+    if (n > 0) {
+      log(
+        `draining: waiting up to ${Math.round(this.o.graceMs / 1000)} s for ${n} running job(s); Ctrl-C again to stop them now`,
+      );
+    }
+    const grace = setTimeout(() => this.stopRunning("drain"), this.o.graceMs);
+    await this.settled();
+    clearTimeout(grace);
+    this.link.stop();
+    log("stopped");
+    this.finished(exitCode);
+  }
+
+  private stopRunning(why: "drain" | "fatal"): void {
+    for (const r of this.running.values()) {
+      if (r.stop) continue;
+      r.stop = why;
+      r.ac.abort(new Error(why === "drain" ? "runner stopping" : "runner refused"));
+    }
+  }
+
+  private async settled(): Promise<void> {
+    while (this.running.size > 0) await Promise.all([...this.running.values()].map((r) => r.done));
+  }
+
+  private fatalReason: string | null = null;
+
+  /** The edge will not have us (revoked), or another process took over: stop, with exit code 1. */
+  private fatal(why: "revoked" | "replaced" | "refused"): void {
+    if (this.fatalReason) return;
+    this.fatalReason = why;
+    log(
+      {
+        revoked: "this runner was revoked by its owner: register it again to use this machine",
+        refused: "the edge refused this runner's credential (revoked or unknown): register it again",
+        replaced: "another trellis-runner process connected with this runner's credential: this one stops",
+      }[why],
+    );
+    if (why === "replaced") {
+      // The credential still works: finish or hand back what we hold, as on Ctrl-C.
+      void this.drain(1);
+      return;
+    }
+    // Refused: nothing we report would be accepted, so stop at once; the leases run out on the edge.
+    this.draining = true;
+    clearInterval(this.pollTimer);
+    clearTimeout(this.claimRetry);
+    this.stopRunning("fatal");
+    this.link.stop();
+    void this.settled().then(() => this.finished(1));
+  }
+}
