@@ -7,6 +7,9 @@ export default defineConfig({
     environment: "node",
     include: ["runner/**/*.test.ts"],
     testTimeout: 30_000,
+    // The integration files mostly wait on wrangler, git and leases, not the CPU: run them side by side
+    // even on two cores (the default would run one file at a time there).
+    maxWorkers: 4,
     hookTimeout: 90_000,
   },
 });
