@@ -187,6 +187,8 @@ export const Worktree = z.object({
   error: z.string().nullable(),
   /** Where the worktree lives on the runner's machine, once created. */
   path: z.string().nullable(),
+  /** The create or delete job in flight for this card (so the board can offer to cancel it), else null. */
+  jobId: z.string().nullable(),
   createdBy: z.string(),
   createdAt: z.number(),
   updatedAt: z.number(),

@@ -65,7 +65,8 @@ export const runnerApi = new Hono<AppEnv>()
       throw new AppError(426, "upgrade_required", "Open /runner/link as a WebSocket.");
     }
     const info = parseInfo(c.req.query(LINK_INFO_PARAM));
-    const actor = c.var.ctx.actor as { runnerId: string; ownerId: string };
+    const { actor } = c.var.ctx;
+    if (actor.kind !== "runner") throw unauthorized();
     const headers = new Headers(c.req.raw.headers);
     for (const h of Object.values(RUNNER_HEADERS)) headers.delete(h);
     headers.set(RUNNER_HEADERS.runnerId, actor.runnerId);

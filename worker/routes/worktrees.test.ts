@@ -145,6 +145,21 @@ describe("creating worktrees", () => {
     expect(list.items.find((w) => w.id === wt.id)).toMatchObject({ status: "error", error: git });
   });
 
+  it("a creation cancelled before the runner picked it up ends at once", async () => {
+    const wt = await json<Worktree>(createWt({ name: "never", branch: "never" }));
+    expect(wt.jobId).toBeTruthy();
+    await expectError(call(`/api/jobs/${wt.jobId}/cancel`, { method: "POST", token: viewer.token }), 403);
+    const job = await json(call(`/api/jobs/${wt.jobId}/cancel`, { method: "POST", token: member.token }));
+    expect(job).toMatchObject({ status: "cancelled", type: "worktree.create" });
+    const list = await json<{ items: Worktree[] }>(call(`/api/boards/${boardId}/worktrees`, { token: member.token }));
+    expect(list.items.find((w) => w.id === wt.id)).toMatchObject({
+      status: "error",
+      error: "Creating the worktree was cancelled.",
+      jobId: null,
+    });
+    expect((await post(runner.credential, "/runner/jobs/claim")).status).toBe(204);
+  });
+
   it("refuses bad names with a 400 before any job exists", async () => {
     const before = await jobCount();
     for (const name of ["../escape", "a/b", "/abs", ".hidden", "x.lock", "", "with space"]) {

@@ -32,6 +32,8 @@ export const toJob = (r: JobRow): Job => ({
 });
 
 export interface JobSpec<T extends JobType> {
+  /** Set when the row the job acts on must point at it; a fresh id otherwise. */
+  id?: string;
   runnerId: string;
   boardId: string | null;
   type: T;
@@ -45,7 +47,7 @@ export function insertJob<T extends JobType>(ctx: Ctx, spec: JobSpec<T>) {
   return ctx.db
     .insert(jobs)
     .values({
-      id: newId(),
+      id: spec.id ?? newId(),
       runnerId: spec.runnerId,
       boardId: spec.boardId,
       type: spec.type,

@@ -184,6 +184,19 @@ describe("the lease protocol", () => {
   });
 });
 
+describe("revoking", () => {
+  it("fails the jobs still waiting on the runner", async () => {
+    const r = await registerRunner(owner.token);
+    const held = await ping(r.id);
+    const waiting = await ping(r.id);
+    expect((await claim(r.credential)).job.id).toBe(held.id);
+    expect((await call(`/api/runners/${r.id}`, { method: "DELETE", token: owner.token })).status).toBe(204);
+    for (const job of [held, waiting]) {
+      expect(await getJob(job.id)).toMatchObject({ status: "failed", error: "The runner was revoked." });
+    }
+  });
+});
+
 describe("cancelling", () => {
   it("a queued job is cancelled at once", async () => {
     const r = await registerRunner(owner.token);

@@ -33,6 +33,7 @@ interface WorktreeData {
   issueUrl?: string;
   notes?: string;
   error?: string;
+  jobId?: string;
 }
 
 export const toWorktree = (r: WorktreeRow): Worktree => {
@@ -54,6 +55,7 @@ export const toWorktree = (r: WorktreeRow): Worktree => {
     notes: d.notes ?? "",
     error: d.error ?? null,
     path: d.path ?? null,
+    jobId: d.jobId ?? null,
     createdBy: r.createdBy,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
@@ -139,8 +141,9 @@ export async function createWorktree(
     throw conflict(`Branch "${body.branch}" is already checked out in worktree "${inUse.name}".`, "branch_in_use");
   }
   const id = newId();
+  const jobId = newId();
   const baseBranch = body.baseBranch ?? repo.defaultBranch;
-  const data: WorktreeData = { notes: body.notes, ...(body.issueUrl ? { issueUrl: body.issueUrl } : {}) };
+  const data: WorktreeData = { notes: body.notes, jobId, ...(body.issueUrl ? { issueUrl: body.issueUrl } : {}) };
   let created: [WorktreeRow[], JobRow[]];
   try {
     created = await ctx.db.batch([
@@ -162,6 +165,7 @@ export async function createWorktree(
         })
         .returning(),
       insertJob(ctx, {
+        id: jobId,
         runnerId: repo.runnerId,
         boardId,
         type: "worktree.create",
@@ -229,13 +233,15 @@ export async function deleteWorktree(
     await ctx.publish(boardId, removed("worktree", wt.id));
     return null;
   }
+  const jobId = newId();
   const [[row], [job]] = await ctx.db.batch([
     ctx.db
       .update(worktrees)
-      .set({ status: "deleting", data: patchData(worktrees.data, { error: null }), updatedAt: Date.now() })
+      .set({ status: "deleting", data: patchData(worktrees.data, { error: null, jobId }), updatedAt: Date.now() })
       .where(and(eq(worktrees.id, wt.id), eq(worktrees.status, wt.status)))
       .returning(),
     insertJob(ctx, {
+      id: jobId,
       runnerId: wt.runnerId,
       boardId,
       type: "worktree.delete",
@@ -286,27 +292,27 @@ export function worktreeJobEffect(ctx: Ctx, job: JobRow, outcome: JobOutcome, gu
   }
 
   let set: Partial<WorktreeRow> | null = null;
-  const error = (message: string) => patchData(worktrees.data, { error: message }) as unknown as WorktreeRow["data"];
+  /** A JSON merge patch: a null removes the key. */
+  const data = (patch: { [K in keyof WorktreeData]?: WorktreeData[K] | null }) =>
+    patchData(worktrees.data, patch) as unknown as WorktreeRow["data"];
   if (job.type === "worktree.create") {
     if (outcome.status === "succeeded") {
       const r = JobResults["worktree.create"].parse(outcome.result);
-      set = {
-        status: "ready",
-        data: patchData(worktrees.data, { path: r.path, git: r.git, error: null }) as unknown as WorktreeRow["data"],
-      };
+      set = { status: "ready", data: data({ path: r.path, git: r.git, error: null, jobId: null }) };
     } else {
-      set = {
-        status: "error",
-        data: error(outcome.status === "failed" ? outcome.error : "Creating the worktree was cancelled."),
-      };
+      const error = outcome.status === "failed" ? outcome.error : "Creating the worktree was cancelled.";
+      set = { status: "error", data: data({ error, jobId: null }) };
     }
   } else if (job.type === "worktree.delete") {
-    set = { status: "ready", ...(outcome.status === "failed" ? { data: error(outcome.error) } : {}) };
+    set = {
+      status: "ready",
+      data: data({ jobId: null, ...(outcome.status === "failed" ? { error: outcome.error } : {}) }),
+    };
   } else if (job.type === "worktree.refresh") {
     if (outcome.status === "succeeded") {
       const r = JobResults["worktree.refresh"].parse(outcome.result);
-      set = { data: patchData(worktrees.data, { git: r.git, error: null }) as unknown as WorktreeRow["data"] };
-    } else if (outcome.status === "failed") set = { data: error(outcome.error) };
+      set = { data: data({ git: r.git, error: null }) };
+    } else if (outcome.status === "failed") set = { data: data({ error: outcome.error }) };
   }
   if (!set) return null;
   return {
