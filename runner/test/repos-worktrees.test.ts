@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, realpathSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Job, Page, Repo, Runner, Worktree } from "../../protocol/index.ts";
+import type { ErrorBody, Job, Page, Repo, Runner, Worktree } from "../../protocol/index.ts";
 import { startTrellis, type Trellis } from "../../test/server.ts";
 import { commit, makeBareRemote, makeRepo, sh } from "./git-fixtures.ts";
 import { type RunnerProcess, type Setup, setup, until } from "./harness.ts";
@@ -56,7 +56,7 @@ async function statusOf(path: string, init: { method?: string; json?: unknown } 
     headers: { authorization: `Bearer ${s.user.token}`, "content-type": "application/json" },
     body: init.json ? JSON.stringify(init.json) : undefined,
   });
-  return { status: res.status, body: res.status === 204 ? null : await res.json() };
+  return { status: res.status, body: (res.status === 204 ? null : await res.json()) as ErrorBody | null };
 }
 
 describe("a registered runner", () => {
@@ -187,7 +187,7 @@ describe("worktrees", () => {
     for (const name of ["../escape", "/etc", "a/b", ".git", "x.lock", "..", "-rf"]) {
       const r = await statusOf(`/api/boards/${s.boardId}/worktrees`, { json: { repoId: repo.id, name, branch: "ok" } });
       expect(r.status, name).toBe(400);
-      expect(r.body.error.message, name).toMatch(/name/i);
+      expect(r.body?.error.message, name).toMatch(/name/i);
     }
     for (const branch of ["a..b", "-x", "has space", "x.lock", "/lead", "a//b", "@", "a~1", "a^b", "a:b"]) {
       const r = await statusOf(`/api/boards/${s.boardId}/worktrees`, { json: { repoId: repo.id, name: "ok", branch } });
