@@ -5,6 +5,7 @@ import { useStore } from "./lib/store.ts";
 import { AuthScreen } from "./pages/AuthScreen.tsx";
 import { BoardsPage } from "./pages/BoardsPage.tsx";
 import { NotFound } from "./pages/NotFound.tsx";
+import { RunnersPage } from "./pages/RunnersPage.tsx";
 import { TokensPage } from "./pages/TokensPage.tsx";
 import { ConfirmDialog } from "./ui/confirm.tsx";
 import { Notices } from "./ui/notices.tsx";
@@ -18,6 +19,7 @@ export function App() {
   else if (state.status === "signedOut") page = <AuthScreen notice={state.notice} />;
   else if (route.name === "boards") page = <BoardsPage user={state.user} />;
   else if (route.name === "tokens") page = <TokensPage user={state.user} />;
+  else if (route.name === "runners") page = <RunnersPage user={state.user} />;
   // Keyed by board so switching boards starts from a clean slate (socket, presence, canvas).
   else if (route.name === "board") page = <BoardPage key={route.boardId} boardId={route.boardId} user={state.user} />;
   else page = <NotFound user={state.user} />;

@@ -1,24 +1,51 @@
 import { ReactFlowProvider } from "@xyflow/react";
-import { useMemo, useState } from "react";
+import { useCallback, useMemo, useState } from "react";
 import type { User } from "../../../protocol/index.ts";
 import { Link } from "../lib/router.tsx";
 import { useStore } from "../lib/store.ts";
 import { InlineEdit } from "../ui/InlineEdit.tsx";
-import { ChevronLeftIcon, UsersIcon } from "../ui/icons.tsx";
+import { ChevronLeftIcon, ServerIcon, UsersIcon } from "../ui/icons.tsx";
 import { UserMenu } from "../ui/UserMenu.tsx";
 import { Canvas } from "./Canvas.tsx";
-import { BoardContext } from "./context.ts";
+import { CreateWorktreeDialog } from "./CreateWorktreeDialog.tsx";
+import { isCard, type WorktreeNode } from "./cards.ts";
+import { BoardContext, type BoardUi } from "./context.ts";
+import { DeleteWorktreeDialog } from "./DeleteWorktreeDialog.tsx";
 import { Facepile } from "./Facepile.tsx";
 import { MembersPanel } from "./MembersPanel.tsx";
+import { NotesDialog } from "./NotesDialog.tsx";
+import { RunnersPanel } from "./RunnersPanel.tsx";
 import type { RoomConnection } from "./room.ts";
 import { useBoard } from "./useBoard.ts";
 
+type Dialog =
+  | { kind: "create"; at: { x: number; y: number }; placedBy: "pointer" | "view" }
+  | { kind: "delete"; worktreeId: string }
+  | { kind: "notes"; worktreeId: string }
+  | null;
+
 export function BoardPage({ boardId, user }: { boardId: string; user: User }) {
-  const { load, board, nodes, setNodes, members, room, actions } = useBoard(boardId, user);
-  const [membersOpen, setMembersOpen] = useState(false);
+  const { load, board, nodes, setNodes, members, room, actions, runners, jobs, cardsLoading } = useBoard(boardId, user);
+  const [panel, setPanel] = useState<"members" | "runners" | null>(null);
+  const [dialog, setDialog] = useState<Dialog>(null);
   const [renaming, setRenaming] = useState(false);
   const canEdit = board ? board.role !== "viewer" : false;
-  const ctx = useMemo(() => ({ canEdit, actions }), [canEdit, actions]);
+  const ui = useMemo<BoardUi>(
+    () => ({
+      askDelete: (worktreeId) => setDialog({ kind: "delete", worktreeId }),
+      editNotes: (worktreeId) => setDialog({ kind: "notes", worktreeId }),
+    }),
+    [],
+  );
+  const ctx = useMemo(() => ({ canEdit, actions, jobs, ui }), [canEdit, actions, jobs, ui]);
+  const closeDialog = useCallback(() => setDialog(null), []);
+  const toggle = (p: "members" | "runners") => setPanel((open) => (open === p ? null : p));
+  const dialogCard =
+    dialog && dialog.kind !== "create"
+      ? (nodes.find((n) => n.id === dialog.worktreeId && isCard(n)) as WorktreeNode | undefined)?.data.wt
+      : undefined;
+  const boardRunners = useStore(runners.board);
+  const online = boardRunners?.filter((r) => r.status === "online").length ?? 0;
 
   if (load.status === "error") {
     return (
@@ -65,12 +92,31 @@ export function BoardPage({ boardId, user }: { boardId: string; user: User }) {
         {board?.role === "viewer" && <span className="badge">View only</span>}
         <span className="spacer" />
         {room && <ConnectionState room={room} />}
+        {cardsLoading !== null && cardsLoading > 0 && (
+          <span className="muted small" data-testid="cards-loading">
+            Loading worktrees… {cardsLoading}
+          </span>
+        )}
         {room && <Facepile presence={room.presence} />}
         <button
           type="button"
-          className={`btn btn-small${membersOpen ? " active" : ""}`}
-          onClick={() => setMembersOpen((o) => !o)}
-          aria-expanded={membersOpen}
+          className={`btn btn-small${panel === "runners" ? " active" : ""}`}
+          onClick={() => toggle("runners")}
+          aria-expanded={panel === "runners"}
+          title={boardRunners ? `${online} of ${boardRunners.length} runners online` : "Runners"}
+          data-testid="runners-button"
+        >
+          <ServerIcon />
+          {boardRunners && boardRunners.length > 0 && (
+            <span className={`dot ${online ? "dot-online" : "dot-offline"}`} data-testid="runners-online" />
+          )}
+          <span>Runners</span>
+        </button>
+        <button
+          type="button"
+          className={`btn btn-small${panel === "members" ? " active" : ""}`}
+          onClick={() => toggle("members")}
+          aria-expanded={panel === "members"}
           data-testid="members-button"
         >
           <UsersIcon /> {members.length || ""}
@@ -89,20 +135,41 @@ export function BoardPage({ boardId, user }: { boardId: string; user: User }) {
                 canEdit={canEdit}
                 actions={actions}
                 ready={load.status === "ready"}
+                loaded={cardsLoading === null}
+                onCreateWorktree={(at, placedBy) => setDialog({ kind: "create", at, placedBy })}
               />
             )}
           </ReactFlowProvider>
         </BoardContext.Provider>
-        {membersOpen && board && (
+        {panel === "members" && board && (
           <MembersPanel
             members={members}
             me={user}
             myRole={board.role}
             actions={actions}
-            onClose={() => setMembersOpen(false)}
+            onClose={() => setPanel(null)}
           />
         )}
+        {panel === "runners" && board && (
+          <RunnersPanel boardId={boardId} me={user} canEdit={canEdit} store={runners} onClose={() => setPanel(null)} />
+        )}
       </div>
+      {dialog?.kind === "create" && (
+        <CreateWorktreeDialog
+          boardId={boardId}
+          at={dialog.at}
+          placedBy={dialog.placedBy}
+          nodes={nodes}
+          store={runners}
+          actions={actions}
+          onClose={closeDialog}
+          onOpenRunners={() => setPanel("runners")}
+        />
+      )}
+      {dialog?.kind === "delete" && <DeleteWorktreeDialog wt={dialogCard} actions={actions} onClose={closeDialog} />}
+      {dialog?.kind === "notes" && dialogCard && (
+        <NotesDialog wt={dialogCard} canEdit={canEdit} actions={actions} onClose={closeDialog} />
+      )}
     </div>
   );
 }

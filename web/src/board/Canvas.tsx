@@ -10,21 +10,35 @@ import {
   ReactFlow,
   useReactFlow,
 } from "@xyflow/react";
-import { type Dispatch, type PointerEvent, type SetStateAction, useCallback, useEffect, useRef } from "react";
-import { PlusIcon } from "../ui/icons.tsx";
+import {
+  type Dispatch,
+  type PointerEvent,
+  type MouseEvent as ReactMouseEvent,
+  type SetStateAction,
+  useCallback,
+  useEffect,
+  useRef,
+  useState,
+} from "react";
+import { GitIcon, PlusIcon } from "../ui/icons.tsx";
 import { Cursors } from "./Cursors.tsx";
+import { type BoardNode, CARD, isZone, type ZoneNode, zoneAt } from "./cards.ts";
 import type { RoomConnection } from "./room.ts";
-import { type BoardActions, ZONE_SIZE, type ZoneNode } from "./useBoard.ts";
-import { nodeTypes } from "./ZoneNode.tsx";
+import { type BoardActions, ZONE_SIZE } from "./useBoard.ts";
+import { WorktreeCard } from "./WorktreeCard.tsx";
+import { ZoneNodeView } from "./ZoneNode.tsx";
 
 const GAP = 40;
 
+/** Defined once: React Flow re-mounts every node when this object changes identity. */
+const nodeTypes = { zone: ZoneNodeView, worktree: WorktreeCard };
+
 /** The first spot at or right of `want` where a new zone overlaps no other, so added zones never stack. */
-function freeSpot(nodes: ZoneNode[], want: { x: number; y: number }) {
+function freeSpot(zones: ZoneNode[], want: { x: number; y: number }) {
   let { x } = want;
   const { y } = want;
   for (let tries = 0; tries < 100; tries++) {
-    const hit = nodes.find(
+    const hit = zones.find(
       (n) =>
         x < n.position.x + (n.width ?? 0) + GAP &&
         x + ZONE_SIZE.width + GAP > n.position.x &&
@@ -37,9 +51,18 @@ function freeSpot(nodes: ZoneNode[], want: { x: number; y: number }) {
   return { x, y };
 }
 
-const minimapFill = (n: ZoneNode) => `${n.data.zone.color}59`;
-const minimapStroke = (n: ZoneNode) => n.data.zone.color;
+const CARD_COLORS: Record<string, string> = {
+  creating: "#f59e0b",
+  deleting: "#94a3b8",
+  error: "#dc2626",
+  ready: "#64748b",
+};
+const minimapFill = (n: BoardNode) =>
+  n.type === "zone" ? `${n.data.zone.color}59` : (CARD_COLORS[n.data.wt.status] ?? "#64748b");
+const minimapStroke = (n: BoardNode) => (n.type === "zone" ? n.data.zone.color : "transparent");
 const FIT = { padding: 0.2, maxZoom: 1 };
+
+type Menu = { screen: { x: number; y: number }; flow: { x: number; y: number } };
 
 export function Canvas({
   nodes,
@@ -48,30 +71,46 @@ export function Canvas({
   canEdit,
   actions,
   ready,
+  loaded,
+  onCreateWorktree,
 }: {
-  nodes: ZoneNode[];
-  setNodes: Dispatch<SetStateAction<ZoneNode[]>>;
+  nodes: BoardNode[];
+  setNodes: Dispatch<SetStateAction<BoardNode[]>>;
   room: RoomConnection;
   canEdit: boolean;
   actions: BoardActions;
   ready: boolean;
+  /** Every page of cards is in (tests and the board benchmark wait for it). */
+  loaded: boolean;
+  /** `at` is the new card's top-left in canvas coordinates. */
+  onCreateWorktree: (at: { x: number; y: number }, placedBy: "pointer" | "view") => void;
 }) {
-  const flow = useReactFlow<ZoneNode>();
+  const flow = useReactFlow<BoardNode>();
   const wrapper = useRef<HTMLDivElement>(null);
   /** Last pointer position on screen, so a pan or zoom under a still pointer moves our cursor too. */
   const pointer = useRef<{ x: number; y: number } | null>(null);
+  const [menu, setMenu] = useState<Menu | null>(null);
+  const nodesRef = useRef(nodes);
+  nodesRef.current = nodes;
 
   const onNodesChange = useCallback(
-    (changes: NodeChange<ZoneNode>[]) => setNodes((ns) => applyNodeChanges(changes, ns)),
+    (changes: NodeChange<BoardNode>[]) => setNodes((ns) => applyNodeChanges(changes, ns)),
     [setNodes],
   );
 
-  const onNodeDragStop: OnNodeDrag<ZoneNode> = useCallback(
+  const onNodeDragStop: OnNodeDrag<BoardNode> = useCallback(
     (_e, _node, dragged) => {
       for (const n of dragged) {
         const x = Math.round(n.position.x);
         const y = Math.round(n.position.y);
-        if (x !== n.data.zone.x || y !== n.data.zone.y) void actions.patchZone(n.id, { x, y });
+        if (n.type === "zone") {
+          if (x !== n.data.zone.x || y !== n.data.zone.y) void actions.patchZone(n.id, { x, y });
+          continue;
+        }
+        // A card belongs to the zone its center was dropped in (or to none).
+        const zoneId = zoneAt(nodesRef.current, { x, y });
+        const wt = n.data.wt;
+        if (x !== wt.x || y !== wt.y || zoneId !== wt.zoneId) void actions.patchWorktree(n.id, { x, y, zoneId });
       }
     },
     [actions],
@@ -103,12 +142,16 @@ export function Canvas({
     if (nodes.length) requestAnimationFrame(() => void flow.fitView(FIT));
   }, [ready, nodes.length, flow]);
 
-  const addZone = async () => {
+  const viewCenter = () => {
     const rect = wrapper.current!.getBoundingClientRect();
-    const center = flow.screenToFlowPosition({ x: rect.left + rect.width / 2, y: rect.top + rect.height / 2 });
+    return flow.screenToFlowPosition({ x: rect.left + rect.width / 2, y: rect.top + rect.height / 2 });
+  };
+
+  const addZone = async (center = viewCenter()) => {
+    const zones = nodes.filter(isZone);
     const want = { x: center.x - ZONE_SIZE.width / 2, y: center.y - ZONE_SIZE.height / 2 };
-    const at = freeSpot(nodes, want);
-    const zone = await actions.addZone(at, nodes.length);
+    const at = freeSpot(zones, want);
+    const zone = await actions.addZone(at, zones.length);
     // A zone that had to go beside the others is brought into view, at the current zoom.
     if (zone && at.x !== want.x) {
       void flow.setCenter(at.x + ZONE_SIZE.width / 2, at.y + ZONE_SIZE.height / 2, {
@@ -118,6 +161,49 @@ export function Canvas({
     }
   };
 
+  const cardAt = (p: { x: number; y: number }) => ({
+    x: Math.round(p.x - CARD.width / 2),
+    y: Math.round(p.y - CARD.height / 2),
+  });
+
+  const onPaneContextMenu = useCallback(
+    (e: ReactMouseEvent | MouseEvent) => {
+      if (!canEdit) return;
+      e.preventDefault();
+      const screen = { x: e.clientX, y: e.clientY };
+      setMenu({ screen, flow: flow.screenToFlowPosition(screen) });
+    },
+    [canEdit, flow],
+  );
+
+  // Double-click on empty canvas, or on a zone's body (not its name), makes a worktree right there.
+  const onDoubleClick = (e: ReactMouseEvent) => {
+    if (!canEdit) return;
+    const t = e.target as HTMLElement;
+    if (!t.classList.contains("react-flow__pane") && !t.classList.contains("zone")) return;
+    onCreateWorktree(cardAt(flow.screenToFlowPosition({ x: e.clientX, y: e.clientY })), "pointer");
+  };
+  const onPaneClick = (e: ReactMouseEvent) => {
+    setMenu(null);
+    if (e.detail === 2) onDoubleClick(e);
+  };
+
+  useEffect(() => {
+    if (!menu) return;
+    const close = (e: Event) => {
+      if (e instanceof KeyboardEvent ? e.key === "Escape" : !(e.target as Element).closest(".context-menu"))
+        setMenu(null);
+    };
+    addEventListener("keydown", close);
+    addEventListener("pointerdown", close);
+    return () => {
+      removeEventListener("keydown", close);
+      removeEventListener("pointerdown", close);
+    };
+  }, [menu]);
+
+  const bounds = wrapper.current?.getBoundingClientRect();
+
   return (
     <div
       className="canvas"
@@ -125,17 +211,24 @@ export function Canvas({
       onPointerMove={onPointerMove}
       onPointerLeave={onPointerLeave}
       data-testid="canvas"
+      data-loaded={ready && loaded}
     >
-      <ReactFlow<ZoneNode>
+      <ReactFlow<BoardNode>
         nodes={nodes}
         nodeTypes={nodeTypes}
         onNodesChange={onNodesChange}
         onNodeDragStop={onNodeDragStop}
         onMove={sendPointer}
+        onMoveStart={() => setMenu(null)}
         onMoveEnd={(_e, viewport) => room.sendPresence({ viewport })}
+        onPaneContextMenu={onPaneContextMenu}
+        onNodeContextMenu={(e, n) => n.type === "zone" && onPaneContextMenu(e)}
+        onPaneClick={onPaneClick}
+        onNodeDoubleClick={(e, n) => n.type === "zone" && onDoubleClick(e)}
         nodesDraggable={canEdit}
         nodesConnectable={false}
         deleteKeyCode={null}
+        zoomOnDoubleClick={false}
         onlyRenderVisibleElements
         minZoom={0.05}
         maxZoom={2.5}
@@ -143,7 +236,7 @@ export function Canvas({
         proOptions={{ hideAttribution: true }}
       >
         <Background variant={BackgroundVariant.Dots} gap={22} size={1.3} color="#cbd5e1" />
-        <MiniMap<ZoneNode>
+        <MiniMap<BoardNode>
           pannable
           zoomable
           nodeColor={minimapFill}
@@ -155,7 +248,16 @@ export function Canvas({
         <Controls showInteractive={false} fitViewOptions={FIT} />
         <Cursors presence={room.presence} />
         {canEdit && (
-          <Panel position="top-left">
+          <Panel position="top-left" className="canvas-tools">
+            <button
+              type="button"
+              className="btn btn-floating btn-primary-soft"
+              onClick={() => onCreateWorktree(cardAt(viewCenter()), "view")}
+              title="New worktree (or double-click the canvas)"
+              data-testid="new-worktree"
+            >
+              <GitIcon /> New worktree
+            </button>
             <button type="button" className="btn btn-floating" onClick={() => void addZone()} data-testid="add-zone">
               <PlusIcon /> Add zone
             </button>
@@ -164,11 +266,41 @@ export function Canvas({
         {ready && nodes.length === 0 && (
           <Panel position="top-center" className="canvas-empty">
             {canEdit
-              ? "An empty board. Add a zone to group related work, then drag it where it belongs."
+              ? "An empty board. Add zones to group work, and double-click anywhere to make a worktree there."
               : "Nothing on this board yet."}
           </Panel>
         )}
       </ReactFlow>
+      {menu && bounds && (
+        <div
+          className="context-menu"
+          role="menu"
+          style={{ left: menu.screen.x - bounds.left, top: menu.screen.y - bounds.top }}
+          data-testid="canvas-menu"
+        >
+          <button
+            type="button"
+            role="menuitem"
+            onClick={() => {
+              setMenu(null);
+              onCreateWorktree(cardAt(menu.flow), "pointer");
+            }}
+            data-testid="menu-new-worktree"
+          >
+            New worktree here
+          </button>
+          <button
+            type="button"
+            role="menuitem"
+            onClick={() => {
+              setMenu(null);
+              void addZone(menu.flow);
+            }}
+          >
+            New zone here
+          </button>
+        </div>
+      )}
     </div>
   );
 }

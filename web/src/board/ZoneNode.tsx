@@ -122,5 +122,3 @@ export const ZoneNodeView = memo(function ZoneNodeView({ id, data, selected, dra
     </div>
   );
 });
-
-export const nodeTypes = { zone: ZoneNodeView };

@@ -1,8 +1,20 @@
 import { createContext, useContext } from "react";
+import type { CardJobs } from "./jobs.ts";
 import type { BoardActions } from "./useBoard.ts";
 
-/** What zone nodes need beyond their row. Stable across renders, so memoized nodes stay put. */
-export const BoardContext = createContext<{ canEdit: boolean; actions: BoardActions } | null>(null);
+/** Dialogs a card can open; they live on the board page, once, not in every card. */
+export interface BoardUi {
+  askDelete(worktreeId: string): void;
+  editNotes(worktreeId: string): void;
+}
+
+/** What canvas nodes need beyond their row. Stable across renders, so memoized nodes stay put. */
+export const BoardContext = createContext<{
+  canEdit: boolean;
+  actions: BoardActions;
+  jobs: CardJobs;
+  ui: BoardUi;
+} | null>(null);
 
 export function useBoardContext() {
   const ctx = useContext(BoardContext);

@@ -1,18 +1,37 @@
-import type { Node } from "@xyflow/react";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import type { Board, EntityEvent, Member, Role, User, Zone } from "../../../protocol/index.ts";
+import type { Board, EntityEvent, Job, Member, Role, User, Worktree, Zone } from "../../../protocol/index.ts";
 import { ApiError, api, expectOk, messageOf, unwrap } from "../lib/api.ts";
 import { navigate } from "../lib/router.tsx";
+import { RunnerStore } from "../runners/store.ts";
 import { notify } from "../ui/notices.tsx";
+import { type BoardNode, isCard, toCard, type WorktreeNode, type ZoneNode } from "./cards.ts";
+import { CardJobs } from "./jobs.ts";
 import { RoomConnection } from "./room.ts";
 
-export type ZoneNode = Node<{ zone: Zone }, "zone">;
+export type { BoardNode, WorktreeNode, ZoneNode } from "./cards.ts";
 export type ZonePatch = Partial<Pick<Zone, "name" | "color" | "x" | "y" | "width" | "height">>;
+export type WorktreePatch = Partial<Pick<Worktree, "x" | "y" | "zoneId" | "notes">>;
 export type LoadState = { status: "loading" } | { status: "ready" } | { status: "error"; message: string };
+export type NewWorktree = {
+  repoId: string;
+  name: string;
+  mode: "new" | "existing";
+  branch: string;
+  baseBranch?: string;
+  issueUrl?: string;
+  notes: string;
+  x: number;
+  y: number;
+  zoneId: string | null;
+};
 
 const MAX_BUFFERED = 500;
+/** The API's largest page: 3,000 cards are six requests. */
+const CARD_PAGE = 500;
+/** A board past this many cards shows the first ones and says so, rather than reading forever. */
+const MAX_CARD_PAGES = 40;
 
-/** Zones sit under everything later issues put on the board (worktree cards). */
+/** Zones sit under everything else on the board (worktree cards). */
 const ZONE_Z = -1;
 
 /**
@@ -34,33 +53,64 @@ export function toNode(zone: Zone, prev?: ZoneNode): ZoneNode {
   };
 }
 
-const newer = (a: Zone, b: Zone) => a.updatedAt >= b.updatedAt;
+const newer = (a: { updatedAt: number }, b: { updatedAt: number }) => a.updatedAt >= b.updatedAt;
 
-/** Count a write in flight for a zone (+1 when sent, -1 when answered); returns how many remain. */
-function track(pending: Map<string, number>, zoneId: string, delta: 1 | -1): number {
-  const n = (pending.get(zoneId) ?? 0) + delta;
-  if (n > 0) pending.set(zoneId, n);
-  else pending.delete(zoneId);
+/** Count a write in flight for a node (+1 when sent, -1 when answered); returns how many remain. */
+function track(pending: Map<string, number>, id: string, delta: 1 | -1): number {
+  const n = (pending.get(id) ?? 0) + delta;
+  if (n > 0) pending.set(id, n);
+  else pending.delete(id);
   return n;
 }
 
 /**
- * Everything the board page knows: the board, its zones (as canvas nodes) and members, kept current
- * by the room's entity events, re-read over REST whenever the room is (re)joined. D1 is the truth.
+ * Merge a page of cards into the node list. Rows that did not change since we last saw them keep
+ * their node object (a re-read after a reconnect then costs the canvas nothing), and a page that
+ * changes nothing returns the same array, so React skips the render altogether.
+ */
+function mergeCards(ns: BoardNode[], rows: Worktree[], skip: (id: string) => boolean): BoardNode[] {
+  const at = new Map<string, number>();
+  for (let i = 0; i < ns.length; i++) at.set(ns[i]!.id, i);
+  let next: BoardNode[] | null = null;
+  for (const wt of rows) {
+    const i = at.get(wt.id);
+    if (i === undefined) {
+      next ??= ns.slice();
+      at.set(wt.id, next.length);
+      next.push(toCard(wt));
+      continue;
+    }
+    const prev = (next ?? ns)[i] as WorktreeNode;
+    if (skip(wt.id) || prev.data.wt.updatedAt === wt.updatedAt) continue;
+    next ??= ns.slice();
+    next[i] = toCard(wt, prev);
+  }
+  return next ?? ns;
+}
+
+/**
+ * Everything the board page knows: the board, its zones and worktree cards (as canvas nodes),
+ * members, runners and open card jobs, kept current by the room's entity events and re-read over
+ * REST whenever the room is (re)joined. D1 is the truth.
  */
 export function useBoard(boardId: string, user: User) {
   const [load, setLoad] = useState<LoadState>({ status: "loading" });
   const [board, setBoard] = useState<Board | null>(null);
-  const [nodes, setNodes] = useState<ZoneNode[]>([]);
+  const [nodes, setNodes] = useState<BoardNode[]>([]);
   const [members, setMembers] = useState<Member[]>([]);
-  /** Writes of ours in flight per zone: our own echoes are skipped until the last one answers. */
+  /** Cards read so far while the board pages through them; null once all are in. */
+  const [cardsLoading, setCardsLoading] = useState<number | null>(0);
+  const [runners] = useState(() => new RunnerStore(boardId));
+  const [jobs] = useState(() => new CardJobs());
+  /** Writes of ours in flight per node: our own echoes are skipped until the last one answers. */
   const pending = useRef(new Map<string, number>());
+  const isPending = useCallback((id: string) => (pending.current.get(id) ?? 0) > 0, []);
 
   const upsertZone = useCallback((zone: Zone) => {
     setNodes((ns) => {
       const i = ns.findIndex((n) => n.id === zone.id);
       if (i < 0) return [...ns, toNode(zone)];
-      const prev = ns[i]!;
+      const prev = ns[i] as ZoneNode;
       if (!newer(zone, prev.data.zone)) return ns;
       const next = ns.slice();
       next[i] = toNode(zone, prev);
@@ -68,7 +118,19 @@ export function useBoard(boardId: string, user: User) {
     });
   }, []);
 
-  const dropZone = useCallback((id: string) => setNodes((ns) => ns.filter((n) => n.id !== id)), []);
+  const upsertCard = useCallback((wt: Worktree) => {
+    setNodes((ns) => {
+      const i = ns.findIndex((n) => n.id === wt.id);
+      if (i < 0) return [...ns, toCard(wt)];
+      const prev = ns[i] as WorktreeNode;
+      if (!newer(wt, prev.data.wt)) return ns;
+      const next = ns.slice();
+      next[i] = toCard(wt, prev);
+      return next;
+    });
+  }, []);
+
+  const dropNode = useCallback((id: string) => setNodes((ns) => ns.filter((n) => n.id !== id)), []);
 
   const left = useRef(false);
   const leave = useCallback((message: string) => {
@@ -79,46 +141,128 @@ export function useBoard(boardId: string, user: User) {
     navigate("/", { replace: true });
   }, []);
 
+  const readMeta = useCallback(async () => {
+    const boardIdParam = { param: { boardId } };
+    const [b, z, m] = await Promise.all([
+      unwrap(api.api.boards[":boardId"].$get(boardIdParam)),
+      unwrap(api.api.boards[":boardId"].zones.$get(boardIdParam)),
+      unwrap(api.api.boards[":boardId"].members.$get(boardIdParam)),
+    ]);
+    setBoard(b);
+    setMembers(m.items);
+    setNodes((ns) => {
+      const prev = new Map(ns.map((n) => [n.id, n]));
+      const zones = z.items.map((zone) => {
+        const p = prev.get(zone.id) as ZoneNode | undefined;
+        return p && isPending(zone.id) ? p : toNode(zone, p);
+      });
+      return [...zones, ...ns.filter(isCard)];
+    });
+  }, [boardId, isPending]);
+
+  /** Page through the cards in bounded pages, drawing each page as it lands. */
+  const readCards = useCallback(
+    async (firstPage: () => void) => {
+      const seen = new Set<string>();
+      let cursor: string | undefined;
+      let pages = 0;
+      setCardsLoading(0);
+      try {
+        do {
+          const page = await unwrap(
+            api.api.boards[":boardId"].worktrees.$get({
+              param: { boardId },
+              query: cursor ? { limit: String(CARD_PAGE), cursor } : { limit: String(CARD_PAGE) },
+            }),
+          );
+          for (const wt of page.items) seen.add(wt.id);
+          setNodes((ns) => mergeCards(ns, page.items, isPending));
+          setCardsLoading(seen.size);
+          if (++pages === 1) firstPage();
+          cursor = page.nextCursor ?? undefined;
+        } while (cursor && pages < MAX_CARD_PAGES);
+        if (cursor) notify(`This board has more than ${seen.size} worktrees: showing the first ${seen.size}.`, "error");
+        // Cards gone while we were not listening. (Ones beyond the cap, if any, are left as they are.)
+        if (!cursor)
+          setNodes((ns) =>
+            ns.some((n) => isCard(n) && !seen.has(n.id) && !isPending(n.id))
+              ? ns.filter((n) => !isCard(n) || seen.has(n.id) || isPending(n.id))
+              : ns,
+          );
+      } finally {
+        setCardsLoading(null);
+      }
+    },
+    [boardId, isPending],
+  );
+
   /**
    * Events that arrive while a REST read is in flight wait for it and are applied on top of the
-   * snapshot, never under it: a zone created or removed meanwhile would otherwise be undone.
+   * snapshot, never under it: a card created or removed meanwhile would otherwise be undone. A
+   * read asked for while one runs (a join during the first load) runs once more right after it,
+   * since only a read that starts after the join is sure to see everything before it.
    */
-  const sync = useRef({ reads: 0, buffered: [] as EntityEvent[], overflow: false });
+  const sync = useRef({
+    running: null as Promise<void> | null,
+    again: false,
+    buffered: [] as EntityEvent[],
+    overflow: false,
+  });
 
-  const catchUp = useCallback(async (): Promise<void> => {
-    const s = sync.current;
-    s.reads++;
-    try {
-      const boardIdParam = { param: { boardId } };
-      const [b, z, m] = await Promise.all([
-        unwrap(api.api.boards[":boardId"].$get(boardIdParam)),
-        unwrap(api.api.boards[":boardId"].zones.$get(boardIdParam)),
-        unwrap(api.api.boards[":boardId"].members.$get(boardIdParam)),
-      ]);
-      setBoard(b);
-      setMembers(m.items);
-      setNodes((ns) => {
-        const prev = new Map(ns.map((n) => [n.id, n]));
-        return z.items.map((zone) => {
-          const p = prev.get(zone.id);
-          return p && (pending.current.get(zone.id) ?? 0) > 0 ? p : toNode(zone, p);
-        });
-      });
-    } finally {
-      if (--s.reads === 0) {
-        const events = s.buffered;
-        const again = s.overflow;
-        s.buffered = [];
-        s.overflow = false;
-        for (const e of events) handlers.current.applyEntity(e);
-        if (again) void handlers.current.catchUp().catch(() => {});
+  const catchUp = useCallback(
+    (onFirstView?: () => void): Promise<void> => {
+      const s = sync.current;
+      if (s.running) {
+        s.again = true;
+        return s.running;
       }
-    }
-  }, [boardId]);
+      s.running = (async () => {
+        try {
+          let first = onFirstView;
+          do {
+            s.again = false;
+            let shown = false;
+            let metaDone = false;
+            let pageDone = false;
+            const show = () => {
+              if (shown || !metaDone || !pageDone) return;
+              shown = true;
+              first?.();
+              first = undefined;
+            };
+            await Promise.all([
+              readMeta().then(() => {
+                metaDone = true;
+                show();
+              }),
+              readCards(() => {
+                pageDone = true;
+                show();
+              }),
+            ]);
+            pageDone = true;
+            show();
+            jobs.clear();
+            runners.loadBoard().catch(() => {});
+          } while (s.again);
+        } finally {
+          s.running = null;
+          const events = s.buffered;
+          const again = s.overflow;
+          s.buffered = [];
+          s.overflow = false;
+          for (const e of events) handlers.current.applyEntity(e);
+          if (again) void handlers.current.catchUp().catch(() => {});
+        }
+      })();
+      return s.running;
+    },
+    [readMeta, readCards, jobs, runners],
+  );
 
   const onEntity = useCallback((e: EntityEvent) => {
     const s = sync.current;
-    if (s.reads === 0) return handlers.current.applyEntity(e);
+    if (!s.running) return handlers.current.applyEntity(e);
     // A read that stalls while a busy board keeps talking: stop queueing, read once more after.
     if (s.buffered.length < MAX_BUFFERED) s.buffered.push(e);
     else s.overflow = true;
@@ -126,28 +270,49 @@ export function useBoard(boardId: string, user: User) {
 
   const applyEntity = useCallback(
     (e: EntityEvent) => {
-      if (e.entity === "zone") {
-        if (e.op === "removed") return dropZone(e.id);
-        if (e.actorId === user.id && (pending.current.get(e.id) ?? 0) > 0) return;
-        upsertZone(e.row as Zone);
-      } else if (e.entity === "board") {
-        if (e.op === "removed") return leave("This board was deleted.");
-        // The event row is the board without anyone's role: keep ours.
-        setBoard((b) => (b ? { ...b, ...(e.row as Omit<Board, "role">), role: b.role } : b));
-      } else if (e.entity === "member") {
-        if (e.op === "removed") {
-          if (e.id === user.id) return leave("You were removed from this board.");
-          setMembers((ms) => ms.filter((m) => m.userId !== e.id));
-          return;
+      switch (e.entity) {
+        case "worktree":
+          if (e.op === "removed") {
+            jobs.forget(e.id);
+            return dropNode(e.id);
+          }
+          if (e.actorId === user.id && isPending(e.id)) return;
+          return upsertCard(e.row as Worktree);
+        case "zone":
+          if (e.op === "removed") {
+            // The server detached its cards in the same write; mirror it rather than re-read them.
+            return setNodes((ns) =>
+              ns
+                .filter((n) => n.id !== e.id)
+                .map((n) => (isCard(n) && n.data.wt.zoneId === e.id ? toCard({ ...n.data.wt, zoneId: null }, n) : n)),
+            );
+          }
+          if (e.actorId === user.id && isPending(e.id)) return;
+          return upsertZone(e.row as Zone);
+        case "job":
+          return jobs.apply(e.row as Job);
+        case "runner":
+        case "repo":
+          return runners.apply(e);
+        case "board":
+          if (e.op === "removed") return leave("This board was deleted.");
+          // The event row is the board without anyone's role: keep ours.
+          return setBoard((b) => (b ? { ...b, ...(e.row as Omit<Board, "role">), role: b.role } : b));
+        case "member": {
+          if (e.op === "removed") {
+            if (e.id === user.id) return leave("You were removed from this board.");
+            setMembers((ms) => ms.filter((m) => m.userId !== e.id));
+            return;
+          }
+          const m = e.row as Member;
+          setMembers((ms) =>
+            ms.some((x) => x.userId === m.userId) ? ms.map((x) => (x.userId === m.userId ? m : x)) : [...ms, m],
+          );
+          if (m.userId === user.id) setBoard((b) => (b ? { ...b, role: m.role } : b));
         }
-        const m = e.row as Member;
-        setMembers((ms) =>
-          ms.some((x) => x.userId === m.userId) ? ms.map((x) => (x.userId === m.userId ? m : x)) : [...ms, m],
-        );
-        if (m.userId === user.id) setBoard((b) => (b ? { ...b, role: m.role } : b));
       }
     },
-    [dropZone, leave, upsertZone, user.id],
+    [dropNode, leave, upsertZone, upsertCard, isPending, jobs, runners, user.id],
   );
 
   const [room, setRoom] = useState<RoomConnection | null>(null);
@@ -156,16 +321,20 @@ export function useBoard(boardId: string, user: User) {
 
   useEffect(() => {
     let live = true;
-    catchUp()
-      .then(() => live && setLoad({ status: "ready" }))
-      .catch((err) => {
-        if (!live) return;
-        const message =
-          err instanceof ApiError && err.status === 404
-            ? "This board does not exist, or you are not a member of it."
-            : messageOf(err);
-        setLoad({ status: "error", message });
-      });
+    let shown = false;
+    catchUp(() => {
+      shown = true;
+      if (live) setLoad({ status: "ready" });
+    }).catch((err) => {
+      if (!live) return;
+      const message =
+        err instanceof ApiError && err.status === 404
+          ? "This board does not exist, or you are not a member of it."
+          : messageOf(err);
+      // Before anything is on screen the page says why; after, a failed later page is a notice.
+      if (shown) notify(message, "error");
+      else setLoad({ status: "error", message });
+    });
     const r = new RoomConnection(boardId, user.id, {
       entity: onEntity,
       // Every (re)join re-reads: whatever happened while we were not listening, including in the
@@ -177,8 +346,9 @@ export function useBoard(boardId: string, user: User) {
     return () => {
       live = false;
       r.close();
+      runners.close();
     };
-  }, [boardId, user.id, catchUp, onEntity]);
+  }, [boardId, user.id, catchUp, onEntity, runners]);
 
   // ---- writes: optimistic on the canvas, confirmed (or rolled back) by the API ----
 
@@ -207,10 +377,12 @@ export function useBoard(boardId: string, user: User) {
       },
 
       async patchZone(zoneId: string, patch: ZonePatch) {
-        const before = nodesRef.current.find((n) => n.id === zoneId)?.data.zone;
+        const before = (nodesRef.current.find((n) => n.id === zoneId) as ZoneNode | undefined)?.data.zone;
         if (!before) return;
         setNodes((ns) =>
-          ns.map((n) => (n.id === zoneId ? toNode({ ...n.data.zone, ...patch }, { ...n, dragging: false }) : n)),
+          ns.map((n) =>
+            n.id === zoneId && n.type === "zone" ? toNode({ ...n.data.zone, ...patch }, { ...n, dragging: false }) : n,
+          ),
         );
         track(pending.current, zoneId, 1);
         try {
@@ -220,20 +392,88 @@ export function useBoard(boardId: string, user: User) {
           if (track(pending.current, zoneId, -1) === 0) upsertZone(zone);
         } catch (err) {
           track(pending.current, zoneId, -1);
-          if (err instanceof ApiError && err.status === 404) dropZone(zoneId);
-          else setNodes((ns) => ns.map((n) => (n.id === zoneId ? toNode(before, n) : n)));
+          if (err instanceof ApiError && err.status === 404) dropNode(zoneId);
+          else setNodes((ns) => ns.map((n) => (n.id === zoneId && n.type === "zone" ? toNode(before, n) : n)));
           notify(`Could not save the zone: ${messageOf(err)}`, "error");
         }
       },
 
       async removeZone(zoneId: string) {
         const node = nodesRef.current.find((n) => n.id === zoneId);
-        dropZone(zoneId);
+        dropNode(zoneId);
         try {
           await expectOk(api.api.boards[":boardId"].zones[":zoneId"].$delete({ param: { boardId, zoneId } }));
         } catch (err) {
           if (node && !(err instanceof ApiError && err.status === 404)) setNodes((ns) => [...ns, node]);
           notify(`Could not delete the zone: ${messageOf(err)}`, "error");
+        }
+      },
+
+      /** Throws the API's message for the dialog to show; the card appears at once for everyone. */
+      async createWorktree(body: NewWorktree): Promise<Worktree> {
+        const wt = await unwrap(api.api.boards[":boardId"].worktrees.$post({ param: { boardId }, json: body }));
+        upsertCard(wt);
+        return wt;
+      },
+
+      /** Position, zone or notes: the card shows the change at once and rolls back if refused. */
+      async patchWorktree(worktreeId: string, patch: WorktreePatch) {
+        const before = (nodesRef.current.find((n) => n.id === worktreeId) as WorktreeNode | undefined)?.data.wt;
+        if (!before) return;
+        setNodes((ns) =>
+          ns.map((n) =>
+            n.id === worktreeId && n.type === "worktree"
+              ? toCard({ ...n.data.wt, ...patch }, { ...n, dragging: false })
+              : n,
+          ),
+        );
+        track(pending.current, worktreeId, 1);
+        try {
+          const wt = await unwrap(
+            api.api.boards[":boardId"].worktrees[":worktreeId"].$patch({
+              param: { boardId, worktreeId },
+              json: patch,
+            }),
+          );
+          if (track(pending.current, worktreeId, -1) === 0) upsertCard(wt);
+        } catch (err) {
+          track(pending.current, worktreeId, -1);
+          if (err instanceof ApiError && err.status === 404) dropNode(worktreeId);
+          else setNodes((ns) => ns.map((n) => (n.id === worktreeId && n.type === "worktree" ? toCard(before, n) : n)));
+          notify(`Could not save the worktree: ${messageOf(err)}`, "error");
+        }
+      },
+
+      async refreshWorktree(worktreeId: string) {
+        try {
+          const job = await unwrap(
+            api.api.boards[":boardId"].worktrees[":worktreeId"].refresh.$post({ param: { boardId, worktreeId } }),
+          );
+          jobs.apply(job);
+        } catch (err) {
+          notify(messageOf(err), "error");
+        }
+      },
+
+      /** Throws for the delete dialog. The card shows `deleting` until its runner reports back. */
+      async deleteWorktree(worktreeId: string, opts: { force: boolean; deleteBranch: boolean }) {
+        const res = await api.api.boards[":boardId"].worktrees[":worktreeId"].$delete({
+          param: { boardId, worktreeId },
+          query: {
+            force: String(opts.force) as "true" | "false",
+            deleteBranch: String(opts.deleteBranch) as "true" | "false",
+          },
+        });
+        if (res.status === 204) return dropNode(worktreeId);
+        const wt = await unwrap(Promise.resolve(res));
+        if (wt) upsertCard(wt as Worktree);
+      },
+
+      async cancelJob(jobId: string) {
+        try {
+          jobs.apply(await unwrap(api.api.jobs[":jobId"].cancel.$post({ param: { jobId } })));
+        } catch (err) {
+          notify(messageOf(err), "error");
         }
       },
 
@@ -263,10 +503,10 @@ export function useBoard(boardId: string, user: User) {
         setMembers((ms) => ms.filter((x) => x.userId !== userId));
       },
     }),
-    [boardId, dropZone, upsertZone],
+    [boardId, dropNode, upsertZone, upsertCard, jobs],
   );
 
-  return { load, board, nodes, setNodes, members, room, actions };
+  return { load, board, nodes, setNodes, members, room, actions, runners, jobs, cardsLoading };
 }
 
 export type BoardActions = ReturnType<typeof useBoard>["actions"];

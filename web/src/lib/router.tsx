@@ -14,11 +14,17 @@ export function navigate(to: string, opts: { replace?: boolean } = {}): void {
 
 export const usePath = () => useStore(path);
 
-export type Route = { name: "boards" } | { name: "board"; boardId: string } | { name: "tokens" } | { name: "missing" };
+export type Route =
+  | { name: "boards" }
+  | { name: "board"; boardId: string }
+  | { name: "tokens" }
+  | { name: "runners" }
+  | { name: "missing" };
 
 export function match(p: string): Route {
   if (p === "/" || p === "") return { name: "boards" };
   if (p === "/tokens") return { name: "tokens" };
+  if (p === "/runners") return { name: "runners" };
   const board = /^\/b\/([^/]+)\/?$/.exec(p);
   if (board) return { name: "board", boardId: decodeURIComponent(board[1]!) };
   return { name: "missing" };

@@ -26,6 +26,9 @@ export function Shell({ user, children }: { user: User; children: ReactNode }) {
           <Link href="/" className={path === "/" ? "active" : ""}>
             Boards
           </Link>
+          <Link href="/runners" className={path === "/runners" ? "active" : ""} data-testid="nav-runners">
+            Runners
+          </Link>
           <Link href="/tokens" className={path === "/tokens" ? "active" : ""} data-testid="nav-tokens">
             API tokens
           </Link>

@@ -45,6 +45,9 @@ export function UserMenu({ user }: { user: User }) {
           <Link href="/" role="menuitem" onClick={() => setOpen(false)}>
             Boards
           </Link>
+          <Link href="/runners" role="menuitem" onClick={() => setOpen(false)}>
+            Runners
+          </Link>
           <Link href="/tokens" role="menuitem" onClick={() => setOpen(false)}>
             API tokens
           </Link>

@@ -55,3 +55,53 @@ export const CloseIcon = () => (
     <path d="M18 6 6 18M6 6l12 12" />
   </Icon>
 );
+export const ServerIcon = () => (
+  <Icon size={16}>
+    <rect x="3" y="4" width="18" height="7" rx="2" />
+    <rect x="3" y="13" width="18" height="7" rx="2" />
+    <path d="M7 7.5h.01M7 16.5h.01" />
+  </Icon>
+);
+export const RefreshIcon = ({ size = 14 }: { size?: number }) => (
+  <Icon size={size}>
+    <path d="M21 12a9 9 0 0 1-15.4 6.4L3 16M3 12a9 9 0 0 1 15.4-6.4L21 8M21 3v5h-5M3 21v-5h5" />
+  </Icon>
+);
+export const BranchIcon = ({ size = 13 }: { size?: number }) => (
+  <Icon size={size}>
+    <circle cx="6" cy="5" r="2" />
+    <circle cx="6" cy="19" r="2" />
+    <circle cx="18" cy="7" r="2" />
+    <path d="M6 7v10M18 9a6 6 0 0 1-6 6H6" />
+  </Icon>
+);
+export const LinkIcon = ({ size = 13 }: { size?: number }) => (
+  <Icon size={size}>
+    <path d="M10 13a5 5 0 0 0 7.5.5l3-3a5 5 0 0 0-7-7l-1.7 1.7M14 11a5 5 0 0 0-7.5-.5l-3 3a5 5 0 0 0 7 7l1.7-1.7" />
+  </Icon>
+);
+export const NoteIcon = ({ size = 13 }: { size?: number }) => (
+  <Icon size={size}>
+    <path d="M14 3H6a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2V9ZM14 3v6h6M8 13h8M8 17h5" />
+  </Icon>
+);
+export const FolderIcon = ({ size = 13 }: { size?: number }) => (
+  <Icon size={size}>
+    <path d="M3 7a2 2 0 0 1 2-2h4l2 2h8a2 2 0 0 1 2 2v8a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2Z" />
+  </Icon>
+);
+export const CheckIcon = () => (
+  <Icon>
+    <path d="M20 6 9 17l-5-5" />
+  </Icon>
+);
+export const GitIcon = () => (
+  <Icon size={16}>
+    <circle cx="12" cy="12" r="3" />
+    <path d="M3 12h6M15 12h6" />
+  </Icon>
+);
+/** A ring that spins (CSS `.spin`); for work in progress that has no percentage. */
+export const Spinner = ({ size = 12 }: { size?: number }) => (
+  <span className="spin" style={{ width: size, height: size }} role="progressbar" aria-label="working" />
+);

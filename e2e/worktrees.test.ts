@@ -1,0 +1,205 @@
+/**
+ * Runners, repos and worktree cards end to end: real Chromium (Debian's), a real Worker (`wrangler
+ * dev`), a real runner process (`runner/src/cli.ts`) with its own config and data folders, and a
+ * real git repo in a temp folder. Two people in two browser contexts.
+ *
+ * Ada adds a runner from the board (the command the app shows is the one we run), adds a repo,
+ * and makes a worktree by double-clicking the canvas; Grace watches the card go creating → ready.
+ * Ada drops it into a zone; Grace sees it there. The worktree gets an uncommitted file, so Grace's
+ * delete is refused with git's words, and her forced delete takes the card away for both.
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { promisify } from "node:util";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { makeRepo, tempDir } from "../runner/test/git-fixtures.ts";
+import { RunnerProcess } from "../runner/test/harness.ts";
+import { slowGit } from "../runner/test/slow-git.ts";
+import { ROOT, startTrellis, type Trellis } from "../test/server.ts";
+
+const CHROMIUM = {
+  executablePath: "/usr/bin/chromium",
+  args: [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
+};
+const PASSWORD = "correct horse battery";
+const NODE = join(ROOT, "node_modules/.bin/node");
+const CLI = join(ROOT, "runner/src/cli.ts");
+const run = `${process.pid}-${Date.now()}`;
+
+let trellis: Trellis;
+let browser: Browser;
+let tmp: ReturnType<typeof tempDir>;
+let runner: RunnerProcess | undefined;
+
+before(async () => {
+  tmp = tempDir("trellis-e2e-wt-");
+  [trellis, browser] = await Promise.all([startTrellis({ singleUser: false }), chromium.launch(CHROMIUM)]);
+});
+
+after(async () => {
+  runner?.kill("SIGKILL");
+  await browser?.close();
+  await trellis?.stop();
+  tmp?.cleanup();
+});
+
+async function openPerson(name: string) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  const email = `${name.split(" ")[0]!.toLowerCase()}-${run}@example.com`;
+  await page.goto(trellis.url);
+  await page.getByTestId("to-register").click();
+  await page.fill('input[name="name"]', name);
+  await page.fill('input[name="email"]', email);
+  await page.fill('input[name="password"]', PASSWORD);
+  await page.getByTestId("auth-submit").click();
+  await page.getByTestId("new-board-name").waitFor();
+  return { page, email, name, errors };
+}
+
+const card = (page: Page, name: string) => page.locator(`[data-testid="worktree"][data-name="${name}"]`);
+
+/** The argv of the command the app shows (`npx trellis-runner register --url … --token … --name …`). */
+function registerArgs(command: string): string[] {
+  const words = command.trim().split(/\s+/);
+  assert.deepEqual(words.slice(0, 3), ["npx", "trellis-runner", "register"], command);
+  return words.slice(2).map((w) => w.replace(/^'(.*)'$/, "$1"));
+}
+
+test("a worktree made from the board goes creating → ready for everyone, moves into a zone, and a forced delete removes it", async () => {
+  const [ada, grace] = await Promise.all([openPerson("Ada Lovelace"), openPerson("Grace Hopper")]);
+  const a = ada.page;
+  const b = grace.page;
+
+  // Ada makes a board and invites Grace.
+  await a.getByTestId("new-board-name").fill("Worktrees");
+  await a.getByTestId("create-board").click();
+  await a.getByTestId("new-worktree").waitFor();
+  const boardUrl = a.url();
+  await a.getByTestId("members-button").click();
+  await a.getByTestId("invite-email").fill(grace.email);
+  await a.getByTestId("invite-submit").click();
+  await a.locator(`[data-testid="member"][data-email="${grace.email}"]`).waitFor();
+
+  // Ada adds a runner from the board: the app shows the command; we run exactly that on "her machine".
+  await a.getByTestId("runners-button").click();
+  await a.getByTestId("no-board-runners").waitFor();
+  await a.getByTestId("add-runner").click();
+  await a.getByTestId("runner-name").fill("ada-laptop");
+  await a.getByTestId("runner-create").click();
+  const command = (await a.getByTestId("runner-command").textContent())!;
+  assert.match(command, new RegExp(`--url ${trellis.url} --token trl_reg_\\S+ --name ada-laptop$`));
+  const env = {
+    ...process.env,
+    TRELLIS_CONFIG_DIR: join(tmp.dir, "config"),
+    TRELLIS_DATA_DIR: join(tmp.dir, "data"),
+    // Every checkout takes a second, so nobody can miss the card's `creating` state.
+    ...slowGit(tmp.dir, "sleep 1"),
+  };
+  await promisify(execFile)(NODE, [CLI, ...registerArgs(command)], { env, cwd: tmp.dir });
+  await a.locator('[data-testid="registration-status"][data-status="offline"]').waitFor({ timeout: 10_000 });
+  runner = new RunnerProcess(["start"], env, tmp.dir);
+  await a.locator('[data-testid="registration-status"][data-status="online"]').waitFor({ timeout: 10_000 });
+  await a.locator('[data-testid="runner-status"][data-status="online"]').waitFor();
+
+  // Ada adds a local repo to it.
+  const repoDir = makeRepo(join(tmp.dir, "shop"), { "README.md": "shop\n", "src/cart.ts": "export {};\n" });
+  await a.getByTestId("add-repo").click();
+  await a.getByTestId("repo-source").fill(repoDir);
+  await a.getByTestId("repo-add").click();
+  await a.locator('[data-testid="repo"][data-name="shop"][data-status="ready"]').waitFor({ timeout: 15_000 });
+  await a.getByTestId("runners-button").click();
+
+  // Grace opens the board and records every state a card shows her.
+  await Promise.all([a, b].map((p) => p.goto(boardUrl)));
+  await Promise.all([a, b].map((p) => p.locator('[data-testid="connection"][data-status="connected"]').waitFor()));
+  await b.evaluate(() => {
+    const seen: string[] = [];
+    (window as unknown as { seen: string[] }).seen = seen;
+    new MutationObserver(() => {
+      const s = document.querySelector('[data-testid="worktree"]')?.getAttribute("data-status");
+      if (s && seen.at(-1) !== s) seen.push(s);
+    }).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ["data-status"] });
+  });
+
+  // Ada double-clicks an empty spot on the canvas and fills in the dialog.
+  const canvas = (await a.getByTestId("canvas").boundingBox())!;
+  const spot = { x: canvas.x + canvas.width * 0.3, y: canvas.y + canvas.height * 0.45 };
+  await a.mouse.dblclick(spot.x, spot.y);
+  const dialog = a.getByTestId("create-worktree");
+  await dialog.waitFor();
+  await a.locator('[data-testid="wt-repo"] option', { hasText: "shop" }).waitFor({ state: "attached" });
+  assert.equal(await a.getByTestId("wt-base").inputValue(), "main", "the repo's default branch is the base");
+  // Client-side checks mirror the server's before anything is sent.
+  await a.getByTestId("wt-name").fill("../escape");
+  await a.getByTestId("problem-name").waitFor();
+  await a.getByTestId("wt-name").fill("login-fix");
+  assert.equal(await a.getByTestId("wt-branch").inputValue(), "login-fix", "the branch follows the name");
+  await a.getByTestId("wt-issue").fill("https://github.com/acme/shop/issues/42");
+  await a.getByTestId("wt-notes").fill("Redirect loop after login");
+  await a.getByTestId("wt-create").click();
+  await dialog.waitFor({ state: "detached" });
+
+  // The card appears where Ada clicked, for both, and goes creating → ready.
+  const started = Date.now();
+  await card(b, "login-fix").waitFor();
+  await card(b, "login-fix").and(b.locator('[data-status="ready"]')).waitFor({ timeout: 20_000 });
+  const seen = await b.evaluate(() => (window as unknown as { seen: string[] }).seen);
+  assert.deepEqual(seen, ["creating", "ready"], "Grace saw the card being created, then ready");
+  console.log(`# card ready for Grace ${Date.now() - started} ms after Ada's create`);
+  const box = (await card(a, "login-fix").boundingBox())!;
+  assert.ok(Math.abs(box.x + box.width / 2 - spot.x) < 3 && Math.abs(box.y + box.height / 2 - spot.y) < 3);
+  for (const p of [a, b]) {
+    await card(p, "login-fix").and(p.locator('[data-status="ready"]')).waitFor();
+    assert.match((await card(p, "login-fix").textContent())!, /login-fix.*← main.*↑0 ↓0.*clean.*#42/s);
+  }
+
+  // Ada adds a zone and drops the card into it: Grace sees it move in.
+  await a.getByTestId("add-zone").click();
+  const zone = a.locator('[data-testid="zone"]');
+  await zone.waitFor();
+  const zoneId = (await zone.getAttribute("data-zone-id"))!;
+  const z = (await zone.boundingBox())!;
+  const c = (await card(a, "login-fix").boundingBox())!;
+  await a.mouse.move(c.x + 60, c.y + c.height - 12);
+  await a.mouse.down();
+  await a.mouse.move(z.x + z.width / 2 - c.width / 2 + 60, z.y + z.height / 2, { steps: 10 });
+  await a.mouse.up();
+  await b.locator(`[data-testid="worktree"][data-name="login-fix"][data-zone-id="${zoneId}"]`).waitFor();
+
+  // Someone leaves an uncommitted file in it: Grace's delete is refused with git's words, and her
+  // forced delete removes it for both.
+  const worktreesDir = join(tmp.dir, "data", "worktrees");
+  const [repoFolder] = readdirSync(worktreesDir);
+  writeFileSync(join(worktreesDir, repoFolder!, "login-fix", "scratch.txt"), "wip\n");
+  await card(b, "login-fix").hover();
+  await card(b, "login-fix").getByTestId("worktree-delete").click();
+  await b.getByTestId("delete-branch").check();
+  await b.getByTestId("confirm-delete").click();
+  await b.getByTestId("delete-refusal").waitFor({ timeout: 15_000 });
+  assert.match((await b.getByTestId("delete-refusal").textContent())!, /^uncommitted changes: scratch\.txt/);
+  await card(a, "login-fix").and(a.locator('[data-status="ready"]')).waitFor();
+  await b.getByTestId("force-delete").click();
+  await Promise.all([
+    card(a, "login-fix").waitFor({ state: "detached", timeout: 15_000 }),
+    card(b, "login-fix").waitFor({ state: "detached", timeout: 15_000 }),
+  ]);
+  await b.getByTestId("delete-worktree").waitFor({ state: "detached" });
+  assert.deepEqual(readdirSync(join(worktreesDir, repoFolder!)), [], "the folder is gone from the runner's machine");
+
+  assert.deepEqual([...ada.errors, ...grace.errors], []);
+});

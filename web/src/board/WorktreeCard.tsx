@@ -1,0 +1,167 @@
+import { type NodeProps, NodeToolbar, Position } from "@xyflow/react";
+import { memo } from "react";
+import type { Worktree } from "../../../protocol/index.ts";
+import { notify } from "../ui/notices.tsx";
+import { issueLabel, type WorktreeNode } from "./cards.ts";
+import { useBoardContext } from "./context.ts";
+import { type CardJob, useCardJob } from "./jobs.ts";
+
+function pill(wt: Worktree, job: CardJob | undefined): { label: string; title: string } {
+  if (wt.status === "creating" && job?.status === "queued")
+    return { label: "queued", title: "Waiting for the runner to pick this up. Is it online?" };
+  if (wt.status === "creating") return { label: "creating", title: "git worktree add is running on the runner" };
+  if (wt.status === "deleting") return { label: "deleting", title: "Removing the worktree on the runner" };
+  if (wt.status === "error") return { label: "error", title: "git refused: see the message below" };
+  return { label: "ready", title: wt.path ?? "Ready" };
+}
+
+function gitSummary(wt: Worktree) {
+  const g = wt.git;
+  if (!g) return null;
+  const base = wt.baseBranch ?? "its base";
+  return {
+    aheadBehind: `↑${g.ahead} ↓${g.behind}`,
+    aheadTitle: `${g.ahead} commit${g.ahead === 1 ? "" : "s"} ahead of ${base}, ${g.behind} behind`,
+    changed: g.changedFiles === 0 ? "clean" : `${g.changedFiles} changed`,
+  };
+}
+
+/**
+ * A worktree card. Cheap on purpose, since a board may hold thousands: memoized (React Flow
+ * re-renders it only when its own node changes), a dozen elements, icons drawn by CSS, and the
+ * toolbar only for the selected card. Job activity comes from a per-card subscription.
+ */
+export const WorktreeCard = memo(function WorktreeCard({ id, data, selected, dragging }: NodeProps<WorktreeNode>) {
+  const { canEdit, actions, jobs, ui } = useBoardContext();
+  const job = useCardJob(jobs, id);
+  const { wt } = data;
+  const { label, title } = pill(wt, job);
+  const refreshing = job?.type === "worktree.refresh";
+  const working = wt.status === "creating" || wt.status === "deleting" || refreshing;
+  const git = gitSummary(wt);
+  const canCancel = canEdit && wt.status === "creating" && job?.type === "worktree.create";
+
+  const copyPath = async () => {
+    if (!wt.path) return;
+    try {
+      await navigator.clipboard.writeText(wt.path);
+      notify("Path copied.");
+    } catch {
+      notify(wt.path);
+    }
+  };
+
+  return (
+    <div
+      className={`wt wt-${wt.status}${selected ? " selected" : ""}${dragging ? " dragging" : ""}`}
+      data-testid="worktree"
+      data-worktree-id={id}
+      data-name={wt.name}
+      data-status={wt.status}
+      data-zone-id={wt.zoneId ?? ""}
+      data-x={wt.x}
+      data-y={wt.y}
+    >
+      {selected && !dragging && (
+        <NodeToolbar isVisible position={Position.Top} align="end" offset={8}>
+          <div className="zone-toolbar nodrag" data-testid="worktree-toolbar">
+            <button type="button" className="btn btn-small btn-ghost" onClick={() => ui.editNotes(id)}>
+              {canEdit ? "Notes" : "View notes"}
+            </button>
+            {wt.path && (
+              <button type="button" className="btn btn-small btn-ghost" onClick={() => void copyPath()}>
+                Copy path
+              </button>
+            )}
+            {canCancel && (
+              <button
+                type="button"
+                className="btn btn-small btn-ghost-danger"
+                onClick={() => void actions.cancelJob(job.id)}
+                data-testid="worktree-cancel"
+              >
+                Cancel
+              </button>
+            )}
+          </div>
+        </NodeToolbar>
+      )}
+      <div className="wt-head">
+        <span className={`wt-pill${working ? " working" : ""}`} title={title} data-testid="worktree-status">
+          {label}
+        </span>
+        <span className="wt-name" title={wt.name} data-testid="worktree-name">
+          {wt.name}
+        </span>
+        {canEdit && (
+          <>
+            <button
+              type="button"
+              className="wt-btn i-refresh nodrag"
+              disabled={wt.status !== "ready" || refreshing}
+              onClick={() => void actions.refreshWorktree(id)}
+              title="Refresh: ahead/behind and changed files"
+              aria-label="Refresh"
+              data-testid="worktree-refresh"
+            />
+            <button
+              type="button"
+              className="wt-btn i-trash nodrag"
+              disabled={wt.status === "creating" || wt.status === "deleting"}
+              onClick={() => ui.askDelete(id)}
+              title="Delete worktree"
+              aria-label="Delete worktree"
+              data-testid="worktree-delete"
+            />
+          </>
+        )}
+      </div>
+      <div className="wt-branch i-branch" title={wt.baseBranch ? `${wt.branch}, from ${wt.baseBranch}` : wt.branch}>
+        <span className="wt-ref">{wt.branch}</span>
+        {wt.baseBranch && wt.baseBranch !== wt.branch && <span className="wt-base">← {wt.baseBranch}</span>}
+      </div>
+      {wt.error ? (
+        <div className="wt-message" title={wt.error} data-testid="worktree-error">
+          {wt.error}
+        </div>
+      ) : (
+        wt.notes && (
+          <button
+            type="button"
+            className="wt-notes nodrag"
+            onClick={() => ui.editNotes(id)}
+            title={wt.notes.length > 400 ? `${wt.notes.slice(0, 400)}…` : wt.notes}
+            data-testid="worktree-notes"
+          >
+            {wt.notes}
+          </button>
+        )
+      )}
+      <div className="wt-stats">
+        {git ? (
+          <>
+            <span title={git.aheadTitle} data-testid="worktree-ahead-behind">
+              {git.aheadBehind}
+            </span>
+            <span className={git.changed === "clean" ? "" : "wt-dirty"} data-testid="worktree-changed">
+              {git.changed}
+            </span>
+          </>
+        ) : (
+          <span className="wt-faint">{wt.status === "ready" ? "no git state yet" : ""}</span>
+        )}
+        {wt.issueUrl && (
+          <a
+            className="wt-issue i-link nodrag"
+            href={wt.issueUrl}
+            target="_blank"
+            rel="noreferrer noopener"
+            title={wt.issueUrl}
+          >
+            {issueLabel(wt.issueUrl)}
+          </a>
+        )}
+      </div>
+    </div>
+  );
+});

@@ -1,0 +1,162 @@
+import { type FormEvent, useState } from "react";
+import type { Runner, RunnerRegistration } from "../../../protocol/index.ts";
+import { messageOf } from "../lib/api.ts";
+import { useStore } from "../lib/store.ts";
+import { CheckIcon, CopyIcon, PlusIcon, Spinner } from "../ui/icons.tsx";
+import { notify } from "../ui/notices.tsx";
+import type { RunnerStore } from "./store.ts";
+
+/**
+ * "Add runner": a name, then the exact command to paste on the machine with the code. The token in
+ * it is shown once; the box then follows the new runner until it registers and comes online.
+ */
+export function AddRunner({
+  store,
+  onCreated,
+  compact = false,
+}: {
+  store: RunnerStore;
+  /** e.g. share it with the board the person is on, so it is usable there at once */
+  onCreated?: (runner: Runner) => Promise<void>;
+  compact?: boolean;
+}) {
+  const [open, setOpen] = useState(false);
+  const [name, setName] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [reg, setReg] = useState<RunnerRegistration | null>(null);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const created = await store.create(name);
+      await onCreated?.(created.runner);
+      setReg(created);
+      setName("");
+      setOpen(false);
+    } catch (err) {
+      setError(messageOf(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <div className="add-runner">
+      {reg && <Registration reg={reg} store={store} onDismiss={() => setReg(null)} />}
+      {open ? (
+        <form className={`add-runner-form${compact ? " compact" : ""}`} onSubmit={submit}>
+          <label className="field">
+            <span>Runner name</span>
+            <input
+              // biome-ignore lint/a11y/noAutofocus: the form opens on purpose for this one field
+              autoFocus
+              placeholder="e.g. Ada's laptop"
+              value={name}
+              onChange={(e) => setName(e.target.value)}
+              maxLength={120}
+              required
+              data-testid="runner-name"
+            />
+          </label>
+          <div className="row-actions">
+            <button type="button" className="btn btn-small btn-ghost" onClick={() => setOpen(false)}>
+              Cancel
+            </button>
+            <button
+              type="submit"
+              className="btn btn-small btn-primary"
+              disabled={busy || !name.trim()}
+              data-testid="runner-create"
+            >
+              {busy ? "Creating…" : "Create"}
+            </button>
+          </div>
+          {error && (
+            <div className="error small" role="alert">
+              {error}
+            </div>
+          )}
+        </form>
+      ) : (
+        <button
+          type="button"
+          className={`btn ${compact ? "btn-small btn-block" : "btn-primary"}`}
+          onClick={() => setOpen(true)}
+          data-testid="add-runner"
+        >
+          <PlusIcon /> Add runner
+        </button>
+      )}
+    </div>
+  );
+}
+
+function Registration({
+  reg,
+  store,
+  onDismiss,
+}: {
+  reg: RunnerRegistration;
+  store: RunnerStore;
+  onDismiss: () => void;
+}) {
+  const [copied, setCopied] = useState(false);
+  const all = useStore(store.all);
+  const live = all?.find((r) => r.id === reg.runner.id) ?? reg.runner;
+  const expires = new Date(reg.expiresAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(reg.command);
+      setCopied(true);
+      setTimeout(() => setCopied(false), 2000);
+    } catch {
+      notify("Copy failed: select the command and copy it by hand.", "error");
+    }
+  };
+
+  return (
+    <div className="reveal runner-reveal" data-testid="runner-registration">
+      <div className="reveal-head">
+        <strong>Run this on the machine that has your code</strong>
+        <span className="muted small">
+          {" "}
+          The token in it works once, for 1 hour (until {expires}). Then start it with{" "}
+          <code>npx trellis-runner start</code>.
+        </span>
+      </div>
+      <div className="reveal-row">
+        <code className="reveal-token" data-testid="runner-command">
+          {reg.command}
+        </code>
+        <button type="button" className="btn btn-small" onClick={copy} data-testid="copy-command">
+          {copied ? <CheckIcon /> : <CopyIcon />} {copied ? "Copied" : "Copy"}
+        </button>
+      </div>
+      <div className="reveal-foot">
+        <span className="small" data-testid="registration-status" data-status={live.status}>
+          {live.status === "pending" ? (
+            <>
+              <Spinner /> Waiting for “{live.name}” to register…
+            </>
+          ) : live.status === "online" ? (
+            <>
+              <span className="dot dot-online" /> “{live.name}” is online.
+            </>
+          ) : (
+            <>
+              <span className="dot dot-offline" /> “{live.name}” is registered: start it with{" "}
+              <code>npx trellis-runner start</code>.
+            </>
+          )}
+        </span>
+        <button type="button" className="btn btn-small btn-ghost" onClick={onDismiss}>
+          Done
+        </button>
+      </div>
+    </div>
+  );
+}
