@@ -1,8 +1,9 @@
 /** The CLI a user types: register, status, help, and the errors that say what to do next. */
-import { readFileSync, statSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { copyFileSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { api, freePort, startTrellis, type Trellis } from "../../test/server.ts";
+import { api, freePort, ROOT, startTrellis, type Trellis } from "../../test/server.ts";
 import { type Setup, setup } from "./harness.ts";
 
 let edge: Trellis;
@@ -92,5 +93,17 @@ describe("--help", () => {
     expect(unknown.stderr).toContain("run `trellis-runner --help`");
     const badFlag = await s.cli(["start", "--bogus"]);
     expect(badFlag.stderr).toContain("See `trellis-runner start --help`");
+  });
+});
+
+describe("the published bundle", () => {
+  it("runs alone: dist/cli.js, copied away from node_modules, talks to the edge", () => {
+    const node = join(ROOT, "node_modules/.bin/node");
+    execFileSync(node, [join(ROOT, "runner/build.ts")]);
+    const alone = join(s.dir, "cli.js");
+    copyFileSync(join(ROOT, "runner/dist/cli.js"), alone);
+    expect(readFileSync(alone, "utf8").startsWith("#!/usr/bin/env node\n")).toBe(true);
+    const out = execFileSync(node, [alone, "status"], { cwd: s.dir, env: s.env, encoding: "utf8" });
+    expect(out).toMatch(/edge says: accepted/);
   });
 });
