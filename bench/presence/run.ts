@@ -83,6 +83,15 @@ async function measure(name: string, connect: Connect): Promise<Phase> {
   return { latency: lat, delivered: r.delivered, dropped: r.dropped };
 }
 
+/**
+ * wrangler dev (4.x) records a trace of every Worker and Durable Object invocation into a local
+ * SQLite store and fsyncs it on workerd's main thread: one commit per cursor message, each ~0.3 ms
+ * and sometimes 40-150 ms when the disk is busy, stalling the room with it, and close to half of
+ * workerd's CPU at this load. The deployed edge has no such store, so it is off unless the caller
+ * sets X_LOCAL_OBSERVABILITY itself (`X_LOCAL_OBSERVABILITY=true` measures wrangler's default).
+ */
+process.env.X_LOCAL_OBSERVABILITY ??= "false";
+
 async function benchTrellis(): Promise<Phase> {
   const edge = await startTrellis();
   const forget = onCleanup(() => edge.stop());
@@ -92,7 +101,8 @@ async function benchTrellis(): Promise<Phase> {
       token: user.token,
       json: { name: "presence bench" },
     });
-    note(`trellis: wrangler dev on ${edge.url}, board ${board.id}`);
+    const traced = process.env.X_LOCAL_OBSERVABILITY !== "false";
+    note(`trellis: wrangler dev on ${edge.url}, board ${board.id}, local trace store ${traced ? "on" : "off"}`);
     return await measure("trellis", trellisConnector(edge.url, board.id, user.token));
   } finally {
     forget();
