@@ -1,14 +1,15 @@
 import {
   applyNodeChanges,
-  Background,
-  BackgroundVariant,
+  ControlButton,
   Controls,
-  MiniMap,
+  EdgeLabelRenderer,
+  getViewportForBounds,
   type NodeChange,
   type OnNodeDrag,
   Panel,
   ReactFlow,
   useReactFlow,
+  useStoreApi,
 } from "@xyflow/react";
 import {
   type Dispatch,
@@ -20,9 +21,11 @@ import {
   useRef,
   useState,
 } from "react";
-import { GitIcon, PlusIcon } from "../ui/icons.tsx";
+import { FitIcon, GitIcon, PlusIcon } from "../ui/icons.tsx";
 import { Cursors } from "./Cursors.tsx";
 import { type BoardNode, CARD, isZone, type ZoneNode, zoneAt } from "./cards.ts";
+import { Minimap } from "./Minimap.tsx";
+import { boardBounds, CardOverview, cardAt as cardUnder, useCulledNodes } from "./overview.tsx";
 import type { RoomConnection } from "./room.ts";
 import { type BoardActions, ZONE_SIZE } from "./useBoard.ts";
 import { WorktreeCard } from "./WorktreeCard.tsx";
@@ -51,16 +54,9 @@ function freeSpot(zones: ZoneNode[], want: { x: number; y: number }) {
   return { x, y };
 }
 
-const CARD_COLORS: Record<string, string> = {
-  creating: "#f59e0b",
-  deleting: "#94a3b8",
-  error: "#dc2626",
-  ready: "#64748b",
-};
-const minimapFill = (n: BoardNode) =>
-  n.type === "zone" ? `${n.data.zone.color}59` : (CARD_COLORS[n.data.wt.status] ?? "#64748b");
-const minimapStroke = (n: BoardNode) => (n.type === "zone" ? n.data.zone.color : "transparent");
-const FIT = { padding: 0.2, maxZoom: 1 };
+const FIT_PADDING = 0.12;
+const MOVE_SETTLE_MS = 160;
+const MIN_ZOOM = 0.03;
 
 type Menu = { screen: { x: number; y: number }; flow: { x: number; y: number } };
 
@@ -86,6 +82,8 @@ export function Canvas({
   onCreateWorktree: (at: { x: number; y: number }, placedBy: "pointer" | "view") => void;
 }) {
   const flow = useReactFlow<BoardNode>();
+  const store = useStoreApi<BoardNode>();
+  const { flowNodes, overview } = useCulledNodes(nodes);
   const wrapper = useRef<HTMLDivElement>(null);
   /** Last pointer position on screen, so a pan or zoom under a still pointer moves our cursor too. */
   const pointer = useRef<{ x: number; y: number } | null>(null);
@@ -134,13 +132,46 @@ export function Canvas({
     room.moveCursor(null);
   }, [room]);
 
-  // The first load arrives after mount: frame it once, then leave the view to the person.
-  const framed = useRef(false);
+  // Mark the canvas as moving while the viewport changes (any cause: wheel, pinch, drag, code), and
+  // for a moment after. React Flow's own move start/end events do not pair up across gestures.
   useEffect(() => {
-    if (!ready || framed.current) return;
-    framed.current = true;
-    if (nodes.length) requestAnimationFrame(() => void flow.fitView(FIT));
-  }, [ready, nodes.length, flow]);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const settle = () => wrapper.current?.classList.remove("moving");
+    const unsubscribe = store.subscribe((s, prev) => {
+      if (s.transform === prev.transform) return;
+      if (!timer) wrapper.current?.classList.add("moving");
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        timer = undefined;
+        settle();
+      }, MOVE_SETTLE_MS);
+    });
+    return () => {
+      unsubscribe();
+      clearTimeout(timer);
+    };
+  }, [store]);
+
+  /** Frame the whole board (React Flow's own fit sees only the nodes near the view). */
+  const fitAll = useCallback(
+    (duration = 0) => {
+      const bounds = boardBounds(nodesRef.current);
+      const rect = wrapper.current?.getBoundingClientRect();
+      if (!bounds || !rect?.width) return;
+      const v = getViewportForBounds(bounds, rect.width, rect.height, MIN_ZOOM, 1, FIT_PADDING);
+      void flow.setViewport(v, { duration });
+    },
+    [flow],
+  );
+
+  // The first load arrives after mount: frame it once, again when the last page of cards is in if
+  // the person has not moved meanwhile, then leave the view to them.
+  const framed = useRef<"no" | "auto" | "user">("no");
+  useEffect(() => {
+    if (!ready || !nodes.length || framed.current === "user") return;
+    if (framed.current === "no" || loaded) fitAll();
+    framed.current = loaded ? "user" : "auto";
+  }, [ready, loaded, nodes.length, fitAll]);
 
   const viewCenter = () => {
     const rect = wrapper.current!.getBoundingClientRect();
@@ -185,7 +216,16 @@ export function Canvas({
   };
   const onPaneClick = (e: ReactMouseEvent) => {
     setMenu(null);
-    if (e.detail === 2) onDoubleClick(e);
+    if (e.detail === 2) return onDoubleClick(e);
+    // Zoomed out, cards are pixels on a canvas: a click on one brings it close enough to use.
+    if (overview) {
+      const hit = cardUnder(nodesRef.current, flow.screenToFlowPosition({ x: e.clientX, y: e.clientY }));
+      if (hit)
+        void flow.setCenter(hit.position.x + CARD.width / 2, hit.position.y + CARD.height / 2, {
+          zoom: 1,
+          duration: 400,
+        });
+    }
   };
 
   useEffect(() => {
@@ -212,15 +252,22 @@ export function Canvas({
       onPointerLeave={onPointerLeave}
       data-testid="canvas"
       data-loaded={ready && loaded}
+      data-overview={overview}
     >
       <ReactFlow<BoardNode>
-        nodes={nodes}
+        nodes={flowNodes}
         nodeTypes={nodeTypes}
         onNodesChange={onNodesChange}
         onNodeDragStop={onNodeDragStop}
         onMove={sendPointer}
-        onMoveStart={() => setMenu(null)}
-        onMoveEnd={(_e, viewport) => room.sendPresence({ viewport })}
+        onMoveStart={(e) => {
+          setMenu(null);
+          // Only a person's own pan or zoom carries an event: from then on, the view is theirs.
+          if (e) framed.current = "user";
+        }}
+        onMoveEnd={(_e, viewport) => {
+          room.sendPresence({ viewport });
+        }}
         onPaneContextMenu={onPaneContextMenu}
         onNodeContextMenu={(e, n) => n.type === "zone" && onPaneContextMenu(e)}
         onPaneClick={onPaneClick}
@@ -229,23 +276,28 @@ export function Canvas({
         nodesConnectable={false}
         deleteKeyCode={null}
         zoomOnDoubleClick={false}
+        // Wheels and trackpads pan, pinch (or ctrl/cmd + wheel) zooms: the way whiteboards work, and
+        // the only way to move over a board whose zones cover the empty canvas you would drag.
+        panOnScroll
         onlyRenderVisibleElements
-        minZoom={0.05}
+        minZoom={MIN_ZOOM}
         maxZoom={2.5}
-        fitViewOptions={FIT}
         proOptions={{ hideAttribution: true }}
       >
-        <Background variant={BackgroundVariant.Dots} gap={22} size={1.3} color="#cbd5e1" />
-        <MiniMap<BoardNode>
-          pannable
-          zoomable
-          nodeColor={minimapFill}
-          nodeStrokeColor={minimapStroke}
-          nodeStrokeWidth={2}
-          nodeBorderRadius={6}
-          maskColor="rgba(241,245,249,0.7)"
-        />
-        <Controls showInteractive={false} fitViewOptions={FIT} />
+        {/* The dot grid lives in the viewport layer (under the nodes), so a pan moves it for free
+            instead of repainting a full-screen pattern every frame as React Flow's <Background> does. */}
+        <EdgeLabelRenderer>
+          <div className="dot-grid" />
+        </EdgeLabelRenderer>
+        <Panel position="bottom-right">
+          <Minimap nodes={nodes} />
+        </Panel>
+        <Controls showInteractive={false} showFitView={false}>
+          <ControlButton onClick={() => fitAll(300)} title="Fit the whole board" aria-label="Fit the whole board">
+            <FitIcon />
+          </ControlButton>
+        </Controls>
+        <CardOverview nodes={nodes} active={overview} />
         <Cursors presence={room.presence} />
         {canEdit && (
           <Panel position="top-left" className="canvas-tools">

@@ -1,5 +1,5 @@
 import { type NodeProps, NodeToolbar, Position } from "@xyflow/react";
-import { memo } from "react";
+import { memo, useState } from "react";
 import type { Worktree } from "../../../protocol/index.ts";
 import { notify } from "../ui/notices.tsx";
 import { issueLabel, type WorktreeNode } from "./cards.ts";
@@ -36,10 +36,15 @@ export const WorktreeCard = memo(function WorktreeCard({ id, data, selected, dra
   const job = useCardJob(jobs, id);
   const { wt } = data;
   const { label, title } = pill(wt, job);
+  // The action buttons exist only while someone points at the card (or it is selected): two fewer
+  // elements on every card that is merely on screen.
+  const [hover, setHover] = useState(false);
   const refreshing = job?.type === "worktree.refresh";
   const working = wt.status === "creating" || wt.status === "deleting" || refreshing;
   const git = gitSummary(wt);
-  const canCancel = canEdit && wt.status === "creating" && job?.type === "worktree.create";
+  // The row names its create job; a job event names it sooner (before the row reaches us).
+  const createJob = wt.status === "creating" ? (wt.jobId ?? (job?.type === "worktree.create" ? job.id : null)) : null;
+  const canCancel = canEdit && !!createJob;
 
   const copyPath = async () => {
     if (!wt.path) return;
@@ -61,6 +66,8 @@ export const WorktreeCard = memo(function WorktreeCard({ id, data, selected, dra
       data-zone-id={wt.zoneId ?? ""}
       data-x={wt.x}
       data-y={wt.y}
+      onPointerEnter={() => setHover(true)}
+      onPointerLeave={() => setHover(false)}
     >
       {selected && !dragging && (
         <NodeToolbar isVisible position={Position.Top} align="end" offset={8}>
@@ -77,7 +84,7 @@ export const WorktreeCard = memo(function WorktreeCard({ id, data, selected, dra
               <button
                 type="button"
                 className="btn btn-small btn-ghost-danger"
-                onClick={() => void actions.cancelJob(job.id)}
+                onClick={() => createJob && void actions.cancelJob(createJob)}
                 data-testid="worktree-cancel"
               >
                 Cancel
@@ -93,7 +100,7 @@ export const WorktreeCard = memo(function WorktreeCard({ id, data, selected, dra
         <span className="wt-name" title={wt.name} data-testid="worktree-name">
           {wt.name}
         </span>
-        {canEdit && (
+        {canEdit && (hover || selected) && (
           <>
             <button
               type="button"

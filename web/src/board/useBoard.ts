@@ -98,8 +98,8 @@ export function useBoard(boardId: string, user: User) {
   const [board, setBoard] = useState<Board | null>(null);
   const [nodes, setNodes] = useState<BoardNode[]>([]);
   const [members, setMembers] = useState<Member[]>([]);
-  /** Cards read so far while the board pages through them; null once all are in. */
-  const [cardsLoading, setCardsLoading] = useState<number | null>(0);
+  /** Cards read so far during the board's first load; null once all of them are in. */
+  const [firstLoad, setFirstLoad] = useState<number | null>(0);
   const [runners] = useState(() => new RunnerStore(boardId));
   const [jobs] = useState(() => new CardJobs());
   /** Writes of ours in flight per node: our own echoes are skipped until the last one answers. */
@@ -160,54 +160,63 @@ export function useBoard(boardId: string, user: User) {
     });
   }, [boardId, isPending]);
 
-  /** Page through the cards in bounded pages, drawing each page as it lands. */
-  const readCards = useCallback(
-    async (firstPage: () => void) => {
-      const seen = new Set<string>();
-      let cursor: string | undefined;
-      let pages = 0;
-      setCardsLoading(0);
-      try {
-        do {
-          const page = await unwrap(
-            api.api.boards[":boardId"].worktrees.$get({
-              param: { boardId },
-              query: cursor ? { limit: String(CARD_PAGE), cursor } : { limit: String(CARD_PAGE) },
-            }),
-          );
-          for (const wt of page.items) seen.add(wt.id);
-          setNodes((ns) => mergeCards(ns, page.items, isPending));
-          setCardsLoading(seen.size);
-          if (++pages === 1) firstPage();
-          cursor = page.nextCursor ?? undefined;
-        } while (cursor && pages < MAX_CARD_PAGES);
-        if (cursor) notify(`This board has more than ${seen.size} worktrees: showing the first ${seen.size}.`, "error");
-        // Cards gone while we were not listening. (Ones beyond the cap, if any, are left as they are.)
-        if (!cursor)
-          setNodes((ns) =>
-            ns.some((n) => isCard(n) && !seen.has(n.id) && !isPending(n.id))
-              ? ns.filter((n) => !isCard(n) || seen.has(n.id) || isPending(n.id))
-              : ns,
-          );
-      } finally {
-        setCardsLoading(null);
-      }
-    },
-    [boardId, isPending],
-  );
-
   /**
    * Events that arrive while a REST read is in flight wait for it and are applied on top of the
    * snapshot, never under it: a card created or removed meanwhile would otherwise be undone. A
-   * read asked for while one runs (a join during the first load) runs once more right after it,
-   * since only a read that starts after the join is sure to see everything before it.
+   * join (`welcome`) during a read means the part read before it may have missed a change whose
+   * event came before we listened: that part, and only that part, is read once more right after.
    */
   const sync = useRef({
     running: null as Promise<void> | null,
     again: false,
+    /** Room joins so far, to tell which requests went out before the latest one. */
+    joins: 0,
     buffered: [] as EntityEvent[],
     overflow: false,
   });
+
+  /**
+   * Page through the cards in bounded pages, drawing each page as it lands. With `until`, reads
+   * only the cards up to that id (the part of an earlier read that predates a join). Returns the
+   * cursor of the first page requested after a join that happened meanwhile: "" when even the
+   * first page was, undefined when none was.
+   */
+  const readCards = useCallback(
+    async (opts: { until?: string; firstPage?: () => void }): Promise<string | undefined> => {
+      const s = sync.current;
+      const joinsAtStart = s.joins;
+      const seen = new Set<string>();
+      let cursor: string | undefined;
+      let pages = 0;
+      let joinCursor: string | undefined;
+      let done = false;
+      do {
+        if (joinCursor === undefined && s.joins !== joinsAtStart) joinCursor = cursor ?? "";
+        const page = await unwrap(
+          api.api.boards[":boardId"].worktrees.$get({
+            param: { boardId },
+            query: cursor ? { limit: String(CARD_PAGE), cursor } : { limit: String(CARD_PAGE) },
+          }),
+        );
+        for (const wt of page.items) seen.add(wt.id);
+        setNodes((ns) => mergeCards(ns, page.items, isPending));
+        if (!opts.until) setFirstLoad((n) => (n === null ? n : seen.size));
+        if (++pages === 1) opts.firstPage?.();
+        cursor = page.nextCursor ?? undefined;
+        done = !cursor || (opts.until !== undefined && cursor >= opts.until);
+      } while (!done && pages < MAX_CARD_PAGES);
+      if (!done) notify(`This board has more than ${seen.size} worktrees: showing the first ${seen.size}.`, "error");
+      else {
+        // Cards gone while we were not listening (in the range this read covered).
+        const gone = (n: BoardNode) =>
+          isCard(n) && !seen.has(n.id) && !isPending(n.id) && (opts.until === undefined || n.id <= opts.until);
+        setNodes((ns) => (ns.some(gone) ? ns.filter((n) => !gone(n)) : ns));
+      }
+      if (!opts.until) setFirstLoad(null);
+      return joinCursor;
+    },
+    [boardId, isPending],
+  );
 
   const catchUp = useCallback(
     (onFirstView?: () => void): Promise<void> => {
@@ -219,29 +228,36 @@ export function useBoard(boardId: string, user: User) {
       s.running = (async () => {
         try {
           let first = onFirstView;
+          let until: string | undefined;
+          let cards = true;
           do {
             s.again = false;
-            let shown = false;
             let metaDone = false;
-            let pageDone = false;
+            let pageDone = !cards;
             const show = () => {
-              if (shown || !metaDone || !pageDone) return;
-              shown = true;
-              first?.();
+              if (!first || !metaDone || !pageDone) return;
+              first();
               first = undefined;
             };
-            await Promise.all([
+            const [, joinCursor]: [unknown, string | undefined] = await Promise.all([
               readMeta().then(() => {
                 metaDone = true;
                 show();
               }),
-              readCards(() => {
-                pageDone = true;
-                show();
-              }),
+              cards
+                ? readCards({
+                    until,
+                    firstPage: () => {
+                      pageDone = true;
+                      show();
+                    },
+                  })
+                : undefined,
             ]);
-            pageDone = true;
-            show();
+            // Joined meanwhile: re-read what was read before the join (all of it if the join came
+            // after the last page went out; none of the cards if it came before the first).
+            cards = joinCursor !== "";
+            until = joinCursor || undefined;
             jobs.clear();
             runners.loadBoard().catch(() => {});
           } while (s.again);
@@ -339,7 +355,10 @@ export function useBoard(boardId: string, user: User) {
       entity: onEntity,
       // Every (re)join re-reads: whatever happened while we were not listening, including in the
       // moment between the first read above and the first join, is only in D1.
-      welcomed: () => void handlers.current.catchUp().catch(() => {}),
+      welcomed: () => {
+        sync.current.joins++;
+        void handlers.current.catchUp().catch(() => {});
+      },
       gone: (message) => handlers.current.leave(message),
     });
     setRoom(r);
@@ -506,7 +525,7 @@ export function useBoard(boardId: string, user: User) {
     [boardId, dropNode, upsertZone, upsertCard, jobs],
   );
 
-  return { load, board, nodes, setNodes, members, room, actions, runners, jobs, cardsLoading };
+  return { load, board, nodes, setNodes, members, room, actions, runners, jobs, cardsLoading: firstLoad };
 }
 
 export type BoardActions = ReturnType<typeof useBoard>["actions"];

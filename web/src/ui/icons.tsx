@@ -105,3 +105,8 @@ export const GitIcon = () => (
 export const Spinner = ({ size = 12 }: { size?: number }) => (
   <span className="spin" style={{ width: size, height: size }} role="progressbar" aria-label="working" />
 );
+export const FitIcon = () => (
+  <Icon size={14}>
+    <path d="M4 9V5a1 1 0 0 1 1-1h4M15 4h4a1 1 0 0 1 1 1v4M20 15v4a1 1 0 0 1-1 1h-4M9 20H5a1 1 0 0 1-1-1v-4" />
+  </Icon>
+);
