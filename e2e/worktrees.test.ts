@@ -7,6 +7,9 @@
  * and makes a worktree by double-clicking the canvas; Grace watches the card go creating → ready.
  * Ada drops it into a zone; Grace sees it there. The worktree gets an uncommitted file, so Grace's
  * delete is refused with git's words, and her forced delete takes the card away for both.
+ *
+ * TRELLIS_SCREENSHOT=1 also fills the board with zones and cards in every state, brings in a third
+ * person, and writes docs/screenshot.png for the README.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -15,10 +18,10 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { promisify } from "node:util";
 import { type Browser, chromium, type Page } from "playwright-core";
-import { makeRepo, tempDir } from "../runner/test/git-fixtures.ts";
-import { RunnerProcess } from "../runner/test/harness.ts";
+import { commit, makeRepo, tempDir, writeFiles } from "../runner/test/git-fixtures.ts";
+import { RunnerProcess, until } from "../runner/test/harness.ts";
 import { slowGit } from "../runner/test/slow-git.ts";
-import { ROOT, startTrellis, type Trellis } from "../test/server.ts";
+import { api, ROOT, startTrellis, type Trellis } from "../test/server.ts";
 
 const CHROMIUM = {
   executablePath: "/usr/bin/chromium",
@@ -42,6 +45,9 @@ let trellis: Trellis;
 let browser: Browser;
 let tmp: ReturnType<typeof tempDir>;
 let runner: RunnerProcess | undefined;
+const SCREENSHOT = !!process.env.TRELLIS_SCREENSHOT;
+/** What the screenshot test takes over from the first one. */
+let shared: { ada: Person; grace: Person; boardUrl: string } | undefined;
 
 before(async () => {
   tmp = tempDir("trellis-e2e-wt-");
@@ -55,8 +61,14 @@ after(async () => {
   tmp?.cleanup();
 });
 
+type Person = Awaited<ReturnType<typeof openPerson>>;
+
 async function openPerson(name: string) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  // Retina-sharp only when the README screenshot is being taken.
+  const context = await browser.newContext({
+    viewport: { width: 1280, height: 800 },
+    deviceScaleFactor: SCREENSHOT ? 2 : 1,
+  });
   const page = await context.newPage();
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));
@@ -107,8 +119,9 @@ test("a worktree made from the board goes creating → ready for everyone, moves
     ...process.env,
     TRELLIS_CONFIG_DIR: join(tmp.dir, "config"),
     TRELLIS_DATA_DIR: join(tmp.dir, "data"),
-    // Every checkout takes a second, so nobody can miss the card's `creating` state.
-    ...slowGit(tmp.dir, "sleep 1"),
+    // Every checkout takes a second, so nobody can miss the card's `creating` state (and the one
+    // the screenshot shows being created takes long enough to be photographed).
+    ...slowGit(tmp.dir, 'case "$PWD" in *billing-retry*) sleep 30 ;; *) sleep 1 ;; esac'),
   };
   await promisify(execFile)(NODE, [CLI, ...registerArgs(command)], { env, cwd: tmp.dir });
   await a.locator('[data-testid="registration-status"][data-status="offline"]').waitFor({ timeout: 10_000 });
@@ -202,4 +215,142 @@ test("a worktree made from the board goes creating → ready for everyone, moves
   assert.deepEqual(readdirSync(join(worktreesDir, repoFolder!)), [], "the folder is gone from the runner's machine");
 
   assert.deepEqual([...ada.errors, ...grace.errors], []);
+  shared = { ada, grace, boardUrl };
+});
+
+test("README screenshot: zones full of worktree cards and two other people's cursors", {
+  skip: !SCREENSHOT,
+}, async () => {
+  assert.ok(shared, "needs the first test's board, people and runner");
+  const { ada, grace, boardUrl } = shared;
+  const a = ada.page;
+  const boardId = new URL(boardUrl).pathname.split("/").at(-1)!;
+  const { accessToken: token } = await api(trellis.url, "/api/auth/login", {
+    json: { email: ada.email, password: PASSWORD },
+  });
+  const call = <T>(path: string, json?: unknown) => api<T>(trellis.url, path, { token, json });
+  const [ours] = (await call<{ items: { id: string }[] }>("/api/runners")).items;
+  const [repo] = (await call<{ items: { id: string }[] }>(`/api/runners/${ours!.id}/repos`)).items;
+
+  // Three zones, left to right (the middle one two cards wide), and the one made earlier removed.
+  for (const z of (await call<{ items: { id: string }[] }>(`/api/boards/${boardId}/zones`)).items) {
+    await api(trellis.url, `/api/boards/${boardId}/zones/${z.id}`, { token, method: "DELETE" });
+  }
+  const layout = [
+    { name: "Backlog", color: "#2563eb", x: 0, cols: 1 },
+    { name: "In progress", color: "#7c3aed", x: 352, cols: 2 },
+    { name: "Review", color: "#059669", x: 992, cols: 1 },
+  ];
+  const zones: Record<string, { id: string; x: number }> = {};
+  for (const z of layout) {
+    const row = await call<{ id: string }>(`/api/boards/${boardId}/zones`, {
+      name: z.name,
+      color: z.color,
+      x: z.x,
+      y: 0,
+      width: 48 + z.cols * 264 + (z.cols - 1) * 24,
+      height: 520,
+      promptTemplate: "",
+    });
+    zones[z.name] = { id: row.id, x: z.x };
+  }
+  const slot = (zone: string, col: number, row: number) => ({
+    zoneId: zones[zone]!.id,
+    x: zones[zone]!.x + 24 + col * 288,
+    y: 56 + row * 152,
+  });
+  const make = (name: string, at: ReturnType<typeof slot>, extra: Record<string, unknown> = {}) =>
+    call<{ id: string }>(`/api/boards/${boardId}/worktrees`, {
+      repoId: repo!.id,
+      name,
+      branch: name,
+      notes: "",
+      ...at,
+      ...extra,
+    });
+  const cards = {
+    search: await make("search-v2", slot("Backlog", 0, 0), {
+      issueUrl: "https://github.com/acme/shop/issues/118",
+      notes: "Typo-tolerant search; spike first",
+    }),
+    onboarding: await make("onboarding-copy", slot("Backlog", 0, 2)),
+    login: await make("login-redirect", slot("In progress", 0, 0), {
+      issueUrl: "https://github.com/acme/shop/issues/42",
+    }),
+    cache: await make("perf-cache", slot("In progress", 1, 0), { notes: "Cache product pages at the edge" }),
+    pager: await make("api-pagination", slot("In progress", 0, 1)),
+    rate: await make("rate-limits", slot("In progress", 1, 1), {
+      issueUrl: "https://github.com/acme/shop/issues/97",
+    }),
+    checkout: await make("checkout-ui", slot("In progress", 0, 2), { notes: "New address form, mobile first" }),
+    docs: await make("docs-refresh", slot("Review", 0, 0), { issueUrl: "https://github.com/acme/shop/pull/57" }),
+    totals: await make("cart-totals", slot("Review", 0, 2), { issueUrl: "https://github.com/acme/shop/pull/61" }),
+  };
+  // Existing-branch mode with a branch nobody has: git refuses, and the card says so in git's words.
+  await make("release-hotfix", slot("Review", 0, 1), { mode: "existing", branch: "release/9.9" });
+  // (Cards off screen are not in the page at all, so ask the API how they are doing.)
+  const states = async () =>
+    (
+      await call<{ items: { name: string; status: string; git: { changedFiles: number } | null }[] }>(
+        `/api/boards/${boardId}/worktrees`,
+      )
+    ).items;
+  await until(
+    "nine cards ready and one refused",
+    async () => {
+      const list = await states();
+      return list.filter((w) => w.status === "ready").length === 9 && list.some((w) => w.status === "error");
+    },
+    30_000,
+  );
+
+  // Real work in them: commits ahead of main, files not yet committed; then a refresh reads it.
+  const dirs = join(tmp.dir, "data", "worktrees", repo!.id);
+  commit(join(dirs, "login-redirect"), { "src/auth.ts": "export const next = '/';\n" }, "Keep the redirect target");
+  commit(join(dirs, "login-redirect"), { "src/auth.test.ts": "// covers the loop\n" }, "Test the redirect loop");
+  writeFiles(join(dirs, "login-redirect"), { "src/session.ts": "// wip\n" });
+  writeFiles(join(dirs, "perf-cache"), { "src/cache.ts": "// wip\n", "src/cart.ts": "export {}; // wip\n" });
+  commit(join(dirs, "api-pagination"), { "src/page.ts": "export const LIMIT = 50;\n" }, "Cursor pagination");
+  commit(join(dirs, "rate-limits"), { "src/limits.ts": "export const RPS = 20;\n" }, "Per-key limits");
+  writeFiles(join(dirs, "checkout-ui"), {
+    "src/address.tsx": "// wip\n",
+    "src/form.css": "/* wip */\n",
+    "a.md": "x\n",
+  });
+  commit(join(dirs, "cart-totals"), { "src/totals.ts": "export const round = Math.round;\n" }, "Round totals");
+  for (const c of [cards.login, cards.cache, cards.pager, cards.rate, cards.checkout, cards.totals]) {
+    await call(`/api/boards/${boardId}/worktrees/${c.id}/refresh`, {});
+  }
+  await until("the refreshes to land", async () => {
+    const list = await states();
+    const changed = (name: string) => list.find((w) => w.name === name)?.git?.changedFiles;
+    return changed("login-redirect") === 1 && changed("perf-cache") === 2 && changed("checkout-ui") === 3;
+  });
+  // One still being made when the picture is taken (its checkout is slowed down on purpose).
+  await make("billing-retry", slot("Backlog", 0, 1), { notes: "Retry failed card payments" });
+  await a.getByRole("button", { name: "Fit the whole board" }).click();
+  await a.locator('[data-testid="worktree"][data-name="billing-retry"][data-status="creating"]').waitFor();
+
+  // A third person joins; everyone frames the whole board; the other two point at cards.
+  const linus = await openPerson("Linus Torvalds");
+  await call(`/api/boards/${boardId}/members`, { email: linus.email, role: "member" });
+  for (const p of [a, grace.page, linus.page]) {
+    if (p !== a) await p.goto(boardUrl);
+    await p.locator('[data-testid="connection"][data-status="connected"]').waitFor();
+    await p.getByRole("button", { name: "Fit the whole board" }).click();
+  }
+  await a.waitForTimeout(500);
+  const point = async (p: Page, name: string, dx: number, dy: number) => {
+    const box = (await card(p, name).boundingBox())!;
+    await p.mouse.move(box.x + box.width * dx - 30, box.y + box.height * dy - 20);
+    await p.mouse.move(box.x + box.width * dx, box.y + box.height * dy, { steps: 5 });
+  };
+  await point(grace.page, "perf-cache", 0.62, 0.5);
+  await point(linus.page, "release-hotfix", 0.45, 0.75);
+  await a.locator(`[data-testid="cursor"][data-name="${grace.name}"]`).waitFor();
+  await a.locator(`[data-testid="cursor"][data-name="${linus.name}"]`).waitFor();
+  await a.mouse.move(5, 420);
+  await a.waitForTimeout(500);
+  await a.screenshot({ path: join(ROOT, "docs/screenshot.png") });
+  await linus.page.context().close();
 });

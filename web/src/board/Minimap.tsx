@@ -91,6 +91,8 @@ export function Minimap({ nodes }: { nodes: BoardNode[] }) {
     void flow.setCenter(x, y, { zoom: flow.getZoom() });
   };
 
+  // An empty board has nothing to map.
+  if (!bounds) return null;
   return (
     <div
       className="minimap"

@@ -36,7 +36,10 @@ export function RunnersPage({ user }: { user: User }) {
       <AddRunner store={store} />
       {error && <div className="error">{error}</div>}
       {!all && !error && <div className="grid-skeleton" aria-busy="true" />}
-      {all && mine.length === 0 && (
+      {all && mine.length === 0 && shared.length > 0 && (
+        <p className="muted empty-line">You have no runners of your own yet.</p>
+      )}
+      {all && mine.length === 0 && shared.length === 0 && (
         <div className="empty">
           <h2>No runners yet</h2>
           <p className="muted">Add one above and paste the command it gives you on the machine with your code.</p>
