@@ -168,7 +168,12 @@ export function Canvas({
   // the person has not moved meanwhile, then leave the view to them.
   const framed = useRef<"no" | "auto" | "user">("no");
   useEffect(() => {
-    if (!ready || !nodes.length || framed.current === "user") return;
+    if (!ready || framed.current === "user") return;
+    // An empty board has nothing to frame; the first zone someone adds must not move the view.
+    if (!nodes.length) {
+      if (loaded) framed.current = "user";
+      return;
+    }
     if (framed.current === "no" || loaded) fitAll();
     framed.current = loaded ? "user" : "auto";
   }, [ready, loaded, nodes.length, fitAll]);
@@ -207,27 +212,30 @@ export function Canvas({
     [canEdit, flow],
   );
 
+  /** Zoomed out, cards are pixels on a canvas: a click on one brings it close enough to use. */
+  const zoomedToCard = useRef(Number.NEGATIVE_INFINITY);
+  const zoomToCardAt = (e: ReactMouseEvent): boolean => {
+    if (!overview || e.detail > 1) return false;
+    const hit = cardUnder(nodesRef.current, flow.screenToFlowPosition({ x: e.clientX, y: e.clientY }));
+    if (!hit) return false;
+    zoomedToCard.current = performance.now();
+    void flow.setCenter(hit.position.x + CARD.width / 2, hit.position.y + CARD.height / 2, { zoom: 1, duration: 400 });
+    return true;
+  };
+
   // Double-click on empty canvas, or on a zone's body (not its name), makes a worktree right there.
   const onDoubleClick = (e: ReactMouseEvent) => {
-    if (!canEdit) return;
+    // The first click of this double-click already went to a card on the overview.
+    if (!canEdit || performance.now() - zoomedToCard.current < 600) return;
     const t = e.target as HTMLElement;
     if (!t.classList.contains("react-flow__pane") && !t.classList.contains("zone")) return;
     onCreateWorktree(cardAt(flow.screenToFlowPosition({ x: e.clientX, y: e.clientY })), "pointer");
   };
   const onPaneClick = (e: ReactMouseEvent) => {
     setMenu(null);
-    if (e.detail === 2) return onDoubleClick(e);
-    // Zoomed out, cards are pixels on a canvas: a click on one brings it close enough to use.
-    if (overview) {
-      const hit = cardUnder(nodesRef.current, flow.screenToFlowPosition({ x: e.clientX, y: e.clientY }));
-      if (hit)
-        void flow.setCenter(hit.position.x + CARD.width / 2, hit.position.y + CARD.height / 2, {
-          zoom: 1,
-          duration: 400,
-        });
-    }
+    if (zoomToCardAt(e)) return;
+    if (e.detail === 2) onDoubleClick(e);
   };
-
   useEffect(() => {
     if (!menu) return;
     const close = (e: Event) => {
@@ -271,6 +279,7 @@ export function Canvas({
         onPaneContextMenu={onPaneContextMenu}
         onNodeContextMenu={(e, n) => n.type === "zone" && onPaneContextMenu(e)}
         onPaneClick={onPaneClick}
+        onNodeClick={(e, n) => n.type === "zone" && zoomToCardAt(e)}
         onNodeDoubleClick={(e, n) => n.type === "zone" && onDoubleClick(e)}
         nodesDraggable={canEdit}
         nodesConnectable={false}
