@@ -156,7 +156,10 @@ async function main() {
   );
 
   const idle = await page.evaluate(idleFps, 1000);
-  note(`idle page: ${f(idle)} fps (the most any pan can show here)`);
+  note(
+    `idle page: ${f(idle)} fps: headless Chromium paces frames like a 60 Hz display, so that is the most any pan ` +
+      "can show; software rendering (--disable-gpu) on this machine's cores",
+  );
 
   const across = {
     seconds: opts.seconds,
