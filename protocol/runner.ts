@@ -104,7 +104,7 @@ export const RegisterRunnerResult = z.object({ runnerId: z.string(), credential:
  * `GET /runner/link` with `Upgrade: websocket`, `Authorization: Bearer trl_run_…`, and the runner's
  * `RunnerInfo` as URL-encoded JSON in the `info` query parameter (optional: without it the last
  * reported info is kept). On connect the runner shows online; the edge sends one `wake` at once, so
- * "claim until 204 on every wake" is the whole loop. Send the text frame `ping` every
+ * "claim until 204 (or a claim with \`more: false\`) on every wake" is the whole loop. Send the text frame `ping` every
  * `LINK_PING_MS`; the edge answers `pong` without waking. A socket silent for `LINK_STALE_MS` is
  * closed and the runner shown offline. A newer connection of the same runner replaces an older one.
  */
@@ -278,7 +278,8 @@ export const QueueJobBody = z.object({ type: z.literal("ping") });
 
 /** Job results by type (what the runner reports on success). */
 export const JobResults = {
-  ping: z.object({}),
+  /** `startedAt`: the runner's clock (ms) when it began the job, for measuring pickup latency. */
+  ping: z.object({ startedAt: z.number().int().nonnegative().optional() }),
   "repo.add": z.object({ path: z.string(), defaultBranch: z.string(), branches: z.array(z.string()).max(500) }),
   "repo.fetch": z.object({ defaultBranch: z.string(), branches: z.array(z.string()).max(500) }),
   "worktree.create": z.object({ path: z.string(), git: GitState }),
@@ -302,11 +303,16 @@ export const Job = z.object({
 });
 export type Job = z.infer<typeof Job>;
 
-/** `POST /runner/jobs/claim` → 200 with a claim, or 204 when there is nothing to do. */
+/**
+ * `POST /runner/jobs/claim` → 200 with a claim, or 204 when there is nothing to do. `more` says
+ * whether another job was still queued when this one was claimed: when it is false the runner can
+ * wait for the next wake instead of asking again only to hear 204.
+ */
 export const JobClaim = z.object({
   job: Job,
   leaseToken: z.string(),
   leaseExpiresAt: z.number(),
+  more: z.boolean().default(true),
 });
 export type JobClaim = z.infer<typeof JobClaim>;
 

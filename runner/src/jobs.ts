@@ -20,7 +20,7 @@ type Handler<T extends JobType> = (
 const inRepo = <T>(env: JobEnv, repoId: string, fn: () => Promise<T>) => env.locks.run(repoId, env.signal, fn);
 
 const handlers: { [T in JobType]: Handler<T> } = {
-  ping: async () => ({}),
+  ping: async () => ({ startedAt: Date.now() }),
   "repo.add": (p, env) => inRepo(env, p.repoId, () => addRepo(p, env)),
   "repo.fetch": (p, env) => inRepo(env, p.repoId, () => fetchRepo(p, env)),
   "worktree.create": (p, env) => inRepo(env, p.repoId, () => createWorktree(p, env)),

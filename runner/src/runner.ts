@@ -134,6 +134,10 @@ export class Runner {
             break;
           }
           this.execute(claim);
+          if (!claim.more) {
+            this.mayHaveMore = false;
+            break;
+          }
         }
       } while (this.pumpAgain && !this.draining && this.running.size < this.o.concurrency);
     } finally {
@@ -164,45 +168,48 @@ export class Runner {
       await this.report(r, { status: "released" });
       return;
     }
-    try {
-      const started = await this.o.edge.start(job.id, leaseToken);
-      if (started.cancelRequested) r.stop = "cancel";
-    } catch (err) {
-      if (isRefused(err)) return this.fatal("refused");
-      if (isStaleLease(err)) return log(`${r.label}: no longer ours (${firstLine(err)}); dropped`);
-      // Not started: the lease runs out and the edge hands the job out again.
-      return log(`${r.label}: could not start it (${firstLine(err)}); leaving it to be retried`);
-    }
+    // The claim is the go-ahead: the work begins now, and telling the edge it is running happens
+    // alongside rather than in front of it (a round trip off every job's pickup). Its answer can
+    // still stop the job: a cancel that came in meanwhile, or a lease that is somehow not ours.
+    const started = this.o.edge.start(job.id, leaseToken).then(
+      (s) => {
+        if (s.cancelRequested) this.cancel(job.id);
+      },
+      (err) => {
+        if (isRefused(err)) return this.fatal("refused");
+        if (isStaleLease(err)) return this.abandon(r, err);
+        // The edge still shows it claimed; completing from "claimed" is allowed, so carry on.
+        log(`${r.label}: could not mark it running (${firstLine(err)}); carrying on`);
+      },
+    );
     const t0 = Date.now();
     let outcome: Outcome;
-    if (r.stop === "cancel") {
-      outcome = { status: "cancelled" };
-    } else {
-      log(`${r.label} started`);
-      const heartbeat = setInterval(() => void this.heartbeat(r), JOB_HEARTBEAT_MS);
-      try {
-        const result = await runJob(job.type, job.payload, {
-          dataDir: this.o.dataDir,
-          state: this.o.state,
-          locks: this.locks,
-          signal: r.ac.signal,
-        });
-        outcome = { status: "succeeded", result };
-      } catch (err) {
-        // Set by cancel(), heartbeat() or drain() while the job ran.
-        const stop = r.stop as Running["stop"];
-        if (stop === "stale" || stop === "fatal") return log(`${r.label}: stopped, no longer ours`);
-        if (stop === "cancel") outcome = { status: "cancelled" };
-        else if (stop === "drain") {
-          outcome = IDEMPOTENT_JOBS.has(job.type as JobType)
-            ? { status: "released" }
-            : { status: "failed", error: "the runner was stopped while this job ran" };
-        } else
-          outcome = { status: "failed", error: (err instanceof Error ? err.message : String(err)).slice(0, 20_000) };
-      } finally {
-        clearInterval(heartbeat);
-      }
+    log(`${r.label} started`);
+    const heartbeat = setInterval(() => void this.heartbeat(r), JOB_HEARTBEAT_MS);
+    try {
+      const result = await runJob(job.type, job.payload, {
+        dataDir: this.o.dataDir,
+        state: this.o.state,
+        locks: this.locks,
+        signal: r.ac.signal,
+      });
+      outcome = { status: "succeeded", result };
+    } catch (err) {
+      // Set by cancel(), heartbeat() or drain() while the job ran.
+      const stop = r.stop as Running["stop"];
+      if (stop === "stale" || stop === "fatal") return log(`${r.label}: stopped, no longer ours`);
+      if (stop === "cancel") outcome = { status: "cancelled" };
+      else if (stop === "drain") {
+        outcome = IDEMPOTENT_JOBS.has(job.type as JobType)
+          ? { status: "released" }
+          : { status: "failed", error: "the runner was stopped while this job ran" };
+      } else outcome = { status: "failed", error: (err instanceof Error ? err.message : String(err)).slice(0, 20_000) };
+    } finally {
+      clearInterval(heartbeat);
     }
+    // The start's write must land before the outcome's, and may have found the job not ours.
+    await started;
+    if (r.stop === "stale" || r.stop === "fatal") return;
     if (await this.report(r, outcome)) {
       const took = `${Date.now() - t0} ms`;
       log(
@@ -218,14 +225,17 @@ export class Runner {
       if (hb.cancelRequested) this.cancel(r.claim.job.id);
     } catch (err) {
       if (isRefused(err)) return this.fatal("refused");
-      if (isStaleLease(err)) {
-        // Someone else holds the job now: stop touching it, and never report on it.
-        log(`${r.label}: lease lost (${firstLine(err)}); abandoning it`);
-        r.stop = "stale";
-        r.ac.abort(new Error("lease lost"));
-      }
+      if (isStaleLease(err)) this.abandon(r, err);
       // Anything else: the lease outlives a missed beat or two; the next one may get through.
     }
+  }
+
+  /** Someone else holds the job now (or it ended): stop touching it, and never report on it. */
+  private abandon(r: Running, err: unknown): void {
+    if (r.stop === "stale") return;
+    log(`${r.label}: lease lost (${firstLine(err)}); abandoning it`);
+    r.stop = "stale";
+    r.ac.abort(new Error("lease lost"));
   }
 
   /** Report how a job ended. Retried while the edge is unreachable; the edge makes repeats harmless. */

@@ -103,14 +103,18 @@ export async function claimJob(ctx: Ctx): Promise<JobClaim | null> {
     .where(and(eq(jobs.runnerId, runnerId), eq(jobs.status, "queued")))
     .orderBy(asc(jobs.id))
     .limit(1);
-  const [row] = await ctx.db
-    .update(jobs)
-    .set({ status: "claimed", leaseToken, leaseExpiresAt, attempts: sql`${jobs.attempts} + 1`, updatedAt: now })
-    .where(and(inArray(jobs.id, oldest), eq(jobs.status, "queued")))
-    .returning();
+  // One round trip: the claim, then whether anything else is still waiting.
+  const [[row], [next]] = await ctx.db.batch([
+    ctx.db
+      .update(jobs)
+      .set({ status: "claimed", leaseToken, leaseExpiresAt, attempts: sql`${jobs.attempts} + 1`, updatedAt: now })
+      .where(and(inArray(jobs.id, oldest), eq(jobs.status, "queued")))
+      .returning(),
+    oldest,
+  ]);
   if (!row) return null;
   await Promise.all([watchLease(ctx, runnerId, leaseExpiresAt), publishJob(ctx, row)]);
-  return { job: toJob(row), leaseToken, leaseExpiresAt };
+  return { job: toJob(row), leaseToken, leaseExpiresAt, more: next !== undefined };
 }
 
 /**
