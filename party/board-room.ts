@@ -21,15 +21,20 @@ const SWEEP_MS = 10_000;
 
 /** `left` marks a socket the room has already announced as gone, so its close is not announced twice. */
 type PeerState = Peer & { seenAt: number; left?: boolean };
+type Live = Pick<Peer, "cursor" | "viewport" | "selection"> & { seenAt: number };
 
 /**
- * One per board: presence and fan-out of committed changes. Holds nothing that matters if lost;
- * per-socket state lives in the socket attachment so the room can hibernate between messages.
+ * One per board: presence and fan-out of committed changes. Holds nothing that matters if lost.
+ * Who is on each socket lives in its attachment, so the room can hibernate between messages; where
+ * their cursor is lives only in memory (`live`), because rewriting an attachment on every cursor
+ * move costs a structured clone each time, and a room quiet enough to hibernate has no cursors
+ * moving. After a wake, peers show no cursor until they next move.
  */
 export class BoardRoom extends Server<Env> {
   static override options = { hibernate: true };
 
-  private batcher = new PresenceBatcher((updates) => this.send({ type: "presence", updates }));
+  private live = new Map<string, Live>();
+  private batcher = new PresenceBatcher((updates) => this.fanOut(JSON.stringify({ type: "presence", updates })));
 
   override onStart() {
     // Pings are answered by the platform without waking the room.
@@ -40,13 +45,34 @@ export class BoardRoom extends Server<Env> {
     this.broadcast(JSON.stringify(msg), exclude);
   }
 
+  /**
+   * The hot path, up to 100 frames a second: straight to every socket. partyserver's broadcast()
+   * deserializes each socket's attachment on every call to recognise its own sockets; every socket
+   * this room accepts is one of those, and a socket that is closing just refuses the frame.
+   */
+  private fanOut(frame: string) {
+    for (const ws of this.ctx.getWebSockets()) {
+      try {
+        ws.send(frame);
+      } catch {
+        // Closing or closed: its onClose announces the leave.
+      }
+    }
+  }
+
   private peers(): PeerState[] {
     const out: PeerState[] = [];
     for (const c of this.getConnections<PeerState>()) {
-      const state = stateOf(c);
+      const state = this.stateOf(c);
       if (state && !state.left) out.push(state);
     }
     return out;
+  }
+
+  /** A socket's peer: identity from its attachment, the latest presence from memory. */
+  private stateOf(conn: Connection<PeerState>): PeerState | null {
+    if (!conn.state) return null;
+    return { ...conn.state, selection: [...conn.state.selection], ...this.live.get(conn.id) };
   }
 
   override onConnect(conn: Connection<PeerState>, { request }: ConnectionContext) {
@@ -83,7 +109,7 @@ export class BoardRoom extends Server<Env> {
   }
 
   override onMessage(conn: Connection<PeerState>, raw: string | ArrayBuffer) {
-    const state = stateOf(conn);
+    const state = this.stateOf(conn);
     if (!state) return;
     if (typeof raw !== "string") return refuseMessage(conn, "Send JSON text frames; binary frames are not understood.");
     if (raw.length > MAX_MESSAGE_CHARS) {
@@ -98,7 +124,12 @@ export class BoardRoom extends Server<Env> {
     const parsed = ClientMessage.safeParse(data);
     if (!parsed.success) return refuseMessage(conn, `Unrecognised message: ${describeIssues(parsed.error)}`);
     const next = applyPresence(state, parsed.data);
-    conn.setState({ ...next, seenAt: Date.now() });
+    this.live.set(conn.id, {
+      cursor: next.cursor,
+      viewport: next.viewport,
+      selection: next.selection,
+      seenAt: Date.now(),
+    });
     this.batcher.push({
       connectionId: conn.id,
       cursor: next.cursor,
@@ -121,7 +152,7 @@ export class BoardRoom extends Server<Env> {
    * close handshake, and mark the socket so its eventual onClose stays quiet.
    */
   private end(conn: Connection<PeerState>, code?: number, reason?: string) {
-    const state = stateOf(conn);
+    const state = this.stateOf(conn);
     if (!state || state.left) return;
     try {
       conn.setState({ ...state, left: true });
@@ -133,6 +164,7 @@ export class BoardRoom extends Server<Env> {
   }
 
   private announceLeave(connectionId: string) {
+    this.live.delete(connectionId);
     this.batcher.forget(connectionId);
     this.send({ type: "leave", connectionId }, [connectionId]);
   }
@@ -165,7 +197,8 @@ export class BoardRoom extends Server<Env> {
     let open = 0;
     for (const c of this.getConnections<PeerState>()) {
       const lastPing = this.ctx.getWebSocketAutoResponseTimestamp(c)?.getTime() ?? 0;
-      if (now - Math.max(lastPing, c.state?.seenAt ?? now) > STALE_MS) this.end(c, 4408, "no ping");
+      const seenAt = this.live.get(c.id)?.seenAt ?? c.state?.seenAt ?? now;
+      if (now - Math.max(lastPing, seenAt) > STALE_MS) this.end(c, 4408, "no ping");
       else open++;
     }
     if (open > 0) await this.ctx.storage.setAlarm(now + SWEEP_MS);
@@ -180,9 +213,4 @@ function refuseMessage(conn: Connection, message: string) {
 function toPeer(p: PeerState): Peer {
   const { seenAt: _, left: __, ...peer } = p;
   return peer;
-}
-
-/** A mutable copy of a socket's attachment (partyserver hands it out read-only). */
-function stateOf(conn: Connection<PeerState>): PeerState | null {
-  return conn.state ? { ...conn.state, selection: [...conn.state.selection] } : null;
 }

@@ -49,7 +49,7 @@ describe("PresenceBatcher", () => {
       vi.advanceTimersByTime(1);
     }
     vi.advanceTimersByTime(15);
-    // 600 updates over 300 ms: one leading frame plus one per 15 ms window.
+    // 600 updates over 300 ms with a 15 ms window: one leading frame plus one per window.
     expect(sent.length).toBeLessThanOrEqual(1 + Math.ceil(300 / 15) + 1);
     expect(sent.length).toBeGreaterThanOrEqual(300 / 15);
     expect(sent.at(-1)).toEqual([at("a", 299), at("b", 299)]);

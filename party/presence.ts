@@ -15,7 +15,7 @@ export class PresenceBatcher {
 
   constructor(
     private readonly send: (updates: PresenceUpdate[]) => void,
-    private readonly windowMs = 15,
+    private readonly windowMs = 10,
     private readonly now = () => Date.now(),
   ) {}
 
