@@ -49,6 +49,13 @@ function buildRunner(): void {
   execFileSync(NODE, [join(ROOT, "runner/build.ts")], { stdio: "inherit" });
 }
 
+/** CPU time (user + system) a process has used so far, in ms, from /proc (Linux). */
+function cpuMs(pid: number): number {
+  const raw = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = raw.slice(raw.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) * 10; // USER_HZ is 100
+}
+
 /** Resident set size of a process, from /proc (Linux). */
 function rssMb(pid: number): number {
   const m = readFileSync(`/proc/${pid}/status`, "utf8").match(/^VmRSS:\s+(\d+) kB/m);
@@ -109,11 +116,13 @@ async function main() {
 
   // Idle: connected, no work. Highest RSS seen over the idle window.
   let idleRss = 0;
+  const idleCpu0 = cpuMs(runner.pid!);
   for (let s = 0; s < opts.idle * 4; s++) {
     await sleep(250);
     idleRss = Math.max(idleRss, rssMb(runner.pid!));
   }
-  note(`runner idle for ${opts.idle} s: rss ${f(idleRss)} MB`);
+  const idleCpuPct = ((cpuMs(runner.pid!) - idleCpu0) / (opts.idle * 1000)) * 100;
+  note(`runner idle for ${opts.idle} s: rss ${f(idleRss)} MB, cpu ${f(idleCpuPct)}%`);
 
   const queue = () => call<QueuedJob>(`/api/runners/${runnerId}/jobs`, { type: "ping" });
 
