@@ -11,7 +11,8 @@ import { Name } from "./common.ts";
  * - `GET  /runner/me` → `Runner` (who this credential is).
  * - `GET  /runner/link?info=<url-encoded JSON RunnerInfo>` WebSocket upgrade (see `LINK_*` below).
  * - `POST /runner/jobs/claim` → 200 `JobClaim`, or 204 when nothing is queued for this runner.
- * - `POST /runner/jobs/:id/start` `LeaseBody` → `HeartbeatResult` (claimed → running, lease renewed).
+ * - `POST /runner/jobs/:id/start` `LeaseBody` → `HeartbeatResult` (claimed → running, lease renewed;
+ *   the runner may send it alongside the work: completing from `claimed` is accepted too).
  * - `POST /runner/jobs/:id/heartbeat` `LeaseBody` → `HeartbeatResult`.
  * - `POST /runner/jobs/:id/events` `JobEventsBody` → `JobEventsResult`.
  * - `POST /runner/jobs/:id/complete` `CompleteJobBody` → `Job`.
@@ -104,9 +105,10 @@ export const RegisterRunnerResult = z.object({ runnerId: z.string(), credential:
  * `GET /runner/link` with `Upgrade: websocket`, `Authorization: Bearer trl_run_…`, and the runner's
  * `RunnerInfo` as URL-encoded JSON in the `info` query parameter (optional: without it the last
  * reported info is kept). On connect the runner shows online; the edge sends one `wake` at once, so
- * "claim until 204 (or a claim with \`more: false\`) on every wake" is the whole loop. Send the text frame `ping` every
- * `LINK_PING_MS`; the edge answers `pong` without waking. A socket silent for `LINK_STALE_MS` is
- * closed and the runner shown offline. A newer connection of the same runner replaces an older one.
+ * "claim until 204, or until a claim says `more: false`, on every wake" is the whole loop. Send the
+ * text frame `ping` every `LINK_PING_MS`; the edge answers `pong` without waking. A socket silent
+ * for `LINK_STALE_MS` is closed and the runner shown offline. A newer connection of the same runner
+ * replaces an older one.
  */
 export const LINK_INFO_PARAM = "info";
 export const LINK_PING_MS = 10_000;
