@@ -70,6 +70,19 @@ describe("the lease protocol", () => {
     expect(await getJob(job.id)).toMatchObject({ status: "succeeded", attempts: 1, error: null });
   });
 
+  it("a job can end before its start lands (the runner sends start alongside the work)", async () => {
+    const r = await registerRunner(owner.token);
+    const job = await ping(r.id);
+    const c = await claim(r.credential);
+    const done = { leaseToken: c.leaseToken, status: "succeeded", result: { startedAt: Date.now() } };
+    expect(await json(post(r.credential, `/runner/jobs/${job.id}/complete`, done))).toMatchObject({
+      status: "succeeded",
+    });
+    // The late start finds the job ended and changes nothing.
+    await expectError(post(r.credential, `/runner/jobs/${job.id}/start`, { leaseToken: c.leaseToken }), 409);
+    expect(await getJob(job.id)).toMatchObject({ status: "succeeded", result: { startedAt: done.result.startedAt } });
+  });
+
   it("another runner's job is not found; a user outside it cannot see it", async () => {
     const a = await registerRunner(owner.token);
     const b = await registerRunner(owner.token);
