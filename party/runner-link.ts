@@ -63,12 +63,12 @@ export class RunnerLink extends Server<Env> {
     }
     conn.setState({ connectedAt: Date.now() });
     // One live connection per runner: a reconnect after a network cut replaces the half-dead old one.
-    for (const old of this.open(conn.id)) old.close(LINK_CLOSE.replaced, "replaced by a newer connection");
+    for (const old of this.open(conn.id)) hangUp(old, LINK_CLOSE.replaced, "replaced by a newer connection");
     const raw = request.headers.get(RUNNER_HEADERS.info);
     const info = raw ? RunnerInfo.safeParse(JSON.parse(raw)) : null;
     const online = await setRunnerOnline(this.ctxFor(ownerId), info?.success ? info.data : null);
     if (!online) {
-      conn.close(LINK_CLOSE.revoked, "runner revoked");
+      hangUp(conn, LINK_CLOSE.revoked, "runner revoked");
       return;
     }
     // Whatever was queued while the runner was away is picked up at once.
@@ -123,7 +123,7 @@ export class RunnerLink extends Server<Env> {
 
   /** Revocation: close every socket; the runner must not come back with this credential. */
   async hangUp(code: number, reason: string): Promise<void> {
-    for (const c of this.open()) c.close(code, reason);
+    for (const c of this.open()) hangUp(c, code, reason);
   }
 
   /** Open sockets, for tests and diagnostics. */
@@ -165,6 +165,16 @@ export class RunnerLink extends Server<Env> {
     }
     await this.schedule();
   }
+}
+
+/** Say why, then close: the message gets there even where the close frame lags behind. */
+function hangUp(conn: Connection, code: number, reason: string) {
+  try {
+    conn.send(JSON.stringify({ type: "closing", code, reason } satisfies LinkMessage));
+  } catch {
+    // Already closing: the close below is all there is to say.
+  }
+  conn.close(code, reason);
 }
 
 /** A socket is stale when neither a ping nor the connect itself happened within `LINK_STALE_MS`. */

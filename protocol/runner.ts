@@ -359,5 +359,11 @@ export const CompleteJobBody = z.discriminatedUnion("status", [
 export const LinkMessage = z.discriminatedUnion("type", [
   z.object({ type: z.literal("wake") }),
   z.object({ type: z.literal("cancel"), jobId: z.string() }),
+  /**
+   * Sent just before the edge closes the link with `code` (one of `LINK_CLOSE`), so the runner acts
+   * on it at once even where the close frame itself is slow to arrive (`wrangler dev` can hold it
+   * until the runner's next ping). Treat it exactly like that close.
+   */
+  z.object({ type: z.literal("closing"), code: z.number().int(), reason: z.string() }),
 ]);
 export type LinkMessage = z.infer<typeof LinkMessage>;

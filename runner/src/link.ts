@@ -4,7 +4,8 @@ export interface LinkOptions {
   /** Where to connect, asked again before every attempt. */
   target: () => { url: string; headers: Record<string, string> };
   onOpen: () => void;
-  onMessage: (msg: LinkMessage) => void;
+  /** What the edge asks of the runner; `closing` is the link's own business. */
+  onMessage: (msg: Exclude<LinkMessage, { type: "closing" }>) => void;
   /** The socket went down (or never came up); the link will retry after `retryInMs`. */
   onDown: (why: string, retryInMs: number) => void;
   /** The edge told us to stop for good (revoked, or another process took over this runner). */
@@ -91,7 +92,13 @@ export class Link {
         return;
       }
       const msg = LinkMessage.safeParse(json);
-      if (msg.success) this.opts.onMessage(msg.data);
+      if (!msg.success) return;
+      if (msg.data.type === "closing") {
+        ws.close();
+        this.down(msg.data.code, msg.data.reason, true);
+        return;
+      }
+      this.opts.onMessage(msg.data);
     };
     ws.onclose = (e) => {
       clearTimeout(connectTimer);
