@@ -42,6 +42,21 @@ async function registered(base: string, env: NodeJS.ProcessEnv): Promise<boolean
   return res.ok;
 }
 
+async function shareWithAllBoards(base: string, token: string, runnerId: string): Promise<void> {
+  let cursor: string | null = null;
+  do {
+    const res = await fetch(`${base}/api/boards?limit=100${cursor ? `&cursor=${cursor}` : ""}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    if (!res.ok) throw new Error(`/api/boards answered ${res.status}: ${await res.text()}`);
+    const page = (await res.json()) as { items: { id: string }[]; nextCursor: string | null };
+    for (const board of page.items) {
+      await json(base, `/api/runners/${runnerId}/boards`, { token, body: { boardId: board.id } });
+    }
+    cursor = page.nextCursor;
+  } while (cursor);
+}
+
 /** Returns the running runner, or null in accounts mode. */
 export async function connectLocalRunner(opts: LocalRunnerOptions): Promise<ChildProcess | null> {
   const env = opts.env ?? process.env;
@@ -61,6 +76,9 @@ export async function connectLocalRunner(opts: LocalRunnerOptions): Promise<Chil
       { cwd: ROOT, env, stdio: opts.stdio ?? "inherit" },
     );
     if (r.status !== 0) throw new Error(`registering the local runner failed (exit ${r.status})`);
+    // New boards get it by themselves in single-user mode; boards made before it existed (a config
+    // folder reset under a kept database) get it here.
+    await shareWithAllBoards(opts.base, String(session.accessToken), String((created.runner as { id: string }).id));
   }
   return spawn(process.execPath, [CLI, "start", "--url", opts.base], {
     cwd: ROOT,

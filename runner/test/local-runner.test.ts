@@ -32,6 +32,9 @@ async function start(): Promise<ChildProcess> {
 it("registers this machine's runner as the local owner on first start, and reuses it after", async () => {
   const owner = await api(edge.url, "/api/auth/local", { json: {} });
   const runners = () => api<{ items: Runner[] }>(edge.url, "/api/runners", { token: owner.accessToken });
+  const boardRunners = async (boardId: string) =>
+    (await api<{ items: Runner[] }>(edge.url, `/api/boards/${boardId}/runners`, { token: owner.accessToken })).items;
+  const earlier = await api(edge.url, "/api/boards", { token: owner.accessToken, json: { name: "Before" } });
 
   const first = await start();
   const online = await until("local runner online", async () =>
@@ -45,6 +48,10 @@ it("registers this machine's runner as the local owner on first start, and reuse
   await until("online again", async () => (await runners()).items[0]?.status === "online");
   const after = (await runners()).items;
   expect(after.map((r) => r.id)).toEqual([online.id]);
+
+  // One person, one machine: every board can use it without a sharing step, old boards and new.
+  const later = await api(edge.url, "/api/boards", { token: owner.accessToken, json: { name: "After" } });
+  for (const board of [earlier, later]) expect((await boardRunners(board.id)).map((r) => r.id)).toEqual([online.id]);
 });
 
 it("in accounts mode says how to add a runner instead", async () => {

@@ -1,6 +1,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { call, createBoard, joinRoom, json, registerUser } from "../../test/helpers.ts";
+import { openDb } from "../db/client.ts";
 import { sha256 } from "../lib/crypto.ts";
+import { createBoard as createBoardAs } from "../services/boards.ts";
 import { addRunner, INFO, openLink, post, registerRunner, runnerRow, testEnv } from "./runner-testkit.ts";
 
 type Items = { items: Array<{ id: string }> };
@@ -130,6 +132,27 @@ describe("sharing and listing", () => {
       (await call(`/api/runners/${r.id}/boards/${board.id}`, { method: "DELETE", token: owner.token })).status,
     ).toBe(204);
     expect((await json<Items>(call(`/api/boards/${board.id}/runners`, { token: other.token }))).items).toEqual([]);
+  });
+
+  it("in single-user mode a new board can use the one person's runners at once", async () => {
+    const mine = await registerRunner(owner.token, "this machine");
+    const revoked = await registerRunner(owner.token, "old laptop");
+    expect((await call(`/api/runners/${revoked.id}`, { method: "DELETE", token: owner.token })).status).toBe(204);
+    const theirs = await registerRunner(other.token, "someone else's");
+    // The Worker under test runs with SINGLE_USER=0, so the service is called with the flag on.
+    const ctx = { db: openDb(testEnv.DB), env: { ...testEnv, SINGLE_USER: "1" }, publish: async () => {} };
+    const board = await createBoardAs({ ...ctx, actor: { kind: "user", userId: owner.id } }, "Local");
+    const onBoard = (await json<Items>(call(`/api/boards/${board.id}/runners`, { token: owner.token }))).items;
+    const ownersLive = (
+      await json<{ items: Array<{ id: string; status: string }> }>(call("/api/runners", { token: owner.token }))
+    ).items.filter((r) => r.status !== "revoked");
+    expect(onBoard.map((x) => x.id).sort()).toEqual(ownersLive.map((x) => x.id).sort());
+    expect(onBoard.map((x) => x.id)).toContain(mine.id);
+    expect(onBoard.map((x) => x.id)).not.toContain(revoked.id);
+    expect(onBoard.map((x) => x.id)).not.toContain(theirs.id);
+    // With accounts, sharing stays the owner's choice.
+    const plain = await createBoard(owner.token);
+    expect((await json<Items>(call(`/api/boards/${plain.id}/runners`, { token: owner.token }))).items).toEqual([]);
   });
 
   it("cannot share with a board the owner is not a member of", async () => {

@@ -1,4 +1,4 @@
-import { and, desc, eq, lt } from "drizzle-orm";
+import { and, desc, eq, lt, ne, sql } from "drizzle-orm";
 import type { Board, Page, PageQuery, Role } from "../../protocol/index.ts";
 import { schema } from "../db/client.ts";
 import { notFound } from "../lib/errors.ts";
@@ -7,7 +7,7 @@ import { requireBoardRole } from "./access.ts";
 import type { Ctx } from "./context.ts";
 import { entity, removed, userId } from "./context.ts";
 
-const { boards, boardMembers } = schema;
+const { boards, boardMembers, runners, runnerBoards } = schema;
 
 const toBoard = (r: typeof boards.$inferSelect, role: Role): Board => ({
   id: r.id,
@@ -24,6 +24,22 @@ export async function createBoard(ctx: Ctx, name: string): Promise<Board> {
   const [rows] = await ctx.db.batch([
     ctx.db.insert(boards).values({ id, name, ownerId: uid }).returning(),
     ctx.db.insert(boardMembers).values({ boardId: id, userId: uid, role: "owner" }),
+    // A local single-user install has one person, so sharing a runner with a board is a step with
+    // no meaning there: every new board can use that person's runners (this machine's) at once.
+    ...(ctx.env.SINGLE_USER === "1"
+      ? [
+          ctx.db.insert(runnerBoards).select(
+            ctx.db
+              .select({
+                runnerId: runners.id,
+                boardId: sql<string>`${id}`.as("board_id"),
+                createdAt: sql<number>`${Date.now()}`.as("created_at"),
+              })
+              .from(runners)
+              .where(and(eq(runners.ownerId, uid), ne(runners.status, "revoked"))),
+          ),
+        ]
+      : []),
   ]);
   return toBoard(rows[0]!, "owner");
 }
