@@ -7,30 +7,15 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { type Browser, chromium, type Page, type WebSocketRoute } from "playwright-core";
+import type { Browser, Page, WebSocketRoute } from "playwright-core";
 import { ROOT, startTrellis, type Trellis } from "../test/server.ts";
-
-const CHROMIUM = {
-  executablePath: "/usr/bin/chromium",
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-};
-const PASSWORD = "correct horse battery";
-const run = `${process.pid}-${Date.now()}`;
+import { launchChromium, signUp } from "./people.ts";
 
 let trellis: Trellis;
 let browser: Browser;
 
 before(async () => {
-  [trellis, browser] = await Promise.all([startTrellis({ singleUser: false }), chromium.launch(CHROMIUM)]);
+  [trellis, browser] = await Promise.all([startTrellis({ singleUser: false }), launchChromium()]);
 });
 
 after(async () => {
@@ -38,23 +23,7 @@ after(async () => {
   await trellis?.stop();
 });
 
-async function openPerson(name: string) {
-  // Retina-sharp only when the README screenshot is being taken.
-  const deviceScaleFactor = process.env.TRELLIS_SCREENSHOT ? 2 : 1;
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor });
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on("pageerror", (e) => errors.push(e.message));
-  const email = `${name.split(" ")[0]!.toLowerCase()}-${run}@example.com`;
-  await page.goto(trellis.url);
-  await page.getByTestId("to-register").click();
-  await page.fill('input[name="name"]', name);
-  await page.fill('input[name="email"]', email);
-  await page.fill('input[name="password"]', PASSWORD);
-  await page.getByTestId("auth-submit").click();
-  await page.getByTestId("new-board-name").waitFor();
-  return { page, email, name, errors };
-}
+const openPerson = (name: string) => signUp(browser, trellis.url, name);
 
 const zone = (page: Page, name?: string) =>
   page.locator(name ? `[data-testid="zone"][data-name="${name}"]` : '[data-testid="zone"]');

@@ -17,29 +17,15 @@ import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { promisify } from "node:util";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { commit, makeRepo, tempDir, writeFiles } from "../runner/test/git-fixtures.ts";
 import { RunnerProcess, until } from "../runner/test/harness.ts";
 import { slowGit } from "../runner/test/slow-git.ts";
 import { api, ROOT, startTrellis, type Trellis } from "../test/server.ts";
+import { launchChromium, PASSWORD, signUp } from "./people.ts";
 
-const CHROMIUM = {
-  executablePath: "/usr/bin/chromium",
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-};
-const PASSWORD = "correct horse battery";
 const NODE = join(ROOT, "node_modules/.bin/node");
 const CLI = join(ROOT, "runner/src/cli.ts");
-const run = `${process.pid}-${Date.now()}`;
 
 let trellis: Trellis;
 let browser: Browser;
@@ -51,7 +37,7 @@ let shared: { ada: Person; grace: Person; boardUrl: string } | undefined;
 
 before(async () => {
   tmp = tempDir("trellis-e2e-wt-");
-  [trellis, browser] = await Promise.all([startTrellis({ singleUser: false }), chromium.launch(CHROMIUM)]);
+  [trellis, browser] = await Promise.all([startTrellis({ singleUser: false }), launchChromium()]);
 });
 
 after(async () => {
@@ -63,25 +49,7 @@ after(async () => {
 
 type Person = Awaited<ReturnType<typeof openPerson>>;
 
-async function openPerson(name: string) {
-  // Retina-sharp only when the README screenshot is being taken.
-  const context = await browser.newContext({
-    viewport: { width: 1280, height: 800 },
-    deviceScaleFactor: SCREENSHOT ? 2 : 1,
-  });
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on("pageerror", (e) => errors.push(e.message));
-  const email = `${name.split(" ")[0]!.toLowerCase()}-${run}@example.com`;
-  await page.goto(trellis.url);
-  await page.getByTestId("to-register").click();
-  await page.fill('input[name="name"]', name);
-  await page.fill('input[name="email"]', email);
-  await page.fill('input[name="password"]', PASSWORD);
-  await page.getByTestId("auth-submit").click();
-  await page.getByTestId("new-board-name").waitFor();
-  return { page, email, name, errors };
-}
+const openPerson = (name: string) => signUp(browser, trellis.url, name);
 
 const card = (page: Page, name: string) => page.locator(`[data-testid="worktree"][data-name="${name}"]`);
 

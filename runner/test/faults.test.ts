@@ -5,10 +5,10 @@
 import { existsSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Job, Page, Repo, Runner, Worktree } from "../../protocol/index.ts";
+import type { Job, Repo, Runner, Worktree } from "../../protocol/index.ts";
 import { startTrellis, type Trellis } from "../../test/server.ts";
-import { makeRepo, sh } from "./git-fixtures.ts";
-import { type Setup, setup, until } from "./harness.ts";
+import { sh } from "./git-fixtures.ts";
+import { cardOf, jobOf, readyRepo, type Setup, setup, until } from "./harness.ts";
 import { slowGit } from "./slow-git.ts";
 
 let edge: Trellis;
@@ -19,23 +19,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await edge?.stop();
 });
-
-const jobOf = (s: Setup, id: string) => s.api<Job>(`/api/jobs/${id}`);
-const cardOf = async (s: Setup, id: string) =>
-  (await s.api<Page<Worktree>>(`/api/boards/${s.boardId}/worktrees`)).items.find((w) => w.id === id);
-const repoOf = async (s: Setup, id: string) =>
-  (await s.api<Page<Repo>>(`/api/runners/${s.runnerId}/repos`)).items.find((r) => r.id === id);
-
-async function readyRepo(s: Setup, name: string): Promise<Repo> {
-  const path = makeRepo(join(s.dir, name));
-  const repo = await s.api<Repo>(`/api/runners/${s.runnerId}/repos`, {
-    json: { name, source: { kind: "path", path } },
-  });
-  return until(`repo ${name} ready`, async () => {
-    const r = await repoOf(s, repo.id);
-    return r?.status === "ready" ? r : undefined;
-  });
-}
 
 describe("a connected runner", () => {
   let s: Setup;

@@ -5,8 +5,9 @@
 import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import type { Job, Page, Repo, Worktree } from "../../protocol/index.ts";
 import { api, ROOT, registerUser } from "../../test/server.ts";
-import { tempDir } from "./git-fixtures.ts";
+import { makeRepo, tempDir } from "./git-fixtures.ts";
 
 const NODE = join(ROOT, "node_modules/.bin/node");
 const CLI = join(ROOT, "runner/src/cli.ts");
@@ -98,6 +99,24 @@ export async function setup(base: string, name = "Runner owner"): Promise<Setup>
     },
     api: (path, init = {}) => api(base, path, { ...init, token: user.token }),
   };
+}
+
+export const jobOf = (s: Setup, id: string) => s.api<Job>(`/api/jobs/${id}`);
+export const cardOf = async (s: Setup, id: string) =>
+  (await s.api<Page<Worktree>>(`/api/boards/${s.boardId}/worktrees`)).items.find((w) => w.id === id);
+export const repoOf = async (s: Setup, id: string) =>
+  (await s.api<Page<Repo>>(`/api/runners/${s.runnerId}/repos`)).items.find((r) => r.id === id);
+
+/** A fresh local repo added to the setup's runner, once the runner has it ready. */
+export async function readyRepo(s: Setup, name: string): Promise<Repo> {
+  const path = makeRepo(join(s.dir, name));
+  const repo = await s.api<Repo>(`/api/runners/${s.runnerId}/repos`, {
+    json: { name, source: { kind: "path", path } },
+  });
+  return until(`repo ${name} ready`, async () => {
+    const r = await repoOf(s, repo.id);
+    return r?.status === "ready" ? r : undefined;
+  });
 }
 
 /** `trellis-runner start` as a child process in its own process group. */

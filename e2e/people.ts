@@ -1,0 +1,40 @@
+/**
+ * What every end-to-end file needs: Debian's Chromium, and a person signed up in a browser context
+ * of their own (a fresh context per person, so nothing is shared between them but the server).
+ */
+import { type Browser, chromium } from "playwright-core";
+
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+export const launchChromium = () => chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+
+export const PASSWORD = "correct horse battery";
+const run = `${process.pid}-${Date.now()}`;
+
+/** Register `name` through the app's own sign-up form and land on their (empty) board list. */
+export async function signUp(browser: Browser, baseUrl: string, name: string) {
+  // Retina-sharp only when the README screenshot is being taken.
+  const deviceScaleFactor = process.env.TRELLIS_SCREENSHOT ? 2 : 1;
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  const email = `${name.split(" ")[0]!.toLowerCase()}-${run}@example.com`;
+  await page.goto(baseUrl);
+  await page.getByTestId("to-register").click();
+  await page.fill('input[name="name"]', name);
+  await page.fill('input[name="email"]', email);
+  await page.fill('input[name="password"]', PASSWORD);
+  await page.getByTestId("auth-submit").click();
+  await page.getByTestId("new-board-name").waitFor();
+  return { page, email, name, errors };
+}
