@@ -3,6 +3,7 @@ import type { Repo, Runner } from "../../../protocol/index.ts";
 import { messageOf } from "../lib/api.ts";
 import { branchNameProblem, urlProblem, worktreeNameProblem } from "../lib/names.ts";
 import { useStore } from "../lib/store.ts";
+import { useSubmit } from "../lib/useSubmit.ts";
 import type { RunnerStore } from "../runners/store.ts";
 import { Spinner } from "../ui/icons.tsx";
 import { type BoardNode, CARD, isCard, zoneAt } from "./cards.ts";
@@ -66,14 +67,13 @@ export function CreateWorktreeDialog({
   const [issueUrl, setIssueUrl] = useState("");
   const [notes, setNotes] = useState("");
   const [tried, setTried] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { busy, error, setError, run } = useSubmit();
   const [repoError, setRepoError] = useState<string | null>(null);
 
   useEffect(() => {
     ref.current?.showModal();
     store.loadBoard().catch((err) => setError(messageOf(err)));
-  }, [store]);
+  }, [store, setError]);
 
   // Pick a runner once the list is in: the one used last on this board, else the first online.
   useEffect(() => {
@@ -119,13 +119,11 @@ export function CreateWorktreeDialog({
   const invalid = Object.values(problems).some(Boolean);
   const runner = runners.find((r) => r.id === runnerId);
 
-  const submit = async (e: FormEvent) => {
+  const submit = (e: FormEvent) => {
     e.preventDefault();
     setTried(true);
     if (invalid || !repo) return;
-    setBusy(true);
-    setError(null);
-    try {
+    void run(async () => {
       await actions.createWorktree({
         repoId: repo.id,
         name: name.trim(),
@@ -142,10 +140,7 @@ export function CreateWorktreeDialog({
         localStorage.setItem(`${LAST_KEY}:${boardId}`, JSON.stringify({ runnerId, repoId: repo.id }));
       } catch {}
       onClose();
-    } catch (err) {
-      setError(messageOf(err));
-      setBusy(false);
-    }
+    });
   };
 
   const show = (field: keyof typeof problems, touched: boolean) =>

@@ -1,6 +1,7 @@
 import { type FormEvent, useState } from "react";
 import type { Member, Role, User } from "../../../protocol/index.ts";
 import { messageOf } from "../lib/api.ts";
+import { useSubmit } from "../lib/useSubmit.ts";
 import { Avatar } from "../ui/Avatar.tsx";
 import { confirm } from "../ui/confirm.tsx";
 import { CloseIcon } from "../ui/icons.tsx";
@@ -112,21 +113,14 @@ export function MembersPanel({
 function InviteForm({ actions }: { actions: BoardActions }) {
   const [email, setEmail] = useState("");
   const [role, setRole] = useState<"member" | "viewer">("member");
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useSubmit();
 
-  const submit = async (e: FormEvent) => {
+  const submit = (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    void run(async () => {
       await actions.invite(email, role);
       setEmail("");
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (

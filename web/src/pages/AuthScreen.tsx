@@ -1,5 +1,6 @@
 import { type FormEvent, useState } from "react";
-import { login, messageOf, register } from "../lib/api.ts";
+import { login, register } from "../lib/api.ts";
+import { useSubmit } from "../lib/useSubmit.ts";
 import { Logo } from "../ui/Shell.tsx";
 
 /** Log in or create an account. Error text comes straight from the API, which words it for people. */
@@ -8,20 +9,11 @@ export function AuthScreen({ notice }: { notice?: string }) {
   const [name, setName] = useState("");
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, run } = useSubmit();
 
-  const submit = async (e: FormEvent) => {
+  const submit = (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      if (mode === "login") await login(email, password);
-      else await register(name, email, password);
-    } catch (err) {
-      setError(messageOf(err));
-      setBusy(false);
-    }
+    void run(() => (mode === "login" ? login(email, password) : register(name, email, password)));
   };
 
   const switchTo = (m: typeof mode) => {

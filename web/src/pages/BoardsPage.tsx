@@ -3,6 +3,7 @@ import type { Board, User } from "../../../protocol/index.ts";
 import { api, expectOk, messageOf, unwrap } from "../lib/api.ts";
 import { ago } from "../lib/format.ts";
 import { Link, navigate } from "../lib/router.tsx";
+import { useSubmit } from "../lib/useSubmit.ts";
 import { confirm } from "../ui/confirm.tsx";
 import { InlineEdit } from "../ui/InlineEdit.tsx";
 import { PencilIcon, TrashIcon } from "../ui/icons.tsx";
@@ -88,20 +89,14 @@ export function BoardsPage({ user }: { user: User }) {
 
 function CreateBoard() {
   const [name, setName] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { busy, error, run } = useSubmit();
 
-  const submit = async (e: FormEvent) => {
+  const submit = (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    void run(async () => {
       const board = await unwrap(api.api.boards.$post({ json: { name } }));
       navigate(`/b/${board.id}`);
-    } catch (err) {
-      setError(messageOf(err));
-      setBusy(false);
-    }
+    });
   };
 
   return (

@@ -2,6 +2,7 @@ import { type FormEvent, useEffect, useState } from "react";
 import type { ApiToken, CreatedApiToken, User } from "../../../protocol/index.ts";
 import { api, expectOk, messageOf, unwrap } from "../lib/api.ts";
 import { ago, fullDate } from "../lib/format.ts";
+import { useSubmit } from "../lib/useSubmit.ts";
 import { confirm } from "../ui/confirm.tsx";
 import { CopyIcon } from "../ui/icons.tsx";
 import { notify } from "../ui/notices.tsx";
@@ -88,21 +89,14 @@ export function TokensPage({ user }: { user: User }) {
 
 function CreateToken({ onCreated }: { onCreated: (t: CreatedApiToken) => void }) {
   const [name, setName] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { busy, error, run } = useSubmit();
 
-  const submit = async (e: FormEvent) => {
+  const submit = (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    void run(async () => {
       onCreated(await unwrap(api.api.tokens.$post({ json: { name } })));
       setName("");
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (

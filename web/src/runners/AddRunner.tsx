@@ -1,7 +1,7 @@
 import { type FormEvent, useState } from "react";
 import type { Runner, RunnerRegistration } from "../../../protocol/index.ts";
-import { messageOf } from "../lib/api.ts";
 import { useStore } from "../lib/store.ts";
+import { useSubmit } from "../lib/useSubmit.ts";
 import { CheckIcon, CopyIcon, PlusIcon, Spinner } from "../ui/icons.tsx";
 import { notify } from "../ui/notices.tsx";
 import type { RunnerStore } from "./store.ts";
@@ -22,25 +22,18 @@ export function AddRunner({
 }) {
   const [open, setOpen] = useState(false);
   const [name, setName] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { busy, error, run } = useSubmit();
   const [reg, setReg] = useState<RunnerRegistration | null>(null);
 
-  const submit = async (e: FormEvent) => {
+  const submit = (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    void run(async () => {
       const created = await store.create(name);
       await onCreated?.(created.runner);
       setReg(created);
       setName("");
       setOpen(false);
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (

@@ -1,8 +1,8 @@
 import { type FormEvent, useState } from "react";
 import type { Repo, Runner } from "../../../protocol/index.ts";
-import { messageOf } from "../lib/api.ts";
 import { ago, fullDate, useNow } from "../lib/format.ts";
 import { useStore } from "../lib/store.ts";
+import { useSubmit } from "../lib/useSubmit.ts";
 import { BranchIcon, FolderIcon, PlusIcon, RefreshIcon, Spinner } from "../ui/icons.tsx";
 import type { RunnerStore } from "./store.ts";
 
@@ -123,26 +123,20 @@ function RepoRow({
 function AddRepoForm({ runner, store, onDone }: { runner: Runner; store: RunnerStore; onDone: () => void }) {
   const [where, setWhere] = useState("");
   const [name, setName] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { busy, error, run } = useSubmit();
   const value = where.trim();
   const isUrl = looksLikeUrl(value);
 
-  const submit = async (e: FormEvent) => {
+  const submit = (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    void run(async () => {
       await store.addRepo(
         runner.id,
         isUrl ? { kind: "url", url: value } : { kind: "path", path: value },
         name.trim() || undefined,
       );
       onDone();
-    } catch (err) {
-      setError(messageOf(err));
-      setBusy(false);
-    }
+    });
   };
 
   return (
