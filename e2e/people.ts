@@ -2,20 +2,9 @@
  * What every end-to-end file needs: Debian's Chromium, and a person signed up in a browser context
  * of their own (a fresh context per person, so nothing is shared between them but the server).
  */
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-
-export const launchChromium = () => chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+export { launchChromium } from "../test/chromium.ts";
 
 export const PASSWORD = "correct horse battery";
 const run = `${process.pid}-${Date.now()}`;
