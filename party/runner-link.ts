@@ -17,8 +17,11 @@ export const RUNNER_HEADERS = {
   info: "x-trellis-runner-info",
 };
 
-/** How often the alarm looks for silent sockets while any is open. */
-const SWEEP_MS = 10_000;
+/**
+ * How often the alarm looks for silent sockets while any is open. Stale (20 s) plus this stays well
+ * under the 30 s in which a runner cut off without a close must show offline.
+ */
+const SWEEP_MS = 5_000;
 /** When the alarm should next sweep this runner's leases (set while any job is claimed). */
 const LEASE_KEY = "leaseCheckAt";
 
