@@ -55,6 +55,9 @@ export async function startTrellis(opts: { singleUser?: boolean; port?: number }
     WRANGLER_SEND_METRICS: "false",
     NO_COLOR: "1",
     CI: "1",
+    // wrangler's local trace store fsyncs a SQLite commit per invocation (see bench/README.md); the
+    // deployed edge has nothing like it, and under a parallel suite it is where stalls come from.
+    X_LOCAL_OBSERVABILITY: process.env.X_LOCAL_OBSERVABILITY ?? "false",
   };
   const migrate = spawnSync(
     join(BIN, "wrangler"),
