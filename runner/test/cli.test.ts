@@ -1,6 +1,6 @@
 /** The CLI a user types: register, status, help, and the errors that say what to do next. */
 import { execFileSync } from "node:child_process";
-import { copyFileSync, readFileSync, statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api, freePort, ROOT, startTrellis, type Trellis } from "../../test/server.ts";
@@ -96,14 +96,26 @@ describe("--help", () => {
   });
 });
 
-describe("the published bundle", () => {
-  it("runs alone: dist/cli.js, copied away from node_modules, talks to the edge", () => {
-    const node = join(ROOT, "node_modules/.bin/node");
-    execFileSync(node, [join(ROOT, "runner/build.ts")]);
-    const alone = join(s.dir, "cli.js");
-    copyFileSync(join(ROOT, "runner/dist/cli.js"), alone);
-    expect(readFileSync(alone, "utf8").startsWith("#!/usr/bin/env node\n")).toBe(true);
-    const out = execFileSync(node, [alone, "status"], { cwd: s.dir, env: s.env, encoding: "utf8" });
+describe("the published package", () => {
+  it("installs with npx from its packed tarball, alone, and talks to the edge", () => {
+    const env = {
+      ...s.env,
+      // The Node 22 the project ships, as a user's `node` would be (engines: >= 22).
+      PATH: `${join(ROOT, "node_modules/.bin")}:${process.env.PATH}`,
+      npm_config_cache: join(s.dir, "npm-cache"),
+      npm_config_update_notifier: "false",
+    };
+    // `npm pack` runs prepack, which bundles dist/cli.js from the current source.
+    const tarball = execFileSync("npm", ["pack", "--silent", "--pack-destination", s.dir], {
+      cwd: join(ROOT, "runner"),
+      env,
+      encoding: "utf8",
+    }).trim();
+    const out = execFileSync("npx", ["--yes", `--package=${join(s.dir, tarball)}`, "trellis-runner", "status"], {
+      cwd: s.dir,
+      env,
+      encoding: "utf8",
+    });
     expect(out).toMatch(/edge says: accepted/);
   });
 });
