@@ -188,8 +188,17 @@ export class BoardRoom extends Server<Env> {
     return this.peers().map(toPeer);
   }
 
+  /**
+   * The sweep is housekeeping: losing it to a crash costs nothing (the next connect sets it again),
+   * so it does not hold the room's outgoing frames behind a durable write (the output gate), which
+   * stalled every cursor on the board for the length of a disk flush each time it was set.
+   */
+  private sweepIn(ms: number) {
+    return this.ctx.storage.setAlarm(Date.now() + ms, { allowUnconfirmed: true });
+  }
+
   private async ensureSweep() {
-    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + SWEEP_MS);
+    if ((await this.ctx.storage.getAlarm()) === null) await this.sweepIn(SWEEP_MS);
   }
 
   override async onAlarm() {
@@ -201,7 +210,7 @@ export class BoardRoom extends Server<Env> {
       if (now - Math.max(lastPing, seenAt) > STALE_MS) this.end(c, 4408, "no ping");
       else open++;
     }
-    if (open > 0) await this.ctx.storage.setAlarm(now + SWEEP_MS);
+    if (open > 0) await this.sweepIn(SWEEP_MS);
   }
 }
 
