@@ -88,7 +88,7 @@ describe("a connected runner", () => {
     await s.api(`/api/runners/${s.runnerId}`, { method: "DELETE" });
     // At once: the link says why before it closes (under wrangler dev the close frame itself can
     // wait for the runner's next ping, up to 10 s).
-    await runner.waitFor(/revoked/, 3_000, mark);
+    await runner.waitFor(/revoked/, 5_000, mark);
     expect(await runner.exited).toBe(1);
     const status = await s.cli(["status"]);
     expect(status.code).toBe(1);
