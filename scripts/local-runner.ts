@@ -45,7 +45,7 @@ async function registered(base: string, env: NodeJS.ProcessEnv): Promise<boolean
 async function shareWithAllBoards(base: string, token: string, runnerId: string): Promise<void> {
   let cursor: string | null = null;
   do {
-    const res = await fetch(`${base}/api/boards?limit=100${cursor ? `&cursor=${cursor}` : ""}`, {
+    const res = await fetch(`${base}/api/boards?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, {
       headers: { authorization: `Bearer ${token}` },
     });
     if (!res.ok) throw new Error(`/api/boards answered ${res.status}: ${await res.text()}`);
