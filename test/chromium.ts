@@ -4,7 +4,7 @@
  */
 import { chromium } from "playwright-core";
 
-export const CHROMIUM_PATH = "/usr/bin/chromium";
+const CHROMIUM_PATH = "/usr/bin/chromium";
 
 const ARGS = [
   "--headless",

@@ -19,7 +19,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { api, ROOT, registerUser, startTrellis } from "../../test/server.ts";
 import { intOptions } from "../lib/args.ts";
 import { onCleanup, withDeadline } from "../lib/cleanup.ts";
-import { watchChildCpu, watchMachineCpu } from "../lib/proc-cpu.ts";
+import { processCpuMs, watchChildCpu, watchMachineCpu } from "../lib/proc-cpu.ts";
 import { formatFigure as f, note, printFigures } from "../lib/report.ts";
 import { Samples } from "../lib/stats.ts";
 
@@ -32,10 +32,6 @@ if (opts.jobs < 1 || opts.rate < 1) {
   process.exit(2);
 }
 
-// Same reasoning as bench/presence: wrangler's local trace store fsyncs per invocation, which the
-// deployed edge does not do. `X_LOCAL_OBSERVABILITY=true npm run bench:jobs` measures it anyway.
-process.env.X_LOCAL_OBSERVABILITY ??= "false";
-
 const NODE = join(ROOT, "node_modules/.bin/node");
 const CLI = join(ROOT, "runner/dist/cli.js");
 
@@ -47,13 +43,6 @@ interface QueuedJob {
 /** Bundle the runner from the current source (esbuild: well under a second). */
 function buildRunner(): void {
   execFileSync(NODE, [join(ROOT, "runner/build.ts")], { stdio: "inherit" });
-}
-
-/** CPU time (user + system) a process has used so far, in ms, from /proc (Linux). */
-function cpuMs(pid: number): number {
-  const raw = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = raw.slice(raw.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) * 10; // USER_HZ is 100
 }
 
 /** Resident set size of a process, from /proc (Linux). */
@@ -81,7 +70,7 @@ async function main() {
   buildRunner();
   const edge = await startTrellis();
   onCleanup(() => edge.stop());
-  note(`edge on ${edge.url}${process.env.X_LOCAL_OBSERVABILITY === "false" ? " (local trace store off)" : ""}`);
+  note(`edge on ${edge.url}${process.env.X_LOCAL_OBSERVABILITY === "true" ? " (local trace store on)" : ""}`);
 
   const user = await registerUser(edge.url, "Bench");
   const call = <T>(path: string, json?: unknown) => api<T>(edge.url, path, { token: user.token, json });
@@ -116,12 +105,12 @@ async function main() {
 
   // Idle: connected, no work. Highest RSS seen over the idle window.
   let idleRss = 0;
-  const idleCpu0 = cpuMs(runner.pid!);
+  const idleCpu0 = processCpuMs(runner.pid!);
   for (let s = 0; s < opts.idle * 4; s++) {
     await sleep(250);
     idleRss = Math.max(idleRss, rssMb(runner.pid!));
   }
-  const idleCpuPct = ((cpuMs(runner.pid!) - idleCpu0) / (opts.idle * 1000)) * 100;
+  const idleCpuPct = ((processCpuMs(runner.pid!) - idleCpu0) / (opts.idle * 1000)) * 100;
   note(`runner idle for ${opts.idle} s: rss ${f(idleRss)} MB, cpu ${f(idleCpuPct)}%`);
 
   const queue = () => call<QueuedJob>(`/api/runners/${runnerId}/jobs`, { type: "ping" });

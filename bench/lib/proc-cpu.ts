@@ -13,6 +13,20 @@ interface ProcStat {
   ticks: number;
 }
 
+function readStat(pid: number): ProcStat {
+  const raw = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // comm may hold spaces and parentheses: fields after the last ')' are fixed.
+  const close = raw.lastIndexOf(")");
+  const comm = raw.slice(raw.indexOf("(") + 1, close);
+  const f = raw.slice(close + 2).split(" ");
+  return { pid, ppid: Number(f[1]), comm, ticks: Number(f[11]) + Number(f[12]) };
+}
+
+/** CPU time (user + system) one process has used so far, in ms. */
+export function processCpuMs(pid: number): number {
+  return (readStat(pid).ticks * 1000) / TICKS_PER_SECOND;
+}
+
 function readStats(): ProcStat[] {
   const out: ProcStat[] = [];
   let pids: string[];
@@ -23,12 +37,7 @@ function readStats(): ProcStat[] {
   }
   for (const pid of pids) {
     try {
-      const raw = readFileSync(`/proc/${pid}/stat`, "utf8");
-      // comm may hold spaces and parentheses: fields after the last ')' are fixed.
-      const close = raw.lastIndexOf(")");
-      const comm = raw.slice(raw.indexOf("(") + 1, close);
-      const f = raw.slice(close + 2).split(" ");
-      out.push({ pid: Number(pid), ppid: Number(f[1]), comm, ticks: Number(f[11]) + Number(f[12]) });
+      out.push(readStat(Number(pid)));
     } catch {
       // The process ended between listing and reading.
     }
