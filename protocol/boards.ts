@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { Email } from "./auth.ts";
-import { Color, Name, Role } from "./common.ts";
+import { Color, Name, Role, Text } from "./common.ts";
 
 export const Board = z.object({
   id: z.string(),
@@ -56,7 +56,7 @@ export const CreateZoneBody = z.object({
   y: Coord.default(0),
   width: Size.default(480),
   height: Size.default(320),
-  promptTemplate: z.string().max(20_000).default(""),
+  promptTemplate: Text.max(20_000).default(""),
 });
 export const PatchZoneBody = z
   .object({
@@ -66,7 +66,7 @@ export const PatchZoneBody = z
     y: Coord,
     width: Size,
     height: Size,
-    promptTemplate: z.string().max(20_000),
+    promptTemplate: Text.max(20_000),
   })
   .partial()
   .refine((b) => Object.keys(b).length > 0, "nothing to change");

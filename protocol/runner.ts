@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { Name } from "./common.ts";
+import { HttpUrl, Name, Text } from "./common.ts";
 
 /**
  * The runner protocol (`/runner/*`, runner credential as `Authorization: Bearer trl_run_…`) and
@@ -24,9 +24,7 @@ import { Name } from "./common.ts";
 // ---- git names, checked before any job exists ----
 
 /** A worktree name becomes a folder under the runner's data dir: one safe path segment. */
-export const WorktreeName = z
-  .string()
-  .trim()
+export const WorktreeName = Text.trim()
   .min(1, "must not be empty")
   .max(100, "must be at most 100 characters")
   .regex(
@@ -36,9 +34,7 @@ export const WorktreeName = z
   .refine((s) => !s.includes("..") && !s.endsWith(".lock") && !s.endsWith("."), "is not a safe folder name");
 
 /** `git check-ref-format --branch` rules, checked here so a bad name never reaches a runner. */
-export const BranchName = z
-  .string()
-  .trim()
+export const BranchName = Text.trim()
   .min(1, "must not be empty")
   .max(200, "must be at most 200 characters")
   .refine(
@@ -60,10 +56,10 @@ export const BranchName = z
 // ---- runners ----
 
 export const RunnerInfo = z.object({
-  version: z.string().max(40),
-  os: z.string().max(80),
-  gitVersion: z.string().max(80),
-  providers: z.array(z.string().max(40)).max(20),
+  version: Text.max(40),
+  os: Text.max(80),
+  gitVersion: Text.max(80),
+  providers: z.array(Text.max(40)).max(20),
 });
 export type RunnerInfo = z.infer<typeof RunnerInfo>;
 
@@ -89,11 +85,11 @@ export const RunnerRegistration = z.object({
   command: z.string(),
 });
 export type RunnerRegistration = z.infer<typeof RunnerRegistration>;
-export const ShareRunnerBody = z.object({ boardId: z.string().min(1).max(64) });
+export const ShareRunnerBody = z.object({ boardId: Text.min(1).max(64) });
 
 /** `POST /runner/register` (no credential yet: the one-time token is the proof). */
 export const RegisterRunnerBody = z.object({
-  token: z.string().min(1).max(200),
+  token: Text.min(1).max(200),
   name: Name.optional(),
   info: RunnerInfo,
 });
@@ -127,19 +123,62 @@ export const LINK_CLOSE = {
 
 // ---- repos and worktrees ----
 
+/**
+ * Where a runner may clone from: `https://`, `ssh://` or `git@host:path`, and `file://` (which the
+ * service allows only for the runner's owner, since it reads the owner's disk). A host or path
+ * that starts with `-` would reach git or ssh as an option (`ssh://-oProxyCommand=…`), and
+ * whitespace or control characters have no place in a URL: both are refused here rather than left
+ * to git.
+ */
+export function repoUrlProblem(url: string): string | null {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+  if (/[\s\x00-\x1f\x7f]/.test(url)) return "must not contain spaces or control characters";
+  let host: string;
+  let path: string;
+  const scp = /^git@([^:/]+):(.*)$/.exec(url);
+  if (scp) [, host, path] = scp as unknown as [string, string, string];
+  else {
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch {
+      return "must be an https://, ssh://, git@host:path or file:// URL";
+    }
+    if (!["https:", "ssh:", "file:"].includes(u.protocol)) {
+      return "must be an https://, ssh://, git@host:path or file:// URL";
+    }
+    if (u.protocol !== "file:" && !u.hostname) return "must name a host";
+    host = `${u.username}@${u.hostname}`.replace(/^@/, "");
+    path = u.pathname;
+  }
+  const decode = (s: string) => {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      return s;
+    }
+  };
+  if (
+    decode(host)
+      .split("@")
+      .some((part) => part.startsWith("-"))
+  )
+    return "host must not start with '-'";
+  if (/^[/~]*-/.test(decode(path))) return "path must not start with '-'";
+  return null;
+}
+
+export const RepoUrl = Text.trim()
+  .min(1)
+  .max(2000)
+  .superRefine((url, ctx) => {
+    const problem = repoUrlProblem(url);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
+
 export const RepoSource = z.discriminatedUnion("kind", [
-  z.object({ kind: z.literal("path"), path: z.string().min(1).max(1000) }),
-  z.object({
-    kind: z.literal("url"),
-    url: z
-      .string()
-      .min(1)
-      .max(2000)
-      .refine(
-        (u) => /^(https?:\/\/|ssh:\/\/|git@[^:]+:|file:\/\/)/.test(u),
-        "must be an https, ssh, git@ or file:// URL",
-      ),
-  }),
+  z.object({ kind: z.literal("path"), path: Text.min(1).max(1000) }),
+  z.object({ kind: z.literal("url"), url: RepoUrl }),
 ]);
 export type RepoSource = z.infer<typeof RepoSource>;
 
@@ -200,26 +239,26 @@ export type Worktree = z.infer<typeof Worktree>;
 const Coord = z.number().finite().min(-1_000_000).max(1_000_000);
 
 export const CreateWorktreeBody = z.object({
-  repoId: z.string().min(1).max(64),
+  repoId: Text.min(1).max(64),
   name: WorktreeName,
   /** new: create `branch` from `baseBranch` (default: the repo's default branch); existing: check out `branch`. */
   mode: z.enum(["new", "existing"]).default("new"),
   branch: BranchName,
   baseBranch: BranchName.optional(),
-  issueUrl: z.url().max(2000).optional(),
-  notes: z.string().max(10_000).default(""),
+  issueUrl: HttpUrl.optional(),
+  notes: Text.max(10_000).default(""),
   x: Coord.default(0),
   y: Coord.default(0),
-  zoneId: z.string().max(64).nullable().default(null),
+  zoneId: Text.max(64).nullable().default(null),
 });
 export const PatchWorktreeBody = z
-  .object({ x: Coord, y: Coord, zoneId: z.string().max(64).nullable(), notes: z.string().max(10_000) })
+  .object({ x: Coord, y: Coord, zoneId: Text.max(64).nullable(), notes: Text.max(10_000) })
   .partial()
   .refine((b) => Object.keys(b).length > 0, "nothing to change");
 /** `GET /api/boards/:boardId/worktrees`: pages ordered by id; a big board pages through in 500s. */
 export const WorktreePageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(500),
-  cursor: z.string().max(64).optional(),
+  cursor: Text.max(64).optional(),
 });
 export const DeleteWorktreeQuery = z.object({
   force: z
@@ -323,7 +362,7 @@ export const JOB_LEASE_MS = 30_000;
 /** How often a runner should heartbeat a job it holds (a third of the lease). */
 export const JOB_HEARTBEAT_MS = 10_000;
 
-export const LeaseBody = z.object({ leaseToken: z.string().min(1).max(200) });
+export const LeaseBody = z.object({ leaseToken: Text.min(1).max(200) });
 /** Heartbeat answer: the new expiry, and whether the user asked to cancel. */
 export const HeartbeatResult = z.object({ leaseExpiresAt: z.number(), cancelRequested: z.boolean() });
 export type HeartbeatResult = z.infer<typeof HeartbeatResult>;
@@ -331,9 +370,7 @@ export type HeartbeatResult = z.infer<typeof HeartbeatResult>;
 /** Progress events: `seq` starts at 1 and increases; a seq already applied is ignored. */
 export const JobEventsBody = LeaseBody.extend({
   events: z
-    .array(
-      z.object({ seq: z.number().int().min(1), kind: z.string().max(40), data: z.record(z.string(), z.unknown()) }),
-    )
+    .array(z.object({ seq: z.number().int().min(1), kind: Text.max(40), data: z.record(z.string(), z.unknown()) }))
     .min(1)
     .max(100),
 });
@@ -348,7 +385,7 @@ export type JobEventsResult = z.infer<typeof JobEventsResult>;
  */
 export const CompleteJobBody = z.discriminatedUnion("status", [
   LeaseBody.extend({ status: z.literal("succeeded"), result: z.record(z.string(), z.unknown()) }),
-  LeaseBody.extend({ status: z.literal("failed"), error: z.string().max(20_000) }),
+  LeaseBody.extend({ status: z.literal("failed"), error: Text.max(20_000) }),
   /** The runner stopped the job because the user cancelled it. */
   LeaseBody.extend({ status: z.literal("cancelled") }),
   /** Ctrl-C drain: the runner hands an unstarted/interrupted idempotent job back to the queue. */

@@ -4,9 +4,11 @@ import type { z } from "zod";
 import { getRunnerLink } from "../../party/stubs.ts";
 import type { Job, JobPayloads, JobType } from "../../protocol/index.ts";
 import { schema } from "../db/client.ts";
+import { forbidden } from "../lib/errors.ts";
 import { newId } from "../lib/ids.ts";
 import type { Ctx } from "./context.ts";
 import { entity } from "./context.ts";
+import { assertUsable, isSharedWithBoard, loadRunner, requireRunnerUse } from "./runner-access.ts";
 
 /**
  * Putting work in front of a runner: the job row, and the wake-up on its link. Kept apart from the
@@ -41,8 +43,35 @@ export interface JobSpec<T extends JobType> {
   idempotencyKey?: string;
 }
 
-/** The insert, to batch with the row the job acts on; follow with `jobQueued` once committed. */
-export function insertJob<T extends JobType>(ctx: Ctx, spec: JobSpec<T>) {
+/**
+ * May this job be put in front of its runner? The one check every job passes as it is queued,
+ * whatever the route: the runner is not revoked, and a board's job runs only on a runner shared
+ * with that board (so unsharing takes the runner away from the board's old cards too); a job of
+ * no board only on a runner the caller owns or may use through a board.
+ */
+export async function authorizeJob<T extends JobType>(ctx: Ctx, spec: JobSpec<T>): Promise<AuthorizedJob<T>> {
+  const runner = spec.boardId
+    ? await loadRunner(ctx, spec.runnerId)
+    : await requireRunnerUse(ctx, spec.runnerId, "member");
+  assertUsable(runner);
+  if (spec.boardId && !(await isSharedWithBoard(ctx, spec.runnerId, spec.boardId))) {
+    throw forbidden(
+      "This runner is no longer shared with this board. Its owner can share it again from the runner's settings.",
+      "runner_not_shared",
+    );
+  }
+  return spec as AuthorizedJob<T>;
+}
+
+declare const authorized: unique symbol;
+/** A spec that passed `authorizeJob`: the only kind `insertJob` takes, so no route can skip the check. */
+export type AuthorizedJob<T extends JobType> = JobSpec<T> & { readonly [authorized]: true };
+
+/**
+ * The insert, to batch with the row the job acts on (`insertJob(ctx, await authorizeJob(ctx, spec))`);
+ * follow with `jobQueued` once committed.
+ */
+export function insertJob<T extends JobType>(ctx: Ctx, spec: AuthorizedJob<T>) {
   const createdBy = ctx.actor.kind === "user" ? ctx.actor.userId : null;
   return ctx.db
     .insert(jobs)
@@ -63,7 +92,7 @@ export async function jobQueued(ctx: Ctx, job: JobRow): Promise<void> {
 }
 
 export async function queueJob<T extends JobType>(ctx: Ctx, spec: JobSpec<T>): Promise<JobRow> {
-  const [row] = await insertJob(ctx, spec);
+  const [row] = await insertJob(ctx, await authorizeJob(ctx, spec));
   await jobQueued(ctx, row!);
   return row!;
 }

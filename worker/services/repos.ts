@@ -4,13 +4,13 @@ import type { z } from "zod";
 import type { AddRepoBody, Job, Repo, RepoSource } from "../../protocol/index.ts";
 import { JobResults, WorktreeName } from "../../protocol/index.ts";
 import { schema } from "../db/client.ts";
-import { badRequest, conflict, notFound } from "../lib/errors.ts";
+import { badRequest, conflict, forbidden, notFound } from "../lib/errors.ts";
 import { newId } from "../lib/ids.ts";
 import { describeIssues } from "../lib/validate.ts";
 import type { Ctx } from "./context.ts";
 import { entity, userId } from "./context.ts";
 import type { JobEffect, JobOutcome, JobRow } from "./job-queue.ts";
-import { insertJob, jobQueued, queueJob, toJob } from "./job-queue.ts";
+import { authorizeJob, insertJob, jobQueued, queueJob, toJob } from "./job-queue.ts";
 import { assertUsable, publishToRunnerBoards, requireRunnerUse } from "./runner-access.ts";
 
 const { repos } = schema;
@@ -65,7 +65,15 @@ export async function listRepos(ctx: Ctx, runnerId: string): Promise<Repo[]> {
 }
 
 export async function addRepo(ctx: Ctx, runnerId: string, body: z.infer<typeof AddRepoBody>): Promise<Repo> {
-  assertUsable(await requireRunnerUse(ctx, runnerId, "member"));
+  const runner = await requireRunnerUse(ctx, runnerId, "member");
+  assertUsable(runner);
+  // A file:// URL reads the runner machine's own disk: that is its owner's to choose.
+  if (body.source.kind === "url" && body.source.url.startsWith("file:") && runner.ownerId !== userId(ctx)) {
+    throw forbidden(
+      "Only the runner's owner can add a repo from a file:// URL; clone over https or ssh.",
+      "not_runner_owner",
+    );
+  }
   const named = WorktreeName.safeParse(body.name ?? nameFrom(body.source));
   if (!named.success) {
     throw badRequest(`Give the repo a name: ${describeIssues(named.error)}`, "invalid_name");
@@ -83,13 +91,16 @@ export async function addRepo(ctx: Ctx, runnerId: string, body: z.infer<typeof A
       .insert(repos)
       .values({ id, runnerId, name, data: data as unknown as Record<string, unknown>, createdBy: userId(ctx) })
       .returning(),
-    insertJob(ctx, {
-      runnerId,
-      boardId: null,
-      type: "repo.add",
-      payload: { repoId: id, name, source: body.source },
-      idempotencyKey: `repo.add:${id}`,
-    }),
+    insertJob(
+      ctx,
+      await authorizeJob(ctx, {
+        runnerId,
+        boardId: null,
+        type: "repo.add",
+        payload: { repoId: id, name, source: body.source },
+        idempotencyKey: `repo.add:${id}`,
+      }),
+    ),
   ]);
   await jobQueued(ctx, job!);
   await publishRepo(ctx, "created", row!);

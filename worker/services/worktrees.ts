@@ -19,7 +19,7 @@ import { requireBoardRole } from "./access.ts";
 import type { Ctx } from "./context.ts";
 import { entity, removed, userId } from "./context.ts";
 import type { JobEffect, JobOutcome, JobRow } from "./job-queue.ts";
-import { insertJob, jobQueued, queueJob, toJob } from "./job-queue.ts";
+import { authorizeJob, insertJob, jobQueued, queueJob, toJob } from "./job-queue.ts";
 import { patchData } from "./repos.ts";
 import { assertUsable, isSharedWithBoard, loadRunner, requireRunnerUse } from "./runner-access.ts";
 
@@ -164,14 +164,24 @@ export async function createWorktree(
           createdBy: userId(ctx),
         })
         .returning(),
-      insertJob(ctx, {
-        id: jobId,
-        runnerId: repo.runnerId,
-        boardId,
-        type: "worktree.create",
-        payload: { worktreeId: id, repoId: repo.id, name: body.name, mode: body.mode, branch: body.branch, baseBranch },
-        idempotencyKey: `worktree.create:${id}`,
-      }),
+      insertJob(
+        ctx,
+        await authorizeJob(ctx, {
+          id: jobId,
+          runnerId: repo.runnerId,
+          boardId,
+          type: "worktree.create",
+          payload: {
+            worktreeId: id,
+            repoId: repo.id,
+            name: body.name,
+            mode: body.mode,
+            branch: body.branch,
+            baseBranch,
+          },
+          idempotencyKey: `worktree.create:${id}`,
+        }),
+      ),
     ]);
   } catch (err) {
     // Two creations with the same name raced past the check above; the unique index kept one.
@@ -227,8 +237,9 @@ export async function deleteWorktree(
     throw conflict("This worktree is still being created: delete it once it is ready or has failed.", "worktree_busy");
   }
   const runner = await loadRunner(ctx, wt.runnerId);
-  if (runner.status === "revoked") {
-    // Nobody is left to ask: the card goes, the folder stays on that machine.
+  if (runner.status === "revoked" || !(await isSharedWithBoard(ctx, wt.runnerId, boardId))) {
+    // Nobody may be asked (the runner was revoked, or unshared from this board, which takes it
+    // away from the board's old cards too): the card goes, the folder stays on that machine.
     await ctx.db.delete(worktrees).where(eq(worktrees.id, wt.id));
     await ctx.publish(boardId, removed("worktree", wt.id));
     return null;
@@ -240,20 +251,23 @@ export async function deleteWorktree(
       .set({ status: "deleting", data: patchData(worktrees.data, { error: null, jobId }), updatedAt: Date.now() })
       .where(and(eq(worktrees.id, wt.id), eq(worktrees.status, wt.status)))
       .returning(),
-    insertJob(ctx, {
-      id: jobId,
-      runnerId: wt.runnerId,
-      boardId,
-      type: "worktree.delete",
-      payload: {
-        worktreeId: wt.id,
-        repoId: wt.repoId,
-        name: wt.name,
-        branch: wt.branch,
-        force: opts.force,
-        deleteBranch: opts.deleteBranch,
-      },
-    }),
+    insertJob(
+      ctx,
+      await authorizeJob(ctx, {
+        id: jobId,
+        runnerId: wt.runnerId,
+        boardId,
+        type: "worktree.delete",
+        payload: {
+          worktreeId: wt.id,
+          repoId: wt.repoId,
+          name: wt.name,
+          branch: wt.branch,
+          force: opts.force,
+          deleteBranch: opts.deleteBranch,
+        },
+      }),
+    ),
   ]);
   if (!row) throw new AppError(409, "worktree_busy", "The worktree changed meanwhile; try again.");
   await publishWorktree(ctx, "patched", row);
@@ -265,7 +279,6 @@ export async function refreshWorktree(ctx: Ctx, boardId: string, worktreeId: str
   await requireBoardRole(ctx, boardId, "member");
   const wt = await loadWorktree(ctx, boardId, worktreeId);
   if (wt.status !== "ready") throw conflict("Only a ready worktree can be refreshed.", "worktree_busy");
-  assertUsable(await loadRunner(ctx, wt.runnerId));
   const job = await queueJob(ctx, {
     runnerId: wt.runnerId,
     boardId,

@@ -37,7 +37,7 @@ export function BoardPage({ boardId, user }: { boardId: string; user: User }) {
     }),
     [],
   );
-  const ctx = useMemo(() => ({ canEdit, actions, jobs, ui }), [canEdit, actions, jobs, ui]);
+  const ctx = useMemo(() => ({ canEdit, actions, jobs, ui, runners }), [canEdit, actions, jobs, ui, runners]);
   const closeDialog = useCallback(() => setDialog(null), []);
   const toggle = (p: "members" | "runners") => setPanel((open) => (open === p ? null : p));
   const dialogCard =

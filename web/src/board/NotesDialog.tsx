@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from "react";
-import type { Worktree } from "../../../protocol/index.ts";
+import { isHttpUrl, type Worktree } from "../../../protocol/index.ts";
 import type { BoardActions } from "./useBoard.ts";
 
 /** A worktree's notes: read by everyone, edited by members. Saved as one PATCH. */
@@ -33,9 +33,13 @@ export function NotesDialog({
         <h2>Notes on “{wt.name}”</h2>
         {wt.issueUrl && (
           <p className="small">
-            <a href={wt.issueUrl} target="_blank" rel="noreferrer noopener" className="link">
-              {wt.issueUrl}
-            </a>
+            {isHttpUrl(wt.issueUrl) ? (
+              <a href={wt.issueUrl} target="_blank" rel="noreferrer noopener" className="link">
+                {wt.issueUrl}
+              </a>
+            ) : (
+              <span data-testid="unsafe-issue-url">{wt.issueUrl} (not a web link, so not opened)</span>
+            )}
           </p>
         )}
         <textarea

@@ -1,6 +1,6 @@
 import { type NodeProps, NodeToolbar, Position } from "@xyflow/react";
-import { memo, useState } from "react";
-import type { Worktree } from "../../../protocol/index.ts";
+import { memo, useState, useSyncExternalStore } from "react";
+import { isHttpUrl, type Worktree } from "../../../protocol/index.ts";
 import { notify } from "../ui/notices.tsx";
 import { issueLabel, type WorktreeNode } from "./cards.ts";
 import { useBoardContext } from "./context.ts";
@@ -32,9 +32,14 @@ function gitSummary(wt: Worktree) {
  * toolbar only for the selected card. Job activity comes from a per-card subscription.
  */
 export const WorktreeCard = memo(function WorktreeCard({ id, data, selected, dragging }: NodeProps<WorktreeNode>) {
-  const { canEdit, actions, jobs, ui } = useBoardContext();
+  const { canEdit, actions, jobs, ui, runners } = useBoardContext();
   const job = useCardJob(jobs, id);
   const { wt } = data;
+  // A boolean snapshot, so a runner's status change re-renders only the cards whose answer changed.
+  const detached = useSyncExternalStore(runners.board.subscribe, () => {
+    const shared = runners.board.get();
+    return shared !== null && !shared.some((r) => r.id === wt.runnerId);
+  });
   const { label, title } = pill(wt, job);
   // The action buttons exist only while someone points at the card (or it is selected): two fewer
   // elements on every card that is merely on screen.
@@ -100,12 +105,21 @@ export const WorktreeCard = memo(function WorktreeCard({ id, data, selected, dra
         <span className="wt-name" title={wt.name} data-testid="worktree-name">
           {wt.name}
         </span>
+        {detached && (
+          <span
+            className="wt-detached"
+            data-testid="worktree-detached"
+            title="This card's runner is no longer shared with this board, so nothing can run here. The runner's owner can share it again from the runner's settings; deleting the card removes it from the board and leaves the folder on that machine."
+          >
+            detached
+          </span>
+        )}
         {canEdit && (hover || selected) && (
           <>
             <button
               type="button"
               className="wt-btn i-refresh nodrag"
-              disabled={wt.status !== "ready" || refreshing}
+              disabled={wt.status !== "ready" || refreshing || detached}
               onClick={() => void actions.refreshWorktree(id)}
               title="Refresh: ahead/behind and changed files"
               aria-label="Refresh"
@@ -157,7 +171,8 @@ export const WorktreeCard = memo(function WorktreeCard({ id, data, selected, dra
         ) : (
           <span className="wt-faint">{wt.status === "ready" ? "no git state yet" : ""}</span>
         )}
-        {wt.issueUrl && (
+        {/* Only web links become links, even for a row stored before the API refused other schemes. */}
+        {wt.issueUrl && isHttpUrl(wt.issueUrl) && (
           <a
             className="wt-issue i-link nodrag"
             href={wt.issueUrl}

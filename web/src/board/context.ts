@@ -1,4 +1,5 @@
 import { createContext, useContext } from "react";
+import type { RunnerStore } from "../runners/store.ts";
 import type { CardJobs } from "./jobs.ts";
 import type { BoardActions } from "./useBoard.ts";
 
@@ -14,6 +15,7 @@ export const BoardContext = createContext<{
   actions: BoardActions;
   jobs: CardJobs;
   ui: BoardUi;
+  runners: RunnerStore;
 } | null>(null);
 
 export function useBoardContext() {
