@@ -1,8 +1,12 @@
 import { type Connection, type ConnectionContext, Server } from "partyserver";
 import type { EntityEvent, Peer, ServerMessage } from "../protocol/index.ts";
-import { ClientMessage } from "../protocol/index.ts";
+import { ClientMessage, ROOM_CLOSE } from "../protocol/index.ts";
+import { openDb } from "../worker/db/client.ts";
 import type { Env } from "../worker/env.ts";
 import { describeIssues } from "../worker/lib/validate.ts";
+import { identityKey, stillAllowed } from "../worker/services/credentials.ts";
+import type { SocketMatch } from "../worker/services/sockets.ts";
+import { matches } from "../worker/services/sockets.ts";
 import { applyPresence, PresenceBatcher } from "./presence.ts";
 
 /** Headers the Worker sets after authenticating the upgrade; anything a client sent under these names is overwritten. */
@@ -10,6 +14,7 @@ export const IDENTITY_HEADERS = {
   userId: "x-trellis-user-id",
   name: "x-trellis-user-name",
   color: "x-trellis-user-color",
+  credential: "x-trellis-credential",
 };
 
 const MAX_CONNECTIONS = 250;
@@ -19,8 +24,11 @@ const MAX_MESSAGE_CHARS = 8192;
 const STALE_MS = 20_000;
 const SWEEP_MS = 10_000;
 
-/** `left` marks a socket the room has already announced as gone, so its close is not announced twice. */
-type PeerState = Peer & { seenAt: number; left?: boolean };
+/**
+ * `credential` is the sign-in or token the socket was opened with (never shown to peers); `left`
+ * marks a socket the room has already announced as gone, so its close is not announced twice.
+ */
+type PeerState = Peer & { seenAt: number; credential: string; left?: boolean };
 type Live = Pick<Peer, "cursor" | "viewport" | "selection"> & { seenAt: number };
 
 /**
@@ -77,13 +85,14 @@ export class BoardRoom extends Server<Env> {
 
   override onConnect(conn: Connection<PeerState>, { request }: ConnectionContext) {
     const userId = request.headers.get(IDENTITY_HEADERS.userId);
-    if (!userId) {
+    const credential = request.headers.get(IDENTITY_HEADERS.credential);
+    if (!userId || !credential) {
       // Only reachable if someone routes around the Worker's auth: refuse rather than trust.
-      conn.close(4401, "unauthenticated");
+      conn.close(ROOM_CLOSE.signedOut, "unauthenticated");
       return;
     }
     if ([...this.getConnections()].length > MAX_CONNECTIONS) {
-      conn.close(4429, `This board has its maximum of ${MAX_CONNECTIONS} open connections.`);
+      conn.close(ROOM_CLOSE.full, `This board has its maximum of ${MAX_CONNECTIONS} open connections.`);
       return;
     }
     const peer: PeerState = {
@@ -95,6 +104,7 @@ export class BoardRoom extends Server<Env> {
       viewport: null,
       selection: [],
       seenAt: Date.now(),
+      credential,
     };
     conn.setState(peer);
     conn.send(
@@ -175,11 +185,47 @@ export class BoardRoom extends Server<Env> {
     // Access changes take effect on open sockets too, not only on the next connect.
     if (event.entity === "member" && event.op === "removed") {
       for (const c of this.getConnections<PeerState>()) {
-        if (c.state?.userId === event.id) this.end(c, 4403, "removed from board");
+        if (c.state?.userId === event.id) this.end(c, ROOM_CLOSE.removed, "removed from board");
       }
     }
     if (event.entity === "board" && event.op === "removed") {
-      for (const c of this.getConnections()) c.close(4404, "board deleted");
+      for (const c of this.getConnections()) c.close(ROOM_CLOSE.deleted, "board deleted");
+    }
+  }
+
+  /** Called by the Worker (RPC) when a credential ends: its sockets close now, not on their next request. */
+  async endSockets(match: SocketMatch): Promise<number> {
+    let ended = 0;
+    for (const c of this.getConnections<PeerState>()) {
+      if (c.state && !c.state.left && matches(match, c.state)) {
+        this.end(c, ROOM_CLOSE.signedOut, "signed out");
+        ended++;
+      }
+    }
+    return ended;
+  }
+
+  /**
+   * Sockets whose credential has ended without an event saying so (a token expired, a user was
+   * deleted underneath us) are found here, on the sweep, in one or two queries per room.
+   */
+  private async revalidate() {
+    const open = [...this.getConnections<PeerState>()].filter((c) => c.state && !c.state.left);
+    if (!open.length) return;
+    let allowed: Set<string>;
+    try {
+      allowed = await stillAllowed(
+        openDb(this.env.DB),
+        this.name,
+        open.map((c) => c.state!),
+      );
+    } catch (err) {
+      // D1 unreachable: keep everyone for now; the events above still end sockets, and the next sweep retries.
+      console.error("board room: re-checking sockets failed", err);
+      return;
+    }
+    for (const c of open) {
+      if (!allowed.has(identityKey(c.state!))) this.end(c, ROOM_CLOSE.signedOut, "signed out");
     }
   }
 
@@ -207,10 +253,13 @@ export class BoardRoom extends Server<Env> {
     for (const c of this.getConnections<PeerState>()) {
       const lastPing = this.ctx.getWebSocketAutoResponseTimestamp(c)?.getTime() ?? 0;
       const seenAt = this.live.get(c.id)?.seenAt ?? c.state?.seenAt ?? now;
-      if (now - Math.max(lastPing, seenAt) > STALE_MS) this.end(c, 4408, "no ping");
+      if (now - Math.max(lastPing, seenAt) > STALE_MS) this.end(c, ROOM_CLOSE.stale, "no ping");
       else open++;
     }
-    if (open > 0) await this.sweepIn(SWEEP_MS);
+    if (open > 0) {
+      await this.sweepIn(SWEEP_MS);
+      await this.revalidate();
+    }
   }
 }
 
@@ -220,6 +269,6 @@ function refuseMessage(conn: Connection, message: string) {
 }
 
 function toPeer(p: PeerState): Peer {
-  const { seenAt: _, left: __, ...peer } = p;
+  const { seenAt: _, left: __, credential: ___, ...peer } = p;
   return peer;
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { Text } from "./common.ts";
 
 /**
  * Messages on a board room socket (`/parties/board-room/:boardId`). D1 is the truth; the room only
@@ -26,7 +27,7 @@ export const ClientMessage = z.discriminatedUnion("type", [
     type: z.literal("presence"),
     cursor: Point.nullable().optional(),
     viewport: Viewport.nullable().optional(),
-    selection: z.array(z.string().max(64)).max(30).optional(),
+    selection: z.array(Text.max(64)).max(30).optional(),
   }),
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
@@ -58,6 +59,19 @@ export const EntityEvent = z.object({
   at: z.number(),
 });
 export type EntityEvent = z.infer<typeof EntityEvent>;
+
+/**
+ * Close codes a board room uses. `signedOut`: the credential the socket was opened with ended
+ * (token revoked, signed out, password changed): reconnect with a fresh ticket if still signed
+ * in. `removed` and `deleted` are final: reconnecting would only be refused again.
+ */
+export const ROOM_CLOSE = {
+  signedOut: 4401,
+  removed: 4403,
+  deleted: 4404,
+  stale: 4408,
+  full: 4429,
+} as const;
 
 /** Room → client. */
 export const ServerMessage = z.discriminatedUnion("type", [

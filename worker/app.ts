@@ -2,18 +2,17 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import pkg from "../package.json" with { type: "json" };
-import { AppError, notFound } from "./lib/errors.ts";
+import { AppError } from "./lib/errors.ts";
 import type { AppEnv } from "./middleware.ts";
 import { requireUser } from "./middleware.ts";
 import { auth } from "./routes/auth.ts";
 import { boards } from "./routes/boards.ts";
 import { jobs } from "./routes/jobs.ts";
+import { me } from "./routes/me.ts";
 import { runnerApi } from "./routes/runner-api.ts";
 import { boardRunners, runners } from "./routes/runners.ts";
 import { tokens } from "./routes/tokens.ts";
 import { worktrees } from "./routes/worktrees.ts";
-import { userId } from "./services/context.ts";
-import { getUser } from "./services/users.ts";
 
 /** JSON bodies are small: a zone, a prompt. Anything bigger is refused before it is read. */
 const MAX_BODY_BYTES = 256 * 1024;
@@ -23,11 +22,7 @@ const api = new Hono<AppEnv>()
   .get("/config", (c) => c.json({ singleUser: c.env.SINGLE_USER === "1", version: pkg.version }))
   .route("/auth", auth)
   .use("*", requireUser)
-  .get("/me", async (c) => {
-    const user = await getUser(c.var.ctx.db, userId(c.var.ctx));
-    if (!user) throw notFound("User");
-    return c.json(user);
-  })
+  .route("/me", me)
   .route("/boards", boards)
   .route("/boards", boardRunners)
   .route("/boards", worktrees)

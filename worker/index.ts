@@ -1,13 +1,12 @@
-import { and, eq } from "drizzle-orm";
 import { routePartykitRequest } from "partyserver";
 import { BoardRoom, IDENTITY_HEADERS } from "../party/board-room.ts";
 import { RunnerLink } from "../party/runner-link.ts";
 import { app } from "./app.ts";
-import { openDb, schema } from "./db/client.ts";
+import { openDb } from "./db/client.ts";
 import type { Env } from "./env.ts";
-import { authenticateUser, bearer, originAllowed } from "./middleware.ts";
-import { redeemTicket } from "./services/tickets.ts";
-import { getUser } from "./services/users.ts";
+import { AppError } from "./lib/errors.ts";
+import { bearer, originAllowed } from "./middleware.ts";
+import { authorizeRoomJoin } from "./services/room-join.ts";
 
 export { BoardRoom, RunnerLink };
 
@@ -17,35 +16,28 @@ const refuse = (status: number, code: string, message: string) =>
 /**
  * Authenticate a board-room upgrade before the Durable Object wakes. Browsers bring a single-use
  * ticket (`?ticket=`) and must come from an allowed Origin; other clients send a bearer token.
- * A non-member gets 404, as over REST.
+ * Who may join is the service's decision (`authorizeRoomJoin`); this only carries it to the room.
  */
 async function authorizeBoardRoom(request: Request, env: Env, boardId: string): Promise<Request | Response> {
-  const db = openDb(env.DB);
-  const url = new URL(request.url);
-  const ticket = url.searchParams.get("ticket");
-  let uid: string | null = null;
-  if (ticket) {
-    if (!originAllowed(env, request)) return refuse(403, "bad_origin", "Cross-origin socket refused.");
-    uid = await redeemTicket(db, ticket, boardId);
-    if (!uid) return refuse(401, "invalid_ticket", "Ticket is invalid, expired or already used. Ask for a new one.");
-  } else {
-    const token = bearer(request.headers.get("authorization") ?? undefined);
-    const actor = token ? await authenticateUser(env, token) : null;
-    if (actor?.kind !== "user") return refuse(401, "unauthorized", "Send a ticket or a bearer token.");
-    uid = actor.userId;
+  const ticket = new URL(request.url).searchParams.get("ticket");
+  if (ticket && !originAllowed(env, request)) return refuse(403, "bad_origin", "Cross-origin socket refused.");
+  try {
+    const who = await authorizeRoomJoin(
+      openDb(env.DB),
+      env,
+      boardId,
+      ticket ? { ticket } : { bearer: bearer(request.headers.get("authorization") ?? undefined) },
+    );
+    const headers = new Headers(request.headers);
+    headers.set(IDENTITY_HEADERS.userId, who.userId);
+    headers.set(IDENTITY_HEADERS.name, encodeURIComponent(who.name));
+    headers.set(IDENTITY_HEADERS.color, who.color);
+    headers.set(IDENTITY_HEADERS.credential, who.credential);
+    return new Request(request, { headers });
+  } catch (err) {
+    if (err instanceof AppError) return refuse(err.status, err.code, err.message);
+    throw err;
   }
-  const member = await db.query.boardMembers.findFirst({
-    where: and(eq(schema.boardMembers.boardId, boardId), eq(schema.boardMembers.userId, uid)),
-    columns: { role: true },
-  });
-  if (!member) return refuse(404, "not_found", "Board not found.");
-  const user = await getUser(db, uid);
-  if (!user) return refuse(401, "unauthorized", "Unknown user.");
-  const headers = new Headers(request.headers);
-  headers.set(IDENTITY_HEADERS.userId, user.id);
-  headers.set(IDENTITY_HEADERS.name, encodeURIComponent(user.name));
-  headers.set(IDENTITY_HEADERS.color, user.color);
-  return new Request(request, { headers });
 }
 
 export default {

@@ -2,24 +2,15 @@ import { createMiddleware } from "hono/factory";
 import { openDb } from "./db/client.ts";
 import type { Env } from "./env.ts";
 import { unauthorized } from "./lib/errors.ts";
-import { verifyAccessToken } from "./lib/jwt.ts";
-import type { Actor, Ctx } from "./services/context.ts";
+import type { Ctx } from "./services/context.ts";
 import { roomPublisher } from "./services/context.ts";
-import { authenticateApiToken } from "./services/tokens.ts";
+import { authenticateUser } from "./services/credentials.ts";
 
 export type AppEnv = { Bindings: Env; Variables: { ctx: Ctx } };
 
 export function bearer(header: string | undefined): string | null {
   const m = header?.match(/^Bearer\s+(\S+)$/i);
   return m?.[1] ?? null;
-}
-
-/** Resolve any user credential: a JWT access token, or a personal/session API token. */
-export async function authenticateUser(env: Env, token: string): Promise<Actor | null> {
-  if (token.startsWith("trl_run_")) return null;
-  if (token.startsWith("trl_")) return authenticateApiToken(openDb(env.DB), token);
-  const uid = await verifyAccessToken(env.JWT_SECRET, token);
-  return uid ? { kind: "user", userId: uid, via: "jwt" } : null;
 }
 
 /** Every `/api` route but auth and health runs behind this: no user, no service context. */
@@ -29,10 +20,11 @@ export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
   if (token.startsWith("trl_run_")) {
     throw unauthorized("Runner credentials only work on the runner API (/runner/*).", "wrong_credential");
   }
-  const actor = await authenticateUser(c.env, token);
+  const db = openDb(c.env.DB);
+  const actor = await authenticateUser(db, c.env, token);
   if (!actor) throw unauthorized("Your sign-in is invalid or has expired.", "invalid_token");
   const actorId = actor.kind === "user" ? actor.userId : actor.runnerId;
-  c.set("ctx", { db: openDb(c.env.DB), env: c.env, actor, publish: roomPublisher(c.env, actorId) });
+  c.set("ctx", { db, env: c.env, actor, publish: roomPublisher(c.env, actorId) });
   await next();
 });
 

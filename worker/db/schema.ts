@@ -72,6 +72,8 @@ export const apiTokens = sqliteTable(
 export const roomTickets = sqliteTable("room_tickets", {
   ticketHash: text("ticket_hash").primaryKey(),
   userId: text("user_id").notNull(),
+  /** The credential the ticket was made with (`fam:…`, `tok:…`): the socket ends when it does. */
+  credential: text("credential"),
   boardId: text("board_id").notNull(),
   expiresAt: integer("expires_at").notNull(),
 });

@@ -17,8 +17,12 @@ function key(secret: string): Uint8Array {
   return k;
 }
 
-export function signAccessToken(secret: string, userId: string): Promise<string> {
-  return new SignJWT({})
+/**
+ * `fam` names the refresh-token family (the sign-in) the token was issued to, so signing out,
+ * a reused refresh token or a password change ends this token too, and the sockets it opened.
+ */
+export function signAccessToken(secret: string, userId: string, familyId: string): Promise<string> {
+  return new SignJWT({ fam: familyId })
     .setProtectedHeader({ alg: ALG, typ: "JWT" })
     .setSubject(userId)
     .setIssuer(ISSUER)
@@ -28,16 +32,20 @@ export function signAccessToken(secret: string, userId: string): Promise<string>
     .sign(key(secret));
 }
 
-/** Returns the user id, or null for any token that is forged, expired, or not ours. */
-export async function verifyAccessToken(secret: string, token: string): Promise<string | null> {
+/** The user and sign-in a token was issued to, or null for any token that is forged, expired, or not ours. */
+export async function verifyAccessToken(
+  secret: string,
+  token: string,
+): Promise<{ userId: string; familyId: string } | null> {
   try {
     const { payload } = await jwtVerify(token, key(secret), {
       algorithms: [ALG],
       issuer: ISSUER,
       audience: AUDIENCE,
-      requiredClaims: ["sub", "exp"],
+      requiredClaims: ["sub", "exp", "fam"],
     });
-    return payload.sub ?? null;
+    if (!payload.sub || typeof payload.fam !== "string") return null;
+    return { userId: payload.sub, familyId: payload.fam };
   } catch {
     return null;
   }

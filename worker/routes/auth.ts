@@ -7,12 +7,12 @@ import { forbidden, unauthorized } from "../lib/errors.ts";
 import { valid } from "../lib/validate.ts";
 import type { AppEnv } from "../middleware.ts";
 import { originAllowed } from "../middleware.ts";
-import { localSession, login, logout, REFRESH_TTL_MS, refresh, register } from "../services/users.ts";
+import { localSession, login, loginSource, logout, REFRESH_TTL_MS, refresh, register } from "../services/users.ts";
 
 const COOKIE = "trellis_refresh";
 
 /** Browsers keep the refresh token in an HttpOnly cookie scoped to the auth routes. */
-function withCookie<T extends { refreshToken: string }>(c: Context<AppEnv>, session: T) {
+export function withCookie<T extends { refreshToken: string }>(c: Context<AppEnv>, session: T) {
   setCookie(c, COOKIE, session.refreshToken, {
     httpOnly: true,
     sameSite: "Strict",
@@ -23,7 +23,7 @@ function withCookie<T extends { refreshToken: string }>(c: Context<AppEnv>, sess
   return session;
 }
 
-function checkOrigin(c: Context<AppEnv>) {
+export function checkOrigin(c: Context<AppEnv>) {
   if (!originAllowed(c.env, c.req.raw)) throw forbidden("Cross-origin request refused.", "bad_origin");
 }
 
@@ -35,7 +35,13 @@ export const auth = new Hono<AppEnv>()
   })
   .post("/login", valid("json", LoginBody), async (c) => {
     checkOrigin(c);
-    return c.json(withCookie(c, await login(openDb(c.env.DB), c.env, c.req.valid("json"))));
+    const session = await login(
+      openDb(c.env.DB),
+      c.env,
+      c.req.valid("json"),
+      loginSource(c.req.header("cf-connecting-ip")),
+    );
+    return c.json(withCookie(c, session));
   })
   .post("/refresh", valid("json", RefreshBody), async (c) => {
     checkOrigin(c);
@@ -51,7 +57,7 @@ export const auth = new Hono<AppEnv>()
   .post("/logout", valid("json", RefreshBody), async (c) => {
     checkOrigin(c);
     const token = c.req.valid("json").refreshToken ?? getCookie(c, COOKIE);
-    if (token) await logout(openDb(c.env.DB), token);
+    if (token) await logout(openDb(c.env.DB), c.env, token);
     deleteCookie(c, COOKIE, { path: "/api/auth" });
     return c.body(null, 204);
   })

@@ -141,7 +141,10 @@ describe("sharing and listing", () => {
     const theirs = await registerRunner(other.token, "someone else's");
     // The Worker under test runs with SINGLE_USER=0, so the service is called with the flag on.
     const ctx = { db: openDb(testEnv.DB), env: { ...testEnv, SINGLE_USER: "1" }, publish: async () => {} };
-    const board = await createBoardAs({ ...ctx, actor: { kind: "user", userId: owner.id, via: "jwt" } }, "Local");
+    const board = await createBoardAs(
+      { ...ctx, actor: { kind: "user", userId: owner.id, via: "jwt", credential: "fam:test" } },
+      "Local",
+    );
     const onBoard = (await json<Items>(call(`/api/boards/${board.id}/runners`, { token: owner.token }))).items;
     const ownersLive = (
       await json<{ items: Array<{ id: string; status: string }> }>(call("/api/runners", { token: owner.token }))

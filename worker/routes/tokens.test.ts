@@ -8,9 +8,16 @@ import { sha256 } from "../lib/crypto.ts";
 const TEST_JWT_SECRET = "dGVzdC1zZWNyZXQtdGVzdC1zZWNyZXQtdGVzdC1zZWNyZXQtMTIzNDU2Nzg=";
 const testKey = base64url.decode(TEST_JWT_SECRET.replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, ""));
 
-/** An access token shaped like ours; each test changes one thing about it. */
-function accessToken(sub: string, opts: { iss?: string; aud?: string; exp?: number | string; alg?: string } = {}) {
-  return new SignJWT({})
+/** The sign-in (refresh family) a real access token names. */
+const familyOf = (token: string) => JSON.parse(atob(token.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/"))).fam;
+
+/** An access token shaped like ours, naming Alice's sign-in; each test changes one thing about it. */
+function accessToken(
+  sub: string,
+  opts: { iss?: string; aud?: string; exp?: number | string; alg?: string; fam?: string | null } = {},
+) {
+  const fam = opts.fam === undefined ? familyOf(alice.token) : opts.fam;
+  return new SignJWT(fam === null ? {} : { fam })
     .setProtectedHeader({ alg: opts.alg ?? "HS256", typ: "JWT" })
     .setSubject(sub)
     .setIssuer(opts.iss ?? "trellis")

@@ -1,5 +1,6 @@
 import { and, eq } from "drizzle-orm";
 import type { Role } from "../../protocol/index.ts";
+import type { Db } from "../db/client.ts";
 import { schema } from "../db/client.ts";
 import { forbidden, notFound } from "../lib/errors.ts";
 import type { Ctx } from "./context.ts";
@@ -12,16 +13,22 @@ const RANK: Record<Role, number> = { viewer: 0, member: 1, owner: 2 };
  * exist, so board ids cannot be probed; a member below `min` gets 403 saying what is needed.
  */
 export async function requireBoardRole(ctx: Ctx, boardId: string, min: Role): Promise<Role> {
-  const m = await ctx.db.query.boardMembers.findFirst({
-    where: and(eq(schema.boardMembers.boardId, boardId), eq(schema.boardMembers.userId, userId(ctx))),
-    columns: { role: true },
-  });
-  if (!m) throw notFound("Board");
-  if (RANK[m.role] < RANK[min]) {
+  const role = await roleOn(ctx.db, boardId, userId(ctx));
+  if (!role) throw notFound("Board");
+  if (RANK[role] < RANK[min]) {
     throw forbidden(
       min === "owner" ? "Only a board owner can do this." : "Viewers can look but not change this board.",
       "insufficient_role",
     );
   }
-  return m.role;
+  return role;
+}
+
+/** A user's role on a board, or null when they are not a member. */
+export async function roleOn(db: Db, boardId: string, uid: string): Promise<Role | null> {
+  const m = await db.query.boardMembers.findFirst({
+    where: and(eq(schema.boardMembers.boardId, boardId), eq(schema.boardMembers.userId, uid)),
+    columns: { role: true },
+  });
+  return m?.role ?? null;
 }

@@ -2,10 +2,18 @@ import { getBoardRoom } from "../../party/stubs.ts";
 import type { EntityEvent, EntityType } from "../../protocol/index.ts";
 import type { Db } from "../db/client.ts";
 import type { Env } from "../env.ts";
+import type { CredentialName } from "./sockets.ts";
 
 /** Who is asking. Every service function takes one and checks it; routes never decide access. */
 export type Actor =
-  | { kind: "user"; userId: string; via: "jwt" | "personal" | "session"; sessionId?: string }
+  | {
+      kind: "user";
+      userId: string;
+      via: "jwt" | "personal" | "session";
+      /** Which sign-in or token this is (`fam:…`, `tok:…`): sockets remember it, so ending it ends them. */
+      credential: CredentialName;
+      sessionId?: string;
+    }
   | { kind: "runner"; runnerId: string; ownerId: string };
 
 export interface Ctx {

@@ -20,6 +20,7 @@ export async function createTicket(ctx: Ctx, boardId: string) {
     ctx.db.insert(roomTickets).values({
       ticketHash: await sha256(ticket),
       userId: userId(ctx),
+      credential: ctx.actor.kind === "user" ? ctx.actor.credential : null,
       boardId,
       expiresAt: now + TICKET_TTL_MS,
     }),
@@ -27,8 +28,15 @@ export async function createTicket(ctx: Ctx, boardId: string) {
   return { ticket, expiresIn: TICKET_TTL_MS / 1000 };
 }
 
-/** Spend a ticket: one statement deletes and returns it, so it cannot be used twice. */
-export async function redeemTicket(db: Db, ticket: string, boardId: string): Promise<string | null> {
+/**
+ * Spend a ticket: one statement deletes and returns it, so it cannot be used twice. It hands on
+ * the credential it was made with, so the socket ends when that credential does.
+ */
+export async function redeemTicket(
+  db: Db,
+  ticket: string,
+  boardId: string,
+): Promise<{ userId: string; credential: string } | null> {
   const [row] = await db
     .delete(roomTickets)
     .where(
@@ -38,6 +46,7 @@ export async function redeemTicket(db: Db, ticket: string, boardId: string): Pro
         gt(roomTickets.expiresAt, Date.now()),
       ),
     )
-    .returning({ userId: roomTickets.userId });
-  return row?.userId ?? null;
+    .returning({ userId: roomTickets.userId, credential: roomTickets.credential });
+  // A ticket from before tickets named their credential cannot be tied to one: refuse it (it lives 30 s).
+  return row?.credential ? { userId: row.userId, credential: row.credential } : null;
 }

@@ -7,8 +7,9 @@ import { forbidden, notFound } from "../lib/errors.ts";
 import { newId } from "../lib/ids.ts";
 import type { Actor, Ctx } from "./context.ts";
 import { userId } from "./context.ts";
+import { endSockets, tokenCredential } from "./sockets.ts";
 
-const { apiTokens } = schema;
+const { apiTokens, users } = schema;
 export const PERSONAL_PREFIX = "trl_pat_";
 export const SESSION_PREFIX = "trl_ses_";
 /** Writing last-used on every request would put a D1 write on every API call; once a minute is plenty. */
@@ -58,17 +59,28 @@ export async function revokeApiToken(ctx: Ctx, id: string): Promise<void> {
     .where(and(eq(apiTokens.id, id), eq(apiTokens.userId, userId(ctx)), isNull(apiTokens.revokedAt)))
     .returning({ id: apiTokens.id });
   if (!row) throw notFound("Token");
+  // Whatever this token opened closes now, not when it next makes a request.
+  await endSockets(ctx.db, ctx.env, { userId: userId(ctx), credential: tokenCredential(id) });
 }
 
-/** Resolve an opaque user bearer token (personal or session) to an actor, or null. */
+/**
+ * Resolve an opaque user bearer token (personal or session) to an actor, or null. The join makes
+ * a token whose user is gone no credential, whatever the foreign keys did.
+ */
 export async function authenticateApiToken(db: Db, token: string): Promise<Actor | null> {
-  const row = await db.query.apiTokens.findFirst({ where: eq(apiTokens.tokenHash, await sha256(token)) });
+  const [found] = await db
+    .select({ token: apiTokens })
+    .from(apiTokens)
+    .innerJoin(users, eq(users.id, apiTokens.userId))
+    .where(eq(apiTokens.tokenHash, await sha256(token)));
+  const row = found?.token;
   const now = Date.now();
   if (!row || row.revokedAt || (row.expiresAt && row.expiresAt < now)) return null;
   if (!row.lastUsedAt || now - row.lastUsedAt > LAST_USED_GRANULARITY_MS) {
     await db.update(apiTokens).set({ lastUsedAt: now }).where(eq(apiTokens.id, row.id));
   }
+  const credential = tokenCredential(row.id);
   return row.scope === "session"
-    ? { kind: "user", userId: row.userId, via: "session", sessionId: row.sessionId ?? undefined }
-    : { kind: "user", userId: row.userId, via: "personal" };
+    ? { kind: "user", userId: row.userId, via: "session", credential, sessionId: row.sessionId ?? undefined }
+    : { kind: "user", userId: row.userId, via: "personal", credential };
 }

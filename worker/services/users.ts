@@ -1,12 +1,14 @@
-import { and, eq, isNull } from "drizzle-orm";
-import type { LoginBody, RegisterBody, User } from "../../protocol/index.ts";
+import { and, eq, inArray, isNull } from "drizzle-orm";
+import type { ChangePasswordBody, LoginBody, RegisterBody, User } from "../../protocol/index.ts";
 import type { Db } from "../db/client.ts";
 import { schema } from "../db/client.ts";
 import type { Env } from "../env.ts";
 import { dummyPasswordHash, hashPassword, randomToken, sha256, verifyPassword } from "../lib/crypto.ts";
-import { AppError, conflict, tooMany, unauthorized } from "../lib/errors.ts";
+import { AppError, conflict, forbidden, tooMany, unauthorized } from "../lib/errors.ts";
 import { newId } from "../lib/ids.ts";
 import { ACCESS_TTL_S, signAccessToken } from "../lib/jwt.ts";
+import type { Ctx } from "./context.ts";
+import { endSockets, familyCredential } from "./sockets.ts";
 
 const { users, refreshTokens, loginThrottle } = schema;
 
@@ -46,26 +48,47 @@ export async function register(db: Db, env: Env, body: RegisterBody) {
   return issueSession(db, env, id, newId());
 }
 
-// Login attempts per email: the first few are free, then each further try must wait longer.
-const FREE_FAILURES = 5;
-const throttleDelayMs = (failures: number) => Math.min(2 ** (failures - FREE_FAILURES) * 1000, 15 * 60 * 1000);
+// Failed logins are counted per email *and source* (so an attacker slows only themselves, never
+// locks the owner of the email out), and per source alone, with a higher ceiling (so one source
+// cannot try many emails). The first few are free, then each further try must wait longer.
+const LIMITS = {
+  pair: { free: 5, noun: "for this email" },
+  source: { free: 30, noun: "from your network" },
+} as const;
+const throttleDelayMs = (failures: number, free: number) => Math.min(2 ** (failures - free) * 1000, 15 * 60 * 1000);
 const THROTTLE_FORGET_MS = 60 * 60 * 1000;
 const RESERVE_TRIES = 5;
+
+/**
+ * Where a login comes from: Cloudflare's client address, IPv6 cut to its /64 (one host holds a
+ * whole /64, so counting single addresses would give it 2^64 budgets).
+ */
+export function loginSource(ip: string | undefined): string {
+  if (!ip) return "unknown";
+  if (!ip.includes(":")) return ip;
+  const groups = ip.split("::")[0]!.split(":");
+  return `${groups.slice(0, 4).join(":")}::/64`;
+}
+
+const throttleKeys = (email: string, source: string) => ({
+  pair: `email:${email} src:${source}`,
+  source: `src:${source}`,
+});
 
 /**
  * Count this attempt before the password is checked, or refuse it with 429. The count is a
  * compare-and-swap on the row, so a burst of concurrent guesses is counted one by one instead of
  * every request reading the same count and all of them getting a free try.
  */
-async function reserveLoginAttempt(db: Db, key: string): Promise<void> {
+async function reserveLoginAttempt(db: Db, key: string, limit: (typeof LIMITS)[keyof typeof LIMITS]): Promise<void> {
   for (let i = 0; i < RESERVE_TRIES; i++) {
     const now = Date.now();
     const t = await db.query.loginThrottle.findFirst({ where: eq(loginThrottle.key, key) });
     const failures = t && now - t.lastFailureAt < THROTTLE_FORGET_MS ? t.failures : 0;
-    if (t && failures >= FREE_FAILURES) {
-      const waitMs = t.lastFailureAt + throttleDelayMs(failures) - now;
+    if (t && failures >= limit.free) {
+      const waitMs = t.lastFailureAt + throttleDelayMs(failures, limit.free) - now;
       if (waitMs > 0) {
-        throw tooMany(`Too many failed logins for this email. Try again in ${Math.ceil(waitMs / 1000)} s.`);
+        throw tooMany(`Too many failed logins ${limit.noun}. Try again in ${Math.ceil(waitMs / 1000)} s.`);
       }
     }
     const won = t
@@ -87,22 +110,65 @@ async function reserveLoginAttempt(db: Db, key: string): Promise<void> {
           .returning({ key: loginThrottle.key });
     if (won.length > 0) return;
   }
-  throw tooMany("Too many logins for this email at once. Try again in a few seconds.");
+  throw tooMany(`Too many logins ${limit.noun} at once. Try again in a few seconds.`);
 }
 
-export async function login(db: Db, env: Env, body: LoginBody) {
-  const key = `email:${body.email}`;
-  await reserveLoginAttempt(db, key);
-  const user = await db.query.users.findFirst({ where: eq(users.email, body.email) });
-  const ok = await verifyPassword(body.password, user?.passwordHash ?? (await dummyPasswordHash()));
+/** Check a password under the throttle: an attempt is counted before the slow check and forgotten on success. */
+async function checkPassword(db: Db, email: string, password: string, source: string) {
+  const keys = throttleKeys(email, source);
+  await reserveLoginAttempt(db, keys.source, LIMITS.source);
+  await reserveLoginAttempt(db, keys.pair, LIMITS.pair);
+  const user = await db.query.users.findFirst({ where: eq(users.email, email) });
+  const ok = await verifyPassword(password, user?.passwordHash ?? (await dummyPasswordHash()));
   if (!user?.passwordHash || !ok) {
     // The wait runs from the failure, not from the start of the slow password check.
-    await db.update(loginThrottle).set({ lastFailureAt: Date.now() }).where(eq(loginThrottle.key, key));
-    throw unauthorized("Wrong email or password.", "invalid_credentials");
+    await db
+      .update(loginThrottle)
+      .set({ lastFailureAt: Date.now() })
+      .where(inArray(loginThrottle.key, [keys.pair, keys.source]));
+    return null;
   }
-  // A success forgets the count: the attempt already reserved is not a failure.
-  await db.delete(loginThrottle).where(eq(loginThrottle.key, key));
+  // A success forgets this email's count from here; the source's count stays, or logging in to
+  // one's own account between guesses would reset the ceiling.
+  await db.delete(loginThrottle).where(eq(loginThrottle.key, keys.pair));
+  return user;
+}
+
+export async function login(db: Db, env: Env, body: LoginBody, source: string) {
+  const user = await checkPassword(db, body.email, body.password, source);
+  if (!user) throw unauthorized("Wrong email or password.", "invalid_credentials");
   return issueSession(db, env, user.id, newId());
+}
+
+/**
+ * A new password ends every sign-in of the account, and the sockets they opened, on every board;
+ * the person changing it stays signed in with a new session. API tokens are not sign-ins: they
+ * stay until revoked.
+ */
+export async function changePassword(ctx: Ctx, body: ChangePasswordBody, source: string) {
+  if (ctx.actor.kind !== "user" || ctx.actor.via !== "jwt") {
+    throw forbidden("Change your password signed in, not with an API token.", "wrong_credential");
+  }
+  const uid = ctx.actor.userId;
+  const me = await ctx.db.query.users.findFirst({ where: eq(users.id, uid) });
+  if (!me) throw unauthorized();
+  if (!me.passwordHash) {
+    throw conflict("The local owner has no password: single-user mode does not sign in.", "no_password");
+  }
+  if (!(await checkPassword(ctx.db, me.email, body.currentPassword, source))) {
+    throw forbidden("Your current password is not right.", "invalid_credentials");
+  }
+  const passwordHash = await hashPassword(body.newPassword);
+  const now = Date.now();
+  await ctx.db.batch([
+    ctx.db.update(users).set({ passwordHash }).where(eq(users.id, uid)),
+    ctx.db
+      .update(refreshTokens)
+      .set({ revokedAt: now })
+      .where(and(eq(refreshTokens.userId, uid), isNull(refreshTokens.revokedAt))),
+  ]);
+  await endSockets(ctx.db, ctx.env, { userId: uid, credential: "fam:*" });
+  return issueSession(ctx.db, ctx.env, uid, newId());
 }
 
 async function issueSession(db: Db, env: Env, uid: string, familyId: string) {
@@ -120,7 +186,7 @@ async function issueSession(db: Db, env: Env, uid: string, familyId: string) {
   if (!user[0]) throw unauthorized();
   return {
     user: toUser(user[0]),
-    accessToken: await signAccessToken(env.JWT_SECRET, uid),
+    accessToken: await signAccessToken(env.JWT_SECRET, uid, familyId),
     expiresIn: ACCESS_TTL_S,
     refreshToken,
   };
@@ -142,7 +208,7 @@ export async function refresh(db: Db, env: Env, token: string) {
   if (!claimed) {
     const row = await db.query.refreshTokens.findFirst({ where: eq(refreshTokens.tokenHash, hash) });
     if (row?.usedAt) {
-      await db.update(refreshTokens).set({ revokedAt: now }).where(eq(refreshTokens.familyId, row.familyId));
+      await endFamily(db, env, row);
       throw unauthorized(
         "This session was signed out because its refresh token was reused. Log in again.",
         "token_reused",
@@ -154,10 +220,15 @@ export async function refresh(db: Db, env: Env, token: string) {
   return issueSession(db, env, claimed.userId, claimed.familyId);
 }
 
-export async function logout(db: Db, token: string): Promise<void> {
+/** Ending a sign-in ends its access tokens (they name their family) and its sockets on every board. */
+async function endFamily(db: Db, env: Env, row: { userId: string; familyId: string }) {
+  await db.update(refreshTokens).set({ revokedAt: Date.now() }).where(eq(refreshTokens.familyId, row.familyId));
+  await endSockets(db, env, { userId: row.userId, credential: familyCredential(row.familyId) });
+}
+
+export async function logout(db: Db, env: Env, token: string): Promise<void> {
   const row = await db.query.refreshTokens.findFirst({ where: eq(refreshTokens.tokenHash, await sha256(token)) });
-  if (row)
-    await db.update(refreshTokens).set({ revokedAt: Date.now() }).where(eq(refreshTokens.familyId, row.familyId));
+  if (row) await endFamily(db, env, row);
 }
 
 /** Single-user local mode: one owner account with no password, created on first use. */

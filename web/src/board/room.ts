@@ -1,5 +1,6 @@
 import { PartySocket } from "partysocket";
 import type { ClientMessage, EntityEvent, ServerMessage } from "../../../protocol/index.ts";
+import { ROOM_CLOSE } from "../../../protocol/index.ts";
 
 type Presence = Extract<ClientMessage, { type: "presence" }>;
 type Point = NonNullable<Presence["cursor"]>;
@@ -10,10 +11,14 @@ import { PresenceStore } from "./presence.ts";
 
 export type RoomStatus = "connecting" | "connected" | "reconnecting" | "closed";
 
-/** Close codes the room uses when access ends; reconnecting would only be refused again. */
+/**
+ * Close codes the room uses when access ends for good; reconnecting would only be refused again.
+ * `signedOut` is not among them: the reconnect asks for a ticket, and the API either refreshes a
+ * live sign-in or signs this tab out.
+ */
 const GONE_CODES: Record<number, string> = {
-  4403: "You were removed from this board.",
-  4404: "This board was deleted.",
+  [ROOM_CLOSE.removed]: "You were removed from this board.",
+  [ROOM_CLOSE.deleted]: "This board was deleted.",
 };
 const PING_MS = 10_000;
 /** Cursor frames go out at most this often (the room coalesces further); the last position always goes. */

@@ -1,0 +1,1 @@
+ALTER TABLE `room_tickets` ADD `credential` text;

@@ -1,0 +1,22 @@
+import { Hono } from "hono";
+import { ChangePasswordBody } from "../../protocol/index.ts";
+import { notFound } from "../lib/errors.ts";
+import { valid } from "../lib/validate.ts";
+import type { AppEnv } from "../middleware.ts";
+import { userId } from "../services/context.ts";
+import { changePassword, getUser, loginSource } from "../services/users.ts";
+import { checkOrigin, withCookie } from "./auth.ts";
+
+/** `/api/me`: the signed-in person. */
+export const me = new Hono<AppEnv>()
+  .get("/", async (c) => {
+    const user = await getUser(c.var.ctx.db, userId(c.var.ctx));
+    if (!user) throw notFound("User");
+    return c.json(user);
+  })
+  /** Ends every other sign-in; answers with a new session for this one (and its cookie). */
+  .post("/password", valid("json", ChangePasswordBody), async (c) => {
+    checkOrigin(c);
+    const session = await changePassword(c.var.ctx, c.req.valid("json"), loginSource(c.req.header("cf-connecting-ip")));
+    return c.json(withCookie(c, session));
+  });
