@@ -8,6 +8,7 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ensureWebBuilt } from "../test/server.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const bin = join(root, "node_modules/.bin");
@@ -75,6 +76,9 @@ const lanes: Lane[] = [
 ];
 
 const only = process.argv.slice(2);
+// The runner and browser lanes start Workers that serve the board: build it once, here, if its
+// sources changed, rather than in several test processes at once.
+if (!only.length || only.includes("runner") || only.includes("e2e")) ensureWebBuilt();
 let passed = 0;
 let failed = 0;
 const failedLanes: string[] = [];

@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -33,9 +33,26 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Build the board once per process tree if it is missing (tests reuse a previous build). */
+/** The newest modification time of any file under `dir` (skipping build output and dependencies). */
+function newest(dir: string): number {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (e.name === "dist" || e.name === "node_modules") continue;
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+/**
+ * Build the board when it is missing or older than its sources (web/ and protocol/), so a test
+ * never runs against yesterday's board. `npm test` calls this once before the lanes that need it.
+ */
 export function ensureWebBuilt(): void {
-  if (existsSync(join(ROOT, "web/dist/index.html")) && !process.env.TRELLIS_REBUILD_WEB) return;
+  const index = join(ROOT, "web/dist/index.html");
+  const fresh =
+    existsSync(index) && statSync(index).mtimeMs >= Math.max(newest(join(ROOT, "web")), newest(join(ROOT, "protocol")));
+  if (fresh && !process.env.TRELLIS_REBUILD_WEB) return;
   const r = spawnSync(join(BIN, "vite"), ["build", "--config", "web/vite.config.ts", "--logLevel", "warn"], {
     cwd: ROOT,
     stdio: "inherit",

@@ -2,6 +2,7 @@ import { BoardPage } from "./board/BoardPage.tsx";
 import { auth } from "./lib/api.ts";
 import { match, usePath } from "./lib/router.tsx";
 import { useStore } from "./lib/store.ts";
+import { AccountPage } from "./pages/AccountPage.tsx";
 import { AuthScreen } from "./pages/AuthScreen.tsx";
 import { BoardsPage } from "./pages/BoardsPage.tsx";
 import { NotFound } from "./pages/NotFound.tsx";
@@ -20,6 +21,7 @@ export function App() {
   else if (route.name === "boards") page = <BoardsPage user={state.user} />;
   else if (route.name === "tokens") page = <TokensPage user={state.user} />;
   else if (route.name === "runners") page = <RunnersPage user={state.user} />;
+  else if (route.name === "account") page = <AccountPage user={state.user} />;
   // Keyed by board so switching boards starts from a clean slate (socket, presence, canvas).
   else if (route.name === "board") page = <BoardPage key={route.boardId} boardId={route.boardId} user={state.user} />;
   else page = <NotFound user={state.user} />;

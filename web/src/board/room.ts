@@ -5,7 +5,7 @@ import { ROOM_CLOSE } from "../../../protocol/index.ts";
 type Presence = Extract<ClientMessage, { type: "presence" }>;
 type Point = NonNullable<Presence["cursor"]>;
 
-import { ApiError, api, unwrap } from "../lib/api.ts";
+import { ApiError, api, refreshSession, unwrap } from "../lib/api.ts";
 import { Store } from "../lib/store.ts";
 import { PresenceStore } from "./presence.ts";
 
@@ -118,8 +118,11 @@ export class RoomConnection {
     if (this.done) return;
     this.presence.clear();
     const gone = GONE_CODES[e.code];
-    if (gone) this.end(gone);
-    else this.status.set("reconnecting");
+    if (gone) return this.end(gone);
+    this.status.set("reconnecting");
+    // The sign-in this socket came with ended: find out now whether this tab is still signed in
+    // (another tab changed the password) or not (signed out elsewhere), not after the backoff.
+    if (e.code === ROOM_CLOSE.signedOut) void refreshSession();
   };
 
   private end(message: string) {

@@ -151,6 +151,11 @@ export async function register(name: string, email: string, password: string): P
   startSession(await unwrap(plain.api.auth.register.$post({ json: { name, email, password } })));
 }
 
+/** Ends every other sign-in; this tab carries on with the new session the edge answers with. */
+export async function changePassword(currentPassword: string, newPassword: string): Promise<void> {
+  startSession(await unwrap(api.api.me.password.$post({ json: { currentPassword, newPassword } })));
+}
+
 export async function logout(): Promise<void> {
   try {
     await expectOk(plain.api.auth.logout.$post({ json: {} }));

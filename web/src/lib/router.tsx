@@ -19,12 +19,14 @@ export type Route =
   | { name: "board"; boardId: string }
   | { name: "tokens" }
   | { name: "runners" }
+  | { name: "account" }
   | { name: "missing" };
 
 export function match(p: string): Route {
   if (p === "/" || p === "") return { name: "boards" };
   if (p === "/tokens") return { name: "tokens" };
   if (p === "/runners") return { name: "runners" };
+  if (p === "/account") return { name: "account" };
   const board = /^\/b\/([^/]+)\/?$/.exec(p);
   if (board) return { name: "board", boardId: decodeURIComponent(board[1]!) };
   return { name: "missing" };
