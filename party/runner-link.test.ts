@@ -46,4 +46,15 @@ describe("RunnerLink", () => {
     expect((await link.closed).code).toBe(LINK_CLOSE.stale);
     expect((await runnerRow(owner.token, r.id))?.status).toBe("offline");
   });
+
+  it("hangs up, on its next sweep, a link whose runner was removed without a revoke", async () => {
+    const someone = await registerUser("Leaving");
+    const r = await registerRunner(someone.token);
+    const link = await openLink(r.credential);
+    await link.next((m) => m.type === "wake");
+    // The owner's account is deleted underneath the API: the runner row goes with it, no RPC is sent.
+    await testEnv.DB.prepare("delete from users where id = ?").bind(someone.id).run();
+    await runDurableObjectAlarm(getRunnerLink(testEnv, r.id));
+    expect((await link.closed).code).toBe(LINK_CLOSE.revoked);
+  });
 });

@@ -152,6 +152,17 @@ export class RunnerLink extends Server<Env> {
 
   override async onAlarm() {
     const now = Date.now();
+    // A credential can end without the revoke RPC reaching us (its owner's account was deleted,
+    // the row removed underneath us): a link whose runner is gone or revoked hangs up here.
+    if (this.open().length) {
+      const row = await openDb(this.env.DB).query.runners.findFirst({
+        where: eq(schema.runners.id, this.name),
+        columns: { status: true, credentialHash: true },
+      });
+      if (!row || row.status === "revoked" || !row.credentialHash) {
+        for (const c of this.open()) hangUp(c, LINK_CLOSE.revoked, "runner revoked");
+      }
+    }
     let closed = false;
     for (const c of this.open()) {
       const lastPing = this.ctx.getWebSocketAutoResponseTimestamp(c)?.getTime() ?? 0;
