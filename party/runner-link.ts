@@ -2,10 +2,10 @@ import { eq } from "drizzle-orm";
 import { type Connection, type ConnectionContext, Server } from "partyserver";
 import type { LinkMessage } from "../protocol/index.ts";
 import { LINK_CLOSE, LINK_STALE_MS, RunnerInfo } from "../protocol/index.ts";
+import { contextFor } from "../worker/context.ts";
 import { openDb, schema } from "../worker/db/client.ts";
 import type { Env } from "../worker/env.ts";
 import type { Ctx } from "../worker/services/context.ts";
-import { roomPublisher } from "../worker/services/context.ts";
 import { sweepExpiredLeases } from "../worker/services/jobs.ts";
 import { setRunnerOffline, setRunnerOnline } from "../worker/services/runners.ts";
 
@@ -41,12 +41,7 @@ export class RunnerLink extends Server<Env> {
   }
 
   private ctxFor(ownerId: string): Ctx {
-    return {
-      db: openDb(this.env.DB),
-      env: this.env,
-      actor: { kind: "runner", runnerId: this.name, ownerId },
-      publish: roomPublisher(this.env, this.name),
-    };
+    return contextFor(this.env, { kind: "runner", runnerId: this.name, ownerId });
   }
 
   private open(except?: string): Connection<LinkState>[] {

@@ -2,7 +2,7 @@ import { routePartykitRequest } from "partyserver";
 import { BoardRoom, IDENTITY_HEADERS } from "../party/board-room.ts";
 import { RunnerLink } from "../party/runner-link.ts";
 import { app } from "./app.ts";
-import { openDb } from "./db/client.ts";
+import { depsFor } from "./context.ts";
 import type { Env } from "./env.ts";
 import { AppError } from "./lib/errors.ts";
 import { bearer, originAllowed } from "./middleware.ts";
@@ -23,8 +23,7 @@ async function authorizeBoardRoom(request: Request, env: Env, boardId: string): 
   if (ticket && !originAllowed(env, request)) return refuse(403, "bad_origin", "Cross-origin socket refused.");
   try {
     const who = await authorizeRoomJoin(
-      openDb(env.DB),
-      env,
+      depsFor(env),
       boardId,
       ticket ? { ticket } : { bearer: bearer(request.headers.get("authorization") ?? undefined) },
     );

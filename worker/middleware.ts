@@ -1,9 +1,8 @@
 import { createMiddleware } from "hono/factory";
-import { openDb } from "./db/client.ts";
+import { contextFor, depsFor } from "./context.ts";
 import type { Env } from "./env.ts";
 import { unauthorized } from "./lib/errors.ts";
 import type { Ctx } from "./services/context.ts";
-import { roomPublisher } from "./services/context.ts";
 import { authenticateUser } from "./services/credentials.ts";
 
 export type AppEnv = { Bindings: Env; Variables: { ctx: Ctx } };
@@ -20,11 +19,9 @@ export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
   if (token.startsWith("trl_run_")) {
     throw unauthorized("Runner credentials only work on the runner API (/runner/*).", "wrong_credential");
   }
-  const db = openDb(c.env.DB);
-  const actor = await authenticateUser(db, c.env, token);
+  const actor = await authenticateUser(depsFor(c.env), token);
   if (!actor) throw unauthorized("Your sign-in is invalid or has expired.", "invalid_token");
-  const actorId = actor.kind === "user" ? actor.userId : actor.runnerId;
-  c.set("ctx", { db, env: c.env, actor, publish: roomPublisher(c.env, actorId) });
+  c.set("ctx", contextFor(c.env, actor));
   await next();
 });
 

@@ -10,7 +10,7 @@ import {
   testEnv,
   uniqueEmail,
 } from "../../test/helpers.ts";
-import { openDb } from "../db/client.ts";
+import { depsFor } from "../context.ts";
 import { LOCAL_OWNER_EMAIL, localSession } from "../services/users.ts";
 
 const post = (path: string, body?: unknown, headers?: Record<string, string>) =>
@@ -234,9 +234,8 @@ describe("me and single-user mode", () => {
 
   it("in single-user mode, gives every local session the one owner account, which has no password", async () => {
     // The Worker under test runs with SINGLE_USER=0, so the service is called with the flag on.
-    const db = openDb(testEnv.DB);
-    const env = { ...testEnv, SINGLE_USER: "1" };
-    const [a, b] = [await localSession(db, env), await localSession(db, env)];
+    const deps = depsFor({ ...testEnv, SINGLE_USER: "1" });
+    const [a, b] = [await localSession(deps), await localSession(deps)];
     expect(a.user.id).toBe(b.user.id);
     expect(a.user.email).toBe(LOCAL_OWNER_EMAIL);
     expect(await json(call("/api/me", { token: a.accessToken }))).toMatchObject({ id: a.user.id });

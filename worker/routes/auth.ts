@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import { Hono } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { LoginBody, RefreshBody, RegisterBody } from "../../protocol/index.ts";
-import { openDb } from "../db/client.ts";
+import { depsFor } from "../context.ts";
 import { forbidden, unauthorized } from "../lib/errors.ts";
 import { valid } from "../lib/validate.ts";
 import type { AppEnv } from "../middleware.ts";
@@ -30,17 +30,12 @@ export function checkOrigin(c: Context<AppEnv>) {
 export const auth = new Hono<AppEnv>()
   .post("/register", valid("json", RegisterBody), async (c) => {
     checkOrigin(c);
-    const s = await register(openDb(c.env.DB), c.env, c.req.valid("json"));
+    const s = await register(depsFor(c.env), c.req.valid("json"));
     return c.json(withCookie(c, s), 201);
   })
   .post("/login", valid("json", LoginBody), async (c) => {
     checkOrigin(c);
-    const session = await login(
-      openDb(c.env.DB),
-      c.env,
-      c.req.valid("json"),
-      loginSource(c.req.header("cf-connecting-ip")),
-    );
+    const session = await login(depsFor(c.env), c.req.valid("json"), loginSource(c.req.header("cf-connecting-ip")));
     return c.json(withCookie(c, session));
   })
   .post("/refresh", valid("json", RefreshBody), async (c) => {
@@ -48,7 +43,7 @@ export const auth = new Hono<AppEnv>()
     const token = c.req.valid("json").refreshToken ?? getCookie(c, COOKIE);
     if (!token) throw unauthorized("No session to refresh. Log in.", "invalid_refresh_token");
     try {
-      return c.json(withCookie(c, await refresh(openDb(c.env.DB), c.env, token)));
+      return c.json(withCookie(c, await refresh(depsFor(c.env), token)));
     } catch (err) {
       deleteCookie(c, COOKIE, { path: "/api/auth" });
       throw err;
@@ -57,12 +52,12 @@ export const auth = new Hono<AppEnv>()
   .post("/logout", valid("json", RefreshBody), async (c) => {
     checkOrigin(c);
     const token = c.req.valid("json").refreshToken ?? getCookie(c, COOKIE);
-    if (token) await logout(openDb(c.env.DB), c.env, token);
+    if (token) await logout(depsFor(c.env), token);
     deleteCookie(c, COOKIE, { path: "/api/auth" });
     return c.body(null, 204);
   })
   /** Single-user local mode only: a session for the local owner, no password. */
   .post("/local", async (c) => {
     checkOrigin(c);
-    return c.json(withCookie(c, await localSession(openDb(c.env.DB), c.env)));
+    return c.json(withCookie(c, await localSession(depsFor(c.env))));
   });

@@ -10,12 +10,12 @@ import {
   RegisterRunnerBody,
   RunnerInfo,
 } from "../../protocol/index.ts";
+import { contextFor, depsFor } from "../context.ts";
 import { openDb } from "../db/client.ts";
 import { AppError, badRequest, unauthorized } from "../lib/errors.ts";
 import { describeIssues, valid } from "../lib/validate.ts";
 import type { AppEnv } from "../middleware.ts";
 import { bearer } from "../middleware.ts";
-import { roomPublisher } from "../services/context.ts";
 import { appendJobEvents, claimJob, completeJob, heartbeatJob, startJob } from "../services/jobs.ts";
 import { authenticateRunner, getActingRunner, RUNNER_PREFIX, registerRunner } from "../services/runners.ts";
 
@@ -34,7 +34,7 @@ const requireRunner = createMiddleware<AppEnv>(async (c, next) => {
       "invalid_credential",
     );
   }
-  c.set("ctx", { db, env: c.env, actor, publish: roomPublisher(c.env, actor.runnerId) });
+  c.set("ctx", contextFor(c.env, actor));
   await next();
 });
 
@@ -53,9 +53,7 @@ function parseInfo(raw: string | undefined): RunnerInfo | null {
 
 export const runnerApi = new Hono<AppEnv>()
   .post("/register", valid("json", RegisterRunnerBody), async (c) => {
-    const env = c.env;
-    const ctx = { db: openDb(env.DB), env, publish: roomPublisher(env, null) };
-    return c.json(await registerRunner(ctx, c.req.valid("json")), 201);
+    return c.json(await registerRunner(depsFor(c.env), c.req.valid("json")), 201);
   })
   .use("*", requireRunner)
   .get("/me", async (c) => c.json(await getActingRunner(c.var.ctx)))

@@ -5,6 +5,8 @@
 import type { JobClaim, LinkMessage, RunnerInfo } from "../../protocol/index.ts";
 import { call, json, testEnv } from "../../test/helpers.ts";
 
+/** The runner link of a runner, for tests that drive its alarm. */
+export { getRunnerLink } from "../../party/stubs.ts";
 export { testEnv };
 
 export const INFO: RunnerInfo = { version: "0.1.0", os: "linux x64", gitVersion: "2.45.2", providers: ["anthropic"] };

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { call, createBoard, joinRoom, json, registerUser } from "../../test/helpers.ts";
-import { openDb } from "../db/client.ts";
+import { contextFor } from "../context.ts";
 import { sha256 } from "../lib/crypto.ts";
 import { createBoard as createBoardAs } from "../services/boards.ts";
 import { addRunner, INFO, openLink, post, registerRunner, runnerRow, testEnv } from "./runner-testkit.ts";
@@ -140,11 +140,11 @@ describe("sharing and listing", () => {
     expect((await call(`/api/runners/${revoked.id}`, { method: "DELETE", token: owner.token })).status).toBe(204);
     const theirs = await registerRunner(other.token, "someone else's");
     // The Worker under test runs with SINGLE_USER=0, so the service is called with the flag on.
-    const ctx = { db: openDb(testEnv.DB), env: { ...testEnv, SINGLE_USER: "1" }, publish: async () => {} };
-    const board = await createBoardAs(
-      { ...ctx, actor: { kind: "user", userId: owner.id, via: "jwt", credential: "fam:test" } },
-      "Local",
+    const ctx = contextFor(
+      { ...testEnv, SINGLE_USER: "1" },
+      { kind: "user", userId: owner.id, via: "jwt", credential: "fam:test" },
     );
+    const board = await createBoardAs(ctx, "Local");
     const onBoard = (await json<Items>(call(`/api/boards/${board.id}/runners`, { token: owner.token }))).items;
     const ownersLive = (
       await json<{ items: Array<{ id: string; status: string }> }>(call("/api/runners", { token: owner.token }))

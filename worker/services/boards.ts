@@ -26,7 +26,7 @@ export async function createBoard(ctx: Ctx, name: string): Promise<Board> {
     ctx.db.insert(boardMembers).values({ boardId: id, userId: uid, role: "owner" }),
     // A local single-user install has one person, so sharing a runner with a board is a step with
     // no meaning there: every new board can use that person's runners (this machine's) at once.
-    ...(ctx.env.SINGLE_USER === "1"
+    ...(ctx.config.singleUser
       ? [
           ctx.db.insert(runnerBoards).select(
             ctx.db

@@ -1,8 +1,6 @@
-import { getBoardRoom } from "../../party/stubs.ts";
 import type { EntityEvent, EntityType } from "../../protocol/index.ts";
 import type { Db } from "../db/client.ts";
-import type { Env } from "../env.ts";
-import type { CredentialName } from "./sockets.ts";
+import type { CredentialName, SocketMatch } from "./sockets.ts";
 
 /** Who is asking. Every service function takes one and checks it; routes never decide access. */
 export type Actor =
@@ -16,38 +14,62 @@ export type Actor =
     }
   | { kind: "runner"; runnerId: string; ownerId: string };
 
+/** A committed change, as a service announces it; the port stamps when and who. */
+export type EntityChange = Omit<EntityEvent, "type" | "at" | "actorId">;
+
+/** The board rooms, as services see them. Like publishing, none of these fails the write behind it. */
+export interface RoomPorts {
+  /** End a user's sockets on one board (a credential ended). */
+  endSockets(boardId: string, match: SocketMatch): Promise<void>;
+}
+
+/** The runners' links, as services see them. Best effort: the job is in D1 either way. */
+export interface LinkPorts {
+  /** Work is queued: the runner claims it now instead of on its next connect. */
+  wake(runnerId: string): Promise<void>;
+  /** The user asked to stop a job the runner holds. */
+  cancel(runnerId: string, jobId: string): Promise<void>;
+  /** A lease ends at `expiresAt`: the link's alarm looks then. */
+  watchLease(runnerId: string, expiresAt: number): Promise<void>;
+  /** Close the runner's socket with a reason (revoked). */
+  hangUp(runnerId: string, code: number, reason: string): Promise<void>;
+}
+
+/** Flags and secrets a service may read; never the raw bindings. */
+export interface Config {
+  /** A local install started by `npm start`: one person, no sign-in. */
+  singleUser: boolean;
+  /** HMAC key for access tokens (base64). */
+  jwtSecret: string;
+}
+
+/**
+ * What every service function gets, built by one factory (`worker/context.ts`) for every entry
+ * point: REST, the runner API, the Durable Objects and tests. Services reach the rest of the
+ * system only through these ports, so they never import `party/` and can run on fakes.
+ */
 export interface Ctx {
   db: Db;
-  env: Env;
   actor: Actor;
-  /** Announce a committed change to everyone on the board. Called only after the D1 write. */
-  publish: (boardId: string, event: Omit<EntityEvent, "type" | "at" | "actorId">) => Promise<void>;
+  config: Config;
+  /** Announce a committed change to everyone on the board. Called only after the D1 write; never fails it. */
+  publish(boardId: string, change: EntityChange): Promise<void>;
+  rooms: RoomPorts;
+  links: LinkPorts;
 }
+
+/** A context before anyone is known to be asking: sign-in, registration, the runner's first call. */
+export type Deps = Omit<Ctx, "actor">;
 
 export function userId(ctx: Ctx): string {
   if (ctx.actor.kind !== "user") throw new Error("a runner credential reached a user service");
   return ctx.actor.userId;
 }
 
-/** Publishing never fails the write that caused it: the change is in D1, and clients re-read on reconnect. */
-export function roomPublisher(env: Env, actorId: string | null): Ctx["publish"] {
-  return async (boardId, event) => {
-    try {
-      await getBoardRoom(env, boardId).publish({ type: "entity", at: Date.now(), actorId, ...event });
-    } catch (err) {
-      console.error("publish to board room failed", boardId, err);
-    }
-  };
-}
-
-export function entity<T extends { id: string }>(
-  entity: EntityType,
-  op: "created" | "patched",
-  row: T,
-): Omit<EntityEvent, "type" | "at" | "actorId"> {
+export function entity<T extends { id: string }>(entity: EntityType, op: "created" | "patched", row: T): EntityChange {
   return { entity, op, id: row.id, row: row as unknown as Record<string, unknown> };
 }
 
-export function removed(entity: EntityType, id: string): Omit<EntityEvent, "type" | "at" | "actorId"> {
+export function removed(entity: EntityType, id: string): EntityChange {
   return { entity, op: "removed", id, row: null };
 }

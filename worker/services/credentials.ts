@@ -1,9 +1,8 @@
 import { and, eq, gt, inArray, isNull, or } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { schema } from "../db/client.ts";
-import type { Env } from "../env.ts";
 import { verifyAccessToken } from "../lib/jwt.ts";
-import type { Actor } from "./context.ts";
+import type { Actor, Deps } from "./context.ts";
 import type { SocketIdentity } from "./sockets.ts";
 import { familyCredential } from "./sockets.ts";
 import { authenticateApiToken } from "./tokens.ts";
@@ -14,10 +13,11 @@ const { users, refreshTokens, apiTokens, boardMembers } = schema;
  * The one place a user bearer token becomes an actor, for REST, MCP and socket upgrades alike. A
  * credential whose user is gone, or whose sign-in was ended, is no credential: callers answer 401.
  */
-export async function authenticateUser(db: Db, env: Env, token: string): Promise<Actor | null> {
+export async function authenticateUser(deps: Deps, token: string): Promise<Actor | null> {
+  const { db } = deps;
   if (token.startsWith("trl_run_")) return null;
   if (token.startsWith("trl_")) return authenticateApiToken(db, token);
-  const claims = await verifyAccessToken(env.JWT_SECRET, token);
+  const claims = await verifyAccessToken(deps.config.jwtSecret, token);
   if (!claims) return null;
   const live = await liveFamilies(db, [claims]);
   if (!live.has(claims.familyId)) return null;

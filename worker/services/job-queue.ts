@@ -1,7 +1,6 @@
 import type { SQL } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { z } from "zod";
-import { getRunnerLink } from "../../party/stubs.ts";
 import type { Job, JobPayloads, JobType } from "../../protocol/index.ts";
 import { schema } from "../db/client.ts";
 import { forbidden } from "../lib/errors.ts";
@@ -103,27 +102,12 @@ export async function publishJob(ctx: Ctx, job: JobRow, op: "created" | "patched
 }
 
 /**
- * Like publishing, a wake-up never fails the write that caused it: the job is in D1, and a runner
- * that missed the wake claims it on its next connect (the link wakes every new connection).
+ * Like publishing, a wake-up never fails the write that caused it (the ports are best effort): the
+ * job is in D1, and a runner that missed the wake claims it on its next connect.
  */
-async function linkCall(
-  ctx: Ctx,
-  runnerId: string,
-  what: string,
-  call: (link: ReturnType<typeof getRunnerLink>) => Promise<unknown>,
-) {
-  try {
-    await call(getRunnerLink(ctx.env, runnerId));
-  } catch (err) {
-    console.error(`runner link ${what} failed`, runnerId, err);
-  }
-}
-
-export const wakeRunner = (ctx: Ctx, runnerId: string) => linkCall(ctx, runnerId, "wake", (l) => l.wake());
-export const sendCancel = (ctx: Ctx, runnerId: string, jobId: string) =>
-  linkCall(ctx, runnerId, "cancel", (l) => l.cancel(jobId));
-export const watchLease = (ctx: Ctx, runnerId: string, expiresAt: number) =>
-  linkCall(ctx, runnerId, "watchLease", (l) => l.watchLease(expiresAt));
+export const wakeRunner = (ctx: Ctx, runnerId: string) => ctx.links.wake(runnerId);
+export const sendCancel = (ctx: Ctx, runnerId: string, jobId: string) => ctx.links.cancel(runnerId, jobId);
+export const watchLease = (ctx: Ctx, runnerId: string, expiresAt: number) => ctx.links.watchLease(runnerId, expiresAt);
 
 // ---- what a settled job does to the rows it acts on ----
 

@@ -1,9 +1,8 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { getRunnerLink } from "../../party/stubs.ts";
 import type { Job } from "../../protocol/index.ts";
 import { call, expectError, json, registerUser, type TestUser } from "../../test/helpers.ts";
-import { claim, openLink, post, registerRunner, testEnv } from "../routes/runner-testkit.ts";
+import { claim, getRunnerLink, openLink, post, registerRunner, testEnv } from "../routes/runner-testkit.ts";
 
 let owner: TestUser;
 let stranger: TestUser;

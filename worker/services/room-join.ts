@@ -1,7 +1,6 @@
-import type { Db } from "../db/client.ts";
-import type { Env } from "../env.ts";
 import { notFound, unauthorized } from "../lib/errors.ts";
 import { roleOn } from "./access.ts";
+import type { Deps } from "./context.ts";
 import { authenticateUser, liveCredentials } from "./credentials.ts";
 import { redeemTicket } from "./tickets.ts";
 import { getUser } from "./users.ts";
@@ -22,7 +21,8 @@ export interface RoomIdentity {
  * non-member gets the same 404 there as here. A ticket is spent, and the credential it was made
  * with must still be in force: a token revoked in the ticket's 30 seconds does not open a socket.
  */
-export async function authorizeRoomJoin(db: Db, env: Env, boardId: string, pass: RoomPass): Promise<RoomIdentity> {
+export async function authorizeRoomJoin(deps: Deps, boardId: string, pass: RoomPass): Promise<RoomIdentity> {
+  const { db } = deps;
   let userId: string;
   let credential: string;
   if ("ticket" in pass) {
@@ -35,7 +35,7 @@ export async function authorizeRoomJoin(db: Db, env: Env, boardId: string, pass:
       throw unauthorized("The sign-in this ticket was made with has ended. Sign in again.", "invalid_ticket");
     }
   } else {
-    const actor = pass.bearer ? await authenticateUser(db, env, pass.bearer) : null;
+    const actor = pass.bearer ? await authenticateUser(deps, pass.bearer) : null;
     if (actor?.kind !== "user") throw unauthorized("Send a ticket or a bearer token.");
     ({ userId, credential } = actor);
   }

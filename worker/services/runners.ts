@@ -1,6 +1,5 @@
 import { and, desc, eq, gt, inArray, ne, or } from "drizzle-orm";
 import type { z } from "zod";
-import { getRunnerLink } from "../../party/stubs.ts";
 import type { RegisterRunnerBody, Runner, RunnerInfo, RunnerRegistration } from "../../protocol/index.ts";
 import { LINK_CLOSE } from "../../protocol/index.ts";
 import type { Db } from "../db/client.ts";
@@ -9,7 +8,7 @@ import { randomToken, sha256 } from "../lib/crypto.ts";
 import { notFound, unauthorized } from "../lib/errors.ts";
 import { newId } from "../lib/ids.ts";
 import { requireBoardRole } from "./access.ts";
-import type { Actor, Ctx } from "./context.ts";
+import type { Actor, Ctx, Deps } from "./context.ts";
 import { entity, removed, userId } from "./context.ts";
 import { failOpenJobs } from "./jobs.ts";
 import type { RunnerRow } from "./runner-access.ts";
@@ -101,12 +100,9 @@ export async function revokeRunner(ctx: Ctx, runnerId: string): Promise<void> {
     .where(eq(runners.id, runnerId))
     .returning();
   if (!row) throw notFound("Runner");
-  try {
-    await getRunnerLink(ctx.env, runnerId).hangUp(LINK_CLOSE.revoked, "runner revoked");
-  } catch (err) {
-    // The credential is already dead; a socket that stays open can no longer claim or write anything.
-    console.error("closing a revoked runner's link failed", runnerId, err);
-  }
+  // Best effort: the credential is already dead, so a socket that stays open can no longer claim
+  // or write anything, and the link's own sweep hangs up on a revoked runner.
+  await ctx.links.hangUp(runnerId, LINK_CLOSE.revoked, "runner revoked");
   await failOpenJobs(ctx, runnerId, "The runner was revoked.");
   await publishRunner(ctx, row);
 }
@@ -138,7 +134,7 @@ export async function unshareRunner(ctx: Ctx, runnerId: string, boardId: string)
  * token can be used once even when two registrations race.
  */
 export async function registerRunner(
-  ctx: Omit<Ctx, "actor">,
+  ctx: Deps,
   body: z.infer<typeof RegisterRunnerBody>,
 ): Promise<{ runnerId: string; credential: string; name: string }> {
   const credential = randomToken(RUNNER_PREFIX);

@@ -1,8 +1,6 @@
 import { eq } from "drizzle-orm";
-import { getBoardRoom } from "../../party/stubs.ts";
-import type { Db } from "../db/client.ts";
 import { schema } from "../db/client.ts";
-import type { Env } from "../env.ts";
+import type { Deps } from "./context.ts";
 
 const { boardMembers } = schema;
 
@@ -30,20 +28,12 @@ export type SocketMatch = { userId: string; credential?: CredentialName | "fam:*
  * fails the change that caused it: the credential is already dead in D1, so the socket could not
  * reconnect, and the room's sweep closes whatever this misses.
  */
-export async function endSockets(db: Db, env: Env, match: SocketMatch): Promise<void> {
-  const boards = await db
+export async function endSockets(ctx: Deps, match: SocketMatch): Promise<void> {
+  const boards = await ctx.db
     .select({ boardId: boardMembers.boardId })
     .from(boardMembers)
     .where(eq(boardMembers.userId, match.userId));
-  await Promise.all(
-    boards.map(async ({ boardId }) => {
-      try {
-        await getBoardRoom(env, boardId).endSockets(match);
-      } catch (err) {
-        console.error("ending sockets failed", boardId, err);
-      }
-    }),
-  );
+  await Promise.all(boards.map(({ boardId }) => ctx.rooms.endSockets(boardId, match)));
 }
 
 /** Does a socket's identity fall under a match? Shared by the room and its tests. */

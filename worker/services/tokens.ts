@@ -60,7 +60,7 @@ export async function revokeApiToken(ctx: Ctx, id: string): Promise<void> {
     .returning({ id: apiTokens.id });
   if (!row) throw notFound("Token");
   // Whatever this token opened closes now, not when it next makes a request.
-  await endSockets(ctx.db, ctx.env, { userId: userId(ctx), credential: tokenCredential(id) });
+  await endSockets(ctx, { userId: userId(ctx), credential: tokenCredential(id) });
 }
 
 /**

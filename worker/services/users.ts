@@ -2,12 +2,11 @@ import { and, eq, inArray, isNull } from "drizzle-orm";
 import type { ChangePasswordBody, LoginBody, RegisterBody, User } from "../../protocol/index.ts";
 import type { Db } from "../db/client.ts";
 import { schema } from "../db/client.ts";
-import type { Env } from "../env.ts";
 import { dummyPasswordHash, hashPassword, randomToken, sha256, verifyPassword } from "../lib/crypto.ts";
 import { AppError, conflict, forbidden, tooMany, unauthorized } from "../lib/errors.ts";
 import { newId } from "../lib/ids.ts";
 import { ACCESS_TTL_S, signAccessToken } from "../lib/jwt.ts";
-import type { Ctx } from "./context.ts";
+import type { Ctx, Deps } from "./context.ts";
 import { endSockets, familyCredential } from "./sockets.ts";
 
 const { users, refreshTokens, loginThrottle } = schema;
@@ -31,7 +30,8 @@ export async function getUser(db: Db, id: string): Promise<User | null> {
   return row ? toUser(row) : null;
 }
 
-export async function register(db: Db, env: Env, body: RegisterBody) {
+export async function register(deps: Deps, body: RegisterBody) {
+  const { db } = deps;
   const existing = await db.query.users.findFirst({ where: eq(users.email, body.email), columns: { id: true } });
   if (existing) throw conflict("An account with this email already exists. Log in instead.", "email_taken");
   const id = newId();
@@ -45,7 +45,7 @@ export async function register(db: Db, env: Env, body: RegisterBody) {
     if (String(err).includes("UNIQUE")) throw conflict("An account with this email already exists.", "email_taken");
     throw err;
   }
-  return issueSession(db, env, id, newId());
+  return issueSession(deps, id, newId());
 }
 
 // Failed logins are counted per email *and source* (so an attacker slows only themselves, never
@@ -134,10 +134,10 @@ async function checkPassword(db: Db, email: string, password: string, source: st
   return user;
 }
 
-export async function login(db: Db, env: Env, body: LoginBody, source: string) {
-  const user = await checkPassword(db, body.email, body.password, source);
+export async function login(deps: Deps, body: LoginBody, source: string) {
+  const user = await checkPassword(deps.db, body.email, body.password, source);
   if (!user) throw unauthorized("Wrong email or password.", "invalid_credentials");
-  return issueSession(db, env, user.id, newId());
+  return issueSession(deps, user.id, newId());
 }
 
 /**
@@ -167,11 +167,11 @@ export async function changePassword(ctx: Ctx, body: ChangePasswordBody, source:
       .set({ revokedAt: now })
       .where(and(eq(refreshTokens.userId, uid), isNull(refreshTokens.revokedAt))),
   ]);
-  await endSockets(ctx.db, ctx.env, { userId: uid, credential: "fam:*" });
-  return issueSession(ctx.db, ctx.env, uid, newId());
+  await endSockets(ctx, { userId: uid, credential: "fam:*" });
+  return issueSession(ctx, uid, newId());
 }
 
-async function issueSession(db: Db, env: Env, uid: string, familyId: string) {
+async function issueSession({ db, config }: Deps, uid: string, familyId: string) {
   const refreshToken = randomToken("trl_rt_");
   const [user] = await db.batch([
     db.select().from(users).where(eq(users.id, uid)),
@@ -186,7 +186,7 @@ async function issueSession(db: Db, env: Env, uid: string, familyId: string) {
   if (!user[0]) throw unauthorized();
   return {
     user: toUser(user[0]),
-    accessToken: await signAccessToken(env.JWT_SECRET, uid, familyId),
+    accessToken: await signAccessToken(config.jwtSecret, uid, familyId),
     expiresIn: ACCESS_TTL_S,
     refreshToken,
   };
@@ -196,7 +196,8 @@ async function issueSession(db: Db, env: Env, uid: string, familyId: string) {
  * Rotate: the presented token is spent and a new one issued in the same family. Presenting a spent
  * token again means it was stolen (or replayed): the whole family is revoked.
  */
-export async function refresh(db: Db, env: Env, token: string) {
+export async function refresh(deps: Deps, token: string) {
+  const { db } = deps;
   const hash = await sha256(token);
   const now = Date.now();
   // Claim the token in one statement so two concurrent refreshes cannot both succeed.
@@ -208,7 +209,7 @@ export async function refresh(db: Db, env: Env, token: string) {
   if (!claimed) {
     const row = await db.query.refreshTokens.findFirst({ where: eq(refreshTokens.tokenHash, hash) });
     if (row?.usedAt) {
-      await endFamily(db, env, row);
+      await endFamily(deps, row);
       throw unauthorized(
         "This session was signed out because its refresh token was reused. Log in again.",
         "token_reused",
@@ -217,23 +218,24 @@ export async function refresh(db: Db, env: Env, token: string) {
     throw unauthorized("Your session has ended. Log in again.", "invalid_refresh_token");
   }
   if (claimed.expiresAt < now) throw unauthorized("Your session has expired. Log in again.", "invalid_refresh_token");
-  return issueSession(db, env, claimed.userId, claimed.familyId);
+  return issueSession(deps, claimed.userId, claimed.familyId);
 }
 
 /** Ending a sign-in ends its access tokens (they name their family) and its sockets on every board. */
-async function endFamily(db: Db, env: Env, row: { userId: string; familyId: string }) {
-  await db.update(refreshTokens).set({ revokedAt: Date.now() }).where(eq(refreshTokens.familyId, row.familyId));
-  await endSockets(db, env, { userId: row.userId, credential: familyCredential(row.familyId) });
+async function endFamily(deps: Deps, row: { userId: string; familyId: string }) {
+  await deps.db.update(refreshTokens).set({ revokedAt: Date.now() }).where(eq(refreshTokens.familyId, row.familyId));
+  await endSockets(deps, { userId: row.userId, credential: familyCredential(row.familyId) });
 }
 
-export async function logout(db: Db, env: Env, token: string): Promise<void> {
-  const row = await db.query.refreshTokens.findFirst({ where: eq(refreshTokens.tokenHash, await sha256(token)) });
-  if (row) await endFamily(db, env, row);
+export async function logout(deps: Deps, token: string): Promise<void> {
+  const row = await deps.db.query.refreshTokens.findFirst({ where: eq(refreshTokens.tokenHash, await sha256(token)) });
+  if (row) await endFamily(deps, row);
 }
 
 /** Single-user local mode: one owner account with no password, created on first use. */
-export async function localSession(db: Db, env: Env) {
-  if (env.SINGLE_USER !== "1") throw new AppError(403, "single_user_off", "Single-user mode is off: log in.");
+export async function localSession(deps: Deps) {
+  const { db } = deps;
+  if (!deps.config.singleUser) throw new AppError(403, "single_user_off", "Single-user mode is off: log in.");
   let owner = await db.query.users.findFirst({ where: eq(users.email, LOCAL_OWNER_EMAIL) });
   if (!owner) {
     await db
@@ -242,5 +244,5 @@ export async function localSession(db: Db, env: Env) {
       .onConflictDoNothing();
     owner = await db.query.users.findFirst({ where: eq(users.email, LOCAL_OWNER_EMAIL) });
   }
-  return issueSession(db, env, owner!.id, newId());
+  return issueSession(deps, owner!.id, newId());
 }

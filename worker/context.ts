@@ -1,0 +1,44 @@
+import { getBoardRoom, getRunnerLink } from "../party/stubs.ts";
+import { openDb } from "./db/client.ts";
+import type { Env } from "./env.ts";
+import type { Actor, Ctx, Deps } from "./services/context.ts";
+
+/**
+ * The one context factory: every entry point (REST, the runner API, the Durable Objects, tests)
+ * builds its service context here, and this is the only place services' ports meet the bindings.
+ * Every port is best effort: the change is in D1 already, and clients re-read on reconnect.
+ */
+export function depsFor(env: Env, actorId: string | null = null): Deps {
+  const attempt = async (what: string, id: string, call: () => Promise<unknown>) => {
+    try {
+      await call();
+    } catch (err) {
+      console.error(`${what} failed`, id, err);
+    }
+  };
+  return {
+    db: openDb(env.DB),
+    config: { singleUser: env.SINGLE_USER === "1", jwtSecret: env.JWT_SECRET },
+    publish: (boardId, change) =>
+      attempt("publish to board room", boardId, () =>
+        getBoardRoom(env, boardId).publish({ type: "entity", at: Date.now(), actorId, ...change }),
+      ),
+    rooms: {
+      endSockets: (boardId, match) =>
+        attempt("ending sockets", boardId, () => getBoardRoom(env, boardId).endSockets(match)),
+    },
+    links: {
+      wake: (runnerId) => attempt("runner link wake", runnerId, () => getRunnerLink(env, runnerId).wake()),
+      cancel: (runnerId, jobId) =>
+        attempt("runner link cancel", runnerId, () => getRunnerLink(env, runnerId).cancel(jobId)),
+      watchLease: (runnerId, expiresAt) =>
+        attempt("runner link watchLease", runnerId, () => getRunnerLink(env, runnerId).watchLease(expiresAt)),
+      hangUp: (runnerId, code, reason) =>
+        attempt("runner link hang-up", runnerId, () => getRunnerLink(env, runnerId).hangUp(code, reason)),
+    },
+  };
+}
+
+export function contextFor(env: Env, actor: Actor): Ctx {
+  return { ...depsFor(env, actor.kind === "user" ? actor.userId : actor.runnerId), actor };
+}
