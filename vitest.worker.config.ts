@@ -18,6 +18,8 @@ export default defineConfig(async () => ({
   ],
   test: {
     include: ["worker/**/*.test.ts", "party/**/*.test.ts", "protocol/**/*.test.ts"],
+    // *.unit.test.ts run in plain Node (vitest.unit.config.ts): they must not need workerd.
+    exclude: ["**/*.unit.test.ts", "**/node_modules/**"],
     setupFiles: ["./test/apply-migrations.ts"],
   },
 }));

@@ -1,10 +1,32 @@
 import { z } from "zod";
+import { Board, Member, Zone } from "./boards.ts";
 import { Text } from "./common.ts";
+import { Job, Repo, Runner, Worktree } from "./runner.ts";
 
 /**
- * Messages on a board room socket (`/parties/board-room/:boardId`). D1 is the truth; the room only
- * carries what may be lost (presence, cursors) and announces durable changes (`entity`).
+ * Messages on a board room socket (`/parties/board-room/:boardId?v=ROOM_PROTOCOL`). D1 is the
+ * truth; the room only carries what may be lost (presence, cursors, stream deltas) and announces
+ * durable changes (`entity`). Every frame the room sends carries `v`: a client that speaks another
+ * version is closed with `ROOM_CLOSE.outdated` and asks its person to reload, instead of
+ * misreading frames.
  */
+export const ROOM_PROTOCOL = 1;
+/** The query parameter a client names its protocol version in. */
+export const ROOM_VERSION_PARAM = "v";
+
+/**
+ * Close codes a board room uses. `signedOut`: the credential the socket was opened with ended
+ * (token revoked, signed out, password changed): reconnect with a fresh ticket if still signed
+ * in. `removed`, `deleted` and `outdated` are final: reconnecting would only be refused again.
+ */
+export const ROOM_CLOSE = {
+  signedOut: 4401,
+  removed: 4403,
+  deleted: 4404,
+  stale: 4408,
+  outdated: 4426,
+  full: 4429,
+} as const;
 
 export const Point = z.object({ x: z.number().finite(), y: z.number().finite() });
 export const Viewport = z.object({ x: z.number().finite(), y: z.number().finite(), zoom: z.number().finite() });
@@ -21,6 +43,9 @@ export const Peer = z.object({
 });
 export type Peer = z.infer<typeof Peer>;
 
+/** How many sessions one socket may watch at once (open panels, not every card). */
+export const MAX_WATCHED = 20;
+
 /** Client → room. Cursor is in canvas (flow) coordinates so it lands right at any zoom. */
 export const ClientMessage = z.discriminatedUnion("type", [
   z.object({
@@ -29,61 +54,100 @@ export const ClientMessage = z.discriminatedUnion("type", [
     viewport: Viewport.nullable().optional(),
     selection: z.array(Text.max(64)).max(30).optional(),
   }),
+  /** The sessions whose live stream this socket wants (its open panels); replaces the last list. */
+  z.object({ type: z.literal("watch"), sessionIds: z.array(Text.min(1).max(64)).max(MAX_WATCHED) }),
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 
-export const EntityType = z.enum([
-  "board",
-  "member",
-  "zone",
-  "worktree",
-  "repo",
-  "runner",
-  "job",
-  "session",
-  "message",
-  "task",
-  "comment",
-]);
-export type EntityType = z.infer<typeof EntityType>;
+// ---- entity events: one per committed change, typed by the entity it is about ----
 
-export const EntityEvent = z.object({
-  type: z.literal("entity"),
-  op: z.enum(["created", "patched", "removed"]),
-  entity: EntityType,
-  id: z.string(),
-  /** The new row for created/patched (as the REST API returns it); null when removed. */
-  row: z.record(z.string(), z.unknown()).nullable(),
-  /** Who caused it, so a client can skip echoing its own optimistic change. */
-  actorId: z.string().nullable(),
-  at: z.number(),
-});
+/** What each entity's event carries as its row: exactly what the REST API returns for it. */
+export const EntityRows = {
+  /** The board as everyone on it sees it (the caller's own role is not part of it). */
+  board: Board.omit({ role: true }),
+  /** Members are keyed by their user id, like any other entity. */
+  member: Member.extend({ id: z.string() }),
+  zone: Zone,
+  worktree: Worktree,
+  repo: Repo,
+  runner: Runner,
+  job: Job,
+} as const;
+export type EntityType = keyof typeof EntityRows;
+export type EntityRow<E extends EntityType> = z.infer<(typeof EntityRows)[E]>;
+export const EntityType = z.enum(Object.keys(EntityRows) as [EntityType, ...EntityType[]]);
+
+const entityEvent = <E extends EntityType>(entity: E) =>
+  z.object({
+    type: z.literal("entity"),
+    v: z.literal(ROOM_PROTOCOL),
+    entity: z.literal(entity),
+    op: z.enum(["created", "patched", "removed"]),
+    id: z.string(),
+    /** The new row for created/patched; null when removed. */
+    row: z.nullable(EntityRows[entity]),
+    /** Who caused it, so a client can skip echoing its own optimistic change. */
+    actorId: z.string().nullable(),
+    at: z.number(),
+  });
+
+export const EntityEvent = z.discriminatedUnion("entity", [
+  entityEvent("board"),
+  entityEvent("member"),
+  entityEvent("zone"),
+  entityEvent("worktree"),
+  entityEvent("repo"),
+  entityEvent("runner"),
+  entityEvent("job"),
+]);
 export type EntityEvent = z.infer<typeof EntityEvent>;
 
+// ---- frames aimed at some sockets only ----
+
 /**
- * Close codes a board room uses. `signedOut`: the credential the socket was opened with ended
- * (token revoked, signed out, password changed): reconnect with a fresh ticket if still signed
- * in. `removed` and `deleted` are final: reconnecting would only be refused again.
+ * A piece of a running agent message, to the sockets watching its session. Ephemeral: never in
+ * D1; the finished message arrives as an entity. `seq` orders the pieces of one message; the room
+ * keeps the text so far, so a socket that starts watching mid-answer gets it whole (`snapshot`).
  */
-export const ROOM_CLOSE = {
-  signedOut: 4401,
-  removed: 4403,
-  deleted: 4404,
-  stale: 4408,
-  full: 4429,
-} as const;
+export const StreamFrame = z.object({
+  sessionId: Text.min(1).max(64),
+  messageId: Text.min(1).max(64),
+  seq: z.number().int().nonnegative(),
+  part: z.enum(["text", "thinking", "tool_input"]),
+  delta: Text.max(64 * 1024),
+  /** The message is complete: the room forgets its text. */
+  done: z.boolean().optional(),
+});
+export type StreamFrame = z.infer<typeof StreamFrame>;
+
+/** Something one person should hear about (a mention, an agent waiting for them), to their sockets only. */
+export const Notice = z.object({
+  kind: Text.min(1).max(40),
+  title: Text.min(1).max(200),
+  body: Text.max(2000).optional(),
+  /** An in-app path to open (`/b/…`), never an outside URL. */
+  href: Text.regex(/^\/[^/]/, "must be an in-app path")
+    .max(500)
+    .optional(),
+});
+export type Notice = z.infer<typeof Notice>;
+
+const v = z.literal(ROOM_PROTOCOL);
 
 /** Room → client. */
 export const ServerMessage = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("welcome"), connectionId: z.string(), peers: z.array(Peer) }),
-  z.object({ type: z.literal("join"), peer: Peer }),
-  z.object({ type: z.literal("leave"), connectionId: z.string() }),
+  z.object({ type: z.literal("welcome"), v, connectionId: z.string(), peers: z.array(Peer) }),
+  z.object({ type: z.literal("join"), v, peer: Peer }),
+  z.object({ type: z.literal("leave"), v, connectionId: z.string() }),
   /** Coalesced cursor/viewport/selection changes since the last flush, one entry per peer. */
   z.object({
     type: z.literal("presence"),
+    v,
     updates: z.array(Peer.pick({ connectionId: true, cursor: true, viewport: true, selection: true })),
   }),
   EntityEvent,
-  z.object({ type: z.literal("error"), code: z.string(), message: z.string() }),
+  z.object({ type: z.literal("stream"), v, ...StreamFrame.shape, snapshot: z.boolean().optional() }),
+  z.object({ type: z.literal("notice"), v, notice: Notice }),
+  z.object({ type: z.literal("error"), v, code: z.string(), message: z.string() }),
 ]);
 export type ServerMessage = z.infer<typeof ServerMessage>;

@@ -1,6 +1,7 @@
 /**
  * `npm test`: every lane, in order of speed, then one closing line `N passed, N failed`.
- *   lint + format (Biome) → type check (every part) → worker + rooms in workerd → runner in Node
+ *   lint + format (Biome) → type check (every part) → room/link cores in Node → worker + rooms in
+ *   workerd → runner in Node
  *   with real git against a real Worker → the board end to end in Chromium.
  * `npm test -- worker e2e` runs only the named lanes.
  */
@@ -68,6 +69,7 @@ const nodeTests = (dir: string) => async () => {
 const lanes: Lane[] = [
   { name: "lint", run: check(join(bin, "biome"), ["ci", "."]) },
   { name: "typecheck", run: check("npm", ["run", "--silent", "typecheck"]) },
+  { name: "unit", run: vitest("vitest.unit.config.ts") },
   { name: "worker", run: vitest("vitest.worker.config.ts") },
   ...(existsSync(join(root, "vitest.runner.config.ts"))
     ? [{ name: "runner", run: vitest("vitest.runner.config.ts") }]

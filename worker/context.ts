@@ -1,4 +1,5 @@
 import { getBoardRoom, getRunnerLink } from "../party/stubs.ts";
+import { type EntityEvent, ROOM_PROTOCOL } from "../protocol/index.ts";
 import { openDb } from "./db/client.ts";
 import type { Env } from "./env.ts";
 import type { Actor, Ctx, Deps } from "./services/context.ts";
@@ -21,11 +22,21 @@ export function depsFor(env: Env, actorId: string | null = null): Deps {
     config: { singleUser: env.SINGLE_USER === "1", jwtSecret: env.JWT_SECRET },
     publish: (boardId, change) =>
       attempt("publish to board room", boardId, () =>
-        getBoardRoom(env, boardId).publish({ type: "entity", at: Date.now(), actorId, ...change }),
+        getBoardRoom(env, boardId).publish({
+          type: "entity",
+          v: ROOM_PROTOCOL,
+          at: Date.now(),
+          actorId,
+          ...change,
+        } as EntityEvent),
       ),
     rooms: {
       endSockets: (boardId, match) =>
         attempt("ending sockets", boardId, () => getBoardRoom(env, boardId).endSockets(match)),
+      stream: (boardId, piece) =>
+        attempt("stream to board room", boardId, () => getBoardRoom(env, boardId).stream(piece)),
+      notify: (boardId, userId, notice) =>
+        attempt("notice to board room", boardId, () => getBoardRoom(env, boardId).notify(userId, notice)),
     },
     links: {
       wake: (runnerId) => attempt("runner link wake", runnerId, () => getRunnerLink(env, runnerId).wake()),

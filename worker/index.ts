@@ -1,6 +1,7 @@
 import { routePartykitRequest } from "partyserver";
 import { BoardRoom, IDENTITY_HEADERS } from "../party/board-room.ts";
 import { RunnerLink } from "../party/runner-link.ts";
+import { ROOM_VERSION_PARAM } from "../protocol/index.ts";
 import { app } from "./app.ts";
 import { depsFor } from "./context.ts";
 import type { Env } from "./env.ts";
@@ -19,7 +20,8 @@ const refuse = (status: number, code: string, message: string) =>
  * Who may join is the service's decision (`authorizeRoomJoin`); this only carries it to the room.
  */
 async function authorizeBoardRoom(request: Request, env: Env, boardId: string): Promise<Request | Response> {
-  const ticket = new URL(request.url).searchParams.get("ticket");
+  const url = new URL(request.url);
+  const ticket = url.searchParams.get("ticket");
   if (ticket && !originAllowed(env, request)) return refuse(403, "bad_origin", "Cross-origin socket refused.");
   try {
     const who = await authorizeRoomJoin(
@@ -32,6 +34,9 @@ async function authorizeBoardRoom(request: Request, env: Env, boardId: string): 
     headers.set(IDENTITY_HEADERS.name, encodeURIComponent(who.name));
     headers.set(IDENTITY_HEADERS.color, who.color);
     headers.set(IDENTITY_HEADERS.credential, who.credential);
+    headers.delete(IDENTITY_HEADERS.version);
+    const version = url.searchParams.get(ROOM_VERSION_PARAM);
+    if (version) headers.set(IDENTITY_HEADERS.version, version);
     return new Request(request, { headers });
   } catch (err) {
     if (err instanceof AppError) return refuse(err.status, err.code, err.message);

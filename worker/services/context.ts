@@ -1,4 +1,4 @@
-import type { EntityEvent, EntityType } from "../../protocol/index.ts";
+import type { EntityEvent, EntityRow, EntityType, Notice, StreamFrame } from "../../protocol/index.ts";
 import type { Db } from "../db/client.ts";
 import type { CredentialName, SocketMatch } from "./sockets.ts";
 
@@ -14,13 +14,21 @@ export type Actor =
     }
   | { kind: "runner"; runnerId: string; ownerId: string };
 
-/** A committed change, as a service announces it; the port stamps when and who. */
-export type EntityChange = Omit<EntityEvent, "type" | "at" | "actorId">;
+/** A committed change, as a service announces it; the port stamps the version, when and who. */
+export type EntityChange = EntityEvent extends infer E
+  ? E extends EntityEvent
+    ? Omit<E, "type" | "v" | "at" | "actorId">
+    : never
+  : never;
 
 /** The board rooms, as services see them. Like publishing, none of these fails the write behind it. */
 export interface RoomPorts {
   /** End a user's sockets on one board (a credential ended). */
   endSockets(boardId: string, match: SocketMatch): Promise<void>;
+  /** A piece of a running agent message, to the board's sockets watching that session. */
+  stream(boardId: string, piece: StreamFrame): Promise<void>;
+  /** Something for one person's sockets on a board only. */
+  notify(boardId: string, userId: string, notice: Notice): Promise<void>;
 }
 
 /** The runners' links, as services see them. Best effort: the job is in D1 either way. */
@@ -66,10 +74,10 @@ export function userId(ctx: Ctx): string {
   return ctx.actor.userId;
 }
 
-export function entity<T extends { id: string }>(entity: EntityType, op: "created" | "patched", row: T): EntityChange {
-  return { entity, op, id: row.id, row: row as unknown as Record<string, unknown> };
+export function entity<E extends EntityType>(entity: E, op: "created" | "patched", row: EntityRow<E>): EntityChange {
+  return { entity, op, id: row.id, row } as EntityChange;
 }
 
 export function removed(entity: EntityType, id: string): EntityChange {
-  return { entity, op: "removed", id, row: null };
+  return { entity, op: "removed", id, row: null } as EntityChange;
 }

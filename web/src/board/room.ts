@@ -1,12 +1,13 @@
 import { PartySocket } from "partysocket";
-import type { ClientMessage, EntityEvent, ServerMessage } from "../../../protocol/index.ts";
-import { ROOM_CLOSE } from "../../../protocol/index.ts";
+import type { ClientMessage, EntityEvent } from "../../../protocol/index.ts";
+import { ROOM_CLOSE, ROOM_PROTOCOL, ROOM_VERSION_PARAM, ServerMessage } from "../../../protocol/index.ts";
 
 type Presence = Extract<ClientMessage, { type: "presence" }>;
 type Point = NonNullable<Presence["cursor"]>;
 
 import { ApiError, api, refreshSession, unwrap } from "../lib/api.ts";
 import { Store } from "../lib/store.ts";
+import { notify } from "../ui/notices.tsx";
 import { PresenceStore } from "./presence.ts";
 
 export type RoomStatus = "connecting" | "connected" | "reconnecting" | "closed";
@@ -19,6 +20,7 @@ export type RoomStatus = "connecting" | "connected" | "reconnecting" | "closed";
 const GONE_CODES: Record<number, string> = {
   [ROOM_CLOSE.removed]: "You were removed from this board.",
   [ROOM_CLOSE.deleted]: "This board was deleted.",
+  [ROOM_CLOSE.outdated]: "Trellis was updated while this tab was open: reload the page to carry on.",
 };
 const PING_MS = 10_000;
 /** Cursor frames go out at most this often (the room coalesces further); the last position always goes. */
@@ -59,7 +61,7 @@ export class RoomConnection {
       protocol: location.protocol === "https:" ? "wss" : "ws",
       party: "board-room",
       room: boardId,
-      query: async () => ({ ticket: await this.ticket() }),
+      query: async () => ({ ticket: await this.ticket(), [ROOM_VERSION_PARAM]: String(ROOM_PROTOCOL) }),
       maxEnqueuedMessages: MAX_QUEUED,
       maxReconnectionDelay: 8000,
       shouldReconnectOnClose: (e) => !(e.code in GONE_CODES),
@@ -84,12 +86,21 @@ export class RoomConnection {
 
   private onMessage = (e: MessageEvent) => {
     if (typeof e.data !== "string" || e.data === "pong") return;
-    let msg: ServerMessage;
+    let data: unknown;
     try {
-      msg = JSON.parse(e.data) as ServerMessage;
+      data = JSON.parse(e.data);
     } catch {
       return;
     }
+    // Every frame is checked against the contract: a frame of another protocol version means the
+    // edge was updated under this tab, and guessing at its meaning would show wrong state.
+    const parsed = ServerMessage.safeParse(data);
+    if (!parsed.success) {
+      if ((data as { v?: unknown } | null)?.v !== ROOM_PROTOCOL) this.end(GONE_CODES[ROOM_CLOSE.outdated]!);
+      else console.warn("board room: a frame did not match the protocol", parsed.error.issues.slice(0, 3));
+      return;
+    }
+    const msg = parsed.data;
     switch (msg.type) {
       case "welcome":
         this.presence.reset(msg.peers);
@@ -107,6 +118,9 @@ export class RoomConnection {
         break;
       case "entity":
         this.handlers.entity(msg);
+        break;
+      case "notice":
+        notify(msg.notice.title);
         break;
       case "error":
         console.warn("board room:", msg.code, msg.message);

@@ -1,0 +1,233 @@
+import { beforeEach, describe, expect, it } from "vitest";
+import type { EntityEvent, ServerMessage } from "../protocol/index.ts";
+import { MAX_WATCHED, ROOM_CLOSE, ROOM_PROTOCOL, ServerMessage as ServerMessageSchema } from "../protocol/index.ts";
+import type { SocketIdentity } from "../worker/services/sockets.ts";
+import { BoardRoomCore, type Joining, type PeerState, type RoomHost, type RoomSocket, STALE_MS } from "./room.ts";
+
+/** The room core on plain sockets: no workerd, no Durable Object, a clock the test moves. */
+
+class FakeSocket implements RoomSocket {
+  state: PeerState | null = null;
+  sent: ServerMessage[] = [];
+  closedWith: { code?: number; reason?: string } | null = null;
+  constructor(readonly id: string) {}
+  setState(state: PeerState) {
+    this.state = structuredClone(state);
+  }
+  send(text: string) {
+    if (this.closedWith) throw new Error("socket closed");
+    // Everything the room sends must be a frame of the contract.
+    this.sent.push(ServerMessageSchema.parse(JSON.parse(text)));
+  }
+  close(code?: number, reason?: string) {
+    this.closedWith = { code, reason };
+  }
+  of<K extends ServerMessage["type"]>(type: K) {
+    return this.sent.filter((m): m is Extract<ServerMessage, { type: K }> => m.type === type);
+  }
+}
+
+let now: number;
+let sockets: FakeSocket[];
+let allowed: (ids: SocketIdentity[]) => Set<string>;
+let room: BoardRoomCore;
+let pings: Map<string, number>;
+
+const host: RoomHost = {
+  sockets: () => sockets.filter((s) => !s.closedWith),
+  fanOut: (frame) => {
+    for (const s of sockets) if (!s.closedWith) s.send(frame);
+  },
+  lastPingAt: (s) => pings.get(s.id) ?? 0,
+  stillAllowed: async (ids) => allowed(ids),
+  now: () => now,
+};
+
+const who = (userId: string, extra: Partial<Joining> = {}): Joining => ({
+  userId,
+  name: userId.toUpperCase(),
+  color: "#123456",
+  credential: `fam:${userId}`,
+  version: ROOM_PROTOCOL,
+  ...extra,
+});
+
+function join(id: string, joining: Joining): FakeSocket {
+  const s = new FakeSocket(id);
+  sockets.push(s);
+  room.connect(s, joining);
+  return s;
+}
+
+const zoneEvent = (id: string): EntityEvent => ({
+  type: "entity",
+  v: ROOM_PROTOCOL,
+  entity: "zone",
+  op: "removed",
+  id,
+  row: null,
+  actorId: null,
+  at: now,
+});
+
+beforeEach(() => {
+  now = 1_000_000;
+  sockets = [];
+  pings = new Map();
+  allowed = (ids) => new Set(ids.map((i) => `${i.userId} ${i.credential}`));
+  room = new BoardRoomCore(host, 0);
+});
+
+describe("BoardRoomCore", () => {
+  it("welcomes a socket with the peers already there and tells them it joined, without its credential", () => {
+    const a = join("a", who("ann"));
+    const b = join("b", who("bob"));
+    expect(b.of("welcome")[0]!.peers.map((p) => p.userId)).toEqual(["ann", "bob"]);
+    const joined = a.of("join")[0]!.peer;
+    expect(joined).toMatchObject({ connectionId: "b", userId: "bob", name: "BOB" });
+    expect(JSON.stringify([...a.sent, ...b.sent])).not.toContain("fam:");
+  });
+
+  it("closes a client of another protocol version with `outdated`, before it joins", () => {
+    const a = join("a", who("ann"));
+    const old = join("old", who("bob", { version: ROOM_PROTOCOL + 1 }));
+    expect(old.closedWith?.code).toBe(ROOM_CLOSE.outdated);
+    expect(old.closedWith?.reason).toMatch(/reload/);
+    expect(a.of("join")).toEqual([]);
+    // A client from before versions (no ?v=) is still let in.
+    expect(join("legacy", who("cy", { version: null })).closedWith).toBeNull();
+  });
+
+  it("answers a bad frame on its own socket only, naming what is wrong", () => {
+    const a = join("a", who("ann"));
+    const b = join("b", who("bob"));
+    room.message(a, "not json");
+    room.message(a, JSON.stringify({ type: "presence", cursor: { x: "left", y: 1 } }));
+    room.message(a, new ArrayBuffer(4));
+    room.message(a, "x".repeat(9000));
+    const errors = a.of("error").map((e) => e.message);
+    expect(errors).toEqual([
+      "Message is not valid JSON.",
+      expect.stringMatching(/^Unrecognised message: cursor\.x/),
+      "Send JSON text frames; binary frames are not understood.",
+      expect.stringMatching(/larger than 8192/),
+    ]);
+    expect(b.of("error")).toEqual([]);
+  });
+
+  it("fans presence out with each peer's latest state", () => {
+    const a = join("a", who("ann"));
+    const b = join("b", who("bob"));
+    room.message(a, JSON.stringify({ type: "presence", cursor: { x: 5, y: 6 } }));
+    const updates = b.of("presence").flatMap((p) => p.updates);
+    expect(updates.at(-1)).toMatchObject({ connectionId: "a", cursor: { x: 5, y: 6 } });
+    expect(room.peers().find((p) => p.connectionId === "a")?.cursor).toEqual({ x: 5, y: 6 });
+  });
+
+  it("publishes changes to everyone, and a removed member's sockets close", () => {
+    const a = join("a", who("ann"));
+    const b = join("b", who("bob"));
+    room.publish(zoneEvent("z1"));
+    expect(a.of("entity").map((e) => e.id)).toEqual(["z1"]);
+    expect(b.of("entity").map((e) => e.id)).toEqual(["z1"]);
+    room.publish({ ...zoneEvent("bob"), entity: "member" } as EntityEvent);
+    expect(b.closedWith?.code).toBe(ROOM_CLOSE.removed);
+    expect(a.of("leave").map((l) => l.connectionId)).toEqual(["b"]);
+    room.closed(b);
+    expect(a.of("leave")).toHaveLength(1);
+  });
+
+  it("ends one credential's sockets, or every sign-in of a user, and no one else's", () => {
+    const phone = join("p", who("ann", { credential: "fam:phone" }));
+    const laptop = join("l", who("ann", { credential: "fam:laptop" }));
+    const script = join("s", who("ann", { credential: "tok:cli" }));
+    const bob = join("b", who("bob"));
+    expect(room.endSockets({ userId: "ann", credential: "fam:phone" })).toBe(1);
+    expect(phone.closedWith?.code).toBe(ROOM_CLOSE.signedOut);
+    expect(laptop.closedWith).toBeNull();
+    expect(room.endSockets({ userId: "ann", credential: "fam:*" })).toBe(1);
+    expect(laptop.closedWith?.code).toBe(ROOM_CLOSE.signedOut);
+    expect(script.closedWith).toBeNull();
+    expect(bob.closedWith).toBeNull();
+  });
+
+  it("sends addressed frames to one person's sockets, or to the watchers of one session", () => {
+    const ann1 = join("a1", who("ann"));
+    const ann2 = join("a2", who("ann"));
+    const bob = join("b", who("bob"));
+    expect(room.notify("ann", { kind: "mention", title: "Bob mentioned you" })).toBe(2);
+    expect([ann1, ann2].every((s) => s.of("notice").length === 1)).toBe(true);
+    expect(bob.of("notice")).toEqual([]);
+
+    room.message(bob, JSON.stringify({ type: "watch", sessionIds: ["s1"] }));
+    const piece = { sessionId: "s1", messageId: "m1", part: "text" as const };
+    expect(room.stream({ ...piece, seq: 1, delta: "Hel" })).toBe(1);
+    expect(bob.of("stream").map((f) => f.delta)).toEqual(["Hel"]);
+    expect(ann1.of("stream")).toEqual([]);
+  });
+
+  it("gives a socket that starts watching mid-answer the text so far, then the rest live", () => {
+    const early = join("e", who("ann"));
+    room.message(early, JSON.stringify({ type: "watch", sessionIds: ["s1"] }));
+    const piece = { sessionId: "s1", messageId: "m1", part: "text" as const };
+    room.stream({ ...piece, seq: 1, delta: "Hello, " });
+    room.stream({ ...piece, seq: 2, delta: "wor" });
+    expect(room.stream({ ...piece, seq: 2, delta: "wor" })).toBe(0); // a retried send is dropped
+    expect(early.of("stream").map((f) => f.delta)).toEqual(["Hello, ", "wor"]);
+    const late = join("l", who("bob"));
+    room.message(late, JSON.stringify({ type: "watch", sessionIds: ["s1"] }));
+    expect(late.of("stream")).toEqual([expect.objectContaining({ delta: "Hello, wor", seq: 2, snapshot: true })]);
+    room.stream({ ...piece, seq: 3, delta: "ld" });
+    expect(late.of("stream").map((f) => f.delta)).toEqual(["Hello, wor", "ld"]);
+    room.stream({ ...piece, seq: 4, delta: "", done: true });
+    const afterDone = join("x", who("cy"));
+    room.message(afterDone, JSON.stringify({ type: "watch", sessionIds: ["s1"] }));
+    expect(afterDone.of("stream")).toEqual([]);
+  });
+
+  it("keeps who a socket watches in its kept state (it survives hibernation), and bounds the list", () => {
+    const a = join("a", who("ann"));
+    room.message(a, JSON.stringify({ type: "watch", sessionIds: ["s1", "s2"] }));
+    expect(a.state?.watching).toEqual(["s1", "s2"]);
+    const tooMany = Array.from({ length: MAX_WATCHED + 1 }, (_, i) => `s${i}`);
+    room.message(a, JSON.stringify({ type: "watch", sessionIds: tooMany }));
+    expect(a.of("error")).toHaveLength(1);
+    expect(a.state?.watching).toEqual(["s1", "s2"]);
+  });
+
+  it("sweeps sockets that stopped pinging, and those whose access ended without an event", async () => {
+    const quiet = join("q", who("ann"));
+    const pinging = join("p", who("bob"));
+    const expired = join("x", who("cy", { credential: "tok:old" }));
+    now += STALE_MS + 1;
+    pings.set("p", now - 1000);
+    pings.set("x", now - 1000);
+    allowed = (ids) => new Set(ids.filter((i) => i.credential !== "tok:old").map((i) => `${i.userId} ${i.credential}`));
+    expect(await room.sweep()).toBe(1);
+    expect(quiet.closedWith?.code).toBe(ROOM_CLOSE.stale);
+    expect(expired.closedWith?.code).toBe(ROOM_CLOSE.signedOut);
+    expect(pinging.closedWith).toBeNull();
+    expect(
+      pinging
+        .of("leave")
+        .map((l) => l.connectionId)
+        .sort(),
+    ).toEqual(["q", "x"]);
+  });
+
+  it("keeps everyone when the access check cannot run (D1 unreachable), and retries next sweep", async () => {
+    const a = join("a", who("ann"));
+    pings.set("a", now);
+    allowed = () => {
+      throw new Error("D1 down");
+    };
+    expect(await room.sweep()).toBe(1);
+    expect(a.closedWith).toBeNull();
+  });
+
+  it("closes everyone when the board is deleted", () => {
+    const a = join("a", who("ann"));
+    room.publish({ ...zoneEvent("board-1"), entity: "board" } as EntityEvent);
+    expect(a.closedWith?.code).toBe(ROOM_CLOSE.deleted);
+  });
+});
