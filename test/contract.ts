@@ -1,0 +1,158 @@
+/**
+ * The service contract: what every entry point (REST now, MCP when it lands) must do the same,
+ * written once against a small adapter. Each case checks one thing an adapter could get wrong on
+ * its own: validation, who may do what, and the event a change publishes to the board's room.
+ *
+ * An adapter turns an operation into a call on its entry point and the answer into `Outcome`;
+ * errors are compared by their code (`not_found`, `insufficient_role`, `bad_request`), which
+ * every entry point carries, not by HTTP status.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import type { Board, EntityEvent, Member, Zone } from "../protocol/index.ts";
+import { addMember, createBoard, joinRoom, registerUsers, type TestUser } from "./helpers.ts";
+
+export type Outcome<T> = { ok: true; value: T } | { ok: false; code: string; message: string };
+
+/** The operations the contract covers, as one person would call them. */
+export interface ServiceClient {
+  listBoards(): Promise<Outcome<{ items: Board[] }>>;
+  getBoard(boardId: string): Promise<Outcome<Board>>;
+  renameBoard(boardId: string, name: unknown): Promise<Outcome<Board>>;
+  listZones(boardId: string): Promise<Outcome<{ items: Zone[] }>>;
+  createZone(boardId: string, body: unknown): Promise<Outcome<Zone>>;
+  patchZone(boardId: string, zoneId: string, body: unknown): Promise<Outcome<Zone>>;
+  deleteZone(boardId: string, zoneId: string): Promise<Outcome<unknown>>;
+  listMembers(boardId: string): Promise<Outcome<{ items: Member[] }>>;
+  addMember(boardId: string, email: unknown, role: unknown): Promise<Outcome<Member>>;
+}
+
+export interface ServiceAdapter {
+  name: string;
+  /** A client acting as this user (with whatever credential the entry point takes). */
+  as(user: TestUser): ServiceClient;
+}
+
+/** Register the contract's cases for one adapter. */
+export function serviceContract(adapter: ServiceAdapter) {
+  describe(`service contract through ${adapter.name}`, () => {
+    let owner: TestUser;
+    let member: TestUser;
+    let viewer: TestUser;
+    let outsider: TestUser;
+    let board: { id: string };
+
+    beforeAll(async () => {
+      [owner, member, viewer, outsider] = await registerUsers("Owner", "Member", "Viewer", "Outsider");
+      board = await createBoard(owner.token, "Contract");
+      await addMember(owner.token, board.id, member, "member");
+      await addMember(owner.token, board.id, viewer, "viewer");
+    });
+
+    const fails = async (p: Promise<Outcome<unknown>>, code: string) => {
+      const o = await p;
+      expect(o.ok, JSON.stringify(o)).toBe(false);
+      if (!o.ok) {
+        expect(o.code).toBe(code);
+        expect(o.message.length).toBeGreaterThan(3);
+      }
+      return o;
+    };
+    const value = async <T>(p: Promise<Outcome<T>>): Promise<T> => {
+      const o = await p;
+      if (!o.ok) throw new Error(`expected success, got ${o.code}: ${o.message}`);
+      return o.value;
+    };
+
+    describe("who may see a board", () => {
+      it("members see it with their own role; a non-member is told it does not exist", async () => {
+        expect((await value(adapter.as(viewer).getBoard(board.id))).role).toBe("viewer");
+        await fails(adapter.as(outsider).getBoard(board.id), "not_found");
+        await fails(adapter.as(outsider).listZones(board.id), "not_found");
+        await fails(adapter.as(outsider).listMembers(board.id), "not_found");
+        const listed = await value(adapter.as(outsider).listBoards());
+        expect(listed.items.map((b) => b.id)).not.toContain(board.id);
+      });
+
+      it("an unknown board is the same not_found as someone else's", async () => {
+        await fails(adapter.as(owner).getBoard("no-such-board"), "not_found");
+      });
+    });
+
+    describe("who may change a board", () => {
+      it("viewers cannot change anything; members can; only owners manage members", async () => {
+        await fails(adapter.as(viewer).createZone(board.id, { name: "Nope" }), "insufficient_role");
+        await fails(adapter.as(viewer).renameBoard(board.id, "Nope"), "insufficient_role");
+        const zone = await value(adapter.as(member).createZone(board.id, { name: "Member's" }));
+        await fails(adapter.as(viewer).patchZone(board.id, zone.id, { x: 10 }), "insufficient_role");
+        await fails(adapter.as(viewer).deleteZone(board.id, zone.id), "insufficient_role");
+        await fails(adapter.as(member).addMember(board.id, outsider.email, "viewer"), "insufficient_role");
+        await fails(adapter.as(outsider).createZone(board.id, { name: "Outside" }), "not_found");
+      });
+
+      it("a zone of another board cannot be reached through this one", async () => {
+        const other = await createBoard(owner.token, "Other");
+        const foreign = await value(adapter.as(owner).createZone(other.id, { name: "Foreign" }));
+        await fails(adapter.as(member).patchZone(board.id, foreign.id, { x: 1 }), "not_found");
+        await fails(adapter.as(member).deleteZone(board.id, foreign.id), "not_found");
+      });
+    });
+
+    describe("validation", () => {
+      it("refuses bad input with bad_request and changes nothing", async () => {
+        const before = (await value(adapter.as(owner).listZones(board.id))).items.length;
+        await fails(adapter.as(owner).createZone(board.id, { name: "" }), "bad_request");
+        await fails(adapter.as(owner).createZone(board.id, { name: "x", x: Number.MAX_VALUE }), "bad_request");
+        await fails(adapter.as(owner).createZone(board.id, { name: "x", color: "red" }), "bad_request");
+        await fails(adapter.as(owner).createZone(board.id, { name: "a\ud800b" }), "bad_request");
+        await fails(adapter.as(owner).renameBoard(board.id, 42), "bad_request");
+        await fails(adapter.as(owner).addMember(board.id, "not an email", "member"), "bad_request");
+        await fails(adapter.as(owner).addMember(board.id, outsider.email, "emperor"), "bad_request");
+        expect((await value(adapter.as(owner).listZones(board.id))).items.length).toBe(before);
+      });
+
+      it("a patch with nothing in it is refused", async () => {
+        const zone = await value(adapter.as(owner).createZone(board.id, { name: "Still" }));
+        await fails(adapter.as(owner).patchZone(board.id, zone.id, {}), "bad_request");
+      });
+    });
+
+    describe("events", () => {
+      it("every change is announced to the board's room, once, typed, with who made it", async () => {
+        const room = await joinRoom(board.id, { token: viewer.token });
+        const zone = await value(adapter.as(member).createZone(board.id, { name: "Announced" }));
+        await value(adapter.as(member).patchZone(board.id, zone.id, { name: "Renamed" }));
+        await value(adapter.as(member).deleteZone(board.id, zone.id));
+        const renamed = await value(adapter.as(owner).renameBoard(board.id, "Contract, renamed"));
+        const events: EntityEvent[] = [];
+        for (const [entity, op, id] of [
+          ["zone", "created", zone.id],
+          ["zone", "patched", zone.id],
+          ["zone", "removed", zone.id],
+          ["board", "patched", board.id],
+        ] as const) {
+          events.push(await room.inbox.next("entity", (e) => e.entity === entity && e.op === op && e.id === id));
+        }
+        expect(events[0]).toMatchObject({ actorId: member.id, row: { name: "Announced" } });
+        expect(events[1]).toMatchObject({ row: { name: "Renamed" } });
+        expect(events[2]?.row).toBeNull();
+        // The board's event carries what everyone shares, not the caller's own role.
+        expect(events[3]?.row).toMatchObject({ name: renamed.name });
+        expect(events[3]?.row).not.toHaveProperty("role");
+        const zoneEvents = room.inbox.all("entity").filter((e) => e.id === zone.id);
+        expect(zoneEvents).toHaveLength(3);
+        room.ws.close();
+      });
+
+      it("a refused change announces nothing", async () => {
+        const room = await joinRoom(board.id, { token: viewer.token });
+        await fails(adapter.as(viewer).createZone(board.id, { name: "Refused" }), "insufficient_role");
+        await fails(adapter.as(owner).createZone(board.id, { name: "" }), "bad_request");
+        // A change after the refusals arrives first: nothing was queued before it.
+        const marker = await value(adapter.as(owner).createZone(board.id, { name: "Marker" }));
+        const first = await room.inbox.next("entity");
+        expect(first.id).toBe(marker.id);
+        room.ws.close();
+      });
+    });
+  });
+}
