@@ -37,12 +37,6 @@ export const Color = z.string().regex(/^#[0-9a-fA-F]{6}$/, "must be a hex color 
 export const Role = z.enum(["owner", "member", "viewer"]);
 export type Role = z.infer<typeof Role>;
 
-/** Every error body the API returns: a code a program can branch on, a message a person can act on. */
-export const ErrorBody = z.object({
-  error: z.object({ code: z.string(), message: z.string() }),
-});
-export type ErrorBody = z.infer<typeof ErrorBody>;
-
 export const PageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: Text.max(64).optional(),

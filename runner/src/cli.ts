@@ -2,7 +2,7 @@
 import { mkdir } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { configPath, dataDir, findRegistration, type Registration, saveRegistration } from "./config.ts";
-import { Edge, EdgeError, normalizeUrl, register } from "./edge.ts";
+import { Edge, EdgeError, isRefused, normalizeUrl, register } from "./edge.ts";
 import { runnerInfo, VERSION } from "./info.ts";
 import { Runner } from "./runner.ts";
 import { LocalState } from "./state.ts";
@@ -168,7 +168,7 @@ async function cmdStatus(argv: string[]): Promise<number> {
     );
   } catch (err) {
     ok = false;
-    if (err instanceof EdgeError && err.status === 401) {
+    if (isRefused(err)) {
       console.log(`edge says: refused (${err.message}): run \`${REGISTER_HINT}\` again`);
     } else if (err instanceof EdgeError) console.log(`edge says: ${err.status} ${err.message}`);
     else console.log(unreachable(reg.url, err).message);

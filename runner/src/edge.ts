@@ -2,6 +2,7 @@ import type { z } from "zod";
 import {
   type CompleteJobBody,
   ErrorBody,
+  type ErrorCode,
   HeartbeatResult,
   Job,
   JobClaim,
@@ -22,13 +23,30 @@ export class EdgeError extends Error {
   }
 }
 
-/** 401 on the runner API: the credential is unknown or revoked. Retrying will not help. */
-export const isRefused = (err: unknown) => err instanceof EdgeError && err.status === 401;
-/** 409: the lease is stale, the job belongs to another claim now or has ended. */
-export const isStaleLease = (err: unknown) => err instanceof EdgeError && (err.status === 409 || err.status === 404);
-/** Worth retrying: the edge was unreachable or had a bad moment. */
+/**
+ * How the runner reads the edge's answers: by error code (`protocol/errors.ts`), never by status,
+ * so a 409 that means "post your events in order" is not mistaken for a lost lease.
+ */
+const has = (err: unknown, codes: readonly string[]): err is EdgeError =>
+  err instanceof EdgeError && codes.includes(err.code);
+
+/** The credential is unknown or revoked. Retrying will not help. */
+export const isRefused = (err: unknown): err is EdgeError =>
+  has(err, ["invalid_credential", "wrong_credential", "unauthorized"] satisfies ErrorCode[]);
+/** The lease is stale: the job belongs to another claim now, or has ended, or is gone. */
+export const isStaleLease = (err: unknown): err is EdgeError =>
+  has(err, ["stale_lease", "not_found"] satisfies ErrorCode[]);
+/** The edge will not take this result as it stands (it does not match the job type's schema). */
+export const isBadResult = (err: unknown): err is EdgeError =>
+  has(err, ["invalid_result", "bad_request"] satisfies ErrorCode[]);
+/**
+ * Worth retrying: the edge was unreachable, had a bad moment, asked us to slow down, or saw two of
+ * our own writes cross (`concurrent_events`). Answers that are not our JSON (a proxy's 502 page)
+ * count as a bad moment.
+ */
 export const isTransient = (err: unknown) =>
-  !(err instanceof EdgeError) || err.status >= 500 || err.status === 429 || err.status === 408;
+  !(err instanceof EdgeError) ||
+  has(err, ["internal", "rate_limited", "concurrent_events", "bad_response", "http_error"] as const);
 
 const REQUEST_TIMEOUT_MS = 15_000;
 

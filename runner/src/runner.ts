@@ -8,7 +8,7 @@ import {
   type JobType,
   type RunnerInfo,
 } from "../../protocol/index.ts";
-import { type Edge, EdgeError, isRefused, isStaleLease, isTransient } from "./edge.ts";
+import { type Edge, isBadResult, isRefused, isStaleLease, isTransient } from "./edge.ts";
 import { runJob } from "./jobs.ts";
 import { backoff, Link } from "./link.ts";
 import { KeyedLock } from "./locks.ts";
@@ -254,7 +254,7 @@ export class Runner {
           log(`${r.label}: no longer ours (${firstLine(err)}); result dropped`);
           return false;
         }
-        if (outcome.status === "succeeded" && err instanceof EdgeError && err.status === 400) {
+        if (outcome.status === "succeeded" && isBadResult(err)) {
           // A result the edge will not take would only be retried into the same wall: fail it clearly.
           outcome = { status: "failed", error: `the edge refused this runner's result: ${err.message}` };
           continue;

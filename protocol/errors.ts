@@ -1,0 +1,62 @@
+import { z } from "zod";
+
+/**
+ * Every error code the edge answers with, in one list, so a program (the board, the runner, an
+ * MCP client) can branch on a code rather than on a status or a message. The message says what
+ * to do in words; the code says which case it is. A code not listed here does not compile.
+ */
+export const ERROR_CODES = [
+  // requests
+  "bad_request",
+  "bad_json",
+  "bad_content_type",
+  "too_large",
+  "not_found",
+  "http_error",
+  "internal",
+  "upgrade_required",
+  "rate_limited",
+  // who is asking
+  "unauthorized",
+  "invalid_token",
+  "invalid_credentials",
+  "invalid_refresh_token",
+  "token_reused",
+  "wrong_credential",
+  "invalid_credential",
+  "invalid_registration",
+  "invalid_ticket",
+  "bad_origin",
+  "single_user_off",
+  "no_password",
+  // boards and members
+  "forbidden",
+  "insufficient_role",
+  "already_member",
+  "last_owner",
+  "email_taken",
+  "bad_zone",
+  "conflict",
+  // runners, repos, worktrees
+  "not_runner_owner",
+  "runner_revoked",
+  "runner_not_shared",
+  "invalid_name",
+  "repo_exists",
+  "repo_not_ready",
+  "worktree_exists",
+  "worktree_busy",
+  "branch_in_use",
+  // jobs (the runner's side)
+  "stale_lease",
+  "concurrent_events",
+  "invalid_result",
+  "not_releasable",
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** Every error body the API returns: a code a program can branch on, a message a person can act on. */
+export const ErrorBody = z.object({
+  error: z.object({ code: z.string(), message: z.string() }),
+});
+export type ErrorBody = z.infer<typeof ErrorBody>;
