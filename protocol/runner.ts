@@ -55,7 +55,9 @@ export const BranchName = z
       s !== "@" &&
       s.split("/").every((part) => part.length > 0 && !part.startsWith(".") && !part.endsWith(".lock")),
     "is not a valid git branch name",
-  );
+  )
+  // git itself refuses it (`git branch HEAD`): the name means "the commit checked out".
+  .refine((s) => s !== "HEAD", "must not be HEAD, which git keeps for the checked-out commit");
 
 // ---- runners ----
 

@@ -23,7 +23,7 @@ import {
 } from "react";
 import { FitIcon, GitIcon, PlusIcon } from "../ui/icons.tsx";
 import { Cursors } from "./Cursors.tsx";
-import { type BoardNode, CARD, isZone, type ZoneNode, zoneAt } from "./cards.ts";
+import { type BoardNode, CARD, carryCards, isZone, placeCard, type ZoneNode } from "./cards.ts";
 import { Minimap } from "./Minimap.tsx";
 import { boardBounds, CardOverview, cardAt as cardUnder, useCulledNodes } from "./overview.tsx";
 import type { RoomConnection } from "./room.ts";
@@ -92,26 +92,44 @@ export function Canvas({
   nodesRef.current = nodes;
 
   const onNodesChange = useCallback(
-    (changes: NodeChange<BoardNode>[]) => setNodes((ns) => applyNodeChanges(changes, ns)),
+    (changes: NodeChange<BoardNode>[]) => setNodes((ns) => carryCards(ns, applyNodeChanges(changes, ns), changes)),
     [setNodes],
   );
 
   const onNodeDragStop: OnNodeDrag<BoardNode> = useCallback(
     (_e, _node, dragged) => {
+      // Placed one after another, each seeing where the ones before it went; one undo step for all.
+      let work = nodesRef.current;
+      const gesture = actions.newGesture();
+      const movedZones = new Set(dragged.filter((n) => n.type === "zone").map((n) => n.id));
       for (const n of dragged) {
         const x = Math.round(n.position.x);
         const y = Math.round(n.position.y);
         if (n.type === "zone") {
-          if (x !== n.data.zone.x || y !== n.data.zone.y) void actions.patchZone(n.id, { x, y });
+          if (x !== n.data.zone.x || y !== n.data.zone.y) void actions.patchZone(n.id, { x, y }, { gesture });
           continue;
         }
-        // A card belongs to the zone its center was dropped in (or to none).
-        const zoneId = zoneAt(nodesRef.current, { x, y });
         const wt = n.data.wt;
-        if (x !== wt.x || y !== wt.y || zoneId !== wt.zoneId) void actions.patchWorktree(n.id, { x, y, zoneId });
+        // Carried along by its own zone, which was dragged with it: the zone's move covers it.
+        if (wt.zoneId && movedZones.has(wt.zoneId)) continue;
+        // A card belongs to the zone its center was dropped in (or to none), in a free slot there.
+        const spot = placeCard(work, { x, y }, n.id);
+        work = work.map((m) => (m.id === n.id ? { ...m, position: { x: spot.x, y: spot.y } } : m));
+        if (spot.growZone) {
+          const { zoneId, height } = spot.growZone;
+          work = work.map((m) => (m.id === zoneId ? { ...m, height } : m));
+          void actions.patchZone(zoneId, { height }, { gesture });
+        }
+        if (spot.x !== wt.x || spot.y !== wt.y || spot.zoneId !== wt.zoneId) {
+          void actions.patchWorktree(n.id, { x: spot.x, y: spot.y, zoneId: spot.zoneId }, { gesture });
+        }
+        // Snapped: show it in its slot now (a drop in place sends nothing, but may still snap back).
+        else if (n.position.x !== spot.x || n.position.y !== spot.y) {
+          setNodes((ns) => ns.map((m) => (m.id === n.id ? { ...m, position: { x: spot.x, y: spot.y } } : m)));
+        }
       }
     },
-    [actions],
+    [actions, setNodes],
   );
 
   const sendPointer = useCallback(() => {

@@ -1,7 +1,8 @@
 import { type FormEvent, useCallback, useEffect, useState } from "react";
-import type { Board, User } from "../../../protocol/index.ts";
+import { type Board, Name, type User } from "../../../protocol/index.ts";
 import { api, expectOk, messageOf, unwrap } from "../lib/api.ts";
 import { ago } from "../lib/format.ts";
+import { problem } from "../lib/problems.ts";
 import { Link, navigate } from "../lib/router.tsx";
 import { useSubmit } from "../lib/useSubmit.ts";
 import { confirm } from "../ui/confirm.tsx";
@@ -90,6 +91,7 @@ export function BoardsPage({ user }: { user: User }) {
 function CreateBoard() {
   const [name, setName] = useState("");
   const { busy, error, run } = useSubmit();
+  const tooLong = name.trim() ? problem(Name, name, "The name") : null;
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -106,13 +108,23 @@ function CreateBoard() {
         value={name}
         onChange={(e) => setName(e.target.value)}
         aria-label="New board name"
-        maxLength={120}
+        aria-invalid={!!tooLong}
         required
         data-testid="new-board-name"
       />
-      <button type="submit" className="btn btn-primary" disabled={busy || !name.trim()} data-testid="create-board">
+      <button
+        type="submit"
+        className="btn btn-primary"
+        disabled={busy || !name.trim() || !!tooLong}
+        data-testid="create-board"
+      >
         Create board
       </button>
+      {tooLong && (
+        <div className="field-error small" data-testid="problem-name">
+          {tooLong}
+        </div>
+      )}
       {error && <div className="error small">{error}</div>}
     </form>
   );

@@ -1,5 +1,12 @@
 import { type FormEvent, useState } from "react";
-import { RUNNER_CLI, RUNNER_CLI_PUBLISHED, type Runner, type RunnerRegistration } from "../../../protocol/index.ts";
+import {
+  Name,
+  RUNNER_CLI,
+  RUNNER_CLI_PUBLISHED,
+  type Runner,
+  type RunnerRegistration,
+} from "../../../protocol/index.ts";
+import { problem } from "../lib/problems.ts";
 import { useStore } from "../lib/store.ts";
 import { useSubmit } from "../lib/useSubmit.ts";
 import { CheckIcon, CopyIcon, PlusIcon, Spinner } from "../ui/icons.tsx";
@@ -24,6 +31,7 @@ export function AddRunner({
   const [name, setName] = useState("");
   const { busy, error, run } = useSubmit();
   const [reg, setReg] = useState<RunnerRegistration | null>(null);
+  const tooLong = name.trim() ? problem(Name, name, "The name") : null;
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -49,10 +57,11 @@ export function AddRunner({
               placeholder="e.g. Ada's laptop"
               value={name}
               onChange={(e) => setName(e.target.value)}
-              maxLength={120}
+              aria-invalid={!!tooLong}
               required
               data-testid="runner-name"
             />
+            {tooLong && <small className="field-error">{tooLong}</small>}
           </label>
           <div className="row-actions">
             <button type="button" className="btn btn-small btn-ghost" onClick={() => setOpen(false)}>
@@ -61,7 +70,7 @@ export function AddRunner({
             <button
               type="submit"
               className="btn btn-small btn-primary"
-              disabled={busy || !name.trim()}
+              disabled={busy || !name.trim() || !!tooLong}
               data-testid="runner-create"
             >
               {busy ? "Creating…" : "Create"}
