@@ -21,9 +21,13 @@ import {
   useRef,
   useState,
 } from "react";
+import { messageOf } from "../lib/api.ts";
+import { confirm } from "../ui/confirm.tsx";
 import { FitIcon, GitIcon, PlusIcon } from "../ui/icons.tsx";
+import { notify } from "../ui/notices.tsx";
+import { BoardSearch } from "./BoardSearch.tsx";
 import { Cursors } from "./Cursors.tsx";
-import { type BoardNode, CARD, carryCards, isZone, placeCard, type ZoneNode } from "./cards.ts";
+import { type BoardNode, CARD, carryCards, isCard, isZone, placeCard, type ZoneNode } from "./cards.ts";
 import { Minimap } from "./Minimap.tsx";
 import { boardBounds, CardOverview, cardAt as cardUnder, useCulledNodes } from "./overview.tsx";
 import type { RoomConnection } from "./room.ts";
@@ -52,6 +56,27 @@ function freeSpot(zones: ZoneNode[], want: { x: number; y: number }) {
     x = hit.position.x + (hit.width ?? 0) + GAP;
   }
   return { x, y };
+}
+
+const MULTI_SELECT_KEYS = ["Shift", "Meta", "Control"];
+
+/** Delete/Backspace on the board: zones go at once (their cards stay), cards after one confirm. */
+async function removeSelected(picked: BoardNode[], actions: BoardActions) {
+  const cards = picked.filter(isCard);
+  if (cards.length > 0) {
+    const ok = await confirm({
+      title: cards.length === 1 ? `Delete worktree “${cards[0]!.data.wt.name}”?` : `Delete ${cards.length} worktrees?`,
+      body: "Each folder is removed on its runner and the card goes for everyone; branches are kept. A worktree with uncommitted changes is kept and says so.",
+      confirmLabel: cards.length === 1 ? "Delete worktree" : `Delete ${cards.length} worktrees`,
+    });
+    if (!ok) return;
+    for (const c of cards) {
+      actions
+        .deleteWorktree(c.id, { force: false, deleteBranch: false })
+        .catch((err) => notify(`Could not delete “${c.data.wt.name}”: ${messageOf(err)}`, "error"));
+    }
+  }
+  for (const z of picked.filter(isZone)) void actions.removeZone(z.id);
 }
 
 const FIT_PADDING = 0.12;
@@ -268,6 +293,37 @@ export function Canvas({
     };
   }, [menu]);
 
+  /** Select exactly these nodes (search hits), as a click would. */
+  const select = useCallback(
+    (ids: string[]) => {
+      const want = new Set(ids);
+      setNodes((ns) => ns.map((n) => (!!n.selected === want.has(n.id) ? n : { ...n, selected: want.has(n.id) })));
+    },
+    [setNodes],
+  );
+
+  // Keys on the board: Delete/Backspace removes what is selected (cards after a confirm), and
+  // Ctrl/Cmd+Z undoes this tab's last move or zone edit. Not while typing in a field or a dialog.
+  useEffect(() => {
+    if (!canEdit) return;
+    const onKey = (e: KeyboardEvent) => {
+      const t = e.target as HTMLElement | null;
+      if (t?.closest?.("input, textarea, select, [contenteditable='true'], dialog")) return;
+      if (e.key.toLowerCase() === "z" && (e.ctrlKey || e.metaKey) && !e.shiftKey && !e.altKey) {
+        e.preventDefault();
+        void actions.undo();
+        return;
+      }
+      if (e.key !== "Delete" && e.key !== "Backspace") return;
+      const picked = nodesRef.current.filter((n) => n.selected);
+      if (picked.length === 0) return;
+      e.preventDefault();
+      void removeSelected(picked, actions);
+    };
+    addEventListener("keydown", onKey);
+    return () => removeEventListener("keydown", onKey);
+  }, [canEdit, actions]);
+
   const bounds = wrapper.current?.getBoundingClientRect();
 
   return (
@@ -301,7 +357,11 @@ export function Canvas({
         onNodeDoubleClick={(e, n) => n.type === "zone" && onDoubleClick(e)}
         nodesDraggable={canEdit}
         nodesConnectable={false}
+        // Our own Delete handling (a confirm for cards, a write per item); shift-click adds to the
+        // selection and shift-drag on empty canvas draws a selection box.
         deleteKeyCode={null}
+        multiSelectionKeyCode={MULTI_SELECT_KEYS}
+        selectionKeyCode="Shift"
         zoomOnDoubleClick={false}
         // Wheels and trackpads pan, pinch (or ctrl/cmd + wheel) zooms: the way whiteboards work, and
         // the only way to move over a board whose zones cover the empty canvas you would drag.
@@ -326,6 +386,9 @@ export function Canvas({
         </Controls>
         <CardOverview nodes={nodes} active={overview} />
         <Cursors presence={room.presence} />
+        <Panel position="top-right">
+          <BoardSearch nodes={nodes} select={select} />
+        </Panel>
         {canEdit && (
           <Panel position="top-left" className="canvas-tools">
             <button
