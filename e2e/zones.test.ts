@@ -276,3 +276,48 @@ test("sign-up and name fields say what the server would refuse before sending", 
   assert.equal(await page.getByTestId("create-board").isDisabled(), true);
   await context.close();
 });
+
+test("others see a drag as it happens, and the boards list follows invites, renames and removals", async () => {
+  const [ada, grace] = await Promise.all([registerUser(trellis.url, "Ada"), registerUser(trellis.url, "Grace")]);
+  const [a, b] = await Promise.all([logIn(ada), logIn(grace)]);
+  const listed = (name: string) => b.locator('[data-testid="board-card"]', { hasText: name });
+
+  // Grace's list shows a board she is invited to, its new name, and drops one she is removed from.
+  const live = await api(trellis.url, "/api/boards", { token: ada.token, json: { name: "Live board" } });
+  const temp = await api(trellis.url, "/api/boards", { token: ada.token, json: { name: "Short-lived" } });
+  for (const id of [live.id, temp.id]) {
+    await api(trellis.url, `/api/boards/${id}/members`, { token: ada.token, json: { email: grace.email } });
+  }
+  await listed("Live board").waitFor({ timeout: 10_000 });
+  await listed("Short-lived").waitFor({ timeout: 10_000 });
+  await api(trellis.url, `/api/boards/${live.id}`, { method: "PATCH", token: ada.token, json: { name: "Renamed" } });
+  await listed("Renamed").waitFor({ timeout: 10_000 });
+  await api(trellis.url, `/api/boards/${temp.id}/members/${grace.user.id}`, { method: "DELETE", token: ada.token });
+  await listed("Short-lived").waitFor({ state: "detached", timeout: 10_000 });
+
+  // Both on the board: while Ada drags a zone, Grace's copy moves before Ada lets go.
+  await api(trellis.url, `/api/boards/${live.id}/zones`, {
+    token: ada.token,
+    json: { name: "Drag me", x: 0, y: 0, width: 400, height: 240 },
+  });
+  const url = `${trellis.url}/b/${live.id}`;
+  await Promise.all([a, b].map((p) => p.goto(url)));
+  await Promise.all([a, b].map((p) => zoneEl(p).waitFor()));
+  await Promise.all([a, b].map((p) => p.locator('[data-testid="connection"][data-status="connected"]').waitFor()));
+  const start = await box(zoneEl(b));
+  const header = await box(zoneEl(a).locator(".zone-header"));
+  await a.mouse.move(header.x + header.width - 30, header.y + header.height / 2);
+  await a.mouse.down();
+  await a.mouse.move(header.x + header.width + 120, header.y + header.height / 2 + 60, { steps: 10 });
+  await b.waitForFunction(
+    ([x0]) => {
+      const r = document.querySelector('[data-testid="zone"]')?.getBoundingClientRect();
+      return !!r && r.x > x0! + 60;
+    },
+    [start.x],
+    { timeout: 5000 },
+  );
+  await a.mouse.up();
+  await b.waitForFunction(() => document.querySelector('[data-testid="zone"]')?.getAttribute("data-x") !== "0");
+  await Promise.all([a, b].map((p) => p.context().close()));
+});

@@ -21,7 +21,7 @@ const SWEEP_MS = 10_000;
 
 /** `left` marks a socket the room has already announced as gone, so its close is not announced twice. */
 type PeerState = Peer & { seenAt: number; left?: boolean };
-type Live = Pick<Peer, "cursor" | "viewport" | "selection"> & { seenAt: number };
+type Live = Pick<Peer, "cursor" | "viewport" | "selection" | "drag"> & { seenAt: number };
 
 /**
  * One per board: presence and fan-out of committed changes. Holds nothing that matters if lost.
@@ -72,7 +72,13 @@ export class BoardRoom extends Server<Env> {
   /** A socket's peer: identity from its attachment, the latest presence from memory. */
   private stateOf(conn: Connection<PeerState>): PeerState | null {
     if (!conn.state) return null;
-    return { ...conn.state, selection: [...conn.state.selection], ...this.live.get(conn.id) };
+    const { drag } = conn.state;
+    return {
+      ...conn.state,
+      selection: [...conn.state.selection],
+      drag: drag ? [...drag] : drag,
+      ...this.live.get(conn.id),
+    };
   }
 
   override onConnect(conn: Connection<PeerState>, { request }: ConnectionContext) {
@@ -128,6 +134,7 @@ export class BoardRoom extends Server<Env> {
       cursor: next.cursor,
       viewport: next.viewport,
       selection: next.selection,
+      drag: next.drag,
       seenAt: Date.now(),
     });
     this.batcher.push({
@@ -135,6 +142,7 @@ export class BoardRoom extends Server<Env> {
       cursor: next.cursor,
       viewport: next.viewport,
       selection: next.selection,
+      ...(next.drag !== undefined ? { drag: next.drag } : {}),
     });
   }
 

@@ -8,6 +8,16 @@ import { z } from "zod";
 export const Point = z.object({ x: z.number().finite(), y: z.number().finite() });
 export const Viewport = z.object({ x: z.number().finite(), y: z.number().finite(), zoom: z.number().finite() });
 
+/**
+ * What a person is dragging right now: card or zone ids with their live top-left, so everyone else
+ * sees the drag as it happens (the drop itself is a REST write like any other). Null when not dragging.
+ */
+export const Drag = z
+  .array(z.object({ id: z.string().max(64), x: z.number().finite(), y: z.number().finite() }))
+  .max(30)
+  .nullable();
+export type Drag = z.infer<typeof Drag>;
+
 /** One person on the board, as everyone else sees them. A user with two tabs has two peers. */
 export const Peer = z.object({
   connectionId: z.string(),
@@ -17,6 +27,7 @@ export const Peer = z.object({
   cursor: Point.nullable(),
   viewport: Viewport.nullable(),
   selection: z.array(z.string()).max(30),
+  drag: Drag.optional(),
 });
 export type Peer = z.infer<typeof Peer>;
 
@@ -27,6 +38,7 @@ export const ClientMessage = z.discriminatedUnion("type", [
     cursor: Point.nullable().optional(),
     viewport: Viewport.nullable().optional(),
     selection: z.array(z.string().max(64)).max(30).optional(),
+    drag: Drag.optional(),
   }),
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
@@ -67,7 +79,7 @@ export const ServerMessage = z.discriminatedUnion("type", [
   /** Coalesced cursor/viewport/selection changes since the last flush, one entry per peer. */
   z.object({
     type: z.literal("presence"),
-    updates: z.array(Peer.pick({ connectionId: true, cursor: true, viewport: true, selection: true })),
+    updates: z.array(Peer.pick({ connectionId: true, cursor: true, viewport: true, selection: true, drag: true })),
   }),
   EntityEvent,
   z.object({ type: z.literal("error"), code: z.string(), message: z.string() }),

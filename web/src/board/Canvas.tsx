@@ -30,6 +30,7 @@ import { Cursors } from "./Cursors.tsx";
 import { type BoardNode, CARD, carryCards, isCard, isZone, placeCard, type ZoneNode } from "./cards.ts";
 import { Minimap } from "./Minimap.tsx";
 import { boardBounds, CardOverview, cardAt as cardUnder, useCulledNodes } from "./overview.tsx";
+import { useRemoteDrags } from "./remoteDrags.ts";
 import type { RoomConnection } from "./room.ts";
 import { type BoardActions, ZONE_SIZE } from "./useBoard.ts";
 import { WorktreeCard } from "./WorktreeCard.tsx";
@@ -121,8 +122,20 @@ export function Canvas({
     [setNodes],
   );
 
+  useRemoteDrags(room.presence, setNodes, nodesRef);
+
+  /** Everyone else sees the drag as it happens (through room presence, throttled like the cursor). */
+  const onNodeDrag: OnNodeDrag<BoardNode> = useCallback(
+    (_e, _node, dragged) =>
+      room.moveDrag(
+        dragged.slice(0, 30).map((n) => ({ id: n.id, x: Math.round(n.position.x), y: Math.round(n.position.y) })),
+      ),
+    [room],
+  );
+
   const onNodeDragStop: OnNodeDrag<BoardNode> = useCallback(
     (_e, _node, dragged) => {
+      room.moveDrag(null);
       // Placed one after another, each seeing where the ones before it went; one undo step for all.
       let work = nodesRef.current;
       const gesture = actions.newGesture();
@@ -154,7 +167,7 @@ export function Canvas({
         }
       }
     },
-    [actions, setNodes],
+    [actions, setNodes, room],
   );
 
   const sendPointer = useCallback(() => {
@@ -340,6 +353,7 @@ export function Canvas({
         nodes={flowNodes}
         nodeTypes={nodeTypes}
         onNodesChange={onNodesChange}
+        onNodeDrag={onNodeDrag}
         onNodeDragStop={onNodeDragStop}
         onMove={sendPointer}
         onMoveStart={(e) => {

@@ -1,5 +1,5 @@
 import { PartySocket } from "partysocket";
-import type { ClientMessage, EntityEvent, ServerMessage } from "../../../protocol/index.ts";
+import type { ClientMessage, Drag, EntityEvent, ServerMessage } from "../../../protocol/index.ts";
 
 type Presence = Extract<ClientMessage, { type: "presence" }>;
 type Point = NonNullable<Presence["cursor"]>;
@@ -40,6 +40,9 @@ export class RoomConnection {
   private ping: ReturnType<typeof setInterval>;
   private done = false;
   private cursor: Point | null = null;
+  /** What this tab is dragging; sent with the cursor, only when it changed. */
+  private drag: Drag = null;
+  private dragDirty = false;
   private cursorSentAt = 0;
   private cursorTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -132,11 +135,26 @@ export class RoomConnection {
     else this.cursorTimer = setTimeout(() => this.flushCursor(), wait);
   }
 
+  /** Live positions of what this tab drags (null when the drag ends), on the cursor's throttle. */
+  moveDrag(drag: Drag): void {
+    this.drag = drag;
+    this.dragDirty = true;
+    // The end of a drag goes at once, so others stop showing it before the drop's write lands.
+    if (drag === null) {
+      clearTimeout(this.cursorTimer);
+      this.flushCursor();
+      return;
+    }
+    this.moveCursor(this.cursor);
+  }
+
   private flushCursor() {
     this.cursorTimer = undefined;
     this.cursorSentAt = performance.now();
     // Cursor frames are worthless once stale: never queue them while offline.
-    if (this.socket.readyState === WebSocket.OPEN) this.send({ type: "presence", cursor: this.cursor });
+    if (this.socket.readyState !== WebSocket.OPEN) return;
+    this.send({ type: "presence", cursor: this.cursor, ...(this.dragDirty ? { drag: this.drag } : {}) });
+    this.dragDirty = false;
   }
 
   sendPresence(msg: Omit<Presence, "type" | "cursor">): void {
