@@ -24,9 +24,6 @@ import { slowGit } from "../runner/test/slow-git.ts";
 import { api, ROOT, startTrellis, type Trellis } from "../test/server.ts";
 import { launchChromium, PASSWORD, signUp } from "./people.ts";
 
-const NODE = join(ROOT, "node_modules/.bin/node");
-const CLI = join(ROOT, "runner/src/cli.ts");
-
 let trellis: Trellis;
 let browser: Browser;
 let tmp: ReturnType<typeof tempDir>;
@@ -52,13 +49,6 @@ type Person = Awaited<ReturnType<typeof openPerson>>;
 const openPerson = (name: string) => signUp(browser, trellis.url, name);
 
 const card = (page: Page, name: string) => page.locator(`[data-testid="worktree"][data-name="${name}"]`);
-
-/** The argv of the command the app shows (`npx trellis-runner register --url … --token … --name …`). */
-function registerArgs(command: string): string[] {
-  const words = command.trim().split(/\s+/);
-  assert.deepEqual(words.slice(0, 3), ["npx", "trellis-runner", "register"], command);
-  return words.slice(2).map((w) => w.replace(/^'(.*)'$/, "$1"));
-}
 
 test("a worktree made from the board goes creating → ready for everyone, moves into a zone, and a forced delete removes it", async () => {
   const [ada, grace] = await Promise.all([openPerson("Ada Lovelace"), openPerson("Grace Hopper")]);
@@ -91,7 +81,9 @@ test("a worktree made from the board goes creating → ready for everyone, moves
     // the screenshot shows being created takes long enough to be photographed).
     ...slowGit(tmp.dir, 'case "$PWD" in *billing-retry*) sleep 30 ;; *) sleep 1 ;; esac'),
   };
-  await promisify(execFile)(NODE, [CLI, ...registerArgs(command)], { env, cwd: tmp.dir });
+  // Pasted into a shell in the clone's root, as the app says (runner/test/printed-commands.test.ts
+  // also runs it on the machine's own Node).
+  await promisify(execFile)("sh", ["-c", command], { env, cwd: ROOT });
   await a.locator('[data-testid="registration-status"][data-status="offline"]').waitFor({ timeout: 10_000 });
   runner = new RunnerProcess(["start"], env, tmp.dir);
   await a.locator('[data-testid="registration-status"][data-status="online"]').waitFor({ timeout: 10_000 });

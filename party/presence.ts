@@ -1,6 +1,6 @@
 import type { ClientMessage, Peer } from "../protocol/index.ts";
 
-type PresenceUpdate = Pick<Peer, "connectionId" | "cursor" | "viewport" | "selection">;
+type PresenceUpdate = Pick<Peer, "connectionId" | "cursor" | "viewport" | "selection" | "drag">;
 
 /**
  * Coalesces presence updates so a busy board sends one batched frame per window instead of one per
@@ -50,5 +50,6 @@ export function applyPresence(peer: Peer, msg: Extract<ClientMessage, { type: "p
     cursor: msg.cursor === undefined ? peer.cursor : msg.cursor,
     viewport: msg.viewport === undefined ? peer.viewport : msg.viewport,
     selection: msg.selection ?? peer.selection,
+    drag: msg.drag === undefined ? peer.drag : msg.drag,
   };
 }

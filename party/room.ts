@@ -55,7 +55,7 @@ export interface Joining {
  * the sessions it watches, and `left` once the room announced it gone, so it is not announced twice.
  */
 export type PeerState = Peer & { seenAt: number; credential: string; watching?: string[]; left?: boolean };
-type Live = Pick<Peer, "cursor" | "viewport" | "selection"> & { seenAt: number };
+type Live = Pick<Peer, "cursor" | "viewport" | "selection" | "drag"> & { seenAt: number };
 
 /** Presence messages are a few hundred bytes; anything much bigger is a bug or abuse. */
 export const MAX_MESSAGE_CHARS = 8192;
@@ -91,7 +91,8 @@ export class BoardRoomCore {
   /** A socket's peer: identity from its state, the latest presence from memory. */
   private peerOf(s: RoomSocket): PeerState | null {
     if (!s.state) return null;
-    const { selection, watching, ...rest } = s.state;
+    // A drag lives in memory only (`live`), like the cursor: never in the kept state.
+    const { selection, watching, drag: _drag, ...rest } = s.state;
     return {
       ...rest,
       selection: [...selection],
@@ -151,6 +152,7 @@ export class BoardRoomCore {
       cursor: next.cursor,
       viewport: next.viewport,
       selection: next.selection,
+      drag: next.drag,
       seenAt: this.host.now(),
     });
     this.batcher.push({
@@ -158,13 +160,14 @@ export class BoardRoomCore {
       cursor: next.cursor,
       viewport: next.viewport,
       selection: next.selection,
+      ...(next.drag !== undefined ? { drag: next.drag } : {}),
     });
   }
 
   /** Watching is rare (a panel opens): it goes in the socket's kept state, so it survives hibernation. */
   private watch(socket: RoomSocket, state: PeerState, sessionIds: string[]) {
     const before = new Set(state.watching ?? []);
-    const { cursor: _c, viewport: _v, selection: _s, ...kept } = state;
+    const { cursor: _c, viewport: _v, selection: _s, drag: _d, ...kept } = state;
     socket.setState({ ...kept, cursor: null, viewport: null, selection: [], watching: [...new Set(sessionIds)] });
     // A panel opened mid-answer gets the text so far at once, then the rest live.
     for (const id of sessionIds) {

@@ -31,6 +31,16 @@ export const ROOM_CLOSE = {
 export const Point = z.object({ x: z.number().finite(), y: z.number().finite() });
 export const Viewport = z.object({ x: z.number().finite(), y: z.number().finite(), zoom: z.number().finite() });
 
+/**
+ * What a person is dragging right now: card or zone ids with their live top-left, so everyone else
+ * sees the drag as it happens (the drop itself is a REST write like any other). Null when not dragging.
+ */
+export const Drag = z
+  .array(z.object({ id: Text.max(64), x: z.number().finite(), y: z.number().finite() }))
+  .max(30)
+  .nullable();
+export type Drag = z.infer<typeof Drag>;
+
 /** One person on the board, as everyone else sees them. A user with two tabs has two peers. */
 export const Peer = z.object({
   connectionId: z.string(),
@@ -40,6 +50,7 @@ export const Peer = z.object({
   cursor: Point.nullable(),
   viewport: Viewport.nullable(),
   selection: z.array(z.string()).max(30),
+  drag: Drag.optional(),
 });
 export type Peer = z.infer<typeof Peer>;
 
@@ -53,6 +64,7 @@ export const ClientMessage = z.discriminatedUnion("type", [
     cursor: Point.nullable().optional(),
     viewport: Viewport.nullable().optional(),
     selection: z.array(Text.max(64)).max(30).optional(),
+    drag: Drag.optional(),
   }),
   /** The sessions whose live stream this socket wants (its open panels); replaces the last list. */
   z.object({ type: z.literal("watch"), sessionIds: z.array(Text.min(1).max(64)).max(MAX_WATCHED) }),
@@ -143,7 +155,7 @@ export const ServerMessage = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("presence"),
     v,
-    updates: z.array(Peer.pick({ connectionId: true, cursor: true, viewport: true, selection: true })),
+    updates: z.array(Peer.pick({ connectionId: true, cursor: true, viewport: true, selection: true, drag: true })),
   }),
   EntityEvent,
   z.object({ type: z.literal("stream"), v, ...StreamFrame.shape, snapshot: z.boolean().optional() }),

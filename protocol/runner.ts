@@ -51,7 +51,9 @@ export const BranchName = Text.trim()
       s !== "@" &&
       s.split("/").every((part) => part.length > 0 && !part.startsWith(".") && !part.endsWith(".lock")),
     "is not a valid git branch name",
-  );
+  )
+  // git itself refuses it (`git branch HEAD`): the name means "the commit checked out".
+  .refine((s) => s !== "HEAD", "must not be HEAD, which git keeps for the checked-out commit");
 
 // ---- runners ----
 
@@ -77,6 +79,15 @@ export const Runner = z.object({
 export type Runner = z.infer<typeof Runner>;
 
 export const CreateRunnerBody = z.object({ name: Name });
+
+/**
+ * How the commands Trellis prints invoke the runner. `trellis-runner` is not on npm yet, so they run
+ * it from a clone of Trellis: `npm run runner -- …` in the clone's root folder, which runs on the
+ * Node 22 the clone ships whatever the machine's own Node is. Once it is published they become
+ * `npx trellis-runner …`, from anywhere; the app says so next to the command.
+ */
+export const RUNNER_CLI = "npm run runner --";
+export const RUNNER_CLI_PUBLISHED = "npx trellis-runner";
 /** `POST /api/runners` answer: the one-time registration token and the command to paste. */
 export const RunnerRegistration = z.object({
   runner: Runner,

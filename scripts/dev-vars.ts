@@ -2,8 +2,9 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 
 /**
- * Local secrets live in `.dev.vars` (git-ignored), generated on first start. Existing values are
- * kept so sessions survive restarts; SINGLE_USER follows TRELLIS_SINGLE_USER on every start.
+ * Local secrets live in `.dev.vars` (single-user mode) or `.dev.vars.accounts` (accounts mode), both
+ * git-ignored, generated on first start: two files, so a token signed in one mode never verifies in
+ * the other. Existing values are kept so sessions survive restarts; SINGLE_USER says the file's mode.
  */
 export function ensureDevVars(path: string, singleUser: boolean): void {
   const vars = new Map<string, string>();

@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, type StdioOptions, spawn, spawnSync } from "node:child_process";
 import { hostname } from "node:os";
+import { RUNNER_CLI } from "../protocol/index.ts";
 import { configDir, findRegistration } from "../runner/src/config.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -57,13 +58,18 @@ async function shareWithAllBoards(base: string, token: string, runnerId: string)
   } while (cursor);
 }
 
+/** The runner's start command as printed, run from the clone's root (tests run it exactly so). */
+export const START_COMMAND = `${RUNNER_CLI} start`;
+
+/** What `npm start` says in accounts mode, where a runner belongs to whoever registers it. */
+export const accountsModeHint = (appUrl: string) =>
+  `trellis: to run jobs on this machine, sign in at ${appUrl}, choose "Add runner", and run the command it shows in this folder; then \`${START_COMMAND}\`.`;
+
 /** Returns the running runner, or null in accounts mode. */
 export async function connectLocalRunner(opts: LocalRunnerOptions): Promise<ChildProcess | null> {
   const env = opts.env ?? process.env;
   if (!opts.singleUser) {
-    console.log(
-      `trellis: to run jobs on this machine, sign in at ${opts.appUrl ?? opts.base}, choose "Add runner", and run the command it shows; then \`npx trellis-runner start\`.`,
-    );
+    console.log(accountsModeHint(opts.appUrl ?? opts.base));
     return null;
   }
   if (!(await registered(opts.base, env))) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { mkdir } from "node:fs/promises";
 import { parseArgs } from "node:util";
+import { RUNNER_CLI } from "../../protocol/index.ts";
 import { configPath, dataDir, findRegistration, type Registration, saveRegistration } from "./config.ts";
 import { Edge, EdgeError, isRefused, normalizeUrl, register } from "./edge.ts";
 import { runnerInfo, VERSION } from "./info.ts";
@@ -8,14 +9,16 @@ import { Runner } from "./runner.ts";
 import { LocalState } from "./state.ts";
 import { localSummary } from "./status.ts";
 
-const REGISTER_HINT = "trellis-runner register --url <url> --token <token>";
+/** What to type to run this CLI again, the way it was run now (`npm run runner --` in a clone). */
+const SELF = process.env.npm_lifecycle_event === "runner" ? RUNNER_CLI : "trellis-runner";
+const REGISTER_HINT = `${SELF} register --url <url> --token <token>`;
 
 const HELP = {
   main: `trellis-runner ${VERSION}: runs Trellis jobs (git repos, worktrees, agents) on this machine.
 
 Usage:
   trellis-runner register --url <url> --token <token> [--name <name>]
-  trellis-runner start [--url <url>] [--data-dir <dir>]
+  trellis-runner start [--url <url>] [--data-dir <dir>] [--verbose]
   trellis-runner status [--url <url>] [--data-dir <dir>]
 
 Run \`trellis-runner <command> --help\` for a command's options.
@@ -39,7 +42,8 @@ Options:
   --url <url>          which registration to use (default: the last one registered)
   --data-dir <dir>     where cloned repos and worktrees live (default: $TRELLIS_DATA_DIR or ~/.trellis)
   --concurrency <n>    jobs run at once (default 4)
-  --grace <seconds>    how long Ctrl-C waits for running jobs (default 30)`,
+  --grace <seconds>    how long Ctrl-C waits for running jobs (default 30)
+  --verbose            log every job's start and end (failures are always logged)`,
   status: `Usage: trellis-runner status [--url <url>] [--data-dir <dir>]
 
 Shows this runner's registration, whether the edge accepts it, and the repos and worktrees it
@@ -70,7 +74,7 @@ async function registration(url: string | undefined): Promise<Registration> {
   if (reg) return reg;
   throw new UsageError(
     url
-      ? `not registered with ${normalizeUrl(url)}: run \`trellis-runner register --url ${normalizeUrl(url)} --token <token>\``
+      ? `not registered with ${normalizeUrl(url)}: run \`${SELF} register --url ${normalizeUrl(url)} --token <token>\``
       : `not registered: run \`${REGISTER_HINT}\` (the app's "Add runner" gives the token)`,
   );
 }
@@ -111,7 +115,7 @@ async function cmdRegister(argv: string[]): Promise<number> {
   });
   console.log(`registered runner "${result.name}" (${result.runnerId}) with ${url}`);
   console.log(`credential saved in ${path}`);
-  console.log("next: trellis-runner start");
+  console.log(`next: ${SELF} start`);
   return 0;
 }
 
@@ -123,6 +127,7 @@ async function cmdStart(argv: string[]): Promise<number> {
       "data-dir": { type: "string" },
       concurrency: { type: "string" },
       grace: { type: "string" },
+      verbose: { type: "boolean" },
     },
     "start",
   );
@@ -144,6 +149,7 @@ async function cmdStart(argv: string[]): Promise<number> {
     state: await LocalState.open(dir),
     concurrency,
     graceMs: grace * 1000,
+    verbose: v.verbose === true,
   });
   const stop = () => void runner.drain();
   process.on("SIGINT", stop);
@@ -201,7 +207,7 @@ async function main(argv: string[]): Promise<number> {
       console.log(VERSION);
       return 0;
     default:
-      throw new UsageError(`unknown command "${command}": run \`trellis-runner --help\``);
+      throw new UsageError(`unknown command "${command}": run \`${SELF} --help\``);
   }
 }
 

@@ -5,8 +5,11 @@ import { gitVersion } from "./git.ts";
 
 export const VERSION: string = pkg.version;
 
-/** Agent providers this runner can drive (the sessions themselves come in a later version). */
-export const PROVIDERS = ["anthropic", "openai"];
+/**
+ * Agent providers this runner can serve. None yet: sessions do not exist, and advertising a provider
+ * tells the board it may start one here. Each provider is listed once the runner really runs it.
+ */
+export const PROVIDERS: string[] = [];
 
 /** What the runner tells the edge about itself: shown on the runner's card in the app. */
 export async function runnerInfo(): Promise<RunnerInfo> {

@@ -27,6 +27,11 @@ export interface RunnerOptions {
   graceMs?: number;
   /** A slow claim in case a wake was lost; pickup itself never waits for it. */
   safetyPollMs?: number;
+  /**
+   * Log every job's start and end. Off by default: a busy board claims many jobs a minute, and
+   * `npm start` shares its terminal with the edge; failures and connection changes always show.
+   */
+  verbose?: boolean;
 }
 
 type Outcome =
@@ -67,7 +72,7 @@ export class Runner {
   readonly exited: Promise<number>;
 
   constructor(opts: RunnerOptions) {
-    this.o = { concurrency: 4, graceMs: 30_000, safetyPollMs: 30_000, ...opts };
+    this.o = { concurrency: 4, graceMs: 30_000, safetyPollMs: 30_000, verbose: false, ...opts };
     this.exited = new Promise((r) => (this.finished = r));
     this.link = new Link({
       target: () => this.o.edge.link(this.o.info),
@@ -184,7 +189,7 @@ export class Runner {
     );
     const t0 = Date.now();
     let outcome: Outcome;
-    log(`${r.label} started`);
+    if (this.o.verbose) log(`${r.label} started`);
     const heartbeat = setInterval(() => void this.heartbeat(r), JOB_HEARTBEAT_MS);
     try {
       const result = await runJob(job.type, job.payload, {
@@ -210,7 +215,7 @@ export class Runner {
     // The start's write must land before the outcome's, and may have found the job not ours.
     await started;
     if (r.stop === "stale" || r.stop === "fatal") return;
-    if (await this.report(r, outcome)) {
+    if ((await this.report(r, outcome)) && (this.o.verbose || outcome.status === "failed")) {
       const took = `${Date.now() - t0} ms`;
       log(
         `${r.label} ${outcome.status} in ${took}${outcome.status === "failed" ? `: ${firstLine(outcome.error)}` : ""}`,

@@ -89,7 +89,8 @@ export async function setup(base: string, name = "Runner owner"): Promise<Setup>
     registerOutput,
     cli,
     start(args = [], extra = {}) {
-      const p = new RunnerProcess(["start", ...args], { ...env, ...extra }, tmp.dir);
+      // Verbose: tests follow jobs through the runner's per-job log lines.
+      const p = new RunnerProcess(["start", "--verbose", ...args], { ...env, ...extra }, tmp.dir);
       processes.push(p);
       return p;
     },

@@ -128,7 +128,8 @@ describe("members", () => {
       404,
       "not_found",
     );
-    expect(err.message).toMatch(/No registered user with that email/);
+    // One clean sentence (it used to end "…sign up first; a user not found.").
+    expect(err.message).toBe("Nobody has signed up with that email yet: ask them to sign up, then invite them.");
     await expectError(
       send("POST", `/api/boards/${board.id}/members`, owner.token, { email: viewer.email, role: "member" }),
       409,

@@ -19,7 +19,7 @@ describe("registration", () => {
     const reg = await addRunner(owner.token, "Ann's laptop");
     expect(reg.registrationToken).toMatch(/^trl_reg_/);
     expect(reg.command).toBe(
-      `npx trellis-runner register --url http://localhost --token ${reg.registrationToken} --name 'Ann'\\''s laptop'`,
+      `npm run runner -- register --url http://localhost --token ${reg.registrationToken} --name 'Ann'\\''s laptop'`,
     );
     expect(reg.expiresAt - Date.now()).toBeGreaterThan(59 * 60_000);
 

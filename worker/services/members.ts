@@ -1,7 +1,7 @@
 import { and, asc, eq, ne, or, sql } from "drizzle-orm";
 import type { Member, Role } from "../../protocol/index.ts";
 import { schema } from "../db/client.ts";
-import { badRequest, conflict, notFound } from "../lib/errors.ts";
+import { AppError, badRequest, conflict, notFound } from "../lib/errors.ts";
 import { requireBoardRole } from "./access.ts";
 import type { Ctx } from "./context.ts";
 import { entity, removed, userId } from "./context.ts";
@@ -43,7 +43,13 @@ export async function listMembers(ctx: Ctx, boardId: string): Promise<Member[]> 
 export async function addMember(ctx: Ctx, boardId: string, email: string, role: Role): Promise<Member> {
   await requireBoardRole(ctx, boardId, "owner");
   const user = await ctx.db.query.users.findFirst({ where: eq(users.email, email), columns: { id: true } });
-  if (!user) throw notFound("No registered user with that email. Ask them to sign up first; a user");
+  if (!user) {
+    throw new AppError(
+      404,
+      "not_found",
+      "Nobody has signed up with that email yet: ask them to sign up, then invite them.",
+    );
+  }
   const inserted = await ctx.db
     .insert(boardMembers)
     .values({ boardId, userId: user.id, role })

@@ -1,7 +1,7 @@
 import { and, desc, eq, gt, inArray, ne, or } from "drizzle-orm";
 import type { z } from "zod";
 import type { RegisterRunnerBody, Runner, RunnerInfo, RunnerRegistration } from "../../protocol/index.ts";
-import { LINK_CLOSE } from "../../protocol/index.ts";
+import { LINK_CLOSE, RUNNER_CLI } from "../../protocol/index.ts";
 import type { Db } from "../db/client.ts";
 import { schema } from "../db/client.ts";
 import { randomToken, sha256 } from "../lib/crypto.ts";
@@ -55,7 +55,7 @@ export async function createRunner(ctx: Ctx, name: string, origin: string): Prom
     runner: toRunner(row!, []),
     registrationToken: token,
     expiresAt,
-    command: `npx trellis-runner register --url ${shellQuote(origin)} --token ${token} --name ${shellQuote(name)}`,
+    command: `${RUNNER_CLI} register --url ${shellQuote(origin)} --token ${token} --name ${shellQuote(name)}`,
   };
 }
 

@@ -1,4 +1,4 @@
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, eq, sql } from "drizzle-orm";
 import type { z } from "zod";
 import type { CreateZoneBody, PatchZoneBody, Zone } from "../../protocol/index.ts";
 import { schema } from "../db/client.ts";
@@ -7,8 +7,9 @@ import { newId } from "../lib/ids.ts";
 import { requireBoardRole } from "./access.ts";
 import type { Ctx } from "./context.ts";
 import { entity, removed } from "./context.ts";
+import { toWorktree } from "./worktrees.ts";
 
-const { zones } = schema;
+const { zones, worktrees } = schema;
 
 const toZone = (r: typeof zones.$inferSelect): Zone => ({
   id: r.id,
@@ -49,20 +50,48 @@ export async function patchZone(
   body: z.infer<typeof PatchZoneBody>,
 ): Promise<Zone> {
   await requireBoardRole(ctx, boardId, "member");
-  const [row] = await ctx.db
+  const now = Date.now();
+  const updateZone = ctx.db
     .update(zones)
-    .set({ ...body, updatedAt: Date.now() })
+    .set({ ...body, updatedAt: now })
     .where(and(eq(zones.id, zoneId), eq(zones.boardId, boardId)))
     .returning();
+  let row: typeof zones.$inferSelect | undefined;
+  let carried: (typeof worktrees.$inferSelect)[] = [];
+  if (body.x === undefined && body.y === undefined) [row] = await updateZone;
+  else {
+    // A zone is a container: its cards move with it by the same amount, in the same write. The
+    // amount is taken from the zone's position in that write (not read before it), and the
+    // statement binds a fixed handful of values however many cards move (D1 allows 100).
+    const by = (axis: "x" | "y", to: number | undefined) =>
+      to === undefined
+        ? {}
+        : {
+            [axis]: sql`${worktrees[axis]} + (${to} - (select ${zones[axis]} from ${zones} where ${zones.id} = ${zoneId} and ${zones.boardId} = ${boardId}))`,
+          };
+    const [moved, zoneRows] = await ctx.db.batch([
+      ctx.db
+        .update(worktrees)
+        .set({ ...by("x", body.x), ...by("y", body.y), updatedAt: now })
+        .where(and(eq(worktrees.zoneId, zoneId), eq(worktrees.boardId, boardId)))
+        .returning(),
+      updateZone,
+    ]);
+    [row] = zoneRows;
+    carried = moved;
+  }
   if (!row) throw notFound("Zone");
   const zone = toZone(row);
-  await ctx.publish(boardId, entity("zone", "patched", zone));
+  // Every open board sees the cards go with the zone (one event per card: a zone holds tens).
+  await Promise.all([
+    ctx.publish(boardId, entity("zone", "patched", zone)),
+    ...carried.map((wt) => ctx.publish(boardId, entity("worktree", "patched", toWorktree(wt)))),
+  ]);
   return zone;
 }
 
 export async function deleteZone(ctx: Ctx, boardId: string, zoneId: string): Promise<void> {
   await requireBoardRole(ctx, boardId, "member");
-  const { worktrees } = schema;
   // One batch, so a zone is never gone while worktrees still point at it. Worktrees in the zone
   // stay on the board, just no longer in a zone; both statements are scoped to this board.
   const [, deleted] = await ctx.db.batch([

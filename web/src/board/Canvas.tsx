@@ -21,11 +21,16 @@ import {
   useRef,
   useState,
 } from "react";
+import { messageOf } from "../lib/api.ts";
+import { confirm } from "../ui/confirm.tsx";
 import { FitIcon, GitIcon, PlusIcon } from "../ui/icons.tsx";
+import { notify } from "../ui/notices.tsx";
+import { BoardSearch } from "./BoardSearch.tsx";
 import { Cursors } from "./Cursors.tsx";
-import { type BoardNode, CARD, isZone, type ZoneNode, zoneAt } from "./cards.ts";
+import { type BoardNode, CARD, carryCards, isCard, isZone, placeCard, type ZoneNode } from "./cards.ts";
 import { Minimap } from "./Minimap.tsx";
 import { boardBounds, CardOverview, cardAt as cardUnder, useCulledNodes } from "./overview.tsx";
+import { useRemoteDrags } from "./remoteDrags.ts";
 import type { RoomConnection } from "./room.ts";
 import { type BoardActions, ZONE_SIZE } from "./useBoard.ts";
 import { WorktreeCard } from "./WorktreeCard.tsx";
@@ -52,6 +57,27 @@ function freeSpot(zones: ZoneNode[], want: { x: number; y: number }) {
     x = hit.position.x + (hit.width ?? 0) + GAP;
   }
   return { x, y };
+}
+
+const MULTI_SELECT_KEYS = ["Shift", "Meta", "Control"];
+
+/** Delete/Backspace on the board: zones go at once (their cards stay), cards after one confirm. */
+async function removeSelected(picked: BoardNode[], actions: BoardActions) {
+  const cards = picked.filter(isCard);
+  if (cards.length > 0) {
+    const ok = await confirm({
+      title: cards.length === 1 ? `Delete worktree “${cards[0]!.data.wt.name}”?` : `Delete ${cards.length} worktrees?`,
+      body: "Each folder is removed on its runner and the card goes for everyone; branches are kept. A worktree with uncommitted changes is kept and says so.",
+      confirmLabel: cards.length === 1 ? "Delete worktree" : `Delete ${cards.length} worktrees`,
+    });
+    if (!ok) return;
+    for (const c of cards) {
+      actions
+        .deleteWorktree(c.id, { force: false, deleteBranch: false })
+        .catch((err) => notify(`Could not delete “${c.data.wt.name}”: ${messageOf(err)}`, "error"));
+    }
+  }
+  for (const z of picked.filter(isZone)) void actions.removeZone(z.id);
 }
 
 const FIT_PADDING = 0.12;
@@ -92,26 +118,56 @@ export function Canvas({
   nodesRef.current = nodes;
 
   const onNodesChange = useCallback(
-    (changes: NodeChange<BoardNode>[]) => setNodes((ns) => applyNodeChanges(changes, ns)),
+    (changes: NodeChange<BoardNode>[]) => setNodes((ns) => carryCards(ns, applyNodeChanges(changes, ns), changes)),
     [setNodes],
+  );
+
+  useRemoteDrags(room.presence, setNodes, nodesRef);
+
+  /** Everyone else sees the drag as it happens (through room presence, throttled like the cursor). */
+  const onNodeDrag: OnNodeDrag<BoardNode> = useCallback(
+    (_e, _node, dragged) =>
+      room.moveDrag(
+        dragged.slice(0, 30).map((n) => ({ id: n.id, x: Math.round(n.position.x), y: Math.round(n.position.y) })),
+      ),
+    [room],
   );
 
   const onNodeDragStop: OnNodeDrag<BoardNode> = useCallback(
     (_e, _node, dragged) => {
+      room.moveDrag(null);
+      // Placed one after another, each seeing where the ones before it went; one undo step for all.
+      let work = nodesRef.current;
+      const gesture = actions.newGesture();
+      const movedZones = new Set(dragged.filter((n) => n.type === "zone").map((n) => n.id));
       for (const n of dragged) {
         const x = Math.round(n.position.x);
         const y = Math.round(n.position.y);
         if (n.type === "zone") {
-          if (x !== n.data.zone.x || y !== n.data.zone.y) void actions.patchZone(n.id, { x, y });
+          if (x !== n.data.zone.x || y !== n.data.zone.y) void actions.patchZone(n.id, { x, y }, { gesture });
           continue;
         }
-        // A card belongs to the zone its center was dropped in (or to none).
-        const zoneId = zoneAt(nodesRef.current, { x, y });
         const wt = n.data.wt;
-        if (x !== wt.x || y !== wt.y || zoneId !== wt.zoneId) void actions.patchWorktree(n.id, { x, y, zoneId });
+        // Carried along by its own zone, which was dragged with it: the zone's move covers it.
+        if (wt.zoneId && movedZones.has(wt.zoneId)) continue;
+        // A card belongs to the zone its center was dropped in (or to none), in a free slot there.
+        const spot = placeCard(work, { x, y }, n.id);
+        work = work.map((m) => (m.id === n.id ? { ...m, position: { x: spot.x, y: spot.y } } : m));
+        if (spot.growZone) {
+          const { zoneId, height } = spot.growZone;
+          work = work.map((m) => (m.id === zoneId ? { ...m, height } : m));
+          void actions.patchZone(zoneId, { height }, { gesture });
+        }
+        if (spot.x !== wt.x || spot.y !== wt.y || spot.zoneId !== wt.zoneId) {
+          void actions.patchWorktree(n.id, { x: spot.x, y: spot.y, zoneId: spot.zoneId }, { gesture });
+        }
+        // Snapped: show it in its slot now (a drop in place sends nothing, but may still snap back).
+        else if (n.position.x !== spot.x || n.position.y !== spot.y) {
+          setNodes((ns) => ns.map((m) => (m.id === n.id ? { ...m, position: { x: spot.x, y: spot.y } } : m)));
+        }
       }
     },
-    [actions],
+    [actions, setNodes, room],
   );
 
   const sendPointer = useCallback(() => {
@@ -250,6 +306,37 @@ export function Canvas({
     };
   }, [menu]);
 
+  /** Select exactly these nodes (search hits), as a click would. */
+  const select = useCallback(
+    (ids: string[]) => {
+      const want = new Set(ids);
+      setNodes((ns) => ns.map((n) => (!!n.selected === want.has(n.id) ? n : { ...n, selected: want.has(n.id) })));
+    },
+    [setNodes],
+  );
+
+  // Keys on the board: Delete/Backspace removes what is selected (cards after a confirm), and
+  // Ctrl/Cmd+Z undoes this tab's last move or zone edit. Not while typing in a field or a dialog.
+  useEffect(() => {
+    if (!canEdit) return;
+    const onKey = (e: KeyboardEvent) => {
+      const t = e.target as HTMLElement | null;
+      if (t?.closest?.("input, textarea, select, [contenteditable='true'], dialog")) return;
+      if (e.key.toLowerCase() === "z" && (e.ctrlKey || e.metaKey) && !e.shiftKey && !e.altKey) {
+        e.preventDefault();
+        void actions.undo();
+        return;
+      }
+      if (e.key !== "Delete" && e.key !== "Backspace") return;
+      const picked = nodesRef.current.filter((n) => n.selected);
+      if (picked.length === 0) return;
+      e.preventDefault();
+      void removeSelected(picked, actions);
+    };
+    addEventListener("keydown", onKey);
+    return () => removeEventListener("keydown", onKey);
+  }, [canEdit, actions]);
+
   const bounds = wrapper.current?.getBoundingClientRect();
 
   return (
@@ -266,6 +353,7 @@ export function Canvas({
         nodes={flowNodes}
         nodeTypes={nodeTypes}
         onNodesChange={onNodesChange}
+        onNodeDrag={onNodeDrag}
         onNodeDragStop={onNodeDragStop}
         onMove={sendPointer}
         onMoveStart={(e) => {
@@ -283,7 +371,11 @@ export function Canvas({
         onNodeDoubleClick={(e, n) => n.type === "zone" && onDoubleClick(e)}
         nodesDraggable={canEdit}
         nodesConnectable={false}
+        // Our own Delete handling (a confirm for cards, a write per item); shift-click adds to the
+        // selection and shift-drag on empty canvas draws a selection box.
         deleteKeyCode={null}
+        multiSelectionKeyCode={MULTI_SELECT_KEYS}
+        selectionKeyCode="Shift"
         zoomOnDoubleClick={false}
         // Wheels and trackpads pan, pinch (or ctrl/cmd + wheel) zooms: the way whiteboards work, and
         // the only way to move over a board whose zones cover the empty canvas you would drag.
@@ -308,6 +400,9 @@ export function Canvas({
         </Controls>
         <CardOverview nodes={nodes} active={overview} />
         <Cursors presence={room.presence} />
+        <Panel position="top-right">
+          <BoardSearch nodes={nodes} select={select} />
+        </Panel>
         {canEdit && (
           <Panel position="top-left" className="canvas-tools">
             <button

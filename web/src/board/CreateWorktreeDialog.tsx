@@ -1,12 +1,12 @@
 import { type FormEvent, useEffect, useMemo, useRef, useState } from "react";
-import type { Repo, Runner } from "../../../protocol/index.ts";
+import { BranchName, CreateWorktreeBody, type Repo, type Runner, WorktreeName } from "../../../protocol/index.ts";
 import { messageOf } from "../lib/api.ts";
-import { branchNameProblem, urlProblem, worktreeNameProblem } from "../lib/names.ts";
+import { problem } from "../lib/problems.ts";
 import { useStore } from "../lib/store.ts";
 import { useSubmit } from "../lib/useSubmit.ts";
 import type { RunnerStore } from "../runners/store.ts";
 import { Spinner } from "../ui/icons.tsx";
-import { type BoardNode, CARD, isCard, zoneAt } from "./cards.ts";
+import { type BoardNode, CARD, isCard, placeCard } from "./cards.ts";
 import type { BoardActions } from "./useBoard.ts";
 
 const LAST_KEY = "trellis:last-repo";
@@ -24,8 +24,10 @@ const order: Record<Runner["status"], number> = { online: 0, offline: 1, pending
 
 /**
  * Create a worktree: where (runner and repo), what (name, a new branch from a base or an existing
- * branch) and why (issue link, notes). Names are checked here as the server checks them; whatever
- * the server still refuses is shown in its own words.
+ * branch) and why (issue link, notes). Every field is checked with the server's own protocol/ schema,
+ * and against what the board already knows (the repo's branches, its cards' names and branches), so
+ * what the server would refuse is said here first, in words; anything it still refuses (a branch
+ * made since the repo was last fetched) is shown in its own words.
  */
 export function CreateWorktreeDialog({
   boardId,
@@ -104,17 +106,37 @@ export function CreateWorktreeDialog({
     setExisting("");
   }, [repo]);
 
-  const inUse = useMemo(() => {
-    const m = new Map<string, string>();
-    for (const n of nodes) if (isCard(n) && n.data.wt.repoId === repoId) m.set(n.data.wt.branch, n.data.wt.name);
-    return m;
+  /** Branches and names the repo's cards on this board already use (the server refuses both again). */
+  const { inUse, names } = useMemo(() => {
+    const inUse = new Map<string, string>();
+    const names = new Set<string>();
+    for (const n of nodes) {
+      if (!isCard(n) || n.data.wt.repoId !== repoId) continue;
+      inUse.set(n.data.wt.branch, n.data.wt.name);
+      names.add(n.data.wt.name);
+    }
+    return { inUse, names };
   }, [nodes, repoId]);
 
   const branchValue = mode === "new" ? (branchEdited ? branch : name) : existing;
+  const newBranch = branchValue.trim();
   const problems = {
-    name: worktreeNameProblem(name),
-    branch: mode === "new" ? branchNameProblem(branchValue) : existing ? null : "Pick a branch.",
-    issueUrl: urlProblem(issueUrl),
+    name:
+      problem(WorktreeName, name, "The name") ??
+      (names.has(name.trim()) ? `A worktree named “${name.trim()}” already exists in this repo.` : null),
+    branch:
+      mode === "new"
+        ? (problem(BranchName, branchValue, "The branch name") ??
+          (inUse.has(newBranch)
+            ? `Branch “${newBranch}” is already checked out in worktree “${inUse.get(newBranch)}”.`
+            : repo?.branches.includes(newBranch)
+              ? `Branch “${newBranch}” already exists in ${repo.name}: choose “Existing branch” to check it out, or give the new branch another name.`
+              : null))
+        : existing
+          ? null
+          : "Pick a branch.",
+    issueUrl: issueUrl.trim() ? problem(CreateWorktreeBody.shape.issueUrl, issueUrl.trim(), "The link") : null,
+    notes: problem(CreateWorktreeBody.shape.notes, notes, "Notes"),
   };
   const invalid = Object.values(problems).some(Boolean);
   const runner = runners.find((r) => r.id === runnerId);
@@ -124,6 +146,10 @@ export function CreateWorktreeDialog({
     setTried(true);
     if (invalid || !repo) return;
     void run(async () => {
+      // In a zone the card takes a free slot inside it (a full zone grows a row); outside, it goes
+      // where asked without covering another card.
+      const spot = placeCard(nodes, at);
+      if (spot.growZone) await actions.patchZone(spot.growZone.zoneId, { height: spot.growZone.height });
       await actions.createWorktree({
         repoId: repo.id,
         name: name.trim(),
@@ -132,9 +158,9 @@ export function CreateWorktreeDialog({
         ...(mode === "new" && base ? { baseBranch: base } : {}),
         ...(issueUrl.trim() ? { issueUrl: issueUrl.trim() } : {}),
         notes,
-        x: Math.round(at.x),
-        y: Math.round(at.y),
-        zoneId: zoneAt(nodes, at),
+        x: Math.round(spot.x),
+        y: Math.round(spot.y),
+        zoneId: spot.zoneId,
       });
       try {
         localStorage.setItem(`${LAST_KEY}:${boardId}`, JSON.stringify({ runnerId, repoId: repo.id }));
@@ -247,7 +273,6 @@ export function CreateWorktreeDialog({
                 value={name}
                 onChange={(e) => setName(e.target.value)}
                 placeholder="fix-login-redirect"
-                maxLength={100}
                 spellCheck={false}
                 aria-invalid={!!(tried && problems.name)}
                 data-testid="wt-name"
@@ -288,7 +313,6 @@ export function CreateWorktreeDialog({
                       setBranch(e.target.value);
                     }}
                     placeholder="same as the name"
-                    maxLength={200}
                     spellCheck={false}
                     data-testid="wt-branch"
                   />
@@ -336,7 +360,6 @@ export function CreateWorktreeDialog({
                 value={issueUrl}
                 onChange={(e) => setIssueUrl(e.target.value)}
                 placeholder="https://github.com/org/repo/issues/42"
-                maxLength={2000}
                 data-testid="wt-issue"
               />
               {show("issueUrl", issueUrl.length > 0)}
@@ -349,10 +372,10 @@ export function CreateWorktreeDialog({
                 value={notes}
                 onChange={(e) => setNotes(e.target.value)}
                 rows={2}
-                maxLength={10_000}
                 placeholder="What this worktree is for"
                 data-testid="wt-notes"
               />
+              {show("notes", true)}
             </label>
           </div>
         )}

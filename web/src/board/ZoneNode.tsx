@@ -6,6 +6,8 @@ import { PencilIcon, TrashIcon } from "../ui/icons.tsx";
 import { useBoardContext } from "./context.ts";
 import { ZONE_COLORS, type ZoneNode } from "./useBoard.ts";
 
+const TOOLBAR_STYLE = { zIndex: 2000 };
+
 /**
  * A zone: a named, colored area that groups work. Memoized: React Flow re-renders it only when its
  * node object changes (its own row, selection, drag), never for cursors or other zones.
@@ -60,7 +62,15 @@ export const ZoneNodeView = memo(function ZoneNodeView({ id, data, selected, dra
               })
             }
           />
-          <NodeToolbar isVisible={selected && !editing && !dragging} position={Position.Top} align="start" offset={10}>
+          <NodeToolbar
+            isVisible={selected && !editing && !dragging}
+            position={Position.Top}
+            align="start"
+            offset={10}
+            // React Flow stacks a toolbar just above its node, and zones sit far below everything
+            // (so cards stay on top of them): lift the toolbar above the canvas on its own.
+            style={TOOLBAR_STYLE}
+          >
             <div className="zone-toolbar nodrag" data-testid="zone-toolbar">
               {ZONE_COLORS.map((c) => (
                 <button

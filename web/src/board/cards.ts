@@ -12,7 +12,7 @@ export type ZoneNode = Node<{ zone: Zone }, "zone">;
 export type WorktreeNode = Node<{ wt: Worktree }, "worktree">;
 export type BoardNode = ZoneNode | WorktreeNode;
 
-/** Cards sit above zones; a card being dragged rises above the other cards (React Flow's own rule). */
+/** Cards sit above zones; a selected or dragged card rises above the other cards (React Flow adds 1,000). */
 const CARD_Z = 1;
 
 export const isCard = (n: BoardNode): n is WorktreeNode => n.type === "worktree";
@@ -52,6 +52,102 @@ export function zoneAt(nodes: readonly BoardNode[], card: { x: number; y: number
 }
 
 const GAP = 16;
+
+// ---- zones hold cards in a grid of slots ----
+
+/** The zone's name bar; slots start below it. */
+export const ZONE_HEADER = 40;
+const ZONE_PAD = 16;
+const STEP_X = CARD.width + GAP;
+const STEP_Y = CARD.height + GAP;
+
+type Pos = { x: number; y: number };
+
+const overlaps = (a: Pos, b: Pos) => Math.abs(a.x - b.x) < CARD.width && Math.abs(a.y - b.y) < CARD.height;
+
+/** The zone's slot grid: where slot (col, row) is, and how many fit in its current size. */
+export function zoneGrid(zone: { x: number; y: number; width: number; height: number }) {
+  const cols = Math.max(1, Math.floor((zone.width - 2 * ZONE_PAD + GAP) / STEP_X));
+  const rows = Math.max(1, Math.floor((zone.height - ZONE_HEADER - ZONE_PAD + GAP) / STEP_Y));
+  const at = (col: number, row: number): Pos => ({
+    x: Math.round(zone.x + ZONE_PAD + col * STEP_X),
+    y: Math.round(zone.y + ZONE_HEADER + row * STEP_Y),
+  });
+  /** The height that holds `rows` rows of slots. */
+  const heightFor = (rows: number) => ZONE_HEADER + rows * STEP_Y - GAP + ZONE_PAD;
+  return { cols, rows, at, heightFor };
+}
+
+export interface Placement {
+  x: number;
+  y: number;
+  zoneId: string | null;
+  /** Set when the zone had no free slot: grow it to this height so the card fits inside. */
+  growZone?: { zoneId: string; height: number };
+}
+
+/**
+ * Where a card dropped (or made) with its top-left at `want` goes. Inside a zone (its center in it),
+ * it takes the free slot nearest to where it was dropped, so it sits wholly inside and covers no other
+ * card; a full zone grows by a row. Outside every zone it stays where it was put, moved down only
+ * as far as needed not to cover another card. `self` is the card being placed (never in its own way).
+ */
+export function placeCard(nodes: readonly BoardNode[], want: Pos, self?: string): Placement {
+  const zoneId = zoneAt(nodes, want);
+  const others = nodes.filter((n) => n.type === "worktree" && n.id !== self);
+  if (!zoneId) return { ...freeCardSpot(others, want), zoneId: null };
+  const zone = nodes.find((n) => n.id === zoneId)!;
+  const rect = { x: zone.position.x, y: zone.position.y, width: zone.width ?? 0, height: zone.height ?? 0 };
+  const grid = zoneGrid(rect);
+  const free = (p: Pos) => !others.some((n) => overlaps(n.position, p));
+  let best: Pos | null = null;
+  let bestD = Number.POSITIVE_INFINITY;
+  for (let row = 0; row < grid.rows; row++) {
+    for (let col = 0; col < grid.cols; col++) {
+      const p = grid.at(col, row);
+      const d = (p.x - want.x) ** 2 + (p.y - want.y) ** 2;
+      if (d < bestD && free(p)) [best, bestD] = [p, d];
+    }
+  }
+  if (best) return { ...best, zoneId };
+  // Full: add rows below until a slot is free (a card parked under the zone's edge may take one).
+  for (let row = grid.rows; row < grid.rows + 50; row++) {
+    for (let col = 0; col < grid.cols; col++) {
+      const p = grid.at(col, row);
+      if (free(p)) return { ...p, zoneId, growZone: { zoneId, height: grid.heightFor(row + 1) } };
+    }
+  }
+  return { ...grid.at(0, grid.rows), zoneId };
+}
+
+/**
+ * While a zone is dragged, its cards go with it: each position change of a zone (from `before` to
+ * `after`, React Flow's node lists around `applyNodeChanges`) moves the cards in it by as much,
+ * except cards that are themselves being dragged in the same gesture.
+ */
+export function carryCards(
+  before: BoardNode[],
+  after: BoardNode[],
+  changes: readonly { type: string; id?: string; position?: Pos }[],
+): BoardNode[] {
+  const deltas = new Map<string, Pos>();
+  const moving = new Set<string>();
+  for (const c of changes) {
+    if (c.type !== "position" || !c.position || !c.id) continue;
+    moving.add(c.id);
+    const prev = before.find((n) => n.id === c.id);
+    if (prev?.type !== "zone") continue;
+    const dx = c.position.x - prev.position.x;
+    const dy = c.position.y - prev.position.y;
+    if (dx || dy) deltas.set(c.id, { x: dx, y: dy });
+  }
+  if (deltas.size === 0) return after;
+  return after.map((n) => {
+    const by =
+      n.type === "worktree" && n.data.wt.zoneId && !moving.has(n.id) ? deltas.get(n.data.wt.zoneId) : undefined;
+    return by ? { ...n, position: { x: n.position.x + by.x, y: n.position.y + by.y } } : n;
+  });
+}
 
 /** Where a new card goes near `want` (its top-left) without covering another card. */
 export function freeCardSpot(nodes: readonly BoardNode[], want: { x: number; y: number }) {

@@ -46,7 +46,13 @@ export class PresenceStore {
     for (const u of updates) {
       const p = this.peers.get(u.connectionId);
       if (!p || p.userId === this.myUserId) continue;
-      this.peers.set(u.connectionId, { ...p, cursor: u.cursor, viewport: u.viewport, selection: u.selection });
+      this.peers.set(u.connectionId, {
+        ...p,
+        cursor: u.cursor,
+        viewport: u.viewport,
+        selection: u.selection,
+        drag: u.drag ?? null,
+      });
       any = true;
     }
     if (any) this.changed(false);

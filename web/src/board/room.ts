@@ -1,5 +1,5 @@
 import { PartySocket } from "partysocket";
-import type { ClientMessage, EntityEvent } from "../../../protocol/index.ts";
+import type { ClientMessage, Drag, EntityEvent } from "../../../protocol/index.ts";
 import { ROOM_CLOSE, ROOM_PROTOCOL, ROOM_VERSION_PARAM, ServerMessage } from "../../../protocol/index.ts";
 
 type Presence = Extract<ClientMessage, { type: "presence" }>;
@@ -47,6 +47,9 @@ export class RoomConnection {
   private ping: ReturnType<typeof setInterval>;
   private done = false;
   private cursor: Point | null = null;
+  /** What this tab is dragging; sent with the cursor, only when it changed. */
+  private drag: Drag = null;
+  private dragDirty = false;
   private cursorSentAt = 0;
   private cursorTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -154,11 +157,26 @@ export class RoomConnection {
     else this.cursorTimer = setTimeout(() => this.flushCursor(), wait);
   }
 
+  /** Live positions of what this tab drags (null when the drag ends), on the cursor's throttle. */
+  moveDrag(drag: Drag): void {
+    this.drag = drag;
+    this.dragDirty = true;
+    // The end of a drag goes at once, so others stop showing it before the drop's write lands.
+    if (drag === null) {
+      clearTimeout(this.cursorTimer);
+      this.flushCursor();
+      return;
+    }
+    this.moveCursor(this.cursor);
+  }
+
   private flushCursor() {
     this.cursorTimer = undefined;
     this.cursorSentAt = performance.now();
     // Cursor frames are worthless once stale: never queue them while offline.
-    if (this.socket.readyState === WebSocket.OPEN) this.send({ type: "presence", cursor: this.cursor });
+    if (this.socket.readyState !== WebSocket.OPEN) return;
+    this.send({ type: "presence", cursor: this.cursor, ...(this.dragDirty ? { drag: this.drag } : {}) });
+    this.dragDirty = false;
   }
 
   sendPresence(msg: Omit<Presence, "type" | "cursor">): void {

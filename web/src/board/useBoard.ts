@@ -26,13 +26,20 @@ export type NewWorktree = {
 };
 
 const MAX_BUFFERED = 500;
+const MAX_UNDO = 100;
+
+/** `gesture`: group this write with others for undo; `undoable: false` for undo's own writes. */
+export type WriteOpts = { gesture?: number; undoable?: boolean };
 /** The API's largest page: 3,000 cards are six requests. */
 const CARD_PAGE = 500;
 /** A board past this many cards shows the first ones and says so, rather than reading forever. */
 const MAX_CARD_PAGES = 40;
 
-/** Zones sit under everything else on the board (worktree cards). */
-const ZONE_Z = -1;
+/**
+ * Zones sit under everything else on the board (worktree cards), selected or not: React Flow lifts a
+ * selected node by 1,000, so a zone starts that far down and even a selected one stays under cards.
+ */
+const ZONE_Z = -1001;
 
 /**
  * A zone row as a React Flow node. While this tab is dragging or resizing a zone, the local geometry
@@ -374,8 +381,33 @@ export function useBoard(boardId: string, user: User) {
   const nodesRef = useRef(nodes);
   nodesRef.current = nodes;
 
-  const actions = useMemo(
-    () => ({
+  /**
+   * Undo (Ctrl/Cmd+Z) for this tab's moves and zone edits: each entry puts back what one write
+   * changed, grouped by gesture (a multi-card drag is one step). Undoing is itself a write like any
+   * other, so everyone sees it.
+   */
+  const history = useRef<{ gesture: number; undo: () => Promise<void> }[]>([]);
+  const gestures = useRef(0);
+  const record = useCallback((gesture: number | undefined, undo: () => Promise<void>) => {
+    history.current.push({ gesture: gesture ?? ++gestures.current, undo });
+    if (history.current.length > MAX_UNDO) history.current.shift();
+  }, []);
+
+  const actions = useMemo(() => {
+    const actions = {
+      /** Writes made with the same gesture number are undone together. */
+      newGesture: () => ++gestures.current,
+
+      /** Undo this tab's last move or zone edit (all of one gesture). False when there is none. */
+      async undo(): Promise<boolean> {
+        const top = history.current.at(-1);
+        if (!top) return false;
+        const step: (() => Promise<void>)[] = [];
+        while (history.current.at(-1)?.gesture === top.gesture) step.push(history.current.pop()!.undo);
+        await Promise.all(step.map((u) => u()));
+        return true;
+      },
+
       async addZone(at: { x: number; y: number }, count: number): Promise<Zone | null> {
         const body = {
           name: `Zone ${count + 1}`,
@@ -395,13 +427,32 @@ export function useBoard(boardId: string, user: User) {
         }
       },
 
-      async patchZone(zoneId: string, patch: ZonePatch) {
+      /**
+       * A zone carries its cards: moving it moves every card in it by the same amount, here at once
+       * and on the server in the same write (which announces each moved card to the board).
+       */
+      async patchZone(zoneId: string, patch: ZonePatch, opts: WriteOpts = {}) {
         const before = (nodesRef.current.find((n) => n.id === zoneId) as ZoneNode | undefined)?.data.zone;
         if (!before) return;
+        if (opts.undoable !== false) {
+          const back = Object.fromEntries(
+            Object.keys(patch).map((k) => [k, before[k as keyof ZonePatch]]),
+          ) as ZonePatch;
+          record(opts.gesture, () => actions.patchZone(zoneId, back, { undoable: false }));
+        }
+        const dx = patch.x === undefined ? 0 : patch.x - before.x;
+        const dy = patch.y === undefined ? 0 : patch.y - before.y;
+        const carried = new Map<string, Worktree>();
+        if (dx || dy) {
+          for (const n of nodesRef.current) if (isCard(n) && n.data.wt.zoneId === zoneId) carried.set(n.id, n.data.wt);
+        }
         setNodes((ns) =>
-          ns.map((n) =>
-            n.id === zoneId && n.type === "zone" ? toNode({ ...n.data.zone, ...patch }, { ...n, dragging: false }) : n,
-          ),
+          ns.map((n) => {
+            if (n.id === zoneId && n.type === "zone")
+              return toNode({ ...n.data.zone, ...patch }, { ...n, dragging: false });
+            const wt = isCard(n) ? carried.get(n.id) : undefined;
+            return wt && isCard(n) ? toCard({ ...wt, x: wt.x + dx, y: wt.y + dy }, { ...n, dragging: false }) : n;
+          }),
         );
         track(pending.current, zoneId, 1);
         try {
@@ -412,7 +463,14 @@ export function useBoard(boardId: string, user: User) {
         } catch (err) {
           track(pending.current, zoneId, -1);
           if (err instanceof ApiError && err.status === 404) dropNode(zoneId);
-          else setNodes((ns) => ns.map((n) => (n.id === zoneId && n.type === "zone" ? toNode(before, n) : n)));
+          else
+            setNodes((ns) =>
+              ns.map((n) => {
+                if (n.id === zoneId && n.type === "zone") return toNode(before, n);
+                const wt = isCard(n) ? carried.get(n.id) : undefined;
+                return wt && isCard(n) ? toCard(wt, n) : n;
+              }),
+            );
           notify(`Could not save the zone: ${messageOf(err)}`, "error");
         }
       },
@@ -436,9 +494,15 @@ export function useBoard(boardId: string, user: User) {
       },
 
       /** Position, zone or notes: the card shows the change at once and rolls back if refused. */
-      async patchWorktree(worktreeId: string, patch: WorktreePatch) {
+      async patchWorktree(worktreeId: string, patch: WorktreePatch, opts: WriteOpts = {}) {
         const before = (nodesRef.current.find((n) => n.id === worktreeId) as WorktreeNode | undefined)?.data.wt;
         if (!before) return;
+        if (opts.undoable !== false) {
+          const back = Object.fromEntries(
+            Object.keys(patch).map((k) => [k, before[k as keyof WorktreePatch]]),
+          ) as WorktreePatch;
+          record(opts.gesture, () => actions.patchWorktree(worktreeId, back, { undoable: false }));
+        }
         setNodes((ns) =>
           ns.map((n) =>
             n.id === worktreeId && n.type === "worktree"
@@ -521,14 +585,15 @@ export function useBoard(boardId: string, user: User) {
         await expectOk(api.api.boards[":boardId"].members[":userId"].$delete({ param: { boardId, userId } }));
         setMembers((ms) => ms.filter((x) => x.userId !== userId));
       },
-    }),
-    [boardId, dropNode, upsertZone, upsertCard, jobs],
-  );
+    };
+    return actions;
+  }, [boardId, dropNode, upsertZone, upsertCard, jobs, record]);
 
   return { load, board, nodes, setNodes, members, room, actions, runners, jobs, cardsLoading: firstLoad };
 }
 
 export type BoardActions = ReturnType<typeof useBoard>["actions"];
 
-export const ZONE_SIZE = { width: 480, height: 320 };
+/** Two columns and two rows of card slots (see `zoneGrid`). */
+export const ZONE_SIZE = { width: 592, height: 344 };
 export const ZONE_COLORS = ["#7c3aed", "#2563eb", "#0891b2", "#059669", "#d97706", "#dc2626", "#db2777", "#475569"];

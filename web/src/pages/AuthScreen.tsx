@@ -1,5 +1,7 @@
 import { type FormEvent, useState } from "react";
+import { Email, Name, Password } from "../../../protocol/index.ts";
 import { login, register } from "../lib/api.ts";
+import { problem } from "../lib/problems.ts";
 import { useSubmit } from "../lib/useSubmit.ts";
 import { Logo } from "../ui/Shell.tsx";
 
@@ -10,16 +12,39 @@ export function AuthScreen({ notice }: { notice?: string }) {
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   const { busy, error, setError, run } = useSubmit();
+  const [tried, setTried] = useState(false);
+
+  // Signing up, the form says first what the server would refuse (the schemas it checks with).
+  const problems =
+    mode === "register"
+      ? {
+          name: problem(Name, name, "Your name"),
+          email: problem(Email, email, "The email"),
+          password: problem(Password, password, "The password"),
+        }
+      : { name: null, email: null, password: null };
+  const invalid = Object.values(problems).some(Boolean);
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
+    setTried(true);
+    if (invalid) return;
     void run(() => (mode === "login" ? login(email, password) : register(name, email, password)));
   };
 
   const switchTo = (m: typeof mode) => {
     setMode(m);
+    setTried(false);
     setError(null);
   };
+
+  /** A problem shows once the field has something in it, or after a try. */
+  const show = (field: keyof typeof problems, value: string) =>
+    (tried || value.length > 0) && problems[field] ? (
+      <small className="field-error" data-testid={`problem-${field}`}>
+        {problems[field]}
+      </small>
+    ) : null;
 
   return (
     <div className="auth">
@@ -32,18 +57,12 @@ export function AuthScreen({ notice }: { notice?: string }) {
             : "A shared canvas for many coding agents, with your team watching."}
         </p>
         {notice && !error && <div className="callout">{notice}</div>}
-        <form onSubmit={submit} className="stack" data-testid={`${mode}-form`}>
+        <form onSubmit={submit} className="stack" data-testid={`${mode}-form`} noValidate={mode === "register"}>
           {mode === "register" && (
             <label className="field">
               <span>Name</span>
-              <input
-                name="name"
-                autoComplete="name"
-                value={name}
-                onChange={(e) => setName(e.target.value)}
-                required
-                maxLength={120}
-              />
+              <input name="name" autoComplete="name" value={name} onChange={(e) => setName(e.target.value)} required />
+              {show("name", name)}
             </label>
           )}
           <label className="field">
@@ -56,6 +75,7 @@ export function AuthScreen({ notice }: { notice?: string }) {
               onChange={(e) => setEmail(e.target.value)}
               required
             />
+            {tried && show("email", email)}
           </label>
           <label className="field">
             <span>Password</span>
@@ -67,7 +87,8 @@ export function AuthScreen({ notice }: { notice?: string }) {
               onChange={(e) => setPassword(e.target.value)}
               required
             />
-            {mode === "register" && <small className="muted">At least 10 characters.</small>}
+            {mode === "register" &&
+              (show("password", password) ?? <small className="muted">At least 10 characters.</small>)}
           </label>
           {error && (
             <div className="error" role="alert" data-testid="auth-error">

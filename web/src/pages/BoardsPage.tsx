@@ -1,7 +1,8 @@
-import { type FormEvent, useCallback, useEffect, useState } from "react";
-import type { Board, User } from "../../../protocol/index.ts";
+import { type FormEvent, useCallback, useEffect, useRef, useState } from "react";
+import { type Board, Name, type User } from "../../../protocol/index.ts";
 import { api, expectOk, messageOf, unwrap } from "../lib/api.ts";
 import { ago } from "../lib/format.ts";
+import { problem } from "../lib/problems.ts";
 import { Link, navigate } from "../lib/router.tsx";
 import { useSubmit } from "../lib/useSubmit.ts";
 import { confirm } from "../ui/confirm.tsx";
@@ -11,6 +12,9 @@ import { notify } from "../ui/notices.tsx";
 import { Shell } from "../ui/Shell.tsx";
 
 const PAGE = 24;
+const REREAD_MS = 4000;
+/** The API's largest page. */
+const MAX_REREAD = 200;
 
 const fetchPage = (cursor?: string) =>
   unwrap(api.api.boards.$get({ query: cursor ? { limit: String(PAGE), cursor } : { limit: String(PAGE) } }));
@@ -21,6 +25,9 @@ export function BoardsPage({ user }: { user: User }) {
   const [loadError, setLoadError] = useState<string | null>(null);
   const [loadingMore, setLoadingMore] = useState(false);
 
+  const shown = useRef(PAGE);
+  shown.current = Math.max(PAGE, boards?.length ?? 0);
+
   useEffect(() => {
     let live = true;
     fetchPage()
@@ -30,8 +37,28 @@ export function BoardsPage({ user }: { user: User }) {
         setCursor(p.nextCursor);
       })
       .catch((err) => live && setLoadError(messageOf(err)));
+    // The list stays current by re-reading itself. Being added to or removed from a board, or a
+    // board being renamed or deleted, happens in rooms this page is not in; a per-user socket on
+    // every page for a list that changes a few times a day costs more than one indexed query every
+    // few seconds while the page is visible (and at once when the tab comes back).
+    const reread = () => {
+      if (document.visibilityState !== "visible") return;
+      const limit = Math.min(MAX_REREAD, shown.current);
+      unwrap(api.api.boards.$get({ query: { limit: String(limit) } }))
+        .then((p) => {
+          if (!live) return;
+          setBoards(p.items);
+          setCursor(p.nextCursor);
+          setLoadError(null);
+        })
+        .catch(() => {});
+    };
+    const timer = setInterval(reread, REREAD_MS);
+    document.addEventListener("visibilitychange", reread);
     return () => {
       live = false;
+      clearInterval(timer);
+      document.removeEventListener("visibilitychange", reread);
     };
   }, []);
 
@@ -90,6 +117,7 @@ export function BoardsPage({ user }: { user: User }) {
 function CreateBoard() {
   const [name, setName] = useState("");
   const { busy, error, run } = useSubmit();
+  const tooLong = name.trim() ? problem(Name, name, "The name") : null;
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -106,13 +134,23 @@ function CreateBoard() {
         value={name}
         onChange={(e) => setName(e.target.value)}
         aria-label="New board name"
-        maxLength={120}
+        aria-invalid={!!tooLong}
         required
         data-testid="new-board-name"
       />
-      <button type="submit" className="btn btn-primary" disabled={busy || !name.trim()} data-testid="create-board">
+      <button
+        type="submit"
+        className="btn btn-primary"
+        disabled={busy || !name.trim() || !!tooLong}
+        data-testid="create-board"
+      >
         Create board
       </button>
+      {tooLong && (
+        <div className="field-error small" data-testid="problem-name">
+          {tooLong}
+        </div>
+      )}
       {error && <div className="error small">{error}</div>}
     </form>
   );

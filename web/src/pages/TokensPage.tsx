@@ -1,7 +1,8 @@
 import { type FormEvent, useEffect, useState } from "react";
-import type { ApiToken, CreatedApiToken, User } from "../../../protocol/index.ts";
+import { type ApiToken, type CreatedApiToken, Name, type User } from "../../../protocol/index.ts";
 import { api, expectOk, messageOf, unwrap } from "../lib/api.ts";
 import { ago, fullDate } from "../lib/format.ts";
+import { problem } from "../lib/problems.ts";
 import { useSubmit } from "../lib/useSubmit.ts";
 import { confirm } from "../ui/confirm.tsx";
 import { CopyIcon } from "../ui/icons.tsx";
@@ -90,6 +91,7 @@ export function TokensPage({ user }: { user: User }) {
 function CreateToken({ onCreated }: { onCreated: (t: CreatedApiToken) => void }) {
   const [name, setName] = useState("");
   const { busy, error, run } = useSubmit();
+  const tooLong = name.trim() ? problem(Name, name, "The name") : null;
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -106,13 +108,19 @@ function CreateToken({ onCreated }: { onCreated: (t: CreatedApiToken) => void })
         value={name}
         onChange={(e) => setName(e.target.value)}
         aria-label="Token name"
-        maxLength={120}
+        aria-invalid={!!tooLong}
         required
         data-testid="token-name"
       />
-      <button type="submit" className="btn btn-primary" disabled={busy || !name.trim()} data-testid="create-token">
+      <button
+        type="submit"
+        className="btn btn-primary"
+        disabled={busy || !name.trim() || !!tooLong}
+        data-testid="create-token"
+      >
         Create token
       </button>
+      {tooLong && <div className="field-error small">{tooLong}</div>}
       {error && <div className="error small">{error}</div>}
     </form>
   );

@@ -1,5 +1,12 @@
 import { type FormEvent, useState } from "react";
-import type { Runner, RunnerRegistration } from "../../../protocol/index.ts";
+import {
+  Name,
+  RUNNER_CLI,
+  RUNNER_CLI_PUBLISHED,
+  type Runner,
+  type RunnerRegistration,
+} from "../../../protocol/index.ts";
+import { problem } from "../lib/problems.ts";
 import { useStore } from "../lib/store.ts";
 import { useSubmit } from "../lib/useSubmit.ts";
 import { CheckIcon, CopyIcon, PlusIcon, Spinner } from "../ui/icons.tsx";
@@ -24,6 +31,7 @@ export function AddRunner({
   const [name, setName] = useState("");
   const { busy, error, run } = useSubmit();
   const [reg, setReg] = useState<RunnerRegistration | null>(null);
+  const tooLong = name.trim() ? problem(Name, name, "The name") : null;
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -49,10 +57,11 @@ export function AddRunner({
               placeholder="e.g. Ada's laptop"
               value={name}
               onChange={(e) => setName(e.target.value)}
-              maxLength={120}
+              aria-invalid={!!tooLong}
               required
               data-testid="runner-name"
             />
+            {tooLong && <small className="field-error">{tooLong}</small>}
           </label>
           <div className="row-actions">
             <button type="button" className="btn btn-small btn-ghost" onClick={() => setOpen(false)}>
@@ -61,7 +70,7 @@ export function AddRunner({
             <button
               type="submit"
               className="btn btn-small btn-primary"
-              disabled={busy || !name.trim()}
+              disabled={busy || !name.trim() || !!tooLong}
               data-testid="runner-create"
             >
               {busy ? "Creating…" : "Create"}
@@ -100,6 +109,7 @@ function Registration({
   const all = useStore(store.all);
   const live = all?.find((r) => r.id === reg.runner.id) ?? reg.runner;
   const expires = new Date(reg.expiresAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  const start = `${RUNNER_CLI} start`;
 
   const copy = async () => {
     try {
@@ -114,11 +124,11 @@ function Registration({
   return (
     <div className="reveal runner-reveal" data-testid="runner-registration">
       <div className="reveal-head">
-        <strong>Run this on the machine that has your code</strong>
+        <strong>Run this in a clone of Trellis on the machine that has your code</strong>
         <span className="muted small">
           {" "}
-          The token in it works once, for 1 hour (until {expires}). Then start it with{" "}
-          <code>npx trellis-runner start</code>.
+          (in the clone's root folder, after <code>npm install</code>). The token in it works once, for 1 hour (until{" "}
+          {expires}). Then start it with <code>{start}</code>.
         </span>
       </div>
       <div className="reveal-row">
@@ -129,6 +139,10 @@ function Registration({
           {copied ? <CheckIcon /> : <CopyIcon />} {copied ? "Copied" : "Copy"}
         </button>
       </div>
+      <p className="muted small" data-testid="runner-command-published">
+        Once trellis-runner is published on npm, these become <code>{RUNNER_CLI_PUBLISHED} register …</code> and{" "}
+        <code>{RUNNER_CLI_PUBLISHED} start</code>, from any folder.
+      </p>
       <div className="reveal-foot">
         <span className="small" data-testid="registration-status" data-status={live.status}>
           {live.status === "pending" ? (
@@ -141,8 +155,8 @@ function Registration({
             </>
           ) : (
             <>
-              <span className="dot dot-offline" /> “{live.name}” is registered: start it with{" "}
-              <code>npx trellis-runner start</code>.
+              <span className="dot dot-offline" /> “{live.name}” is registered: start it with <code>{start}</code> in
+              the clone.
             </>
           )}
         </span>

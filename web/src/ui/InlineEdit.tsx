@@ -1,6 +1,12 @@
 import { useEffect, useRef, useState } from "react";
+import { Name } from "../../../protocol/index.ts";
+import { problem } from "../lib/problems.ts";
 
-/** A text input that commits on Enter or blur and cancels on Escape; used for board and zone names. */
+/**
+ * A text input that commits on Enter or blur and cancels on Escape; used for board and zone names.
+ * A name the server would refuse (too long) is said under it and not committed: Enter keeps editing,
+ * blur cancels.
+ */
 export function InlineEdit({
   value,
   onDone,
@@ -23,8 +29,11 @@ export function InlineEdit({
     ref.current?.select();
   }, []);
 
+  const wrong = draft.trim() ? problem(Name, draft, "The name") : null;
+
   const finish = (commit: boolean) => {
     if (settled.current) return;
+    if (commit && wrong) return;
     settled.current = true;
     const next = draft.trim();
     if (commit && next) onDone(next);
@@ -32,20 +41,27 @@ export function InlineEdit({
   };
 
   return (
-    <input
-      ref={ref}
-      className={`${className} nodrag`}
-      aria-label={label}
-      value={draft}
-      maxLength={120}
-      onChange={(e) => setDraft(e.target.value)}
-      onBlur={() => finish(true)}
-      onKeyDown={(e) => {
-        e.stopPropagation();
-        if (e.key === "Enter") finish(true);
-        if (e.key === "Escape") finish(false);
-      }}
-      data-testid="inline-edit"
-    />
+    <span className="inline-edit-wrap">
+      <input
+        ref={ref}
+        className={`${className} nodrag`}
+        aria-label={label}
+        aria-invalid={!!wrong}
+        value={draft}
+        onChange={(e) => setDraft(e.target.value)}
+        onBlur={() => (wrong ? finish(false) : finish(true))}
+        onKeyDown={(e) => {
+          e.stopPropagation();
+          if (e.key === "Enter") finish(true);
+          if (e.key === "Escape") finish(false);
+        }}
+        data-testid="inline-edit"
+      />
+      {wrong && (
+        <small className="field-error inline-edit-error" role="alert" data-testid="problem-name">
+          {wrong}
+        </small>
+      )}
+    </span>
   );
 }
