@@ -1,9 +1,10 @@
-import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { LINK_CLOSE, LINK_STALE_MS } from "../protocol/index.ts";
-import { registerUser, type TestUser } from "../test/helpers.ts";
-import { openLink, registerRunner, runnerRow, testEnv } from "../worker/routes/runner-testkit.ts";
-import { isStale, type RunnerLink } from "./runner-link.ts";
+import { LINK_CLOSE, LINK_PROTOCOL, LINK_STALE_MS } from "../protocol/index.ts";
+import { call, createBoard, joinRoom, json, registerUser, type TestUser } from "../test/helpers.ts";
+import { openLink, post, registerRunner, runNext, runnerRow, testEnv } from "../worker/routes/runner-testkit.ts";
+import { isStale } from "./link.ts";
+import type { RunnerLink } from "./runner-link.ts";
 import { getRunnerLink } from "./stubs.ts";
 
 let owner: TestUser;
@@ -56,5 +57,53 @@ describe("RunnerLink", () => {
     await testEnv.DB.prepare("delete from users where id = ?").bind(someone.id).run();
     await runDurableObjectAlarm(getRunnerLink(testEnv, r.id));
     expect((await link.closed).code).toBe(LINK_CLOSE.revoked);
+  });
+
+  it("relays a runner's stream frame to the board's watchers of that session, only while it works on that board", async () => {
+    const r = await registerRunner(owner.token);
+    const board = await createBoard(owner.token, "Streams");
+    await call(`/api/runners/${r.id}/boards`, { method: "POST", token: owner.token, json: { boardId: board.id } });
+    const repo = await json<{ id: string }>(
+      call(`/api/runners/${r.id}/repos`, {
+        method: "POST",
+        token: owner.token,
+        json: { source: { kind: "path", path: "/srv/app" } },
+      }),
+    );
+    await runNext(r.credential, {
+      status: "succeeded",
+      result: { path: "/srv/app", defaultBranch: "main", branches: ["main"] },
+    });
+    const link = await openLink(r.credential);
+    const watcher = await joinRoom(board.id, { token: owner.token });
+    const other = await joinRoom(board.id, { token: owner.token });
+    watcher.send({ type: "watch", sessionIds: ["sess-1"] });
+    const piece = { sessionId: "sess-1", messageId: "m1", seq: 1, part: "text", delta: "Thinking about it" };
+
+    // No job of this runner is active on the board yet: nothing is relayed, and the runner is told.
+    link.ws.send(JSON.stringify({ type: "stream", v: LINK_PROTOCOL, boardId: board.id, ...piece }));
+    await link.next((m) => m.type === "refused");
+    expect(watcher.inbox.all("stream")).toEqual([]);
+
+    // A card's create job is claimed: now the runner works on this board.
+    await call(`/api/boards/${board.id}/worktrees`, {
+      method: "POST",
+      token: owner.token,
+      json: { repoId: repo.id, name: "streamy", branch: "streamy" },
+    });
+    await post(r.credential, "/runner/jobs/claim");
+    // The link remembers its "no" for a few seconds (stream frames come many times a second); a
+    // fresh instance asks D1 again at once.
+    await evictDurableObject(getRunnerLink(testEnv, r.id)).catch(() => {});
+    const again = await openLink(r.credential);
+    again.ws.send(JSON.stringify({ type: "stream", v: LINK_PROTOCOL, boardId: board.id, ...piece, seq: 2 }));
+    const got = await watcher.inbox.next("stream");
+    expect(got).toMatchObject({ sessionId: "sess-1", messageId: "m1", delta: "Thinking about it", seq: 2 });
+    // Only watchers of that session get it.
+    await new Promise((res) => setTimeout(res, 100));
+    expect(other.inbox.all("stream")).toEqual([]);
+    for (const s of [watcher, other]) s.ws.close();
+    link.ws.close();
+    again.ws.close();
   });
 });

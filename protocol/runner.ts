@@ -9,7 +9,7 @@ import { HttpUrl, Name, Text } from "./common.ts";
  * Runner API (all JSON; errors are `{ error: { code, message } }`):
  * - `POST /runner/register` `RegisterRunnerBody` → 201 `RegisterRunnerResult` (no credential yet).
  * - `GET  /runner/me` → `Runner` (who this credential is).
- * - `GET  /runner/link?info=<url-encoded JSON RunnerInfo>` WebSocket upgrade (see `LINK_*` below).
+ * - `GET  /runner/link?info=<url-encoded JSON RunnerInfo>&v=LINK_PROTOCOL` WebSocket upgrade (`protocol/link.ts`).
  * - `POST /runner/jobs/claim` → 200 `JobClaim`, or 204 when nothing is queued for this runner.
  * - `POST /runner/jobs/:id/start` `LeaseBody` → `HeartbeatResult` (claimed → running, lease renewed;
  *   the runner may send it alongside the work: completing from `claimed` is accepted too).
@@ -105,32 +105,6 @@ export const RegisterRunnerBody = z.object({
   info: RunnerInfo,
 });
 export const RegisterRunnerResult = z.object({ runnerId: z.string(), credential: z.string(), name: z.string() });
-
-// ---- the link: one WebSocket per runner to its RunnerLink ----
-
-/**
- * `GET /runner/link` with `Upgrade: websocket`, `Authorization: Bearer trl_run_…`, and the runner's
- * `RunnerInfo` as URL-encoded JSON in the `info` query parameter (optional: without it the last
- * reported info is kept). On connect the runner shows online; the edge sends one `wake` at once, so
- * "claim until 204, or until a claim says `more: false`, on every wake" is the whole loop. Send the
- * text frame `ping` every `LINK_PING_MS`; the edge answers `pong` without waking. A socket silent
- * for `LINK_STALE_MS` is closed and the runner shown offline. A newer connection of the same runner
- * replaces an older one.
- */
-export const LINK_INFO_PARAM = "info";
-export const LINK_PING_MS = 10_000;
-export const LINK_STALE_MS = 20_000;
-/** Close codes the edge uses on the link. Reconnect with backoff and jitter on any but `revoked`. */
-export const LINK_CLOSE = {
-  /** The credential was not accepted (only if someone bypassed the Worker). */
-  unauthenticated: 4401,
-  /** The owner revoked this runner: stop, do not reconnect; register again to come back. */
-  revoked: 4403,
-  /** No ping for `LINK_STALE_MS`. */
-  stale: 4408,
-  /** A newer connection of this runner took over. */
-  replaced: 4409,
-} as const;
 
 // ---- repos and worktrees ----
 
@@ -402,16 +376,3 @@ export const CompleteJobBody = z.discriminatedUnion("status", [
   /** Ctrl-C drain: the runner hands an unstarted/interrupted idempotent job back to the queue. */
   LeaseBody.extend({ status: z.literal("released") }),
 ]);
-
-/** RunnerLink socket, edge → runner. */
-export const LinkMessage = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("wake") }),
-  z.object({ type: z.literal("cancel"), jobId: z.string() }),
-  /**
-   * Sent just before the edge closes the link with `code` (one of `LINK_CLOSE`), so the runner acts
-   * on it at once even where the close frame itself is slow to arrive (`wrangler dev` can hold it
-   * until the runner's next ping). Treat it exactly like that close.
-   */
-  z.object({ type: z.literal("closing"), code: z.number().int(), reason: z.string() }),
-]);
-export type LinkMessage = z.infer<typeof LinkMessage>;

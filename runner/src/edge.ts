@@ -6,6 +6,9 @@ import {
   HeartbeatResult,
   Job,
   JobClaim,
+  LINK_INFO_PARAM,
+  LINK_PROTOCOL,
+  LINK_VERSION_PARAM,
   RegisterRunnerResult,
   Runner,
   type RunnerInfo,
@@ -118,7 +121,8 @@ export class Edge {
   link(info: RunnerInfo): { url: string; headers: Record<string, string> } {
     const u = new URL("/runner/link", this.url);
     u.protocol = u.protocol === "https:" ? "wss:" : "ws:";
-    u.searchParams.set("info", JSON.stringify(info));
+    u.searchParams.set(LINK_INFO_PARAM, JSON.stringify(info));
+    u.searchParams.set(LINK_VERSION_PARAM, String(LINK_PROTOCOL));
     return { url: u.toString(), headers: { authorization: `Bearer ${this.credential}` } };
   }
 

@@ -1,4 +1,11 @@
-import { LINK_CLOSE, LINK_PING_MS, LINK_STALE_MS, LinkMessage } from "../../protocol/index.ts";
+import {
+  LINK_CLOSE,
+  LINK_PING_MS,
+  LINK_PROTOCOL,
+  LINK_STALE_MS,
+  LinkMessage,
+  type RunnerFrame,
+} from "../../protocol/index.ts";
 
 export interface LinkOptions {
   /** Where to connect, asked again before every attempt. */
@@ -8,11 +15,19 @@ export interface LinkOptions {
   onMessage: (msg: Exclude<LinkMessage, { type: "closing" }>) => void;
   /** The socket went down (or never came up); the link will retry after `retryInMs`. */
   onDown: (why: string, retryInMs: number) => void;
-  /** The edge told us to stop for good (revoked, or another process took over this runner). */
-  onFatal: (why: "revoked" | "replaced" | "refused") => void;
+  /** The edge told us to stop for good (revoked, another process took over, or another protocol). */
+  onFatal: (why: "revoked" | "replaced" | "refused" | "outdated") => void;
   /** After a failed connect: is the credential refused (so retrying is pointless)? */
   isRefused: () => Promise<boolean>;
 }
+
+/** Close codes after which reconnecting would only be refused again. */
+const FINAL: Record<number, "revoked" | "replaced" | "outdated"> = {
+  [LINK_CLOSE.revoked]: "revoked",
+  [LINK_CLOSE.unauthenticated]: "revoked",
+  [LINK_CLOSE.replaced]: "replaced",
+  [LINK_CLOSE.outdated]: "outdated",
+};
 
 const BACKOFF_BASE_MS = 500;
 /** An upgrade that has not completed by then is given up (an edge mid-restart can accept and stall). */
@@ -26,8 +41,9 @@ export function backoff(attempt: number): number {
 }
 
 /**
- * The runner's one outbound WebSocket to its RunnerLink. The edge only ever uses it to wake the
- * runner or cancel a job; all real work goes over HTTPS. Reconnects by itself until stopped.
+ * The runner's one outbound WebSocket to its RunnerLink: the edge wakes the runner and cancels
+ * jobs over it, and the runner sends frames up (`send`: stream pieces of a running agent); jobs
+ * themselves go over HTTPS. Reconnects by itself until stopped.
  */
 export class Link {
   private readonly opts: LinkOptions;
@@ -49,6 +65,13 @@ export class Link {
   start(): void {
     this.stopped = false;
     this.open();
+  }
+
+  /** A frame up to the edge; false when the link is down (ephemeral frames are dropped, not queued). */
+  send(frame: Omit<RunnerFrame, "v">): boolean {
+    if (this.ws?.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify({ ...frame, v: LINK_PROTOCOL }));
+    return true;
   }
 
   stop(): void {
@@ -124,8 +147,9 @@ export class Link {
     this.ws = null;
     clearInterval(this.pingTimer);
     if (this.stopped) return;
-    if (code === LINK_CLOSE.revoked || code === LINK_CLOSE.unauthenticated || code === LINK_CLOSE.replaced) {
-      this.opts.onFatal(code === LINK_CLOSE.replaced ? "replaced" : "revoked");
+    const final = FINAL[code];
+    if (final) {
+      this.opts.onFatal(final);
       return;
     }
     const delay = backoff(this.attempt++);

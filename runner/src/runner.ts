@@ -82,7 +82,8 @@ export class Runner {
       },
       onMessage: (msg) => {
         if (msg.type === "wake") this.wake();
-        else this.cancel(msg.jobId);
+        else if (msg.type === "cancel") this.cancel(msg.jobId);
+        else log(`the edge did not take a frame from this runner: ${msg.message}`);
       },
       onDown: (why, retryInMs) => log(`${why}: reconnecting in ${(retryInMs / 1000).toFixed(1)} s`),
       onFatal: (why) => this.fatal(why),
@@ -324,7 +325,7 @@ export class Runner {
   private fatalReason: string | null = null;
 
   /** The edge will not have us (revoked), or another process took over: stop, with exit code 1. */
-  private fatal(why: "revoked" | "replaced" | "refused"): void {
+  private fatal(why: "revoked" | "replaced" | "refused" | "outdated"): void {
     if (this.fatalReason) return;
     this.fatalReason = why;
     log(
@@ -332,6 +333,7 @@ export class Runner {
         revoked: "this runner was revoked by its owner: register it again to use this machine",
         refused: "the edge refused this runner's credential (revoked or unknown): register it again",
         replaced: "another trellis-runner process connected with this runner's credential: this one stops",
+        outdated: "this runner and the edge speak different link protocols: update trellis-runner (or the edge)",
       }[why],
     );
     if (why === "replaced") {

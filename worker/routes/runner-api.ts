@@ -7,6 +7,7 @@ import {
   JobEventsBody,
   LeaseBody,
   LINK_INFO_PARAM,
+  LINK_VERSION_PARAM,
   RegisterRunnerBody,
   RunnerInfo,
 } from "../../protocol/index.ts";
@@ -70,6 +71,8 @@ export const runnerApi = new Hono<AppEnv>()
     headers.set(RUNNER_HEADERS.runnerId, actor.runnerId);
     headers.set(RUNNER_HEADERS.ownerId, actor.ownerId);
     if (info) headers.set(RUNNER_HEADERS.info, JSON.stringify(info));
+    const version = c.req.query(LINK_VERSION_PARAM);
+    if (version) headers.set(RUNNER_HEADERS.version, version);
     return getRunnerLink(c.env, actor.runnerId).fetch(new Request(c.req.raw, { headers }));
   })
   .post("/jobs/claim", async (c) => {

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { LINK_PROTOCOL } from "../../protocol/index.ts";
 import { call, createBoard, joinRoom, json, registerUser } from "../../test/helpers.ts";
 import { contextFor } from "../context.ts";
 import { sha256 } from "../lib/crypto.ts";
@@ -202,7 +203,7 @@ describe("the link", () => {
       json: { type: "ping" },
     });
     expect(queued.status).toBe(201);
-    expect(await second.next(() => true, before)).toEqual({ type: "wake" });
+    expect(await second.next(() => true, before)).toEqual({ type: "wake", v: LINK_PROTOCOL });
     expect((await runnerRow(owner.token, r.id))?.status).toBe("online");
     second.ws.close();
   });

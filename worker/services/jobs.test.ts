@@ -1,6 +1,6 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { Job } from "../../protocol/index.ts";
+import { type Job, LINK_PROTOCOL } from "../../protocol/index.ts";
 import { call, expectError, json, registerUser, type TestUser } from "../../test/helpers.ts";
 import { claim, getRunnerLink, openLink, post, registerRunner, testEnv } from "../routes/runner-testkit.ts";
 
@@ -229,7 +229,7 @@ describe("cancelling", () => {
     const asked = Date.now();
     const res = await json<Job>(call(`/api/jobs/${job.id}/cancel`, { method: "POST", token: owner.token }));
     expect(res).toMatchObject({ status: "running", cancelRequested: true });
-    expect(await link.next((m) => m.type === "cancel")).toEqual({ type: "cancel", jobId: job.id });
+    expect(await link.next((m) => m.type === "cancel")).toEqual({ type: "cancel", v: LINK_PROTOCOL, jobId: job.id });
     expect(Date.now() - asked).toBeLessThan(1000);
 
     const beat = await json(post(r.credential, `/runner/jobs/${job.id}/heartbeat`, { leaseToken: c.leaseToken }));

@@ -1,0 +1,208 @@
+import { beforeEach, describe, expect, it } from "vitest";
+import type { LinkMessage, RunnerInfo, StreamFrame } from "../protocol/index.ts";
+import { LINK_CLOSE, LINK_PROTOCOL, LINK_STALE_MS, LinkMessage as LinkMessageSchema } from "../protocol/index.ts";
+import { type LinkHost, type LinkSocket, type LinkState, RunnerLinkCore, SWEEP_MS } from "./link.ts";
+
+/** The runner link's core on plain sockets, a fake clock and recording services. */
+
+class FakeSocket implements LinkSocket {
+  state: LinkState | null = null;
+  sent: LinkMessage[] = [];
+  closedWith: { code?: number; reason?: string } | null = null;
+  constructor(readonly id: string) {}
+  setState(s: LinkState) {
+    this.state = { ...s };
+  }
+  send(text: string) {
+    if (this.closedWith) throw new Error("closed");
+    this.sent.push(LinkMessageSchema.parse(JSON.parse(text)));
+  }
+  close(code?: number, reason?: string) {
+    this.closedWith = { code, reason };
+  }
+}
+
+let now: number;
+let sockets: FakeSocket[];
+let alarmAt: number | null;
+let leaseAt: number | undefined;
+let calls: string[];
+let onlineAnswer: boolean;
+let registered: boolean;
+let working: Set<string>;
+let streamed: Array<{ boardId: string; piece: StreamFrame }>;
+let nextLease: number | null;
+let link: RunnerLinkCore;
+
+const host: LinkHost = {
+  sockets: () => sockets.filter((s) => !s.closedWith),
+  lastPingAt: () => 0,
+  now: () => now,
+  alarm: {
+    get: async () => alarmAt,
+    set: async (at) => {
+      alarmAt = at;
+    },
+    clear: async () => {
+      alarmAt = null;
+    },
+  },
+  leaseCheck: {
+    get: async () => leaseAt,
+    set: async (at) => {
+      leaseAt = at;
+    },
+  },
+  services: {
+    online: async (info: RunnerInfo | null) => {
+      calls.push(`online ${info?.version ?? "-"}`);
+      return onlineAnswer;
+    },
+    offline: async () => {
+      calls.push("offline");
+    },
+    registered: async () => registered,
+    sweepLeases: async () => {
+      calls.push("sweep");
+      return nextLease;
+    },
+    worksOn: async (boardId) => {
+      calls.push(`worksOn ${boardId}`);
+      return working.has(boardId);
+    },
+    stream: async (boardId, piece) => {
+      streamed.push({ boardId, piece });
+    },
+  },
+};
+
+async function connect(id: string, version: number | null = LINK_PROTOCOL) {
+  const s = new FakeSocket(id);
+  sockets.push(s);
+  await link.connect(s, { info: null, version });
+  return s;
+}
+
+const frame = (f: Record<string, unknown>) => JSON.stringify({ v: LINK_PROTOCOL, ...f });
+const piece = { sessionId: "s1", messageId: "m1", seq: 1, part: "text", delta: "hi" };
+
+beforeEach(() => {
+  now = 5_000_000;
+  sockets = [];
+  alarmAt = null;
+  leaseAt = undefined;
+  calls = [];
+  onlineAnswer = true;
+  registered = true;
+  working = new Set();
+  streamed = [];
+  nextLease = null;
+  link = new RunnerLinkCore(host);
+});
+
+describe("RunnerLinkCore", () => {
+  it("shows the runner online, wakes it at once, and watches the socket from an alarm", async () => {
+    const s = await connect("a");
+    expect(calls).toEqual(["online -"]);
+    expect(s.sent).toEqual([{ type: "wake", v: LINK_PROTOCOL }]);
+    expect(alarmAt).toBe(now + SWEEP_MS);
+  });
+
+  it("a newer connection replaces an older one, which is told why", async () => {
+    const old = await connect("old");
+    const fresh = await connect("new");
+    expect(old.closedWith?.code).toBe(LINK_CLOSE.replaced);
+    expect(old.sent.at(-1)).toMatchObject({ type: "closing", code: LINK_CLOSE.replaced });
+    expect(fresh.closedWith).toBeNull();
+    expect(link.wake()).toBe(1);
+  });
+
+  it("refuses a runner of another protocol version, saying what to update", async () => {
+    const s = await connect("a", LINK_PROTOCOL + 1);
+    expect(s.closedWith?.code).toBe(LINK_CLOSE.outdated);
+    expect(s.sent[0]).toMatchObject({ type: "closing", reason: expect.stringMatching(/update trellis-runner/) });
+    expect(calls).toEqual([]);
+  });
+
+  it("hangs up on a runner revoked while it connected", async () => {
+    onlineAnswer = false;
+    const s = await connect("a");
+    expect(s.closedWith?.code).toBe(LINK_CLOSE.revoked);
+  });
+
+  it("sends wake and cancel with the protocol version", async () => {
+    const s = await connect("a");
+    link.cancel("job-1");
+    expect(s.sent.at(-1)).toEqual({ type: "cancel", v: LINK_PROTOCOL, jobId: "job-1" });
+  });
+
+  it("relays a stream frame only for a board the runner holds an active job on, asking D1 at most every few seconds", async () => {
+    const s = await connect("a");
+    working.add("board-1");
+    await link.message(s, frame({ type: "stream", boardId: "board-1", ...piece }));
+    await link.message(s, frame({ type: "stream", boardId: "board-1", ...piece, seq: 2 }));
+    expect(streamed.map((x) => x.piece.seq)).toEqual([1, 2]);
+    expect(streamed[0]).toEqual({ boardId: "board-1", piece });
+    expect(calls.filter((c) => c.startsWith("worksOn"))).toEqual(["worksOn board-1"]);
+
+    await link.message(s, frame({ type: "stream", boardId: "board-2", ...piece }));
+    expect(streamed).toHaveLength(2);
+    expect(s.sent.at(-1)).toMatchObject({ type: "refused", message: expect.stringMatching(/no active job/) });
+    expect(s.closedWith).toBeNull();
+
+    // The job ended: after the cache runs out, the link asks again and stops relaying.
+    working.delete("board-1");
+    now += 6_000;
+    await link.message(s, frame({ type: "stream", boardId: "board-1", ...piece, seq: 3 }));
+    expect(streamed).toHaveLength(2);
+  });
+
+  it("answers a malformed frame with why, and stays up", async () => {
+    const s = await connect("a");
+    for (const raw of ["nope", JSON.stringify({ type: "stream" }), frame({ type: "teleport" }), new ArrayBuffer(2)]) {
+      await link.message(s, raw);
+    }
+    const refused = s.sent.filter((m) => m.type === "refused").map((m) => m.message);
+    expect(refused).toEqual([
+      "Frame is not valid JSON.",
+      `Frames must carry v: ${LINK_PROTOCOL}.`,
+      expect.stringMatching(/^Unknown or malformed frame/),
+      "Send JSON text frames.",
+    ]);
+    expect(s.closedWith).toBeNull();
+  });
+
+  it("the alarm closes a silent socket and shows the runner offline", async () => {
+    const s = await connect("a");
+    now += LINK_STALE_MS + 1;
+    await link.alarm();
+    expect(s.closedWith?.code).toBe(LINK_CLOSE.stale);
+    expect(calls.at(-1)).toBe("offline");
+    expect(alarmAt).toBeNull();
+  });
+
+  it("the alarm hangs up on a runner that is no longer registered", async () => {
+    const s = await connect("a");
+    registered = false;
+    await link.alarm();
+    expect(s.closedWith?.code).toBe(LINK_CLOSE.revoked);
+  });
+
+  it("sweeps leases when one is due, and keeps the next lease's time", async () => {
+    await link.watchLease(now + 30_000);
+    expect(leaseAt).toBe(now + 30_000);
+    expect(alarmAt).toBe(now + 30_000);
+    await link.watchLease(now + 60_000);
+    expect(leaseAt).toBe(now + 30_000);
+    now += 30_000;
+    nextLease = now + 10_000;
+    await link.alarm();
+    expect(calls).toContain("sweep");
+    expect(leaseAt).toBe(now + 10_000);
+    nextLease = null;
+    now += 10_000;
+    await link.alarm();
+    expect(leaseAt).toBeUndefined();
+    expect(alarmAt).toBeNull();
+  });
+});
