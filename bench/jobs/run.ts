@@ -85,7 +85,8 @@ async function main() {
   execFileSync(NODE, [CLI, "register", "--url", edge.url, "--token", reg.registrationToken], { env, stdio: "ignore" });
 
   let output = "";
-  const runner: ChildProcess = spawn(NODE, [CLI, "start"], { env, stdio: ["ignore", "pipe", "inherit"] });
+  // --verbose: the bench counts completions from the per-job lines, which a quiet runner leaves out.
+  const runner: ChildProcess = spawn(NODE, [CLI, "start", "--verbose"], { env, stdio: ["ignore", "pipe", "inherit"] });
   runner.stdout!.setEncoding("utf8").on("data", (d: string) => (output += d));
   onCleanup(async () => {
     if (runner.exitCode !== null) return;
