@@ -2,7 +2,7 @@ import type { SQL } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { z } from "zod";
 import { getRunnerLink } from "../../party/stubs.ts";
-import type { Job, JobPayloads, JobType } from "../../protocol/index.ts";
+import type { Job, JobFailureCode, JobFailureDetail, JobPayloads, JobType } from "../../protocol/index.ts";
 import { schema } from "../db/client.ts";
 import { newId } from "../lib/ids.ts";
 import type { Ctx } from "./context.ts";
@@ -100,7 +100,7 @@ export const watchLease = (ctx: Ctx, runnerId: string, expiresAt: number) =>
 
 export type JobOutcome =
   | { status: "succeeded"; result: Record<string, unknown> }
-  | { status: "failed"; error: string }
+  | { status: "failed"; error: string; code?: JobFailureCode; detail?: JobFailureDetail }
   | { status: "cancelled" };
 
 /**
