@@ -9,6 +9,7 @@ import {
   type RunnerInfo,
 } from "../../protocol/index.ts";
 import { type Edge, EdgeError, isRefused, isStaleLease, isTransient } from "./edge.ts";
+import { JobFailure } from "./failure.ts";
 import { runJob } from "./jobs.ts";
 import { backoff, Link } from "./link.ts";
 import { KeyedLock } from "./locks.ts";
@@ -203,7 +204,13 @@ export class Runner {
         outcome = IDEMPOTENT_JOBS.has(job.type as JobType)
           ? { status: "released" }
           : { status: "failed", error: "the runner was stopped while this job ran" };
-      } else outcome = { status: "failed", error: (err instanceof Error ? err.message : String(err)).slice(0, 20_000) };
+      } else {
+        const error = (err instanceof Error ? err.message : String(err)).slice(0, 20_000);
+        outcome =
+          err instanceof JobFailure
+            ? { status: "failed", error, ...(err.code ? { code: err.code } : {}), detail: err.detail }
+            : { status: "failed", error };
+      }
     } finally {
       clearInterval(heartbeat);
     }
