@@ -2,12 +2,16 @@ import type { z } from "zod";
 import {
   type CompleteJobBody,
   ErrorBody,
+  type GitReport,
+  GitReportResult,
   HeartbeatResult,
   Job,
   JobClaim,
   RegisterRunnerResult,
   Runner,
   type RunnerInfo,
+  type RunnerWorktree,
+  RunnerWorktrees,
 } from "../../protocol/index.ts";
 
 /** The edge answered with an error: `status` and `code` say which, the message is the edge's own. */
@@ -122,6 +126,16 @@ export class Edge {
     return (await this.call("POST", `/runner/jobs/${encodeURIComponent(jobId)}/heartbeat`, HeartbeatResult, {
       leaseToken,
     }))!;
+  }
+
+  /** This runner's cards that should be on disk, for the watcher. */
+  async worktrees(): Promise<RunnerWorktree[]> {
+    return (await this.call("GET", "/runner/worktrees", RunnerWorktrees))!.items;
+  }
+
+  /** Git state the watcher saw change. */
+  async reportGit(report: GitReport): Promise<void> {
+    await this.call("POST", "/runner/git", GitReportResult, report);
   }
 
   async complete(jobId: string, body: z.input<typeof CompleteJobBody>): Promise<void> {

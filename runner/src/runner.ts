@@ -15,6 +15,7 @@ import { backoff, Link } from "./link.ts";
 import { KeyedLock } from "./locks.ts";
 import { firstLine, log } from "./log.ts";
 import type { LocalState } from "./state.ts";
+import { GitWatcher } from "./watch.ts";
 
 export interface RunnerOptions {
   edge: Edge;
@@ -28,6 +29,8 @@ export interface RunnerOptions {
   graceMs?: number;
   /** A slow claim in case a wake was lost; pickup itself never waits for it. */
   safetyPollMs?: number;
+  /** Watch worktrees and report git state as it changes (default on). */
+  watch?: boolean;
 }
 
 type Outcome =
@@ -55,6 +58,7 @@ const CLAIM_RETRY_MS = 2000;
 export class Runner {
   private readonly o: Required<RunnerOptions>;
   private readonly link: Link;
+  private readonly watcher: GitWatcher | null;
   private readonly locks = new KeyedLock();
   private readonly running = new Map<string, Running>();
   private pumping = false;
@@ -68,13 +72,21 @@ export class Runner {
   readonly exited: Promise<number>;
 
   constructor(opts: RunnerOptions) {
-    this.o = { concurrency: 4, graceMs: 30_000, safetyPollMs: 30_000, ...opts };
+    this.o = { concurrency: 4, graceMs: 30_000, safetyPollMs: 30_000, watch: true, ...opts };
+    this.watcher = this.o.watch
+      ? new GitWatcher({
+          dataDir: this.o.dataDir,
+          state: this.o.state,
+          sink: { list: () => this.o.edge.worktrees(), report: (r) => this.o.edge.reportGit(r) },
+        })
+      : null;
     this.exited = new Promise((r) => (this.finished = r));
     this.link = new Link({
       target: () => this.o.edge.link(this.o.info),
       onOpen: () => {
         log(`connected to ${this.o.edge.url} as "${this.o.name}"`);
         this.wake();
+        void this.watcher?.sync();
       },
       onMessage: (msg) => {
         if (msg.type === "wake") this.wake();
@@ -159,6 +171,8 @@ export class Runner {
       .catch((err) => log(`${r.label}: ${firstLine(err)}`))
       .finally(() => {
         this.running.delete(claim.job.id);
+        // Worktrees and repos come and go with these jobs: watch what is there now.
+        if (/^(worktree|repo)\./.test(claim.job.type) && !this.draining) void this.watcher?.sync();
         if (this.mayHaveMore) void this.pump();
       });
   }
@@ -306,6 +320,7 @@ export class Runner {
     const grace = setTimeout(() => this.stopRunning("drain"), this.o.graceMs);
     await this.settled();
     clearTimeout(grace);
+    this.watcher?.close();
     this.link.stop();
     log("stopped");
     this.finished(exitCode);
@@ -346,6 +361,7 @@ export class Runner {
     clearInterval(this.pollTimer);
     clearTimeout(this.claimRetry);
     this.stopRunning("fatal");
+    this.watcher?.close();
     this.link.stop();
     void this.settled().then(() => this.finished(1));
   }

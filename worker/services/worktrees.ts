@@ -397,11 +397,18 @@ export function worktreeJobEffect(ctx: Ctx, job: JobRow, outcome: JobOutcome, gu
   const now = Date.now();
 
   if (job.type === "worktree.delete" && outcome.status === "succeeded") {
+    const { branches } = JobResults["worktree.delete"].parse(outcome.result);
+    const stmts: JobEffect["stmts"] = [
+      ctx.db.delete(worktrees).where(where).returning({ id: worktrees.id, boardId: worktrees.boardId }),
+    ];
+    if (branches) stmts.push(repoBranchesUpdate(ctx, String(job.payload.repoId), job.runnerId, branches, guard));
     return {
-      stmts: [ctx.db.delete(worktrees).where(where).returning({ id: worktrees.id, boardId: worktrees.boardId })],
-      async publish([rows]) {
+      stmts,
+      async publish([rows, repoRows]) {
         const [row] = rows as { id: string; boardId: string }[];
         if (row) await ctx.publish(row.boardId, removed("worktree", row.id));
+        const [repo] = (repoRows ?? []) as RepoRow[];
+        if (repo) await publishRepo(ctx, "patched", repo);
       },
     };
   }
@@ -433,7 +440,6 @@ export function worktreeJobEffect(ctx: Ctx, job: JobRow, outcome: JobOutcome, gu
       set = { status: "error", data: data({ error, errorCode: failed?.code ?? null, jobId: null }) };
     }
   } else if (job.type === "worktree.delete") {
-    if (outcome.status === "succeeded") return null;
     // The card's status follows what is on disk: the runner says whether the worktree is still
     // there; without its word (a lost runner, a cancel), a card that never got a folder stays failed.
     const onDisk = failed?.detail?.worktreeExists;
