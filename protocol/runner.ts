@@ -16,6 +16,8 @@ import { HttpUrl, Name, Text } from "./common.ts";
  * - `POST /runner/jobs/:id/heartbeat` `LeaseBody` → `HeartbeatResult`.
  * - `POST /runner/jobs/:id/events` `JobEventsBody` → `JobEventsResult`.
  * - `POST /runner/jobs/:id/complete` `CompleteJobBody` → `Job`.
+ * - `GET  /runner/worktrees` → `RunnerWorktrees` (what to watch), `POST /runner/git` `GitReport` →
+ *   `GitReportResult` (git state that changed on disk; see the end of this file).
  * Every job write carries the claim's lease token; a stale one gets 409 `stale_lease` and changes
  * nothing: drop the job's work, it was handed to another claim or ended. A user token on
  * `/runner/*` gets 401 `wrong_credential`; a revoked or unknown credential gets 401 `invalid_credential`.
@@ -49,6 +51,8 @@ export const BranchName = Text.trim()
       !s.startsWith("-") &&
       !s.endsWith(".") &&
       s !== "@" &&
+      // git accepts `HEAD` as a branch name, then every command that names HEAD means the wrong thing.
+      s !== "HEAD" &&
       s.split("/").every((part) => part.length > 0 && !part.startsWith(".") && !part.endsWith(".lock")),
     "is not a valid git branch name",
   )
@@ -161,8 +165,20 @@ export const RepoUrl = Text.trim()
     if (problem) ctx.addIssue({ code: "custom", message: problem });
   });
 
+/**
+ * A folder on the runner's machine: absolute (`/…`, `C:\\…`) or from the home folder (`~/…`). A
+ * relative path would be resolved against wherever the runner happened to be started: refused.
+ */
+export const RepoPath = Text.trim()
+  .min(1)
+  .max(1000)
+  .regex(
+    /^(\/|~$|~\/|[A-Za-z]:[\\/]|\\\\)/,
+    "must be an absolute path on the runner's machine (like /home/you/code/app or ~/code/app), not a relative one",
+  );
+
 export const RepoSource = z.discriminatedUnion("kind", [
-  z.object({ kind: z.literal("path"), path: Text.min(1).max(1000) }),
+  z.object({ kind: z.literal("path"), path: RepoPath }),
   z.object({ kind: z.literal("url"), url: RepoUrl }),
 ]);
 export type RepoSource = z.infer<typeof RepoSource>;
@@ -209,8 +225,17 @@ export const Worktree = z.object({
   git: GitState.nullable(),
   issueUrl: z.string().nullable(),
   notes: z.string(),
-  /** git's own words when creation or deletion failed */
+  /** new: Trellis makes `branch` from the base; existing: it checks out a branch that was there. */
+  mode: z.enum(["new", "existing"]),
+  /**
+   * Whether this card's own create job made `branch` (the runner's report). Trellis deletes only a
+   * branch it made, so "also delete the branch" is offered only when this is true.
+   */
+  branchCreated: z.boolean(),
+  /** git's own words when creation or deletion failed, whole */
   error: z.string().nullable(),
+  /** What kind of failure `error` is (`JOB_FAILURE_CODES`), so the board can offer the way out; null if none. */
+  errorCode: z.string().nullable(),
   /** Where the worktree lives on the runner's machine, once created. */
   path: z.string().nullable(),
   /** The create or delete job in flight for this card (so the board can offer to cancel it), else null. */
@@ -245,12 +270,29 @@ export const WorktreePageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(500),
   cursor: Text.max(64).optional(),
 });
+/**
+ * `POST /api/boards/:boardId/worktrees/:worktreeId/retry`: run the create again for a card in
+ * `error`, optionally with a different branch, base or mode (edit, then retry).
+ */
+export const RetryWorktreeBody = z.object({
+  mode: z.enum(["new", "existing"]).optional(),
+  branch: BranchName.optional(),
+  baseBranch: BranchName.nullable().optional(),
+});
 export const DeleteWorktreeQuery = z.object({
   force: z
     .enum(["true", "false"])
     .default("false")
     .transform((v) => v === "true"),
   deleteBranch: z
+    .enum(["true", "false"])
+    .default("false")
+    .transform((v) => v === "true"),
+  /**
+   * The explicit second "yes" for a branch with commits not merged into its base. Without it the
+   * runner refuses (`branch_unmerged`, with the count) and nothing is deleted.
+   */
+  deleteUnmerged: z
     .enum(["true", "false"])
     .default("false")
     .transform((v) => v === "true"),
@@ -279,8 +321,14 @@ export const JobPayloads = {
     name: z.string(),
     branch: z.string(),
     force: z.boolean(),
+    /** Sent true only for a branch this card's create made. */
     deleteBranch: z.boolean(),
+    deleteUnmerged: z.boolean().default(false),
+    /** What "merged" is measured against (null: the repo's default branch). */
+    baseBranch: z.string().nullable().default(null),
   }),
+  /** Forget a repo the user removed; a clone in the data folder goes too, a folder used in place stays. */
+  "repo.remove": z.object({ repoId: z.string() }),
   "worktree.refresh": z.object({
     worktreeId: z.string(),
     repoId: z.string(),
@@ -294,6 +342,7 @@ export const IDEMPOTENT_JOBS: ReadonlySet<JobType> = new Set([
   "ping",
   "repo.add",
   "repo.fetch",
+  "repo.remove",
   "worktree.create",
   "worktree.delete",
   "worktree.refresh",
@@ -308,8 +357,18 @@ export const JobResults = {
   ping: z.object({ startedAt: z.number().int().nonnegative().optional() }),
   "repo.add": z.object({ path: z.string(), defaultBranch: z.string(), branches: z.array(z.string()).max(500) }),
   "repo.fetch": z.object({ defaultBranch: z.string(), branches: z.array(z.string()).max(500) }),
-  "worktree.create": z.object({ path: z.string(), git: GitState }),
-  "worktree.delete": z.object({}),
+  /**
+   * `createdBranch`: this job made the branch (a runner that does not say is taken to have made
+   * none, so Trellis will never delete it). `branches`: the repo's branches afterwards.
+   */
+  "worktree.create": z.object({
+    path: z.string(),
+    git: GitState,
+    createdBranch: z.boolean().default(false),
+    branches: z.array(z.string()).max(500).optional(),
+  }),
+  "worktree.delete": z.object({ branches: z.array(z.string()).max(500).optional() }),
+  "repo.remove": z.object({}),
   "worktree.refresh": z.object({ git: GitState }),
 } as const;
 
@@ -368,11 +427,92 @@ export type JobEventsResult = z.infer<typeof JobEventsResult>;
  * Completing twice with the same lease and status is a no-op 200. A `succeeded` result must match
  * `JobResults[type]` (400 otherwise, nothing changes).
  */
+/** Failure codes a runner may attach to a failed job, for the board to offer the way out. */
+export const JOB_FAILURE_CODES = [
+  /** worktree.delete: the worktree has uncommitted changes (delete with force to discard them). */
+  "uncommitted_changes",
+  /** worktree.delete: the branch has commits not merged into its base (`detail.unmergedCommits`). */
+  "branch_unmerged",
+  /** worktree.delete: the branch was not made by this card's create, so it is never deleted. */
+  "branch_not_ours",
+  /** worktree.create (mode new): the branch is already there. */
+  "branch_exists",
+  /** worktree.refresh, or a runner's git report: the worktree folder is gone from disk. */
+  "worktree_missing",
+  /** repo.add: the same folder is already a repo on this runner. */
+  "repo_duplicate",
+] as const;
+export const JobFailureCode = z.enum(JOB_FAILURE_CODES);
+export type JobFailureCode = z.infer<typeof JobFailureCode>;
+
+/** What the runner found on disk when a job failed: a card's status follows it. */
+export const JobFailureDetail = z.object({
+  /** worktree jobs: whether the worktree is on disk after the failure. */
+  worktreeExists: z.boolean().optional(),
+  unmergedCommits: z.number().int().nonnegative().optional(),
+});
+export type JobFailureDetail = z.infer<typeof JobFailureDetail>;
+
 export const CompleteJobBody = z.discriminatedUnion("status", [
   LeaseBody.extend({ status: z.literal("succeeded"), result: z.record(z.string(), z.unknown()) }),
-  LeaseBody.extend({ status: z.literal("failed"), error: Text.max(20_000) }),
+  LeaseBody.extend({
+    status: z.literal("failed"),
+    error: Text.max(20_000),
+    code: JobFailureCode.optional(),
+    detail: JobFailureDetail.optional(),
+  }),
   /** The runner stopped the job because the user cancelled it. */
   LeaseBody.extend({ status: z.literal("cancelled") }),
   /** Ctrl-C drain: the runner hands an unstarted/interrupted idempotent job back to the queue. */
   LeaseBody.extend({ status: z.literal("released") }),
 ]);
+
+// ---- live git state: the runner watches its worktrees and reports what changed ----
+
+/**
+ * `GET /runner/worktrees` → `RunnerWorktrees`: this runner's cards that should be on disk (ready,
+ * or in error because their folder went missing), newest first, for the runner to watch. Asked for
+ * on every link connect and after every worktree job.
+ */
+export const RunnerWorktree = z.object({
+  id: z.string(),
+  repoId: z.string(),
+  name: z.string(),
+  branch: z.string(),
+  baseBranch: z.string().nullable(),
+  status: z.enum(["ready", "error"]),
+  /** What the edge last heard, so the runner reports only a difference. */
+  git: GitState.nullable(),
+});
+export type RunnerWorktree = z.infer<typeof RunnerWorktree>;
+export const RunnerWorktrees = z.object({ items: z.array(RunnerWorktree) });
+/** At most this many are listed (and watched); a runner with more sees its newest. */
+export const MAX_WATCHED_WORKTREES = 500;
+
+/**
+ * `POST /runner/git` `GitReport` → `GitReportResult`: git state the runner saw change on disk. A
+ * worktree whose folder is gone (`exists: false`) turns its card to `error` (`worktree_missing`);
+ * one that is back turns it `ready` again. Rows that are not this runner's, or are being created or
+ * deleted, are left alone and counted in `ignored`.
+ */
+export const GitReport = z
+  .object({
+    worktrees: z
+      .array(z.object({ worktreeId: Text.min(1).max(64), exists: z.boolean(), git: GitState.nullable() }))
+      .max(100)
+      .default([]),
+    repos: z
+      .array(
+        z.object({
+          repoId: Text.min(1).max(64),
+          defaultBranch: Text.max(200),
+          branches: z.array(Text.max(200)).max(500),
+        }),
+      )
+      .max(50)
+      .default([]),
+  })
+  .refine((r) => r.worktrees.length + r.repos.length > 0, "nothing to report");
+export type GitReport = z.input<typeof GitReport>;
+export const GitReportResult = z.object({ applied: z.number().int(), ignored: z.number().int() });
+export type GitReportResult = z.infer<typeof GitReportResult>;

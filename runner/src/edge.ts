@@ -3,6 +3,8 @@ import {
   type CompleteJobBody,
   ErrorBody,
   type ErrorCode,
+  type GitReport,
+  GitReportResult,
   HeartbeatResult,
   Job,
   JobClaim,
@@ -12,6 +14,8 @@ import {
   RegisterRunnerResult,
   Runner,
   type RunnerInfo,
+  type RunnerWorktree,
+  RunnerWorktrees,
 } from "../../protocol/index.ts";
 
 /** The edge answered with an error: `status` and `code` say which, the message is the edge's own. */
@@ -144,6 +148,16 @@ export class Edge {
     return (await this.call("POST", `/runner/jobs/${encodeURIComponent(jobId)}/heartbeat`, HeartbeatResult, {
       leaseToken,
     }))!;
+  }
+
+  /** This runner's cards that should be on disk, for the watcher. */
+  async worktrees(): Promise<RunnerWorktree[]> {
+    return (await this.call("GET", "/runner/worktrees", RunnerWorktrees))!.items;
+  }
+
+  /** Git state the watcher saw change. */
+  async reportGit(report: GitReport): Promise<void> {
+    await this.call("POST", "/runner/git", GitReportResult, report);
   }
 
   async complete(jobId: string, body: z.input<typeof CompleteJobBody>): Promise<void> {

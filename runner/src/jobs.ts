@@ -1,6 +1,6 @@
 import { JobPayloads, JobResults, type JobType } from "../../protocol/index.ts";
 import type { KeyedLock } from "./locks.ts";
-import { addRepo, fetchRepo } from "./repos.ts";
+import { addRepo, fetchRepo, removeRepo } from "./repos.ts";
 import type { LocalState } from "./state.ts";
 import { createWorktree, deleteWorktree, refreshWorktree } from "./worktrees.ts";
 
@@ -23,6 +23,7 @@ const handlers: { [T in JobType]: Handler<T> } = {
   ping: async () => ({ startedAt: Date.now() }),
   "repo.add": (p, env) => inRepo(env, p.repoId, () => addRepo(p, env)),
   "repo.fetch": (p, env) => inRepo(env, p.repoId, () => fetchRepo(p, env)),
+  "repo.remove": (p, env) => inRepo(env, p.repoId, () => removeRepo(p, env)),
   "worktree.create": (p, env) => inRepo(env, p.repoId, () => createWorktree(p, env)),
   "worktree.delete": (p, env) => inRepo(env, p.repoId, () => deleteWorktree(p, env)),
   "worktree.refresh": (p, env) => inRepo(env, p.repoId, () => refreshWorktree(p, env)),

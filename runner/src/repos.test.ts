@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, realpathSync, statSync } from "node
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { commit, makeBareRemote, makeRepo, sh, tempDir } from "../test/git-fixtures.ts";
-import { addRepo, fetchRepo } from "./repos.ts";
+import { addRepo, fetchRepo, removeRepo } from "./repos.ts";
 import { LocalState } from "./state.ts";
 
 let tmp: ReturnType<typeof tempDir>;
@@ -97,5 +97,27 @@ describe("repo.fetch", () => {
 
   it("says what to do for a repo it does not know", async () => {
     await expect(fetchRepo({ repoId: "nope" }, { state })).rejects.toThrow(/not known on this runner.*add it again/);
+  });
+});
+
+describe("issue 13: paths and removal", () => {
+  it("refuses a relative path instead of resolving it against the runner's folder", async () => {
+    await expect(
+      addRepo({ repoId: "r1", name: "x", source: { kind: "path", path: "project" } }, { dataDir, state }),
+    ).rejects.toThrow(/not an absolute path: project/);
+    expect(state.repo("r1")).toBeUndefined();
+  });
+
+  it("repo.remove deletes a clone it made, leaves a folder used in place, and forgets both", async () => {
+    const { url } = makeBareRemote(tmp.dir);
+    const clone = await addRepo({ repoId: "c1", name: "up", source: { kind: "url", url } }, { dataDir, state });
+    const own = makeRepo(join(tmp.dir, "mine"));
+    await addRepo({ repoId: "p1", name: "mine", source: { kind: "path", path: own } }, { dataDir, state });
+    await removeRepo({ repoId: "c1" }, { dataDir, state });
+    await removeRepo({ repoId: "p1" }, { dataDir, state });
+    await removeRepo({ repoId: "unknown" }, { dataDir, state });
+    expect(existsSync(clone.path)).toBe(false);
+    expect(existsSync(join(own, ".git"))).toBe(true);
+    expect((await LocalState.open(dataDir)).repos()).toEqual([]);
   });
 });

@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { readdir, realpath, rename, rm } from "node:fs/promises";
+import { readdir, realpath, rename, rm, rmdir } from "node:fs/promises";
 import { homedir } from "node:os";
-import { join, resolve } from "node:path";
+import { isAbsolute, join, resolve } from "node:path";
 import type { RepoSource } from "../../protocol/index.ts";
-import { exists, realDir } from "./files.ts";
+import { exists, isInside, realDir } from "./files.ts";
 import { GitError, git, gitOk, lines } from "./git.ts";
 import { safeSegment } from "./names.ts";
 import type { LocalState, RepoRecord } from "./state.ts";
@@ -72,7 +72,10 @@ export async function addRepo(
   const repoId = safeSegment(p.repoId, "repo id");
   let path: string;
   if (p.source.kind === "path") {
-    const given = resolve(expandHome(p.source.path));
+    const expanded = expandHome(p.source.path);
+    // The edge refuses these too; resolving one against wherever the runner was started is never meant.
+    if (!isAbsolute(expanded)) throw new Error(`not an absolute path: ${p.source.path}`);
+    const given = resolve(expanded);
     let real: string;
     try {
       real = await realpath(given);
@@ -116,6 +119,27 @@ export async function addRepo(
   };
   await env.state.setRepo(repoId, record);
   return { path, ...(await repoInfo(path)) };
+}
+
+/**
+ * Forget a repo the user removed. A clone the runner made in its data folder is deleted; a folder
+ * it used in place is the user's and is left exactly as it is. Unknown is success.
+ */
+export async function removeRepo(
+  p: { repoId: string },
+  env: { dataDir: string; state: LocalState },
+): Promise<Record<string, never>> {
+  const repoId = safeSegment(p.repoId, "repo id");
+  const record = env.state.repo(repoId);
+  if (record?.cloned) {
+    const reposDir = await realDir(join(env.dataDir, "repos"));
+    const real = await realpath(record.path).catch(() => null);
+    if (real && isInside(reposDir, real)) await rm(real, { recursive: true, force: true });
+  }
+  // Its worktrees folder, once its cards (and so its worktrees) are gone: only if empty.
+  await rmdir(join(env.dataDir, "worktrees", repoId)).catch(() => {});
+  await env.state.deleteRepo(repoId);
+  return {};
 }
 
 export function knownRepo(state: LocalState, repoId: string): RepoRecord {

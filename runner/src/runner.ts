@@ -9,11 +9,13 @@ import {
   type RunnerInfo,
 } from "../../protocol/index.ts";
 import { type Edge, isBadResult, isRefused, isStaleLease, isTransient } from "./edge.ts";
+import { JobFailure } from "./failure.ts";
 import { runJob } from "./jobs.ts";
 import { backoff, Link } from "./link.ts";
 import { KeyedLock } from "./locks.ts";
 import { firstLine, log } from "./log.ts";
 import type { LocalState } from "./state.ts";
+import { GitWatcher } from "./watch.ts";
 
 export interface RunnerOptions {
   edge: Edge;
@@ -32,6 +34,8 @@ export interface RunnerOptions {
    * `npm start` shares its terminal with the edge; failures and connection changes always show.
    */
   verbose?: boolean;
+  /** Watch worktrees and report git state as it changes (default on). */
+  watch?: boolean;
 }
 
 type Outcome =
@@ -59,6 +63,7 @@ const CLAIM_RETRY_MS = 2000;
 export class Runner {
   private readonly o: Required<RunnerOptions>;
   private readonly link: Link;
+  private readonly watcher: GitWatcher | null;
   private readonly locks = new KeyedLock();
   private readonly running = new Map<string, Running>();
   private pumping = false;
@@ -72,13 +77,21 @@ export class Runner {
   readonly exited: Promise<number>;
 
   constructor(opts: RunnerOptions) {
-    this.o = { concurrency: 4, graceMs: 30_000, safetyPollMs: 30_000, verbose: false, ...opts };
+    this.o = { concurrency: 4, graceMs: 30_000, safetyPollMs: 30_000, verbose: false, watch: true, ...opts };
+    this.watcher = this.o.watch
+      ? new GitWatcher({
+          dataDir: this.o.dataDir,
+          state: this.o.state,
+          sink: { list: () => this.o.edge.worktrees(), report: (r) => this.o.edge.reportGit(r) },
+        })
+      : null;
     this.exited = new Promise((r) => (this.finished = r));
     this.link = new Link({
       target: () => this.o.edge.link(this.o.info),
       onOpen: () => {
         log(`connected to ${this.o.edge.url} as "${this.o.name}"`);
         this.wake();
+        void this.watcher?.sync();
       },
       onMessage: (msg) => {
         if (msg.type === "wake") this.wake();
@@ -164,6 +177,8 @@ export class Runner {
       .catch((err) => log(`${r.label}: ${firstLine(err)}`))
       .finally(() => {
         this.running.delete(claim.job.id);
+        // Worktrees and repos come and go with these jobs: watch what is there now.
+        if (/^(worktree|repo)\./.test(claim.job.type) && !this.draining) void this.watcher?.sync();
         if (this.mayHaveMore) void this.pump();
       });
   }
@@ -209,7 +224,13 @@ export class Runner {
         outcome = IDEMPOTENT_JOBS.has(job.type as JobType)
           ? { status: "released" }
           : { status: "failed", error: "the runner was stopped while this job ran" };
-      } else outcome = { status: "failed", error: (err instanceof Error ? err.message : String(err)).slice(0, 20_000) };
+      } else {
+        const error = (err instanceof Error ? err.message : String(err)).slice(0, 20_000);
+        outcome =
+          err instanceof JobFailure
+            ? { status: "failed", error, ...(err.code ? { code: err.code } : {}), detail: err.detail }
+            : { status: "failed", error };
+      }
     } finally {
       clearInterval(heartbeat);
     }
@@ -305,6 +326,7 @@ export class Runner {
     const grace = setTimeout(() => this.stopRunning("drain"), this.o.graceMs);
     await this.settled();
     clearTimeout(grace);
+    this.watcher?.close();
     this.link.stop();
     log("stopped");
     this.finished(exitCode);
@@ -346,6 +368,7 @@ export class Runner {
     clearInterval(this.pollTimer);
     clearTimeout(this.claimRetry);
     this.stopRunning("fatal");
+    this.watcher?.close();
     this.link.stop();
     void this.settled().then(() => this.finished(1));
   }

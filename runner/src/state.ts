@@ -62,6 +62,12 @@ export class LocalState {
     return this.save();
   }
 
+  deleteRepo(repoId: string): Promise<void> {
+    if (!this.data.repos[repoId]) return Promise.resolve();
+    delete this.data.repos[repoId];
+    return this.save();
+  }
+
   private save(): Promise<void> {
     const next = this.writes.then(() => writeFileAtomic(this.path, `${JSON.stringify(this.data, null, 2)}\n`));
     this.writes = next.catch(() => {});

@@ -11,6 +11,7 @@ import {
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { commit, makeBareRemote, makeRepo, sh, tempDir, writeFiles } from "../test/git-fixtures.ts";
+import { JobFailure } from "./failure.ts";
 import { addRepo } from "./repos.ts";
 import { LocalState } from "./state.ts";
 import { createWorktree, deleteWorktree, refreshWorktree } from "./worktrees.ts";
@@ -215,5 +216,101 @@ describe("worktree.delete", () => {
     mkdirSync(wtDir("stray"), { recursive: true });
     await remove("stray");
     expect(existsSync(wtDir("stray"))).toBe(false);
+  });
+});
+
+describe("branches Trellis did not make are never deleted (issue 13)", () => {
+  const failure = async (p: Promise<unknown>) => {
+    const err = await p.then(
+      () => {
+        throw new Error("expected a failure");
+      },
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(JobFailure);
+    return err as JobFailure;
+  };
+
+  it("reports whether the create made the branch, and the repo's branches afterwards", async () => {
+    sh(repo, "branch", "theirs");
+    const made = await create("mine", { worktreeId: "card-1" });
+    expect(made).toMatchObject({ createdBranch: true, branches: ["main", "mine", "theirs"] });
+    const checkedOut = await create("theirs", { worktreeId: "card-2", mode: "existing" });
+    expect(checkedOut.createdBranch).toBe(false);
+    // The same create again (a retried job) still knows whose branch it is.
+    expect((await create("mine", { worktreeId: "card-1" })).createdBranch).toBe(true);
+  });
+
+  it("a new-branch card whose branch was already there fails with branch_exists, and its delete leaves the branch alone", async () => {
+    // The issue's case: `feature-b` exists with an unmerged commit of someone's.
+    const other = join(tmp.dir, "someone");
+    sh(repo, "worktree", "add", "-q", "-b", "feature-b", other);
+    const precious = commit(other, { "b.txt": "unmerged work\n" });
+    sh(repo, "worktree", "remove", other);
+    const f = await failure(create("feature-b", { worktreeId: "card-b" }));
+    expect(f).toMatchObject({ code: "branch_exists", detail: { worktreeExists: false } });
+    // Even a branch sitting right on the base is not taken over by a card that did not make it.
+    sh(repo, "branch", "on-base");
+    expect((await failure(create("on-base", { worktreeId: "card-c" }))).code).toBe("branch_exists");
+
+    const del = await failure(remove("feature-b", { worktreeId: "card-b", deleteBranch: true, force: true }));
+    expect(del).toMatchObject({ code: "branch_not_ours", detail: { worktreeExists: false } });
+    expect(sh(repo, "rev-parse", "feature-b").trim()).toBe(precious);
+  });
+
+  it("an existing-branch card's delete never deletes the branch", async () => {
+    sh(repo, "branch", "shared");
+    const r = await create("shared", { worktreeId: "card-s", mode: "existing" });
+    const del = await failure(remove("shared", { worktreeId: "card-s", deleteBranch: true }));
+    expect(del).toMatchObject({ code: "branch_not_ours", detail: { worktreeExists: true } });
+    expect(existsSync(r.path)).toBe(true);
+    expect(branches(repo)).toContain("shared");
+  });
+
+  it("refuses to delete its own branch with unmerged commits until told to, touching nothing first", async () => {
+    const r = await create("feat", { worktreeId: "card-f" });
+    commit(r.path, { "one.txt": "1\n" });
+    commit(r.path, { "two.txt": "2\n" });
+    const del = await failure(remove("feat", { worktreeId: "card-f", deleteBranch: true, baseBranch: "main" }));
+    expect(del).toMatchObject({ code: "branch_unmerged", detail: { unmergedCommits: 2, worktreeExists: true } });
+    expect(del.message).toMatch(/^branch "feat" has 2 commits not merged into main\. Nothing was deleted/);
+    expect(existsSync(r.path)).toBe(true);
+    expect(branches(repo)).toContain("feat");
+
+    const done = await remove("feat", { worktreeId: "card-f", deleteBranch: true, deleteUnmerged: true });
+    expect(done.branches).toEqual(["main"]);
+    expect(existsSync(r.path)).toBe(false);
+  });
+
+  it("another card's branch of the same name is not this card's", async () => {
+    await create("twin", { worktreeId: "card-1" });
+    await remove("twin");
+    const del = await failure(remove("twin", { worktreeId: "card-2", deleteBranch: true }));
+    expect(del.code).toBe("branch_not_ours");
+    expect(branches(repo)).toContain("twin");
+  });
+});
+
+describe("failures say what is on disk (issue 13)", () => {
+  it("a refresh of a worktree whose folder is gone fails with worktree_missing", async () => {
+    const r = await create("gone");
+    rmSync(r.path, { recursive: true, force: true });
+    const err = await refreshWorktree({ repoId: "r1", name: "gone", baseBranch: "main" }, env).catch((e) => e);
+    expect(err).toBeInstanceOf(JobFailure);
+    expect(err).toMatchObject({ code: "worktree_missing", detail: { worktreeExists: false } });
+  });
+
+  it("a delete that fails on a worktree that never existed says so", async () => {
+    sh(repo, "config", "branch.main.trellis-worktree", "never");
+    // git refuses to delete the branch checked out in the repo itself.
+    const err = await remove("never", {
+      worktreeId: "never",
+      branch: "main",
+      deleteBranch: true,
+      deleteUnmerged: true,
+    }).catch((e) => e);
+    expect(err).toBeInstanceOf(JobFailure);
+    expect(err.message).toMatch(/main/);
+    expect(err.detail).toEqual({ worktreeExists: false });
   });
 });

@@ -1,10 +1,11 @@
 import { lstat, realpath, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { GitState } from "../../protocol/index.ts";
+import { JobFailure } from "./failure.ts";
 import { exists, isInside, realDir } from "./files.ts";
 import { GitError, git, gitOk, lines } from "./git.ts";
 import { branchName, safeSegment } from "./names.ts";
-import { defaultBranch, knownRepo, resolveBranch } from "./repos.ts";
+import { defaultBranch, knownRepo, listBranches, resolveBranch } from "./repos.ts";
 import type { LocalState } from "./state.ts";
 
 export interface WorktreeEnv {
@@ -70,7 +71,7 @@ async function findWorktree(repoPath: string, target: string): Promise<ListedWor
 }
 
 /** A worktree folder git can work in, as its own top level (not a stray folder inside another repo). */
-async function isWorkingTree(path: string): Promise<boolean> {
+export async function isWorkingTree(path: string): Promise<boolean> {
   if (!(await exists(path))) return false;
   try {
     const top = (await git(["rev-parse", "--show-toplevel"], { cwd: path })).trim();
@@ -97,10 +98,30 @@ async function revParse(cwd: string, rev: string): Promise<string | null> {
   }
 }
 
-/** head, commits ahead/behind base, changed files (untracked included). */
+/**
+ * Which card made a branch: set in the branch's own git config just before `git worktree add -b`
+ * creates it, so a retry of a killed attempt knows the branch is its own, and a delete can prove
+ * Trellis made it. `git branch -D` drops it with the branch.
+ */
+const MARKER = "trellis-worktree";
+const markerKey = (branch: string) => `branch.${branch}.${MARKER}`;
+
+async function branchMarker(cwd: string, branch: string): Promise<string | null> {
+  try {
+    return (await git(["config", "--get", markerKey(branch)], { cwd })).trim() || null;
+  } catch (err) {
+    if (err instanceof GitError) return null;
+    throw err;
+  }
+}
+
+/**
+ * head, commits ahead/behind base, changed files (untracked included). Read-only: status runs
+ * without optional locks, so it never rewrites the index (which the watcher would see as a change).
+ */
 export async function gitState(path: string, baseBranch: string | null): Promise<GitState> {
   const head = await revParse(path, "HEAD");
-  const changedFiles = lines(await git(["status", "--porcelain"], { cwd: path })).length;
+  const changedFiles = lines(await git(["--no-optional-locks", "status", "--porcelain"], { cwd: path })).length;
   let ahead = 0;
   let behind = 0;
   const baseRef = baseBranch ? await resolveBranch(path, baseBranch) : null;
@@ -114,6 +135,8 @@ export async function gitState(path: string, baseBranch: string | null): Promise
 }
 
 export interface CreateWorktree {
+  /** The card: recorded on a branch this creates, so only this card's delete may remove it. */
+  worktreeId?: string;
   repoId: string;
   name: string;
   mode: "new" | "existing";
@@ -125,16 +148,28 @@ export interface CreateWorktree {
  * `git worktree add` under the data dir. Safe to run again: an existing worktree on the same branch
  * is success, and what a killed attempt left behind is cleared and the worktree made again.
  */
-export async function createWorktree(p: CreateWorktree, env: WorktreeEnv): Promise<{ path: string; git: GitState }> {
+export async function createWorktree(
+  p: CreateWorktree,
+  env: WorktreeEnv,
+): Promise<{ path: string; git: GitState; createdBranch: boolean; branches: string[] }> {
   const target = await worktreeTarget(env.dataDir, p.repoId, p.name);
   const repo = knownRepo(env.state, p.repoId);
   const branch = branchName(p.branch);
   const base = p.baseBranch === null ? null : branchName(p.baseBranch, "base branch");
   const cwd = repo.path;
+  const owner = p.worktreeId ?? p.name;
+  const done = async (createdBranch: boolean) => ({
+    path: target,
+    git: await gitState(target, base),
+    createdBranch,
+    branches: await listBranches(cwd),
+  });
 
   const existing = await findWorktree(cwd, target);
   if (existing && existing.locked !== "initializing" && (await isWorkingTree(target))) {
-    if (existing.branch === `refs/heads/${branch}`) return { path: target, git: await gitState(target, base) };
+    if (existing.branch === `refs/heads/${branch}`) {
+      return done(p.mode === "new" && (await branchMarker(cwd, branch)) === owner);
+    }
     const on = existing.branch?.replace(/^refs\/heads\//, "") ?? "a detached HEAD";
     throw new Error(`a worktree named "${p.name}" already exists on ${on}, not on ${branch}`);
   }
@@ -142,6 +177,7 @@ export async function createWorktree(p: CreateWorktree, env: WorktreeEnv): Promi
 
   let args: string[];
   let createsBranch = false;
+  let ours = false;
   if (p.mode === "existing") {
     args = ["worktree", "add", target, branch];
   } else {
@@ -149,14 +185,20 @@ export async function createWorktree(p: CreateWorktree, env: WorktreeEnv): Promi
     // A base that exists only on origin (a fresh clone has just its default branch locally).
     const baseRef = (await resolveBranch(cwd, baseName)) ?? baseName;
     if (await resolveBranch(cwd, branch).then((ref) => ref?.startsWith("refs/heads/"))) {
-      // A killed attempt creates the branch before the worktree. Reusing it is safe only while it
-      // still sits on the base: then nobody's commits are on it.
-      const [tip, baseTip] = await Promise.all([revParse(cwd, `refs/heads/${branch}`), revParse(cwd, baseRef)]);
-      if (!tip || tip !== baseTip) {
-        throw new Error(`branch "${branch}" already exists: pick another name, or create the worktree from it`);
+      // Only this card's own branch, left by a killed or failed attempt, is reused: anyone else's
+      // branch stays theirs (and Trellis will never delete it).
+      if ((await branchMarker(cwd, branch)) !== owner) {
+        throw new JobFailure(
+          `branch "${branch}" already exists: pick another name, or create the worktree from it`,
+          "branch_exists",
+          { worktreeExists: false },
+        );
       }
       args = ["worktree", "add", target, branch];
+      ours = true;
     } else {
+      // Marked before it exists, so even a kill right after `worktree add` made it leaves it known.
+      await git(["config", markerKey(branch), owner], { cwd });
       args = ["worktree", "add", "-b", branch, target, baseRef];
       createsBranch = true;
     }
@@ -169,52 +211,100 @@ export async function createWorktree(p: CreateWorktree, env: WorktreeEnv): Promi
       await clearHalfMade(cwd, target);
       if (createsBranch) await gitOk(["branch", "-D", branch], { cwd });
     }
+    // A marker for a branch that never came to be would claim a stranger's branch of that name later.
+    if (createsBranch && !(await gitOk(["show-ref", "--verify", "-q", `refs/heads/${branch}`], { cwd }))) {
+      await gitOk(["config", "--unset", markerKey(branch)], { cwd });
+    }
     throw err;
   }
-  return { path: target, git: await gitState(target, base) };
+  return done(createsBranch || ours);
 }
 
 export interface DeleteWorktree {
+  worktreeId?: string;
   repoId: string;
   name: string;
   branch: string;
   force: boolean;
   deleteBranch: boolean;
+  /** The second "yes": delete the branch even with commits not merged into its base. */
+  deleteUnmerged?: boolean;
+  baseBranch?: string | null;
 }
 
 const SHOWN_FILES = 5;
 
+/** Commits on `branch` that its base does not have (base missing: that no other branch or remote has). */
+async function unmergedCommits(cwd: string, branch: string, base: string | null): Promise<number> {
+  const baseRef = await resolveBranch(cwd, base ?? (await defaultBranch(cwd)));
+  const args = baseRef
+    ? ["rev-list", "--count", `refs/heads/${branch}`, "--not", baseRef]
+    : [
+        "rev-list",
+        "--count",
+        `refs/heads/${branch}`,
+        "--not",
+        `--exclude=refs/heads/${branch}`,
+        "--branches",
+        "--remotes",
+      ];
+  return Number((await git(args, { cwd })).trim()) || 0;
+}
+
 /**
- * Remove a worktree, refusing while it has uncommitted changes unless forced. Already gone is success.
+ * Remove a worktree, refusing while it has uncommitted changes unless forced. Already gone is
+ * success. With `deleteBranch`, the branch goes too, but only one this card made (its marker), and
+ * one with commits its base lacks only with `deleteUnmerged`; both are checked before anything is
+ * touched. Every failure says whether the worktree is still on disk.
  */
-export async function deleteWorktree(p: DeleteWorktree, env: WorktreeEnv): Promise<Record<string, never>> {
+export async function deleteWorktree(p: DeleteWorktree, env: WorktreeEnv): Promise<{ branches: string[] }> {
   const target = await worktreeTarget(env.dataDir, p.repoId, p.name);
   const repo = knownRepo(env.state, p.repoId);
   const branch = branchName(p.branch);
+  const base = p.baseBranch ? branchName(p.baseBranch, "base branch") : null;
   const cwd = repo.path;
-
-  const existing = await findWorktree(cwd, target);
-  const healthy = existing && existing.locked !== "initializing" && (await isWorkingTree(target));
-  if (healthy) {
-    if (!p.force) {
-      const changes = lines(await git(["status", "--porcelain"], { cwd: target }));
-      if (changes.length > 0) {
-        const files = changes.slice(0, SHOWN_FILES).map((l) => l.slice(3));
-        const more = changes.length > SHOWN_FILES ? ` and ${changes.length - SHOWN_FILES} more` : "";
-        throw new Error(
-          `uncommitted changes: ${files.join(", ")}${more}. Commit or stash them, or delete with force to discard them.`,
+  try {
+    const existing = await findWorktree(cwd, target);
+    const healthy = existing && existing.locked !== "initializing" && (await isWorkingTree(target));
+    const hasBranch = p.deleteBranch && (await gitOk(["show-ref", "--verify", "-q", `refs/heads/${branch}`], { cwd }));
+    if (hasBranch) {
+      if ((await branchMarker(cwd, branch)) !== (p.worktreeId ?? p.name)) {
+        throw new JobFailure(
+          `branch "${branch}" was not made by this card, so Trellis does not delete it. Delete the worktree and keep the branch.`,
+          "branch_not_ours",
+        );
+      }
+      const unmerged = p.deleteUnmerged ? 0 : await unmergedCommits(cwd, branch, base);
+      if (unmerged > 0) {
+        throw new JobFailure(
+          `branch "${branch}" has ${unmerged} commit${unmerged === 1 ? "" : "s"} not merged into ${base ?? "the default branch"}. Nothing was deleted: confirm to delete the unmerged branch, or keep the branch.`,
+          "branch_unmerged",
+          { unmergedCommits: unmerged },
         );
       }
     }
-    await git(["worktree", "remove", ...(p.force ? ["--force"] : []), target], { cwd, signal: env.signal });
-  } else if (existing || (await exists(target))) {
-    await clearHalfMade(cwd, target);
+    if (healthy) {
+      if (!p.force) {
+        const changes = lines(await git(["status", "--porcelain"], { cwd: target }));
+        if (changes.length > 0) {
+          const files = changes.slice(0, SHOWN_FILES).map((l) => l.slice(3));
+          const more = changes.length > SHOWN_FILES ? ` and ${changes.length - SHOWN_FILES} more` : "";
+          throw new JobFailure(
+            `uncommitted changes: ${files.join(", ")}${more}. Commit or stash them, or delete with force to discard them.`,
+            "uncommitted_changes",
+          );
+        }
+      }
+      await git(["worktree", "remove", ...(p.force ? ["--force"] : []), target], { cwd, signal: env.signal });
+    } else if (existing || (await exists(target))) {
+      await clearHalfMade(cwd, target);
+    }
+    await gitOk(["worktree", "prune"], { cwd });
+    if (hasBranch) await git(["branch", "-D", branch], { cwd, signal: env.signal });
+    return { branches: await listBranches(cwd) };
+  } catch (err) {
+    throw JobFailure.from(err, { worktreeExists: await isWorkingTree(target).catch(() => false) });
   }
-  await gitOk(["worktree", "prune"], { cwd });
-  if (p.deleteBranch && (await gitOk(["show-ref", "--verify", "-q", `refs/heads/${branch}`], { cwd }))) {
-    await git(["branch", "-D", branch], { cwd, signal: env.signal });
-  }
-  return {};
 }
 
 export async function refreshWorktree(
@@ -223,7 +313,11 @@ export async function refreshWorktree(
 ): Promise<{ git: GitState }> {
   const target = await worktreeTarget(env.dataDir, p.repoId, p.name);
   knownRepo(env.state, p.repoId);
-  if (!(await isWorkingTree(target))) throw new Error(`worktree folder is missing or broken: ${target}`);
+  if (!(await isWorkingTree(target))) {
+    throw new JobFailure(`worktree folder is missing or broken: ${target}`, "worktree_missing", {
+      worktreeExists: false,
+    });
+  }
   const base = p.baseBranch === null ? null : branchName(p.baseBranch, "base branch");
   return { git: await gitState(target, base) };
 }

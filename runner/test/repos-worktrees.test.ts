@@ -2,7 +2,7 @@
  * The runner process against a real Worker: repos and worktrees through the `/api` routes while
  * `trellis-runner start` runs, with real git in temp folders.
  */
-import { existsSync, readdirSync, realpathSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ErrorBody, Job, Page, Repo, Runner, Worktree } from "../../protocol/index.ts";
@@ -144,13 +144,63 @@ describe("worktrees", () => {
     await until("refreshed", async () => (await card(wt.id))?.git?.ahead === 1);
     expect((await card(wt.id))?.git).toMatchObject({ ahead: 1, behind: 0, changedFiles: 1 });
 
-    const del = await statusOf(`/api/boards/${s.boardId}/worktrees/${wt.id}?force=true&deleteBranch=true`, {
+    // feat-a has a commit main lacks: deleting the branch takes the explicit second yes.
+    const asked = await statusOf(`/api/boards/${s.boardId}/worktrees/${wt.id}?force=true&deleteBranch=true`, {
       method: "DELETE",
     });
+    expect(asked.status).toBe(202);
+    const refused = await until("unmerged refusal", async () => {
+      const w = await card(wt.id);
+      return w?.status === "ready" && w.errorCode === "branch_unmerged" ? w : undefined;
+    });
+    expect(refused.error).toMatch(/^branch "feat-a" has 1 commit not merged into main\. Nothing was deleted/);
+    expect(existsSync(wt.path!)).toBe(true);
+    const del = await statusOf(
+      `/api/boards/${s.boardId}/worktrees/${wt.id}?force=true&deleteBranch=true&deleteUnmerged=true`,
+      { method: "DELETE" },
+    );
     expect(del.status).toBe(202);
     await until("card gone", async () => !(await card(wt.id)));
     expect(existsSync(wt.path!)).toBe(false);
     expect(sh(repo.path!, "branch", "--list", "feat-a").trim()).toBe("");
+  });
+
+  it("keeps git state live without Refresh, and the repo's branches true as cards make and delete them", async () => {
+    const wt = await createCard({ repoId: repo.id, name: "live", branch: "live" });
+    expect(wt).toMatchObject({ status: "ready", branchCreated: true, git: { changedFiles: 0 } });
+    expect((await repoRow(repo.id))?.branches).toContain("live");
+
+    const t0 = Date.now();
+    writeFileSync(join(wt.path!, "README.md"), "edited on disk\n");
+    writeFileSync(join(wt.path!, "new.txt"), "new\n");
+    await until("card shows 2 changed files", async () => (await card(wt.id))?.git?.changedFiles === 2, 10_000);
+    console.log(`# edit on disk → card state in ${Date.now() - t0} ms`);
+    commit(wt.path!, {});
+    await until("card shows the commit", async () => {
+      const g = (await card(wt.id))?.git;
+      return g?.ahead === 1 && g.changedFiles === 0;
+    });
+
+    // A branch made or deleted outside Trellis shows in the create dialog's list without a fetch.
+    sh(repo.path!, "branch", "made-by-hand");
+    await until("branch appears", async () => (await repoRow(repo.id))?.branches.includes("made-by-hand"));
+    sh(repo.path!, "branch", "-D", "made-by-hand");
+    await until("branch drops", async () => !(await repoRow(repo.id))?.branches.includes("made-by-hand"));
+
+    // The folder removed by hand: the card says so instead of staying ready.
+    rmSync(wt.path!, { recursive: true, force: true });
+    const gone = await until("card in error", async () => {
+      const w = await card(wt.id);
+      return w?.status === "error" ? w : undefined;
+    });
+    expect(gone.errorCode).toBe("worktree_missing");
+
+    // Deleting it (and its unmerged branch, on the second yes) drops the branch from the list.
+    await statusOf(`/api/boards/${s.boardId}/worktrees/${wt.id}?deleteBranch=true&deleteUnmerged=true`, {
+      method: "DELETE",
+    });
+    await until("card gone", async () => !(await card(wt.id)));
+    expect((await repoRow(repo.id))?.branches).not.toContain("live");
   });
 
   it("checks out an existing branch", async () => {

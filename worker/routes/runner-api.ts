@@ -4,6 +4,7 @@ import { RUNNER_HEADERS } from "../../party/runner-link.ts";
 import { getRunnerLink } from "../../party/stubs.ts";
 import {
   CompleteJobBody,
+  GitReport,
   JobEventsBody,
   LeaseBody,
   LINK_INFO_PARAM,
@@ -19,6 +20,7 @@ import type { AppEnv } from "../middleware.ts";
 import { bearer } from "../middleware.ts";
 import { appendJobEvents, claimJob, completeJob, heartbeatJob, startJob } from "../services/jobs.ts";
 import { authenticateRunner, getActingRunner, RUNNER_PREFIX, registerRunner } from "../services/runners.ts";
+import { listRunnerWorktrees, reportGitState } from "../services/worktrees.ts";
 
 /** `/runner/*` accepts runner credentials and nothing else (user tokens are refused here, as runner ones are on /api). */
 const requireRunner = createMiddleware<AppEnv>(async (c, next) => {
@@ -75,6 +77,10 @@ export const runnerApi = new Hono<AppEnv>()
     if (version) headers.set(RUNNER_HEADERS.version, version);
     return getRunnerLink(c.env, actor.runnerId).fetch(new Request(c.req.raw, { headers }));
   })
+  /** The runner's own cards that should be on disk, for its watcher. */
+  .get("/worktrees", async (c) => c.json({ items: await listRunnerWorktrees(c.var.ctx) }))
+  /** Git state the watcher saw change; only this runner's rows are touched. */
+  .post("/git", valid("json", GitReport), async (c) => c.json(await reportGitState(c.var.ctx, c.req.valid("json"))))
   .post("/jobs/claim", async (c) => {
     const claim = await claimJob(c.var.ctx);
     return claim ? c.json(claim) : c.body(null, 204);

@@ -3,7 +3,7 @@ import { AddRepoBody, CreateRunnerBody, QueueJobBody, ShareRunnerBody } from "..
 import { valid } from "../lib/validate.ts";
 import type { AppEnv } from "../middleware.ts";
 import { queuePing } from "../services/jobs.ts";
-import { addRepo, fetchRepo, listRepos } from "../services/repos.ts";
+import { addRepo, fetchRepo, listRepos, removeRepo, retryRepo } from "../services/repos.ts";
 import {
   createRunner,
   listBoardRunners,
@@ -38,6 +38,13 @@ export const runners = new Hono<AppEnv>()
   .post("/:runnerId/repos/:repoId/fetch", async (c) =>
     c.json(await fetchRepo(c.var.ctx, c.req.param("runnerId"), c.req.param("repoId")), 202),
   )
+  .post("/:runnerId/repos/:repoId/retry", async (c) =>
+    c.json(await retryRepo(c.var.ctx, c.req.param("runnerId"), c.req.param("repoId")), 202),
+  )
+  .delete("/:runnerId/repos/:repoId", async (c) => {
+    await removeRepo(c.var.ctx, c.req.param("runnerId"), c.req.param("repoId"));
+    return c.body(null, 204);
+  })
   .post("/:runnerId/jobs", valid("json", QueueJobBody), async (c) =>
     c.json(await queuePing(c.var.ctx, c.req.param("runnerId")), 201),
   );

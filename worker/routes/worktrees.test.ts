@@ -38,10 +38,11 @@ beforeAll(async () => {
   await addMember(owner.token, boardId, viewer, "viewer");
   await call(`/api/runners/${runner.id}/boards`, { method: "POST", token: owner.token, json: { boardId } });
 
-  // A board member adds a repo; the runner reports where it lives and what branches it has.
+  // The runner's owner adds a folder from their machine; the runner reports where it lives and
+  // what branches it has. (Only the owner may add by path: see repos.test.ts.)
   const added = await call(`/api/runners/${runner.id}/repos`, {
     method: "POST",
-    token: member.token,
+    token: owner.token,
     json: { source: { kind: "path", path: "/home/ann/code/my-app/" } },
   });
   expect(added.status).toBe(201);
@@ -76,7 +77,7 @@ describe("repos", () => {
       403,
     );
     await expectError(
-      call(`/api/runners/${runner.id}/repos`, { method: "POST", token: member.token, json: { source: repo.source } }),
+      call(`/api/runners/${runner.id}/repos`, { method: "POST", token: owner.token, json: { source: repo.source } }),
       409,
       "repo_exists",
     );
@@ -188,7 +189,8 @@ describe("changing and deleting worktrees", () => {
   let wt: Worktree;
   beforeAll(async () => {
     wt = await json<Worktree>(createWt({ name: "to-delete", branch: "feat/delete" }));
-    await runNext(runner.credential, { status: "succeeded", result: { path: "/p", git: GIT } });
+    // The runner made the branch, so "also delete the branch" may be asked for.
+    await runNext(runner.credential, { status: "succeeded", result: { path: "/p", git: GIT, createdBranch: true } });
   });
 
   it("moves into a zone of this board only", async () => {
@@ -227,7 +229,13 @@ describe("changing and deleting worktrees", () => {
 
     const refusal = "uncommitted changes in /p: commit or stash them, or delete with force";
     const first = await claim(runner.credential);
-    expect(first.job.payload).toMatchObject({ worktreeId: wt.id, force: false, deleteBranch: true });
+    expect(first.job.payload).toMatchObject({
+      worktreeId: wt.id,
+      force: false,
+      deleteBranch: true,
+      deleteUnmerged: false,
+      baseBranch: "main",
+    });
     await post(runner.credential, `/runner/jobs/${first.job.id}/complete`, {
       leaseToken: first.leaseToken,
       status: "failed",

@@ -1,5 +1,11 @@
 import { Hono } from "hono";
-import { CreateWorktreeBody, DeleteWorktreeQuery, PatchWorktreeBody, WorktreePageQuery } from "../../protocol/index.ts";
+import {
+  CreateWorktreeBody,
+  DeleteWorktreeQuery,
+  PatchWorktreeBody,
+  RetryWorktreeBody,
+  WorktreePageQuery,
+} from "../../protocol/index.ts";
 import { valid } from "../lib/validate.ts";
 import type { AppEnv } from "../middleware.ts";
 import {
@@ -8,6 +14,7 @@ import {
   listWorktrees,
   patchWorktree,
   refreshWorktree,
+  retryWorktree,
 } from "../services/worktrees.ts";
 
 /** `/api/boards/:boardId/worktrees`: the cards on a board. */
@@ -26,6 +33,9 @@ export const worktrees = new Hono<AppEnv>()
     // 202 with the card now `deleting`; 204 when it was removed at once (its runner is gone).
     return wt ? c.json(wt, 202) : c.body(null, 204);
   })
+  .post("/:boardId/worktrees/:worktreeId/retry", valid("json", RetryWorktreeBody), async (c) =>
+    c.json(await retryWorktree(c.var.ctx, c.req.param("boardId"), c.req.param("worktreeId"), c.req.valid("json")), 202),
+  )
   .post("/:boardId/worktrees/:worktreeId/refresh", async (c) =>
     c.json(await refreshWorktree(c.var.ctx, c.req.param("boardId"), c.req.param("worktreeId")), 202),
   );

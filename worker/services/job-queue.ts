@@ -1,7 +1,7 @@
 import type { SQL } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { z } from "zod";
-import type { Job, JobPayloads, JobType } from "../../protocol/index.ts";
+import type { Job, JobFailureCode, JobFailureDetail, JobPayloads, JobType } from "../../protocol/index.ts";
 import { schema } from "../db/client.ts";
 import { forbidden } from "../lib/errors.ts";
 import { newId } from "../lib/ids.ts";
@@ -113,7 +113,7 @@ export const watchLease = (ctx: Ctx, runnerId: string, expiresAt: number) => ctx
 
 export type JobOutcome =
   | { status: "succeeded"; result: Record<string, unknown> }
-  | { status: "failed"; error: string }
+  | { status: "failed"; error: string; code?: JobFailureCode; detail?: JobFailureDetail }
   | { status: "cancelled" };
 
 /**

@@ -197,8 +197,9 @@ export async function completeJob(ctx: Ctx, jobId: string, body: z.infer<typeof 
       throw badRequest(`Invalid result for a ${job.type} job: ${describeIssues(parsed.error)}`, "invalid_result");
     }
     outcome = { status: "succeeded", result: (parsed?.data ?? body.result) as Record<string, unknown> };
-  } else if (body.status === "failed") outcome = { status: "failed", error: body.error };
-  else outcome = { status: "cancelled" };
+  } else if (body.status === "failed") {
+    outcome = { status: "failed", error: body.error, code: body.code, detail: body.detail };
+  } else outcome = { status: "cancelled" };
   return toJob(await settleOrRefuse(ctx, job, outcome, held));
 }
 

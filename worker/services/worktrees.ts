@@ -1,17 +1,21 @@
 import type { SQL } from "drizzle-orm";
-import { and, asc, eq, gt } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, ne, sql } from "drizzle-orm";
 import type { z } from "zod";
 import type {
   CreateWorktreeBody,
   DeleteWorktreeQuery,
+  GitReport,
+  GitReportResult,
   GitState,
   Job,
   Page,
   PatchWorktreeBody,
+  RetryWorktreeBody,
+  RunnerWorktree,
   Worktree,
   WorktreePageQuery,
 } from "../../protocol/index.ts";
-import { JobResults } from "../../protocol/index.ts";
+import { JobResults, MAX_WATCHED_WORKTREES } from "../../protocol/index.ts";
 import { schema } from "../db/client.ts";
 import { AppError, badRequest, conflict, forbidden, notFound } from "../lib/errors.ts";
 import { newId } from "../lib/ids.ts";
@@ -20,11 +24,12 @@ import type { Ctx } from "./context.ts";
 import { entity, removed, userId } from "./context.ts";
 import type { JobEffect, JobOutcome, JobRow } from "./job-queue.ts";
 import { authorizeJob, insertJob, jobQueued, queueJob, toJob } from "./job-queue.ts";
-import { patchData } from "./repos.ts";
-import { assertUsable, isSharedWithBoard, loadRunner, requireRunnerUse } from "./runner-access.ts";
+import { patchData, publishRepo, type RepoRow, toRepo } from "./repos.ts";
+import { actingRunnerId, assertUsable, isSharedWithBoard, loadRunner, requireRunnerUse } from "./runner-access.ts";
 
 const { worktrees, repos, zones } = schema;
 type WorktreeRow = typeof worktrees.$inferSelect;
+type BatchStmt = JobEffect["stmts"][number];
 
 /** What lives in `worktrees.data`. */
 interface WorktreeData {
@@ -33,8 +38,15 @@ interface WorktreeData {
   issueUrl?: string;
   notes?: string;
   error?: string;
+  errorCode?: string;
   jobId?: string;
+  /** Rows from before these were recorded: mode "new", and no branch of Trellis's making. */
+  mode?: "new" | "existing";
+  branchCreated?: boolean;
 }
+
+/** The card is in `error` because its folder is gone: the runner saw it, or a refresh did. */
+const MISSING = "The worktree folder is gone from the runner's machine. Retry to make it again, or delete the card.";
 
 export const toWorktree = (r: WorktreeRow): Worktree => {
   const d = r.data as WorktreeData;
@@ -53,7 +65,10 @@ export const toWorktree = (r: WorktreeRow): Worktree => {
     git: d.git ?? null,
     issueUrl: d.issueUrl ?? null,
     notes: d.notes ?? "",
+    mode: d.mode ?? "new",
+    branchCreated: d.branchCreated ?? false,
     error: d.error ?? null,
+    errorCode: d.errorCode ?? null,
     path: d.path ?? null,
     jobId: d.jobId ?? null,
     createdBy: r.createdBy,
@@ -136,14 +151,16 @@ export async function createWorktree(
   if (clash.some((w) => w.name === body.name)) {
     throw conflict(`A worktree named "${body.name}" already exists in this repo.`, "worktree_exists");
   }
-  const inUse = clash.find((w) => w.branch === body.branch);
-  if (inUse) {
-    throw conflict(`Branch "${body.branch}" is already checked out in worktree "${inUse.name}".`, "branch_in_use");
-  }
+  assertBranchFree(repo, clash, body.mode, body.branch);
   const id = newId();
   const jobId = newId();
   const baseBranch = body.baseBranch ?? repo.defaultBranch;
-  const data: WorktreeData = { notes: body.notes, jobId, ...(body.issueUrl ? { issueUrl: body.issueUrl } : {}) };
+  const data: WorktreeData = {
+    notes: body.notes,
+    jobId,
+    mode: body.mode,
+    ...(body.issueUrl ? { issueUrl: body.issueUrl } : {}),
+  };
   let created: [WorktreeRow[], JobRow[]];
   try {
     created = await ctx.db.batch([
@@ -196,6 +213,94 @@ export async function createWorktree(
   return toWorktree(row!);
 }
 
+/**
+ * Refuse, before any job exists, a branch another card has checked out, and (mode new) a branch the
+ * repo already has as far as its last report goes: git would refuse it later as an errored card.
+ */
+function assertBranchFree(repo: RepoRow, cards: { name: string; branch: string }[], mode: string, branch: string) {
+  const inUse = cards.find((w) => w.branch === branch);
+  if (inUse) {
+    throw conflict(`Branch "${branch}" is already checked out in worktree "${inUse.name}".`, "branch_in_use");
+  }
+  if (mode !== "new") return;
+  if (branch === repo.defaultBranch) {
+    throw conflict(
+      `"${branch}" is ${repo.name}'s default branch, so it cannot be made as a new branch: pick a new name, or choose "existing branch".`,
+      "branch_exists",
+    );
+  }
+  if (toRepo(repo).branches.includes(branch)) {
+    throw conflict(
+      `Branch "${branch}" already exists in ${repo.name}: pick another name, or choose "existing branch" to work on it.`,
+      "branch_exists",
+    );
+  }
+}
+
+/**
+ * Run a failed card's create again, optionally with another branch, base or mode. Its own branch
+ * from an earlier attempt is fine to reuse: the runner recognises what this card made.
+ */
+export async function retryWorktree(
+  ctx: Ctx,
+  boardId: string,
+  worktreeId: string,
+  body: z.infer<typeof RetryWorktreeBody>,
+): Promise<Worktree> {
+  await requireBoardRole(ctx, boardId, "member");
+  const wt = await loadWorktree(ctx, boardId, worktreeId);
+  if (wt.status !== "error") {
+    throw conflict(`Only a card in error can be retried; this one is ${wt.status}.`, "worktree_not_failed");
+  }
+  const repo = await repoForBoard(ctx, boardId, wt.repoId);
+  if (repo.status !== "ready") {
+    throw conflict("The repo is not ready: retry or re-add the repo first.", "repo_not_ready");
+  }
+  const d = wt.data as WorktreeData;
+  const mode = body.mode ?? d.mode ?? "new";
+  const branch = body.branch ?? wt.branch;
+  const baseBranch = body.baseBranch === undefined ? wt.baseBranch : (body.baseBranch ?? repo.defaultBranch);
+  const others = await ctx.db.query.worktrees.findMany({
+    where: and(eq(worktrees.repoId, repo.id), ne(worktrees.id, wt.id)),
+    columns: { name: true, branch: true },
+  });
+  const ownBranch = branch === wt.branch && d.branchCreated === true;
+  assertBranchFree(repo, others, ownBranch ? "existing" : mode, branch);
+  const jobId = newId();
+  const [[row], [job]] = await ctx.db.batch([
+    ctx.db
+      .update(worktrees)
+      .set({
+        status: "creating",
+        branch,
+        baseBranch,
+        data: patchData(worktrees.data, { mode, jobId, error: null, errorCode: null }),
+        updatedAt: Date.now(),
+      })
+      .where(and(eq(worktrees.id, wt.id), eq(worktrees.status, "error")))
+      .returning(),
+    insertJob(
+      ctx,
+      await authorizeJob(ctx, {
+        id: jobId,
+        runnerId: repo.runnerId,
+        boardId,
+        type: "worktree.create",
+        payload: { worktreeId: wt.id, repoId: repo.id, name: wt.name, mode, branch, baseBranch },
+        idempotencyKey: `worktree.create:${wt.id}:${jobId}`,
+      }),
+    ),
+  ]);
+  if (!row) {
+    // The card changed meanwhile; the job inserted beside it must not run.
+    await ctx.db.delete(schema.jobs).where(eq(schema.jobs.id, jobId));
+    throw conflict("The card changed meanwhile; try again.", "worktree_busy");
+  }
+  await publishWorktree(ctx, "patched", row);
+  await jobQueued(ctx, job!);
+  return toWorktree(row);
+}
+
 export async function patchWorktree(
   ctx: Ctx,
   boardId: string,
@@ -236,6 +341,13 @@ export async function deleteWorktree(
   if (wt.status === "creating") {
     throw conflict("This worktree is still being created: delete it once it is ready or has failed.", "worktree_busy");
   }
+  const d = wt.data as WorktreeData;
+  if (opts.deleteBranch && !d.branchCreated) {
+    throw conflict(
+      `Trellis did not create branch "${wt.branch}" (it was there before this card), so it never deletes it. Delete the worktree and keep the branch.`,
+      "branch_not_ours",
+    );
+  }
   const runner = await loadRunner(ctx, wt.runnerId);
   if (runner.status === "revoked" || !(await isSharedWithBoard(ctx, wt.runnerId, boardId))) {
     // Nobody may be asked (the runner was revoked, or unshared from this board, which takes it
@@ -248,7 +360,11 @@ export async function deleteWorktree(
   const [[row], [job]] = await ctx.db.batch([
     ctx.db
       .update(worktrees)
-      .set({ status: "deleting", data: patchData(worktrees.data, { error: null, jobId }), updatedAt: Date.now() })
+      .set({
+        status: "deleting",
+        data: patchData(worktrees.data, { error: null, errorCode: null, jobId }),
+        updatedAt: Date.now(),
+      })
       .where(and(eq(worktrees.id, wt.id), eq(worktrees.status, wt.status)))
       .returning(),
     insertJob(
@@ -265,6 +381,8 @@ export async function deleteWorktree(
           branch: wt.branch,
           force: opts.force,
           deleteBranch: opts.deleteBranch,
+          deleteUnmerged: opts.deleteBranch && opts.deleteUnmerged,
+          baseBranch: wt.baseBranch,
         },
       }),
     ),
@@ -295,11 +413,18 @@ export function worktreeJobEffect(ctx: Ctx, job: JobRow, outcome: JobOutcome, gu
   const now = Date.now();
 
   if (job.type === "worktree.delete" && outcome.status === "succeeded") {
+    const { branches } = JobResults["worktree.delete"].parse(outcome.result);
+    const stmts: JobEffect["stmts"] = [
+      ctx.db.delete(worktrees).where(where).returning({ id: worktrees.id, boardId: worktrees.boardId }),
+    ];
+    if (branches) stmts.push(repoBranchesUpdate(ctx, String(job.payload.repoId), job.runnerId, branches, guard));
     return {
-      stmts: [ctx.db.delete(worktrees).where(where).returning({ id: worktrees.id, boardId: worktrees.boardId })],
-      async publish([rows]) {
+      stmts,
+      async publish([rows, repoRows]) {
         const [row] = rows as { id: string; boardId: string }[];
         if (row) await ctx.publish(row.boardId, removed("worktree", row.id));
+        const [repo] = (repoRows ?? []) as RepoRow[];
+        if (repo) await publishRepo(ctx, "patched", repo);
       },
     };
   }
@@ -308,37 +433,169 @@ export function worktreeJobEffect(ctx: Ctx, job: JobRow, outcome: JobOutcome, gu
   /** A JSON merge patch: a null removes the key. */
   const data = (patch: { [K in keyof WorktreeData]?: WorktreeData[K] | null }) =>
     patchData(worktrees.data, patch) as unknown as WorktreeRow["data"];
+  const failed = outcome.status === "failed" ? outcome : null;
+  /** The repo's branches as the runner saw them after the job, so the create dialog's list stays true. */
+  let branches: string[] | undefined;
   if (job.type === "worktree.create") {
     if (outcome.status === "succeeded") {
       const r = JobResults["worktree.create"].parse(outcome.result);
-      set = { status: "ready", data: data({ path: r.path, git: r.git, error: null, jobId: null }) };
+      branches = r.branches;
+      set = {
+        status: "ready",
+        data: data({
+          path: r.path,
+          git: r.git,
+          branchCreated: r.createdBranch,
+          error: null,
+          errorCode: null,
+          jobId: null,
+        }),
+      };
     } else {
-      const error = outcome.status === "failed" ? outcome.error : "Creating the worktree was cancelled.";
-      set = { status: "error", data: data({ error, jobId: null }) };
+      const error = failed ? failed.error : "Creating the worktree was cancelled.";
+      set = { status: "error", data: data({ error, errorCode: failed?.code ?? null, jobId: null }) };
     }
   } else if (job.type === "worktree.delete") {
+    // The card's status follows what is on disk: the runner says whether the worktree is still
+    // there; without its word (a lost runner, a cancel), a card that never got a folder stays failed.
+    const onDisk = failed?.detail?.worktreeExists;
     set = {
-      status: "ready",
-      data: data({ jobId: null, ...(outcome.status === "failed" ? { error: outcome.error } : {}) }),
+      status: (onDisk === undefined
+        ? sql`case when json_extract(${worktrees.data}, '$.path') is null then 'error' else 'ready' end`
+        : onDisk
+          ? "ready"
+          : "error") as WorktreeRow["status"],
+      data: data({ jobId: null, ...(failed ? { error: failed.error, errorCode: failed.code ?? null } : {}) }),
     };
   } else if (job.type === "worktree.refresh") {
     if (outcome.status === "succeeded") {
       const r = JobResults["worktree.refresh"].parse(outcome.result);
-      set = { data: data({ git: r.git, error: null }) };
-    } else if (outcome.status === "failed") set = { data: data({ error: outcome.error }) };
+      set = { data: data({ git: r.git, error: null, errorCode: null }) };
+    } else if (failed?.detail?.worktreeExists === false) {
+      set = { status: "error", data: data({ error: failed.error, errorCode: "worktree_missing" }) };
+    } else if (failed) set = { data: data({ error: failed.error, errorCode: failed.code ?? null }) };
   }
   if (!set) return null;
+  const stmts: JobEffect["stmts"] = [
+    ctx.db
+      .update(worktrees)
+      .set({ ...set, updatedAt: now })
+      .where(where)
+      .returning(),
+  ];
+  if (branches) stmts.push(repoBranchesUpdate(ctx, String(job.payload.repoId), job.runnerId, branches, guard));
   return {
-    stmts: [
+    stmts,
+    async publish([rows, repoRows]) {
+      const [row] = rows as WorktreeRow[];
+      if (row) await publishWorktree(ctx, "patched", row);
+      const [repo] = (repoRows ?? []) as RepoRow[];
+      if (repo) await publishRepo(ctx, "patched", repo);
+    },
+  };
+}
+
+/** The repo's branch list as the runner reported it (only for a repo that is this runner's and ready). */
+function repoBranchesUpdate(
+  ctx: Ctx,
+  repoId: string,
+  runnerId: string,
+  branches: string[],
+  guard?: SQL,
+  defaultBranch?: string,
+) {
+  return ctx.db
+    .update(repos)
+    .set({ data: patchData(repos.data, { branches }), ...(defaultBranch ? { defaultBranch } : {}) })
+    .where(and(eq(repos.id, repoId), eq(repos.runnerId, runnerId), eq(repos.status, "ready"), guard))
+    .returning();
+}
+
+// ---- live git state, from the runner's watcher ----
+
+/** What the runner should watch: its cards that ought to be on disk, newest first. */
+export async function listRunnerWorktrees(ctx: Ctx): Promise<RunnerWorktree[]> {
+  const rows = await ctx.db.query.worktrees.findMany({
+    where: and(eq(worktrees.runnerId, actingRunnerId(ctx)), inArray(worktrees.status, ["ready", "error"])),
+    orderBy: desc(worktrees.id),
+    limit: MAX_WATCHED_WORKTREES * 2,
+  });
+  return rows
+    .filter((r) => r.status === "ready" || (r.data as WorktreeData).errorCode === "worktree_missing")
+    .slice(0, MAX_WATCHED_WORKTREES)
+    .map((r) => ({
+      id: r.id,
+      repoId: r.repoId,
+      name: r.name,
+      branch: r.branch,
+      baseBranch: r.baseBranch,
+      status: r.status as "ready" | "error",
+      git: (r.data as WorktreeData).git ?? null,
+    }));
+}
+
+const sameGit = (a: GitState | undefined | null, b: GitState | null) =>
+  !!a && !!b && a.head === b.head && a.ahead === b.ahead && a.behind === b.behind && a.changedFiles === b.changedFiles;
+
+/**
+ * Git state the runner saw change. Only this runner's rows are touched (anything else is counted
+ * as ignored), and only cards at rest: one being created or deleted belongs to its job.
+ */
+export async function reportGitState(ctx: Ctx, report: z.infer<typeof GitReport>): Promise<GitReportResult> {
+  const runnerId = actingRunnerId(ctx);
+  const ids = [...new Set(report.worktrees.map((w) => w.worktreeId))];
+  const rows = ids.length
+    ? await ctx.db.query.worktrees.findMany({
+        where: and(inArray(worktrees.id, ids), eq(worktrees.runnerId, runnerId)),
+      })
+    : [];
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const now = Date.now();
+  const stmts: BatchStmt[] = [];
+  let ignored = 0;
+  for (const w of report.worktrees) {
+    const row = byId.get(w.worktreeId);
+    const d = row?.data as WorktreeData | undefined;
+    let set: Partial<WorktreeRow> | null = null;
+    if (!row || !d) ignored++;
+    else if (row.status === "ready" && !w.exists) {
+      set = {
+        status: "error",
+        data: patchData(worktrees.data, { error: MISSING, errorCode: "worktree_missing" }) as never,
+      };
+    } else if (row.status === "error" && d.errorCode === "worktree_missing" && w.exists) {
+      set = {
+        status: "ready",
+        data: patchData(worktrees.data, { error: null, errorCode: null, ...(w.git ? { git: w.git } : {}) }) as never,
+      };
+    } else if (row.status === "ready" && w.git && !sameGit(d.git, w.git)) {
+      set = { data: patchData(worktrees.data, { git: w.git }) as never };
+    } else if (row.status !== "ready" && row.status !== "error") ignored++;
+    if (!row || !set) continue;
+    byId.delete(row.id);
+    stmts.push(
       ctx.db
         .update(worktrees)
         .set({ ...set, updatedAt: now })
-        .where(where)
+        .where(and(eq(worktrees.id, row.id), eq(worktrees.status, row.status)))
         .returning(),
-    ],
-    async publish([rows]) {
-      const [row] = rows as WorktreeRow[];
-      if (row) await publishWorktree(ctx, "patched", row);
-    },
-  };
+    );
+  }
+  const repoStart = stmts.length;
+  for (const r of report.repos)
+    stmts.push(repoBranchesUpdate(ctx, r.repoId, runnerId, r.branches, undefined, r.defaultBranch));
+  if (stmts.length === 0) return { applied: 0, ignored };
+  const results = (await ctx.db.batch(stmts as [BatchStmt, ...BatchStmt[]])) as unknown[][];
+  let applied = 0;
+  for (const [i, res] of results.entries()) {
+    const [row] = res as (WorktreeRow | RepoRow)[];
+    if (!row) {
+      if (i >= repoStart) ignored++;
+      continue;
+    }
+    applied++;
+    if (i < repoStart) await publishWorktree(ctx, "patched", row as WorktreeRow);
+    else await publishRepo(ctx, "patched", row as RepoRow);
+  }
+  return { applied, ignored };
 }

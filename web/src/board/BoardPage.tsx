@@ -14,6 +14,7 @@ import { DeleteWorktreeDialog } from "./DeleteWorktreeDialog.tsx";
 import { Facepile } from "./Facepile.tsx";
 import { MembersPanel } from "./MembersPanel.tsx";
 import { NotesDialog } from "./NotesDialog.tsx";
+import { RetryWorktreeDialog } from "./RetryWorktreeDialog.tsx";
 import { RunnersPanel } from "./RunnersPanel.tsx";
 import type { RoomConnection } from "./room.ts";
 import { useBoard } from "./useBoard.ts";
@@ -22,6 +23,7 @@ type Dialog =
   | { kind: "create"; at: { x: number; y: number }; placedBy: "pointer" | "view" }
   | { kind: "delete"; worktreeId: string }
   | { kind: "notes"; worktreeId: string }
+  | { kind: "failure"; worktreeId: string }
   | null;
 
 export function BoardPage({ boardId, user }: { boardId: string; user: User }) {
@@ -34,6 +36,7 @@ export function BoardPage({ boardId, user }: { boardId: string; user: User }) {
     () => ({
       askDelete: (worktreeId) => setDialog({ kind: "delete", worktreeId }),
       editNotes: (worktreeId) => setDialog({ kind: "notes", worktreeId }),
+      openFailure: (worktreeId) => setDialog({ kind: "failure", worktreeId }),
     }),
     [],
   );
@@ -167,6 +170,15 @@ export function BoardPage({ boardId, user }: { boardId: string; user: User }) {
         />
       )}
       {dialog?.kind === "delete" && <DeleteWorktreeDialog wt={dialogCard} actions={actions} onClose={closeDialog} />}
+      {dialog?.kind === "failure" && dialogCard && (
+        <RetryWorktreeDialog
+          wt={dialogCard}
+          canEdit={canEdit}
+          actions={actions}
+          onRemove={() => setDialog({ kind: "delete", worktreeId: dialogCard.id })}
+          onClose={closeDialog}
+        />
+      )}
       {dialog?.kind === "notes" && dialogCard && (
         <NotesDialog wt={dialogCard} canEdit={canEdit} actions={actions} onClose={closeDialog} />
       )}

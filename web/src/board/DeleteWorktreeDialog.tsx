@@ -5,9 +5,14 @@ import { Spinner } from "../ui/icons.tsx";
 import { notify } from "../ui/notices.tsx";
 import type { BoardActions } from "./useBoard.ts";
 
-/** The runner's refusal to delete a dirty worktree starts with these words (runner/src/worktrees.ts). */
+/** The runner's refusal to delete a dirty worktree (its code, or from older runners its first words). */
 const isDirtyRefusal = (wt: Worktree | undefined) =>
-  !!wt && wt.status === "ready" && !!wt.error?.startsWith("uncommitted changes");
+  !!wt &&
+  wt.status === "ready" &&
+  (wt.errorCode === "uncommitted_changes" || !!wt.error?.startsWith("uncommitted changes"));
+/** The runner would not delete the branch: it has commits its base lacks. Nothing was deleted. */
+const isUnmergedRefusal = (wt: Worktree | undefined) =>
+  !!wt && wt.status !== "deleting" && wt.errorCode === "branch_unmerged";
 
 /**
  * Delete a worktree, following it to the end: the dialog stays open while the runner works, closes
@@ -26,6 +31,8 @@ export function DeleteWorktreeDialog({
   const ref = useRef<HTMLDialogElement>(null);
   const [deleteBranch, setDeleteBranch] = useState(false);
   const [sent, setSent] = useState<"none" | "normal" | "force">("none");
+  /** Whether the last request was forced, so asking again about the branch keeps that choice. */
+  const [forced, setForced] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const name = useRef(wt?.name ?? "");
   if (wt) name.current = wt.name;
@@ -49,17 +56,21 @@ export function DeleteWorktreeDialog({
 
   const answered = sent !== "none" && seenDeleting && wt?.status !== "deleting";
   const refused = isDirtyRefusal(wt) && (sent === "none" || (sent === "normal" && answered));
+  const unmerged = isUnmergedRefusal(wt) && (sent === "none" || answered);
   const working = sent !== "none" && !answered;
-  // The runner answered without deleting, for a reason other than uncommitted changes.
-  const stopped = answered && !refused;
+  // The runner answered without deleting, for another reason.
+  const stopped = answered && !refused && !unmerged;
+  // Trellis deletes only a branch this card's create made.
+  const mayDeleteBranch = !!wt?.branchCreated;
 
-  const go = async (force: boolean) => {
+  const go = async (force: boolean, branch: { deleteBranch: boolean; deleteUnmerged?: boolean } = { deleteBranch }) => {
     if (!wt) return;
     setError(null);
     setSeenDeleting(false);
+    setForced(force);
     setSent(force ? "force" : "normal");
     try {
-      await actions.deleteWorktree(wt.id, { force, deleteBranch });
+      await actions.deleteWorktree(wt.id, { force, ...branch, deleteBranch: branch.deleteBranch && mayDeleteBranch });
     } catch (err) {
       setSent("none");
       setError(messageOf(err));
@@ -72,11 +83,23 @@ export function DeleteWorktreeDialog({
         method="dialog"
         onSubmit={(e) => {
           e.preventDefault();
-          void go(refused);
+          if (unmerged) void go(forced, { deleteBranch: true, deleteUnmerged: true });
+          else void go(refused);
         }}
       >
         <h2>Delete “{name.current}”?</h2>
-        {refused ? (
+        {unmerged ? (
+          <>
+            <p>Nothing was deleted: the branch has commits that are not in its base branch.</p>
+            <pre className="git-error" data-testid="delete-unmerged">
+              {wt?.error}
+            </pre>
+            <p className="small">
+              Deleting the unmerged branch loses those commits. That cannot be undone. You can also delete only the
+              worktree and keep the branch.
+            </p>
+          </>
+        ) : refused ? (
           <>
             <p>The runner did not delete it: the worktree has changes that were never committed.</p>
             <pre className="git-error" data-testid="delete-refusal">
@@ -90,7 +113,7 @@ export function DeleteWorktreeDialog({
             stop the delete unless you force it.
           </p>
         )}
-        {wt && (
+        {wt && !unmerged && mayDeleteBranch && (
           <label className="check">
             <input
               type="checkbox"
@@ -101,6 +124,11 @@ export function DeleteWorktreeDialog({
             />
             Also delete the branch <code>{wt.branch}</code>
           </label>
+        )}
+        {wt && !mayDeleteBranch && (
+          <p className="muted small" data-testid="branch-kept">
+            The branch <code>{wt.branch}</code> stays: Trellis did not create it, so it never deletes it.
+          </p>
         )}
         {working && (
           <p className="muted small" data-testid="delete-progress">
@@ -118,7 +146,22 @@ export function DeleteWorktreeDialog({
           <button type="button" className="btn" onClick={onClose}>
             {working ? "Close" : "Cancel"}
           </button>
-          {refused ? (
+          {unmerged ? (
+            <>
+              <button
+                type="button"
+                className="btn"
+                disabled={working}
+                onClick={() => void go(forced, { deleteBranch: false })}
+                data-testid="delete-keep-branch"
+              >
+                Delete worktree, keep branch
+              </button>
+              <button type="submit" className="btn btn-danger" disabled={working} data-testid="delete-unmerged-confirm">
+                Delete unmerged branch
+              </button>
+            </>
+          ) : refused ? (
             <button type="submit" className="btn btn-danger" disabled={working} data-testid="force-delete">
               Force delete
             </button>

@@ -85,6 +85,16 @@ export const WorktreeCard = memo(function WorktreeCard({ id, data, selected, dra
                 Copy path
               </button>
             )}
+            {canEdit && wt.status === "error" && (
+              <button
+                type="button"
+                className="btn btn-small btn-ghost"
+                onClick={() => ui.openFailure(id)}
+                data-testid="worktree-retry"
+              >
+                Retry or edit…
+              </button>
+            )}
             {canCancel && (
               <button
                 type="button"
@@ -116,15 +126,26 @@ export const WorktreeCard = memo(function WorktreeCard({ id, data, selected, dra
         )}
         {canEdit && (hover || selected) && (
           <>
-            <button
-              type="button"
-              className="wt-btn i-refresh nodrag"
-              disabled={wt.status !== "ready" || refreshing || detached}
-              onClick={() => void actions.refreshWorktree(id)}
-              title="Refresh: ahead/behind and changed files"
-              aria-label="Refresh"
-              data-testid="worktree-refresh"
-            />
+            {wt.status === "error" ? (
+              <button
+                type="button"
+                className="wt-btn i-refresh nodrag"
+                onClick={() => ui.openFailure(id)}
+                title="Retry or edit: see git's whole message and try again"
+                aria-label="Retry or edit"
+                data-testid="worktree-retry-open"
+              />
+            ) : (
+              <button
+                type="button"
+                className="wt-btn i-refresh nodrag"
+                disabled={wt.status !== "ready" || refreshing || detached}
+                onClick={() => void actions.refreshWorktree(id)}
+                title="Refresh: ahead/behind and changed files"
+                aria-label="Refresh"
+                data-testid="worktree-refresh"
+              />
+            )}
             <button
               type="button"
               className="wt-btn i-trash nodrag"
@@ -142,9 +163,10 @@ export const WorktreeCard = memo(function WorktreeCard({ id, data, selected, dra
         {wt.baseBranch && wt.baseBranch !== wt.branch && <span className="wt-base">← {wt.baseBranch}</span>}
       </div>
       {wt.error ? (
-        <div className="wt-message" title={wt.error} data-testid="worktree-error">
+        // The whole message, scrollable in place; no tooltip holding the rest.
+        <pre className="wt-message nodrag nowheel" data-testid="worktree-error">
           {wt.error}
-        </div>
+        </pre>
       ) : (
         wt.notes && (
           <button

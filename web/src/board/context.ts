@@ -7,6 +7,8 @@ import type { BoardActions } from "./useBoard.ts";
 export interface BoardUi {
   askDelete(worktreeId: string): void;
   editNotes(worktreeId: string): void;
+  /** A failed card: its whole error, retry, edit and remove. */
+  openFailure(worktreeId: string): void;
 }
 
 /** What canvas nodes need beyond their row. Stable across renders, so memoized nodes stay put. */

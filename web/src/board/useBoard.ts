@@ -539,17 +539,35 @@ export function useBoard(boardId: string, user: User) {
       },
 
       /** Throws for the delete dialog. The card shows `deleting` until its runner reports back. */
-      async deleteWorktree(worktreeId: string, opts: { force: boolean; deleteBranch: boolean }) {
+      async deleteWorktree(
+        worktreeId: string,
+        opts: { force: boolean; deleteBranch: boolean; deleteUnmerged?: boolean },
+      ) {
         const res = await api.api.boards[":boardId"].worktrees[":worktreeId"].$delete({
           param: { boardId, worktreeId },
           query: {
             force: String(opts.force) as "true" | "false",
             deleteBranch: String(opts.deleteBranch) as "true" | "false",
+            deleteUnmerged: String(!!opts.deleteUnmerged) as "true" | "false",
           },
         });
         if (res.status === 204) return dropNode(worktreeId);
         const wt = await unwrap(Promise.resolve(res));
         if (wt) upsertCard(wt as Worktree);
+      },
+
+      /** Run a failed card's create again, maybe with another branch, base or mode. Throws for the dialog. */
+      async retryWorktree(
+        worktreeId: string,
+        edit: { mode?: "new" | "existing"; branch?: string; baseBranch?: string | null } = {},
+      ) {
+        const wt = await unwrap(
+          api.api.boards[":boardId"].worktrees[":worktreeId"].retry.$post({
+            param: { boardId, worktreeId },
+            json: edit,
+          }),
+        );
+        upsertCard(wt);
       },
 
       async cancelJob(jobId: string) {

@@ -37,6 +37,8 @@ export function RepoList({ runner, store, canUse }: { runner: Runner; store: Run
               canUse={canUse}
               fetching={fetching.has(r.id)}
               onFetch={() => void store.fetchRepo(runner.id, r.id)}
+              onRetry={() => store.retryRepo(runner.id, r.id)}
+              onRemove={() => store.removeRepo(runner.id, r.id)}
             />
           ))}
         </ul>
@@ -66,14 +68,20 @@ function RepoRow({
   canUse,
   fetching,
   onFetch,
+  onRetry,
+  onRemove,
 }: {
   repo: Repo;
   now: number;
   canUse: boolean;
   fetching: boolean;
   onFetch: () => void;
+  onRetry: () => Promise<void>;
+  onRemove: () => Promise<void>;
 }) {
   const where = repo.path ?? (repo.source.kind === "path" ? repo.source.path : repo.source.url);
+  const { busy, error, run } = useSubmit();
+  const [confirming, setConfirming] = useState(false);
   return (
     <li className="repo" data-testid="repo" data-name={repo.name} data-status={repo.status}>
       <div className="repo-head">
@@ -95,7 +103,60 @@ function RepoRow({
             {fetching ? <Spinner /> : <RefreshIcon />} {fetching ? "Fetching…" : "Fetch"}
           </button>
         )}
+        {canUse && repo.status === "error" && (
+          <button
+            type="button"
+            className="btn btn-small btn-ghost"
+            onClick={() => void run(onRetry)}
+            disabled={busy}
+            title="Add it again"
+            data-testid="repo-retry"
+          >
+            <RefreshIcon /> Retry
+          </button>
+        )}
+        {canUse &&
+          (confirming ? (
+            <>
+              <button
+                type="button"
+                className="btn btn-small btn-ghost-danger"
+                onClick={() => void run(onRemove).then(() => setConfirming(false))}
+                disabled={busy}
+                data-testid="repo-remove-confirm"
+              >
+                Remove from runner
+              </button>
+              <button type="button" className="btn btn-small btn-ghost" onClick={() => setConfirming(false)}>
+                Keep
+              </button>
+            </>
+          ) : (
+            <button
+              type="button"
+              className="btn btn-small btn-ghost"
+              onClick={() => setConfirming(true)}
+              disabled={busy}
+              title="Remove this repo from the runner's list"
+              data-testid="repo-remove"
+            >
+              Remove
+            </button>
+          ))}
       </div>
+      {confirming && (
+        <p className="small muted" data-testid="repo-remove-note">
+          {repo.source.kind === "url"
+            ? "The runner forgets it and deletes the clone it made in its data folder."
+            : "The runner forgets it; the folder on its machine stays exactly as it is."}{" "}
+          Repos that cards use cannot be removed until those cards are deleted.
+        </p>
+      )}
+      {error && (
+        <div className="error small" role="alert" data-testid="repo-action-error">
+          {error}
+        </div>
+      )}
       <div className="repo-meta small muted">
         {repo.defaultBranch && (
           <span title="Default branch">

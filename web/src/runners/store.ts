@@ -111,7 +111,9 @@ export class RunnerStore {
         this.board.update((l) => upsert(l, row, mergeRunner));
       }
       this.all.update((l) => (l?.some((r) => r.id === row.id) ? upsert(l, row, mergeRunner) : l));
-    } else if (e.entity === "repo" && e.op !== "removed") {
+    } else if (e.entity === "repo" && e.op === "removed") {
+      this.dropRepo(e.id);
+    } else if (e.entity === "repo") {
       const repo = e.row as Repo;
       const list = this.repos.get().get(repo.runnerId);
       if (list) this.setRepos(repo.runnerId, upsertSorted(list, repo));
@@ -159,6 +161,37 @@ export class RunnerStore {
     this.setRepos(runnerId, upsertSorted(list, repo));
     void this.watchAdding(runnerId);
     return repo;
+  }
+
+  /** Add a failed repo again. Throws the API's message. */
+  async retryRepo(runnerId: string, repoId: string): Promise<void> {
+    const repo = await unwrap(
+      api.api.runners[":runnerId"].repos[":repoId"].retry.$post({ param: { runnerId, repoId } }),
+    );
+    this.setRepos(runnerId, upsertSorted(this.repos.get().get(runnerId) ?? [], repo));
+    void this.watchAdding(runnerId);
+  }
+
+  /** Remove a repo from the runner (refused while cards use it). Throws the API's message. */
+  async removeRepo(runnerId: string, repoId: string): Promise<void> {
+    try {
+      await expectOk(api.api.runners[":runnerId"].repos[":repoId"].$delete({ param: { runnerId, repoId } }));
+    } catch (err) {
+      if (!(err instanceof ApiError && err.status === 404)) throw err;
+    }
+    this.dropRepo(repoId);
+  }
+
+  private dropRepo(repoId: string) {
+    this.repos.update((m) => {
+      const next = new Map(m);
+      for (const [runnerId, list] of m)
+        next.set(
+          runnerId,
+          list.filter((r) => r.id !== repoId),
+        );
+      return next;
+    });
   }
 
   /** Queue a fetch and follow its job to the end, then re-read the repo list for the new branches. */
