@@ -51,8 +51,6 @@ export const BranchName = Text.trim()
       !s.startsWith("-") &&
       !s.endsWith(".") &&
       s !== "@" &&
-      // git accepts `HEAD` as a branch name, then every command that names HEAD means the wrong thing.
-      s !== "HEAD" &&
       s.split("/").every((part) => part.length > 0 && !part.startsWith(".") && !part.endsWith(".lock")),
     "is not a valid git branch name",
   )

@@ -37,7 +37,10 @@ async function readyCard(name: string): Promise<Worktree> {
   });
   expect(res.status).toBe(201);
   const wt = await res.json<Worktree>();
-  await runNext(runner.credential, { status: "succeeded", result: { path: `/w/${name}`, git: GIT } });
+  await runNext(runner.credential, {
+    status: "succeeded",
+    result: { path: `/w/${name}`, git: GIT, createdBranch: true },
+  });
   return wt;
 }
 
@@ -90,7 +93,7 @@ describe("unsharing a runner takes it away from the board's old cards", () => {
       method: "POST",
       token: member.token,
     });
-    expect(again.status).toBe(202);
+    expect(again.status, await again.clone().text()).toBe(202);
     const c = await claim(runner.credential);
     expect(c.job).toMatchObject({ type: "worktree.refresh", payload: { worktreeId: keep.id } });
   });
@@ -123,7 +126,7 @@ describe("links", () => {
       token: member.token,
       json: { repoId: repo.id, name: "linked", branch: "linked", issueUrl: "https://github.com/o/r/issues/1" },
     });
-    expect(ok.status).toBe(201);
+    expect(ok.status, await ok.clone().text()).toBe(201);
     expect((await ok.json<Worktree>()).issueUrl).toBe("https://github.com/o/r/issues/1");
   });
 });
