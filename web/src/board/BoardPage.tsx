@@ -2,7 +2,7 @@ import { ReactFlowProvider } from "@xyflow/react";
 import { useCallback, useMemo, useState } from "react";
 import type { Member, User } from "../../../protocol/index.ts";
 import { Link } from "../lib/router.tsx";
-import { type Store, useStore } from "../lib/store.ts";
+import { type Store, useStore, useStoreState } from "../lib/store.ts";
 import { InlineEdit } from "../ui/InlineEdit.tsx";
 import { ChevronLeftIcon, ServerIcon, UsersIcon } from "../ui/icons.tsx";
 import { UserMenu } from "../ui/UserMenu.tsx";
@@ -28,9 +28,10 @@ export function BoardPage({ boardId, user }: { boardId: string; user: User }) {
   const { entities, actions, runners, jobs } = state;
   // The page shows the board's name and role; the canvas, the panels and the dialogs subscribe to
   // their own slices, so a card moving never re-renders the page around the canvas.
-  const load = useStore(state.load);
-  const board = useStore(entities.board);
-  const room = useStore(state.room);
+  // A read's answers change several slices at once: render them together, as the canvas does.
+  const load = useStoreState(state.load);
+  const board = useStoreState(entities.board);
+  const room = useStoreState(state.room);
   const [panel, setPanel] = useState<"members" | "runners" | null>(null);
   const [dialog, setDialog] = useState<Dialog>(null);
   const [renaming, setRenaming] = useState(false);

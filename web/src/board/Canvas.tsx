@@ -13,7 +13,7 @@ import {
 } from "@xyflow/react";
 import { type PointerEvent, type MouseEvent as ReactMouseEvent, useCallback, useEffect, useRef, useState } from "react";
 import { messageOf } from "../lib/api.ts";
-import { type Store, useStore } from "../lib/store.ts";
+import { type Store, useStoreState } from "../lib/store.ts";
 import { confirm } from "../ui/confirm.tsx";
 import { FitIcon, GitIcon, PlusIcon } from "../ui/icons.tsx";
 import { notify } from "../ui/notices.tsx";
@@ -99,9 +99,9 @@ export function Canvas({
   /** `at` is the new card's top-left in canvas coordinates. */
   onCreateWorktree: (at: { x: number; y: number }, placedBy: "pointer" | "view") => void;
 }) {
-  const nodes = useStore(entities.nodes);
+  const nodes = useStoreState(entities.nodes);
   const { setNodes } = entities;
-  const loaded = useStore(cardsLoading) === null;
+  const loaded = useStoreState(cardsLoading) === null;
   const flow = useReactFlow<BoardNode>();
   const store = useStoreApi<BoardNode>();
   const { flowNodes, overview } = useCulledNodes(nodes);
