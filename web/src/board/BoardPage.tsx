@@ -1,14 +1,13 @@
 import { ReactFlowProvider } from "@xyflow/react";
 import { useCallback, useMemo, useState } from "react";
-import type { User } from "../../../protocol/index.ts";
+import type { Member, User } from "../../../protocol/index.ts";
 import { Link } from "../lib/router.tsx";
-import { useStore } from "../lib/store.ts";
+import { type Store, useStore, useStoreState } from "../lib/store.ts";
 import { InlineEdit } from "../ui/InlineEdit.tsx";
 import { ChevronLeftIcon, ServerIcon, UsersIcon } from "../ui/icons.tsx";
 import { UserMenu } from "../ui/UserMenu.tsx";
 import { Canvas } from "./Canvas.tsx";
 import { CreateWorktreeDialog } from "./CreateWorktreeDialog.tsx";
-import { isCard, type WorktreeNode } from "./cards.ts";
 import { BoardContext, type BoardUi } from "./context.ts";
 import { DeleteWorktreeDialog } from "./DeleteWorktreeDialog.tsx";
 import { Facepile } from "./Facepile.tsx";
@@ -17,7 +16,7 @@ import { NotesDialog } from "./NotesDialog.tsx";
 import { RetryWorktreeDialog } from "./RetryWorktreeDialog.tsx";
 import { RunnersPanel } from "./RunnersPanel.tsx";
 import type { RoomConnection } from "./room.ts";
-import { useBoard } from "./useBoard.ts";
+import { useBoard, useWorktree } from "./useBoard.ts";
 
 type Dialog =
   | { kind: "create"; at: { x: number; y: number }; placedBy: "pointer" | "view" }
@@ -27,7 +26,14 @@ type Dialog =
   | null;
 
 export function BoardPage({ boardId, user }: { boardId: string; user: User }) {
-  const { load, board, nodes, setNodes, members, room, actions, runners, jobs, cardsLoading } = useBoard(boardId, user);
+  const state = useBoard(boardId, user);
+  const { entities, actions, runners, jobs } = state;
+  // The page shows the board's name and role; the canvas, the panels and the dialogs subscribe to
+  // their own slices, so a card moving never re-renders the page around the canvas.
+  // A read's answers change several slices at once: render them together, as the canvas does.
+  const load = useStoreState(state.load);
+  const board = useStoreState(entities.board);
+  const room = useStoreState(state.room);
   const [panel, setPanel] = useState<"members" | "runners" | null>(null);
   const [dialog, setDialog] = useState<Dialog>(null);
   const [renaming, setRenaming] = useState(false);
@@ -43,10 +49,7 @@ export function BoardPage({ boardId, user }: { boardId: string; user: User }) {
   const ctx = useMemo(() => ({ canEdit, actions, jobs, ui, runners }), [canEdit, actions, jobs, ui, runners]);
   const closeDialog = useCallback(() => setDialog(null), []);
   const toggle = (p: "members" | "runners") => setPanel((open) => (open === p ? null : p));
-  const dialogCard =
-    dialog && dialog.kind !== "create"
-      ? (nodes.find((n) => n.id === dialog.worktreeId && isCard(n)) as WorktreeNode | undefined)?.data.wt
-      : undefined;
+  const dialogCard = useWorktree(entities, dialog && dialog.kind !== "create" ? dialog.worktreeId : undefined);
   const boardRunners = useStore(runners.board);
   const online = boardRunners?.filter((r) => r.status === "online").length ?? 0;
 
@@ -95,11 +98,7 @@ export function BoardPage({ boardId, user }: { boardId: string; user: User }) {
         {board?.role === "viewer" && <span className="badge">View only</span>}
         <span className="spacer" />
         {room && <ConnectionState room={room} />}
-        {cardsLoading !== null && cardsLoading > 0 && (
-          <span className="muted small" data-testid="cards-loading">
-            Loading worktrees… {cardsLoading}
-          </span>
-        )}
+        <CardsLoading progress={state.catchUp.firstLoad} />
         {room && <Facepile presence={room.presence} />}
         <button
           type="button"
@@ -122,7 +121,7 @@ export function BoardPage({ boardId, user }: { boardId: string; user: User }) {
           aria-expanded={panel === "members"}
           data-testid="members-button"
         >
-          <UsersIcon /> {members.length || ""}
+          <UsersIcon /> <MemberCount members={entities.members} />
           <span className="sr-only">members</span>
         </button>
         <UserMenu user={user} />
@@ -132,13 +131,12 @@ export function BoardPage({ boardId, user }: { boardId: string; user: User }) {
           <ReactFlowProvider>
             {room && (
               <Canvas
-                nodes={nodes}
-                setNodes={setNodes}
+                entities={entities}
+                cardsLoading={state.catchUp.firstLoad}
                 room={room}
                 canEdit={canEdit}
                 actions={actions}
                 ready={load.status === "ready"}
-                loaded={cardsLoading === null}
                 onCreateWorktree={(at, placedBy) => setDialog({ kind: "create", at, placedBy })}
               />
             )}
@@ -146,7 +144,7 @@ export function BoardPage({ boardId, user }: { boardId: string; user: User }) {
         </BoardContext.Provider>
         {panel === "members" && board && (
           <MembersPanel
-            members={members}
+            members={entities.members}
             me={user}
             myRole={board.role}
             actions={actions}
@@ -162,7 +160,7 @@ export function BoardPage({ boardId, user }: { boardId: string; user: User }) {
           boardId={boardId}
           at={dialog.at}
           placedBy={dialog.placedBy}
-          nodes={nodes}
+          entities={entities}
           store={runners}
           actions={actions}
           onClose={closeDialog}
@@ -184,6 +182,20 @@ export function BoardPage({ boardId, user }: { boardId: string; user: User }) {
       )}
     </div>
   );
+}
+
+function CardsLoading({ progress }: { progress: Store<number | null> }) {
+  const read = useStore(progress);
+  if (read === null || read === 0) return null;
+  return (
+    <span className="muted small" data-testid="cards-loading">
+      Loading worktrees… {read}
+    </span>
+  );
+}
+
+function MemberCount({ members }: { members: Store<Member[]> }) {
+  return <>{useStore(members).length || ""}</>;
 }
 
 /** Quiet when all is well (a dot); says so in words only while the socket is down. */

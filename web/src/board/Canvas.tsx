@@ -11,28 +11,21 @@ import {
   useReactFlow,
   useStoreApi,
 } from "@xyflow/react";
-import {
-  type Dispatch,
-  type PointerEvent,
-  type MouseEvent as ReactMouseEvent,
-  type SetStateAction,
-  useCallback,
-  useEffect,
-  useRef,
-  useState,
-} from "react";
+import { type PointerEvent, type MouseEvent as ReactMouseEvent, useCallback, useEffect, useRef, useState } from "react";
 import { messageOf } from "../lib/api.ts";
+import { type Store, useStoreState } from "../lib/store.ts";
 import { confirm } from "../ui/confirm.tsx";
 import { FitIcon, GitIcon, PlusIcon } from "../ui/icons.tsx";
 import { notify } from "../ui/notices.tsx";
+import { type BoardActions, ZONE_SIZE } from "./actions.ts";
 import { BoardSearch } from "./BoardSearch.tsx";
 import { Cursors } from "./Cursors.tsx";
 import { type BoardNode, CARD, carryCards, isCard, isZone, placeCard, type ZoneNode } from "./cards.ts";
+import type { BoardEntities } from "./entities.ts";
 import { Minimap } from "./Minimap.tsx";
 import { boardBounds, CardOverview, cardAt as cardUnder, useCulledNodes } from "./overview.tsx";
 import { useRemoteDrags } from "./remoteDrags.ts";
 import type { RoomConnection } from "./room.ts";
-import { type BoardActions, ZONE_SIZE } from "./useBoard.ts";
 import { WorktreeCard } from "./WorktreeCard.tsx";
 import { ZoneNodeView } from "./ZoneNode.tsx";
 
@@ -87,26 +80,28 @@ const MIN_ZOOM = 0.03;
 type Menu = { screen: { x: number; y: number }; flow: { x: number; y: number } };
 
 export function Canvas({
-  nodes,
-  setNodes,
+  entities,
+  cardsLoading,
   room,
   canEdit,
   actions,
   ready,
-  loaded,
   onCreateWorktree,
 }: {
-  nodes: BoardNode[];
-  setNodes: Dispatch<SetStateAction<BoardNode[]>>;
+  /** The one view of the node list: the page around it does not re-render for the canvas. */
+  entities: BoardEntities;
+  /** Cards read so far on the first load; null once every page is in (tests and the board benchmark wait for it). */
+  cardsLoading: Store<number | null>;
   room: RoomConnection;
   canEdit: boolean;
   actions: BoardActions;
   ready: boolean;
-  /** Every page of cards is in (tests and the board benchmark wait for it). */
-  loaded: boolean;
   /** `at` is the new card's top-left in canvas coordinates. */
   onCreateWorktree: (at: { x: number; y: number }, placedBy: "pointer" | "view") => void;
 }) {
+  const nodes = useStoreState(entities.nodes);
+  const { setNodes } = entities;
+  const loaded = useStoreState(cardsLoading) === null;
   const flow = useReactFlow<BoardNode>();
   const store = useStoreApi<BoardNode>();
   const { flowNodes, overview } = useCulledNodes(nodes);
@@ -122,7 +117,7 @@ export function Canvas({
     [setNodes],
   );
 
-  useRemoteDrags(room.presence, setNodes, nodesRef);
+  useRemoteDrags(room.presence, entities.nodes);
 
   /** Everyone else sees the drag as it happens (through room presence, throttled like the cursor). */
   const onNodeDrag: OnNodeDrag<BoardNode> = useCallback(

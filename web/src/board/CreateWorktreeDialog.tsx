@@ -6,8 +6,9 @@ import { useStore } from "../lib/store.ts";
 import { useSubmit } from "../lib/useSubmit.ts";
 import type { RunnerStore } from "../runners/store.ts";
 import { Spinner } from "../ui/icons.tsx";
-import { type BoardNode, CARD, isCard, placeCard } from "./cards.ts";
-import type { BoardActions } from "./useBoard.ts";
+import type { BoardActions } from "./actions.ts";
+import { CARD, isCard, placeCard } from "./cards.ts";
+import type { BoardEntities } from "./entities.ts";
 
 const LAST_KEY = "trellis:last-repo";
 
@@ -33,7 +34,7 @@ export function CreateWorktreeDialog({
   boardId,
   at,
   placedBy,
-  nodes,
+  entities,
   store,
   actions,
   onClose,
@@ -43,13 +44,15 @@ export function CreateWorktreeDialog({
   /** Top-left of the new card, in canvas coordinates. */
   at: { x: number; y: number };
   placedBy: "pointer" | "view";
-  nodes: readonly BoardNode[];
+  /** The cards already on the board: their names and branches are taken, and where they sit is not free. */
+  entities: BoardEntities;
   store: RunnerStore;
   actions: BoardActions;
   onClose: () => void;
   onOpenRunners: () => void;
 }) {
   const ref = useRef<HTMLDialogElement>(null);
+  const nodes = useStore(entities.nodes);
   const runnersRaw = useStore(store.board);
   const reposByRunner = useStore(store.repos);
   const runners = useMemo(

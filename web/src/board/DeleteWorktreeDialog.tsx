@@ -3,7 +3,7 @@ import type { Worktree } from "../../../protocol/index.ts";
 import { messageOf } from "../lib/api.ts";
 import { Spinner } from "../ui/icons.tsx";
 import { notify } from "../ui/notices.tsx";
-import type { BoardActions } from "./useBoard.ts";
+import type { BoardActions } from "./actions.ts";
 
 /** The runner's refusal to delete a dirty worktree (its code, or from older runners its first words). */
 const isDirtyRefusal = (wt: Worktree | undefined) =>

@@ -1,12 +1,13 @@
 import { type FormEvent, useState } from "react";
 import type { Member, Role, User } from "../../../protocol/index.ts";
 import { messageOf } from "../lib/api.ts";
+import { type Store, useStore } from "../lib/store.ts";
 import { useSubmit } from "../lib/useSubmit.ts";
 import { Avatar } from "../ui/Avatar.tsx";
 import { confirm } from "../ui/confirm.tsx";
 import { CloseIcon } from "../ui/icons.tsx";
 import { notify } from "../ui/notices.tsx";
-import type { BoardActions } from "./useBoard.ts";
+import type { BoardActions } from "./actions.ts";
 
 const ROLE_HELP: Record<Role, string> = {
   owner: "Can do anything, including managing members and deleting the board.",
@@ -15,18 +16,19 @@ const ROLE_HELP: Record<Role, string> = {
 };
 
 export function MembersPanel({
-  members,
+  members: membersStore,
   me,
   myRole,
   actions,
   onClose,
 }: {
-  members: Member[];
+  members: Store<Member[]>;
   me: User;
   myRole: Role;
   actions: BoardActions;
   onClose: () => void;
 }) {
+  const members = useStore(membersStore);
   const isOwner = myRole === "owner";
 
   const remove = async (m: Member) => {

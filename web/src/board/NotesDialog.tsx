@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from "react";
 import { isHttpUrl, type Worktree } from "../../../protocol/index.ts";
-import type { BoardActions } from "./useBoard.ts";
+import type { BoardActions } from "./actions.ts";
 
 /** A worktree's notes: read by everyone, edited by members. Saved as one PATCH. */
 export function NotesDialog({

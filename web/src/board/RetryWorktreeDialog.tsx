@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from "react";
 import type { Worktree } from "../../../protocol/index.ts";
 import { messageOf } from "../lib/api.ts";
-import type { BoardActions } from "./useBoard.ts";
+import type { BoardActions } from "./actions.ts";
 
 /**
  * A card whose creation failed: git's whole message, and the ways out. Retry runs the create

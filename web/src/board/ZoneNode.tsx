@@ -3,8 +3,9 @@ import { type CSSProperties, memo, useState } from "react";
 import { confirm } from "../ui/confirm.tsx";
 import { InlineEdit } from "../ui/InlineEdit.tsx";
 import { PencilIcon, TrashIcon } from "../ui/icons.tsx";
+import { ZONE_COLORS } from "./actions.ts";
+import type { ZoneNode } from "./cards.ts";
 import { useBoardContext } from "./context.ts";
-import { ZONE_COLORS, type ZoneNode } from "./useBoard.ts";
 
 const TOOLBAR_STYLE = { zIndex: 2000 };
 

@@ -1,7 +1,7 @@
 import { createContext, useContext } from "react";
 import type { RunnerStore } from "../runners/store.ts";
+import type { BoardActions } from "./actions.ts";
 import type { CardJobs } from "./jobs.ts";
-import type { BoardActions } from "./useBoard.ts";
 
 /** Dialogs a card can open; they live on the board page, once, not in every card. */
 export interface BoardUi {

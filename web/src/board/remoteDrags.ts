@@ -1,5 +1,6 @@
-import { type Dispatch, type RefObject, type SetStateAction, useEffect } from "react";
+import { useEffect } from "react";
 import type { Drag } from "../../../protocol/index.ts";
+import type { Store } from "../lib/store.ts";
 import type { BoardNode } from "./cards.ts";
 import type { PresenceStore } from "./presence.ts";
 
@@ -12,11 +13,7 @@ const SETTLE_MS = 1500;
  * a drag of our own, and a drag that ends without a write (dropped where it started) puts the
  * nodes back where their rows say, once the drop has had time to land.
  */
-export function useRemoteDrags(
-  presence: PresenceStore,
-  setNodes: Dispatch<SetStateAction<BoardNode[]>>,
-  nodesRef: RefObject<BoardNode[]>,
-) {
+export function useRemoteDrags(presence: PresenceStore, nodes: Store<BoardNode[]>) {
   useEffect(() => {
     const last = new Map<string, string>();
     const timers = new Set<ReturnType<typeof setTimeout>>();
@@ -28,7 +25,7 @@ export function useRemoteDrags(
         timers.delete(t);
         const still = new Set([...active.values()].flat().map((d) => d.id));
         const back = new Set(ids.filter((id) => !still.has(id)));
-        setNodes((ns) => reset(ns, back));
+        nodes.update((ns) => reset(ns, back));
       }, SETTLE_MS);
       timers.add(t);
     };
@@ -50,15 +47,15 @@ export function useRemoteDrags(
         }
       }
       if (moves.size === 0) return;
-      if (!nodesRef.current.some((n) => moves.has(n.id))) return;
-      setNodes((ns) => follow(ns, moves));
+      if (!nodes.get().some((n) => moves.has(n.id))) return;
+      nodes.update((ns) => follow(ns, moves));
     };
     const unsubscribe = presence.subscribeCursors(onFrame);
     return () => {
       unsubscribe();
       for (const t of timers) clearTimeout(t);
     };
-  }, [presence, setNodes, nodesRef]);
+  }, [presence, nodes]);
 }
 
 /** Put nodes at the positions a peer's drag gives them; zones carry their cards by as much. */

@@ -1,13 +1,14 @@
 import { PartySocket } from "partysocket";
-import type { ClientMessage, Drag, EntityEvent } from "../../../protocol/index.ts";
+import type { ClientMessage, Drag, EntityEvent, Notice } from "../../../protocol/index.ts";
 import { ROOM_CLOSE, ROOM_PROTOCOL, ROOM_VERSION_PARAM, ServerMessage } from "../../../protocol/index.ts";
 
 type Presence = Extract<ClientMessage, { type: "presence" }>;
 type Point = NonNullable<Presence["cursor"]>;
+/** A piece of a running agent message, as the room sends it to the sockets watching its session. */
+export type StreamMessage = Extract<ServerMessage, { type: "stream" }>;
 
 import { ApiError, api, refreshSession, unwrap } from "../lib/api.ts";
 import { Store } from "../lib/store.ts";
-import { notify } from "../ui/notices.tsx";
 import { PresenceStore } from "./presence.ts";
 
 export type RoomStatus = "connecting" | "connected" | "reconnecting" | "closed";
@@ -28,8 +29,17 @@ const CURSOR_MS = 66;
 /** Presence frames are the only thing queued while offline, and only the latest few matter. */
 const MAX_QUEUED = 8;
 
+/**
+ * Where the room's frames go, one handler per kind, so each lands in its own store: entities in
+ * the entity stores (through the catch-up), stream deltas (many a second) and notices never there.
+ * Presence is this connection's own store.
+ */
 export interface RoomHandlers {
   entity(event: EntityEvent): void;
+  /** A delta of a running agent message, for the sessions watched on this socket. */
+  stream(frame: StreamMessage): void;
+  /** Something this person should hear about. */
+  notice(notice: Notice): void;
   /** Joined the room (first connect or any reconnect): what happened while not listening is only in D1. */
   welcomed(): void;
   /** Access ended (board deleted, removed, no longer a member). */
@@ -122,8 +132,11 @@ export class RoomConnection {
       case "entity":
         this.handlers.entity(msg);
         break;
+      case "stream":
+        this.handlers.stream(msg);
+        break;
       case "notice":
-        notify(msg.notice.title);
+        this.handlers.notice(msg.notice);
         break;
       case "error":
         console.warn("board room:", msg.code, msg.message);

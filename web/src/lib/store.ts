@@ -1,4 +1,4 @@
-import { useSyncExternalStore } from "react";
+import { useEffect, useState, useSyncExternalStore } from "react";
 
 /** The smallest observable value: components subscribe with `useStore`, anything else with `subscribe`. */
 export class Store<T> {
@@ -26,4 +26,20 @@ export class Store<T> {
 
 export function useStore<T>(store: Store<T>): T {
   return useSyncExternalStore(store.subscribe, store.get);
+}
+
+/**
+ * Like `useStore`, but a change renders with the priority of whatever caused it, as `useState`
+ * does: after a network answer, in a later task, batched with any other answer that landed
+ * first; `useStore`'s updates always render synchronously, one render per change. For the canvas,
+ * where a render of thousands of nodes is dear and pages of cards arrive close together.
+ */
+export function useStoreState<T>(store: Store<T>): T {
+  const [value, setValue] = useState(store.get);
+  useEffect(() => {
+    const read = () => setValue(() => store.get());
+    read();
+    return store.subscribe(read);
+  }, [store]);
+  return value;
 }

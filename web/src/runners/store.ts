@@ -104,7 +104,8 @@ export class RunnerStore {
         this.board.update((l) => l?.filter((r) => r.id !== e.id) ?? null);
         return;
       }
-      const row = e.row as Runner;
+      const row = e.row;
+      if (!row) return;
       if (row.status === "revoked") {
         this.board.update((l) => l?.filter((r) => r.id !== row.id) ?? null);
       } else {
@@ -113,8 +114,8 @@ export class RunnerStore {
       this.all.update((l) => (l?.some((r) => r.id === row.id) ? upsert(l, row, mergeRunner) : l));
     } else if (e.entity === "repo" && e.op === "removed") {
       this.dropRepo(e.id);
-    } else if (e.entity === "repo") {
-      const repo = e.row as Repo;
+    } else if (e.entity === "repo" && e.row) {
+      const repo = e.row;
       const list = this.repos.get().get(repo.runnerId);
       if (list) this.setRepos(repo.runnerId, upsertSorted(list, repo));
     }
