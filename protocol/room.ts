@@ -1,7 +1,10 @@
 import { z } from "zod";
 import { Board, Member, Zone } from "./boards.ts";
 import { Text } from "./common.ts";
-import { Job, Repo, Runner, Worktree } from "./runner.ts";
+import { Job } from "./jobs.ts";
+import { Repo } from "./repos.ts";
+import { Runner } from "./runners.ts";
+import { Worktree } from "./worktrees.ts";
 
 /**
  * Messages on a board room socket (`/parties/board-room/:boardId?v=ROOM_PROTOCOL`). D1 is the

@@ -134,8 +134,9 @@ export class Edge {
     return (await this.call("GET", "/runner/me", Runner))!;
   }
 
-  claim(): Promise<JobClaim | null> {
-    return this.call("POST", "/runner/jobs/claim", JobClaim);
+  /** The oldest queued job of one of `types` (the ones this runner can run), or null. */
+  claim(types: readonly string[]): Promise<JobClaim | null> {
+    return this.call("POST", "/runner/jobs/claim", JobClaim, { types });
   }
 
   async start(jobId: string, leaseToken: string) {

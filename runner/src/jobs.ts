@@ -31,6 +31,9 @@ const handlers: { [T in JobType]: Handler<T> } = {
 
 export const isJobType = (type: string): type is JobType => Object.hasOwn(handlers, type);
 
+/** What this runner can run: it claims only these, so a job of a newer type waits for a newer runner. */
+export const KNOWN_JOB_TYPES = Object.keys(handlers) as JobType[];
+
 /** Check the payload against the contract, do the work, and check the result before it is reported. */
 export async function runJob(type: string, payload: unknown, env: JobEnv): Promise<Record<string, unknown>> {
   if (!isJobType(type)) throw new Error(`this runner does not know job type "${type}": update trellis-runner`);

@@ -10,7 +10,7 @@ import {
 } from "../../protocol/index.ts";
 import { type Edge, isBadResult, isRefused, isStaleLease, isTransient } from "./edge.ts";
 import { JobFailure } from "./failure.ts";
-import { runJob } from "./jobs.ts";
+import { KNOWN_JOB_TYPES, runJob } from "./jobs.ts";
 import { backoff, Link } from "./link.ts";
 import { KeyedLock } from "./locks.ts";
 import { firstLine, log } from "./log.ts";
@@ -140,7 +140,7 @@ export class Runner {
         while (!this.draining && this.running.size < this.o.concurrency) {
           let claim: JobClaim | null;
           try {
-            claim = await this.o.edge.claim();
+            claim = await this.o.edge.claim(KNOWN_JOB_TYPES);
           } catch (err) {
             if (isRefused(err)) return this.fatal("refused");
             log(`claim failed: ${firstLine(err)}; trying again shortly`);

@@ -3,6 +3,7 @@ import { createMiddleware } from "hono/factory";
 import { RUNNER_HEADERS } from "../../party/runner-link.ts";
 import { getRunnerLink } from "../../party/stubs.ts";
 import {
+  ClaimBody,
   CompleteJobBody,
   GitReport,
   JobEventsBody,
@@ -81,8 +82,8 @@ export const runnerApi = new Hono<AppEnv>()
   .get("/worktrees", async (c) => c.json({ items: await listRunnerWorktrees(c.var.ctx) }))
   /** Git state the watcher saw change; only this runner's rows are touched. */
   .post("/git", valid("json", GitReport), async (c) => c.json(await reportGitState(c.var.ctx, c.req.valid("json"))))
-  .post("/jobs/claim", async (c) => {
-    const claim = await claimJob(c.var.ctx);
+  .post("/jobs/claim", valid("json", ClaimBody), async (c) => {
+    const claim = await claimJob(c.var.ctx, c.req.valid("json").types);
     return claim ? c.json(claim) : c.body(null, 204);
   })
   .post("/jobs/:jobId/start", valid("json", LeaseBody), async (c) =>

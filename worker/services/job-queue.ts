@@ -17,20 +17,22 @@ import { assertUsable, isSharedWithBoard, loadRunner, requireRunnerUse } from ".
 const { jobs } = schema;
 export type JobRow = typeof jobs.$inferSelect;
 
-export const toJob = (r: JobRow): Job => ({
-  id: r.id,
-  runnerId: r.runnerId,
-  boardId: r.boardId,
-  type: r.type,
-  payload: r.payload,
-  status: r.status,
-  attempts: r.attempts,
-  cancelRequested: r.cancelRequested,
-  result: r.result ?? null,
-  error: r.error,
-  createdAt: r.createdAt,
-  updatedAt: r.updatedAt,
-});
+/** A row as the API shows it. Rows are only ever written through `JobSpec`, so the type and payload agree. */
+export const toJob = (r: JobRow): Job =>
+  ({
+    id: r.id,
+    runnerId: r.runnerId,
+    boardId: r.boardId,
+    type: r.type,
+    payload: r.payload,
+    status: r.status,
+    attempts: r.attempts,
+    cancelRequested: r.cancelRequested,
+    result: r.result ?? null,
+    error: r.error,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+  }) as Job;
 
 export interface JobSpec<T extends JobType> {
   /** Set when the row the job acts on must point at it; a fresh id otherwise. */

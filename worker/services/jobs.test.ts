@@ -31,6 +31,21 @@ async function expireAndSweep(runnerId: string, jobId: string) {
 }
 
 describe("the lease protocol", () => {
+  it("a runner claims only the job types it names; one that names none gets any", async () => {
+    const r = await registerRunner(owner.token);
+    const job = await ping(r.id);
+    // A runner that knows only worktree jobs leaves the ping for another.
+    expect((await post(r.credential, "/runner/jobs/claim", { types: ["worktree.create"] })).status).toBe(204);
+    expect((await getJob(job.id)).status).toBe("queued");
+    const c = await json<{ job: Job }>(
+      post(r.credential, "/runner/jobs/claim", { types: ["ping", "worktree.create"] }),
+    );
+    expect(c.job).toMatchObject({ id: job.id, type: "ping" });
+    const other = await ping(r.id);
+    expect((await claim(r.credential)).job.id).toBe(other.id);
+    await expectError(post(r.credential, "/runner/jobs/claim", { types: [] }), 400);
+  });
+
   it("claim, start, heartbeat, complete; a repeated completion is a no-op", async () => {
     const r = await registerRunner(owner.token);
     const job = await ping(r.id);

@@ -27,9 +27,13 @@ const { jobs, runners } = schema;
 const ACTIVE = ["claimed", "running"] as const;
 const OPEN = ["queued", "claimed", "running"] as const;
 
-const EFFECTS: Partial<Record<string, JobEffectFn>> = {
+/** What each job type does to its domain rows when it settles; every type is listed (null: nothing). */
+const EFFECTS: { [T in JobType]: JobEffectFn | null } = {
+  ping: null,
   "repo.add": repoJobEffect,
   "repo.fetch": repoJobEffect,
+  // The repo row is gone before the job is queued: the runner only forgets its local entry.
+  "repo.remove": null,
   "worktree.create": worktreeJobEffect,
   "worktree.delete": worktreeJobEffect,
   "worktree.refresh": worktreeJobEffect,
@@ -65,7 +69,7 @@ async function settle(
   opts: { revokeLease?: boolean } = {},
 ): Promise<JobRow | null> {
   const guard = exists(ctx.db.select({ one: sql`1` }).from(jobs).where(where));
-  const effect = EFFECTS[job.type]?.(ctx, job, outcome, guard) ?? null;
+  const effect = EFFECTS[job.type as JobType]?.(ctx, job, outcome, guard) ?? null;
   const transition = ctx.db
     .update(jobs)
     .set({
@@ -91,8 +95,12 @@ async function settle(
 
 // ---- the runner's side ----
 
-/** Claim the oldest queued job for this runner in one statement: D1 runs it atomically. */
-export async function claimJob(ctx: Ctx): Promise<JobClaim | null> {
+/**
+ * Claim the oldest queued job for this runner in one statement: D1 runs it atomically. A runner
+ * names the types it can run, and claims only those: an older runner never takes a job it would
+ * only fail, and the job waits for one that knows it.
+ */
+export async function claimJob(ctx: Ctx, types?: string[]): Promise<JobClaim | null> {
   const runnerId = actingRunnerId(ctx);
   const leaseToken = randomToken("lease_", 18);
   const now = Date.now();
@@ -100,7 +108,7 @@ export async function claimJob(ctx: Ctx): Promise<JobClaim | null> {
   const oldest = ctx.db
     .select({ id: jobs.id })
     .from(jobs)
-    .where(and(eq(jobs.runnerId, runnerId), eq(jobs.status, "queued")))
+    .where(and(eq(jobs.runnerId, runnerId), eq(jobs.status, "queued"), types ? inArray(jobs.type, types) : undefined))
     .orderBy(asc(jobs.id))
     .limit(1);
   // One round trip: the claim, then whether anything else is still waiting.

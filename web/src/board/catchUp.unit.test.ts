@@ -73,7 +73,7 @@ describe("a read", () => {
       runnerId: "run1",
       boardId: BOARD_ID,
       type: "worktree.refresh",
-      payload: { worktreeId: "w0001" },
+      payload: { worktreeId: "w0001", repoId: "r1", name: "wt-w0001", baseBranch: null },
       status: "running",
       attempts: 1,
       cancelRequested: false,

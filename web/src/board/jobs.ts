@@ -19,7 +19,7 @@ export class CardJobs {
   private readonly store = new Store<ReadonlyMap<string, CardJob>>(new Map());
 
   apply(job: Job): void {
-    const worktreeId = typeof job.payload.worktreeId === "string" ? job.payload.worktreeId : null;
+    const worktreeId = "worktreeId" in job.payload ? job.payload.worktreeId : null;
     if (!worktreeId) return;
     const current = this.store.get().get(worktreeId);
     if (OPEN.has(job.status)) {

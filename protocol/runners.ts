@@ -1,0 +1,73 @@
+import { z } from "zod";
+import { Name, Text } from "./common.ts";
+
+/**
+ * The runner protocol (`/runner/*`, runner credential as `Authorization: Bearer trl_run_…`) and
+ * the runners themselves. Repos, worktrees and jobs have files of their own. The runner only dials out: it claims jobs
+ * over HTTPS and holds one WebSocket to its RunnerLink, over which the edge wakes it.
+ *
+ * Runner API (all JSON; errors are `{ error: { code, message } }`):
+ * - `POST /runner/register` `RegisterRunnerBody` → 201 `RegisterRunnerResult` (no credential yet).
+ * - `GET  /runner/me` → `Runner` (who this credential is).
+ * - `GET  /runner/link?info=<url-encoded JSON RunnerInfo>&v=LINK_PROTOCOL` WebSocket upgrade (`protocol/link.ts`).
+ * - `POST /runner/jobs/claim` → 200 `JobClaim`, or 204 when nothing is queued for this runner.
+ * - `POST /runner/jobs/:id/start` `LeaseBody` → `HeartbeatResult` (claimed → running, lease renewed;
+ *   the runner may send it alongside the work: completing from `claimed` is accepted too).
+ * - `POST /runner/jobs/:id/heartbeat` `LeaseBody` → `HeartbeatResult`.
+ * - `POST /runner/jobs/:id/events` `JobEventsBody` → `JobEventsResult`.
+ * - `POST /runner/jobs/:id/complete` `CompleteJobBody` → `Job`.
+ * - `GET  /runner/worktrees` → `RunnerWorktrees` (what to watch), `POST /runner/git` `GitReport` →
+ *   `GitReportResult` (git state that changed on disk; `protocol/worktrees.ts`).
+ * Every job write carries the claim's lease token; a stale one gets 409 `stale_lease` and changes
+ * nothing: drop the job's work, it was handed to another claim or ended. A user token on
+ * `/runner/*` gets 401 `wrong_credential`; a revoked or unknown credential gets 401 `invalid_credential`.
+ */
+
+export const RunnerInfo = z.object({
+  version: Text.max(40),
+  os: Text.max(80),
+  gitVersion: Text.max(80),
+  providers: z.array(Text.max(40)).max(20),
+});
+export type RunnerInfo = z.infer<typeof RunnerInfo>;
+
+export const Runner = z.object({
+  id: z.string(),
+  ownerId: z.string(),
+  name: z.string(),
+  status: z.enum(["pending", "online", "offline", "revoked"]),
+  lastSeenAt: z.number().nullable(),
+  info: RunnerInfo.partial(),
+  /** Boards the owner shared it with (only shown to the owner). */
+  boardIds: z.array(z.string()),
+  createdAt: z.number(),
+});
+export type Runner = z.infer<typeof Runner>;
+
+export const CreateRunnerBody = z.object({ name: Name });
+
+/**
+ * How the commands Trellis prints invoke the runner. `trellis-runner` is not on npm yet, so they run
+ * it from a clone of Trellis: `npm run runner -- …` in the clone's root folder, which runs on the
+ * Node 22 the clone ships whatever the machine's own Node is. Once it is published they become
+ * `npx trellis-runner …`, from anywhere; the app says so next to the command.
+ */
+export const RUNNER_CLI = "npm run runner --";
+export const RUNNER_CLI_PUBLISHED = "npx trellis-runner";
+/** `POST /api/runners` answer: the one-time registration token and the command to paste. */
+export const RunnerRegistration = z.object({
+  runner: Runner,
+  registrationToken: z.string(),
+  expiresAt: z.number(),
+  command: z.string(),
+});
+export type RunnerRegistration = z.infer<typeof RunnerRegistration>;
+export const ShareRunnerBody = z.object({ boardId: Text.min(1).max(64) });
+
+/** `POST /runner/register` (no credential yet: the one-time token is the proof). */
+export const RegisterRunnerBody = z.object({
+  token: Text.min(1).max(200),
+  name: Name.optional(),
+  info: RunnerInfo,
+});
+export const RegisterRunnerResult = z.object({ runnerId: z.string(), credential: z.string(), name: z.string() });
