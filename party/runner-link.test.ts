@@ -2,6 +2,7 @@ import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "c
 import { beforeAll, describe, expect, it } from "vitest";
 import { LINK_CLOSE, LINK_PROTOCOL, LINK_STALE_MS } from "../protocol/index.ts";
 import { call, createBoard, joinRoom, json, registerUser, type TestUser } from "../test/helpers.ts";
+import { contextFor } from "../worker/context.ts";
 import { openLink, post, registerRunner, runNext, runnerRow, testEnv } from "../worker/routes/runner-testkit.ts";
 import { isStale } from "./link.ts";
 import type { RunnerLink } from "./runner-link.ts";
@@ -105,5 +106,20 @@ describe("RunnerLink", () => {
     for (const s of [watcher, other]) s.ws.close();
     link.ws.close();
     again.ws.close();
+  });
+
+  it("the edge addresses one runner's socket through the links port", async () => {
+    const r = await registerRunner(owner.token);
+    const link = await openLink(r.credential);
+    await link.next((m) => m.type === "wake");
+    const seen = link.messages.length;
+    const ctx = contextFor(testEnv, { kind: "runner", runnerId: r.id, ownerId: owner.id });
+    await ctx.links.send(r.id, { type: "cancel", v: LINK_PROTOCOL, jobId: "job-42" });
+    expect(await link.next((m) => m.type === "cancel", seen)).toEqual({
+      type: "cancel",
+      v: LINK_PROTOCOL,
+      jobId: "job-42",
+    });
+    link.ws.close();
   });
 });

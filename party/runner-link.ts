@@ -1,6 +1,6 @@
 import { eq } from "drizzle-orm";
 import { type Connection, type ConnectionContext, Server } from "partyserver";
-import { LINK_CLOSE, RunnerInfo } from "../protocol/index.ts";
+import { LINK_CLOSE, type LinkMessage, RunnerInfo } from "../protocol/index.ts";
 import { contextFor } from "../worker/context.ts";
 import { openDb, schema } from "../worker/db/client.ts";
 import type { Env } from "../worker/env.ts";
@@ -125,6 +125,11 @@ export class RunnerLink extends Server<Env> {
   /** A lease was granted that ends at `expiresAt`: make sure the alarm looks then. */
   async watchLease(expiresAt: number): Promise<void> {
     await this.core.watchLease(expiresAt);
+  }
+
+  /** Any frame to this runner's socket; returns how many sockets took it (0: the runner is away). */
+  async send(msg: LinkMessage): Promise<number> {
+    return this.core.send(msg);
   }
 
   /** Revocation: close every socket; the runner must not come back with this credential. */

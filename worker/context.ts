@@ -46,6 +46,7 @@ export function depsFor(env: Env, actorId: string | null = null): Deps {
         attempt("runner link watchLease", runnerId, () => getRunnerLink(env, runnerId).watchLease(expiresAt)),
       hangUp: (runnerId, code, reason) =>
         attempt("runner link hang-up", runnerId, () => getRunnerLink(env, runnerId).hangUp(code, reason)),
+      send: (runnerId, msg) => attempt("runner link send", runnerId, () => getRunnerLink(env, runnerId).send(msg)),
     },
   };
 }

@@ -1,4 +1,4 @@
-import type { EntityEvent, EntityRow, EntityType, Notice, StreamFrame } from "../../protocol/index.ts";
+import type { EntityEvent, EntityRow, EntityType, LinkMessage, Notice, StreamFrame } from "../../protocol/index.ts";
 import type { Db } from "../db/client.ts";
 import type { CredentialName, SocketMatch } from "./sockets.ts";
 
@@ -41,6 +41,8 @@ export interface LinkPorts {
   watchLease(runnerId: string, expiresAt: number): Promise<void>;
   /** Close the runner's socket with a reason (revoked). */
   hangUp(runnerId: string, code: number, reason: string): Promise<void>;
+  /** Any frame to one runner's socket (permission decisions, terminal input, as they come). */
+  send(runnerId: string, msg: LinkMessage): Promise<void>;
 }
 
 /** Flags and secrets a service may read; never the raw bindings. */
