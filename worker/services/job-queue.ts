@@ -1,5 +1,7 @@
 import type { SQL } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
+import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import type { z } from "zod";
 import type { Job, JobFailureCode, JobFailureDetail, JobPayloads, JobType } from "../../protocol/index.ts";
 import { schema } from "../db/client.ts";
@@ -70,21 +72,42 @@ export type AuthorizedJob<T extends JobType> = JobSpec<T> & { readonly [authoriz
 
 /**
  * The insert, to batch with the row the job acts on (`insertJob(ctx, await authorizeJob(ctx, spec))`);
- * follow with `jobQueued` once committed.
+ * follow with `jobQueued` once committed. With `onlyIf`, the job is written only if that row is
+ * in the state the batch's earlier write put it in (an INSERT … SELECT from it), so a write that
+ * matched nothing, because the row changed meanwhile, leaves no job a runner could claim.
  */
-export function insertJob<T extends JobType>(ctx: Ctx, spec: AuthorizedJob<T>) {
-  const createdBy = ctx.actor.kind === "user" ? ctx.actor.userId : null;
+export function insertJob<T extends JobType>(
+  ctx: Ctx,
+  spec: AuthorizedJob<T>,
+  opts: { onlyIf?: { table: SQLiteTable; where: SQL } } = {},
+) {
+  const values = {
+    id: spec.id ?? newId(),
+    runnerId: spec.runnerId,
+    boardId: spec.boardId,
+    type: spec.type,
+    payload: spec.payload as Record<string, unknown>,
+    idempotencyKey: spec.idempotencyKey ?? null,
+    createdBy: ctx.actor.kind === "user" ? ctx.actor.userId : null,
+  };
+  if (!opts.onlyIf) return ctx.db.insert(jobs).values(values).returning();
+  const as = (v: unknown, name: string) => sql`${v}`.as(name);
   return ctx.db
     .insert(jobs)
-    .values({
-      id: spec.id ?? newId(),
-      runnerId: spec.runnerId,
-      boardId: spec.boardId,
-      type: spec.type,
-      payload: spec.payload as Record<string, unknown>,
-      idempotencyKey: spec.idempotencyKey ?? null,
-      createdBy,
-    })
+    .select(
+      ctx.db
+        .select({
+          id: as(values.id, "id"),
+          runnerId: as(values.runnerId, "runner_id"),
+          boardId: as(values.boardId, "board_id"),
+          type: as(values.type, "type"),
+          payload: as(JSON.stringify(values.payload), "payload"),
+          idempotencyKey: as(values.idempotencyKey, "idempotency_key"),
+          createdBy: as(values.createdBy, "created_by"),
+        })
+        .from(opts.onlyIf.table)
+        .where(opts.onlyIf.where),
+    )
     .returning();
 }
 

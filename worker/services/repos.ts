@@ -22,6 +22,8 @@ interface RepoData {
   path?: string;
   branches?: string[];
   error?: string;
+  /** The add job of the latest retry, so that of two retries at once only one queues a job. */
+  jobId?: string;
 }
 
 export const toRepo = (r: RepoRow): Repo => {
@@ -165,7 +167,7 @@ export async function retryRepo(ctx: Ctx, runnerId: string, repoId: string): Pro
   const [[row], [job]] = await ctx.db.batch([
     ctx.db
       .update(repos)
-      .set({ status: "adding", data: patchData(repos.data, { error: null }) })
+      .set({ status: "adding", data: patchData(repos.data, { error: null, jobId }) })
       .where(and(eq(repos.id, repo.id), eq(repos.status, "error")))
       .returning(),
     insertJob(
@@ -178,12 +180,16 @@ export async function retryRepo(ctx: Ctx, runnerId: string, repoId: string): Pro
         payload: { repoId: repo.id, name: repo.name, source },
         idempotencyKey: `repo.add:${repo.id}:${jobId}`,
       }),
+      // Only if the update above took the repo: one retry of two at once gets the job.
+      {
+        onlyIf: {
+          table: repos,
+          where: sql`${repos.id} = ${repo.id} and json_extract(${repos.data}, '$.jobId') = ${jobId}`,
+        },
+      },
     ),
   ]);
-  if (!row) {
-    await ctx.db.delete(schema.jobs).where(eq(schema.jobs.id, jobId));
-    throw conflict("The repo changed meanwhile; try again.", "repo_busy");
-  }
+  if (!row) throw conflict("The repo changed meanwhile; try again.", "repo_busy");
   await jobQueued(ctx, job!);
   await publishRepo(ctx, "patched", row);
   return toRepo(row);

@@ -289,13 +289,16 @@ export async function retryWorktree(
         payload: { worktreeId: wt.id, repoId: repo.id, name: wt.name, mode, branch, baseBranch },
         idempotencyKey: `worktree.create:${wt.id}:${jobId}`,
       }),
+      // Only if the update above took the card: a card that changed meanwhile gets no job.
+      {
+        onlyIf: {
+          table: worktrees,
+          where: and(eq(worktrees.id, wt.id), sql`json_extract(${worktrees.data}, '$.jobId') = ${jobId}`)!,
+        },
+      },
     ),
   ]);
-  if (!row) {
-    // The card changed meanwhile; the job inserted beside it must not run.
-    await ctx.db.delete(schema.jobs).where(eq(schema.jobs.id, jobId));
-    throw conflict("The card changed meanwhile; try again.", "worktree_busy");
-  }
+  if (!row) throw conflict("The card changed meanwhile; try again.", "worktree_busy");
   await publishWorktree(ctx, "patched", row);
   await jobQueued(ctx, job!);
   return toWorktree(row);
