@@ -1,7 +1,6 @@
 import type { SQL } from "drizzle-orm";
-import { sql } from "drizzle-orm";
+import { and, eq, not } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import type { z } from "zod";
 import type { Job, JobFailureCode, JobFailureDetail, JobPayloads, JobType } from "../../protocol/index.ts";
 import { schema } from "../db/client.ts";
@@ -72,43 +71,32 @@ export type AuthorizedJob<T extends JobType> = JobSpec<T> & { readonly [authoriz
 
 /**
  * The insert, to batch with the row the job acts on (`insertJob(ctx, await authorizeJob(ctx, spec))`);
- * follow with `jobQueued` once committed. With `onlyIf`, the job is written only if that row is
- * in the state the batch's earlier write put it in (an INSERT … SELECT from it), so a write that
- * matched nothing, because the row changed meanwhile, leaves no job a runner could claim.
+ * follow with `jobQueued` once committed.
  */
-export function insertJob<T extends JobType>(
-  ctx: Ctx,
-  spec: AuthorizedJob<T>,
-  opts: { onlyIf?: { table: SQLiteTable; where: SQL } } = {},
-) {
-  const values = {
-    id: spec.id ?? newId(),
-    runnerId: spec.runnerId,
-    boardId: spec.boardId,
-    type: spec.type,
-    payload: spec.payload as Record<string, unknown>,
-    idempotencyKey: spec.idempotencyKey ?? null,
-    createdBy: ctx.actor.kind === "user" ? ctx.actor.userId : null,
-  };
-  if (!opts.onlyIf) return ctx.db.insert(jobs).values(values).returning();
-  const as = (v: unknown, name: string) => sql`${v}`.as(name);
+export function insertJob<T extends JobType>(ctx: Ctx, spec: AuthorizedJob<T>) {
+  const createdBy = ctx.actor.kind === "user" ? ctx.actor.userId : null;
   return ctx.db
     .insert(jobs)
-    .select(
-      ctx.db
-        .select({
-          id: as(values.id, "id"),
-          runnerId: as(values.runnerId, "runner_id"),
-          boardId: as(values.boardId, "board_id"),
-          type: as(values.type, "type"),
-          payload: as(JSON.stringify(values.payload), "payload"),
-          idempotencyKey: as(values.idempotencyKey, "idempotency_key"),
-          createdBy: as(values.createdBy, "created_by"),
-        })
-        .from(opts.onlyIf.table)
-        .where(opts.onlyIf.where),
-    )
+    .values({
+      id: spec.id ?? newId(),
+      runnerId: spec.runnerId,
+      boardId: spec.boardId,
+      type: spec.type,
+      payload: spec.payload as Record<string, unknown>,
+      idempotencyKey: spec.idempotencyKey ?? null,
+      createdBy,
+    })
     .returning();
+}
+
+/**
+ * Put right after `insertJob` in a batch whose write to the job's row is conditional: the job is
+ * taken back in the same transaction unless `held` (an EXISTS on that row in the state the write
+ * put it in) is true, so a write that matched nothing, because the row changed meanwhile, leaves
+ * no job a runner could claim.
+ */
+export function keepJobOnlyIf(ctx: Ctx, jobId: string, held: SQL) {
+  return ctx.db.delete(jobs).where(and(eq(jobs.id, jobId), not(held)));
 }
 
 export async function jobQueued(ctx: Ctx, job: JobRow): Promise<void> {

@@ -1,12 +1,12 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
-import { and, eq } from "drizzle-orm";
+import { and, eq, exists, sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type Job, LINK_PROTOCOL } from "../../protocol/index.ts";
 import { call, expectError, json, registerUser, type TestUser } from "../../test/helpers.ts";
 import { contextFor } from "../context.ts";
 import { schema } from "../db/client.ts";
 import { claim, getRunnerLink, openLink, post, registerRunner, testEnv } from "../routes/runner-testkit.ts";
-import { authorizeJob, insertJob } from "./job-queue.ts";
+import { authorizeJob, insertJob, keepJobOnlyIf } from "./job-queue.ts";
 
 let owner: TestUser;
 let stranger: TestUser;
@@ -35,28 +35,25 @@ async function expireAndSweep(runnerId: string, jobId: string) {
 }
 
 describe("queueing", () => {
-  it("a guarded job is written only if its row is in the state the batch put it in", async () => {
+  it("a job kept only if its row took the batch's write is taken back, in the same batch, when it did not", async () => {
     const r = await registerRunner(owner.token);
     const ctx = contextFor(testEnv, { kind: "user", userId: owner.id, via: "jwt", credential: "fam:test" });
-    const spec = await authorizeJob(ctx, { runnerId: r.id, boardId: null, type: "ping", payload: {} });
-    const count = async () =>
-      (await testEnv.DB.prepare("select count(*) as n from jobs where runner_id = ?")
-        .bind(r.id)
-        .first<{ n: number }>())!.n;
     const { runners } = schema;
-    const [missed] = await ctx.db.batch([
-      insertJob(ctx, spec, {
-        onlyIf: { table: runners, where: and(eq(runners.id, r.id), eq(runners.name, "renamed meanwhile"))! },
-      }),
-    ]);
-    expect(missed).toEqual([]);
-    expect(await count()).toBe(0);
-    const [written] = await ctx.db.batch([
-      insertJob(ctx, { ...spec, id: undefined }, { onlyIf: { table: runners, where: eq(runners.id, r.id) } }),
-    ]);
-    expect(written).toHaveLength(1);
-    expect(written[0]).toMatchObject({ type: "ping", status: "queued", payload: {}, createdBy: owner.id });
-    expect(await count()).toBe(1);
+    const ids = await Promise.all(
+      [1, 2].map(() => authorizeJob(ctx, { runnerId: r.id, boardId: null, type: "ping", payload: {} })),
+    );
+    const held = (name: string) =>
+      exists(
+        ctx.db
+          .select({ one: sql`1` })
+          .from(runners)
+          .where(and(eq(runners.id, r.id), eq(runners.name, name))),
+      );
+    const [a, b] = ids.map((spec, i) => ({ ...spec, id: `guarded-${r.id}-${i}` }));
+    await ctx.db.batch([insertJob(ctx, a!), keepJobOnlyIf(ctx, a!.id, held("renamed meanwhile"))]);
+    await ctx.db.batch([insertJob(ctx, b!), keepJobOnlyIf(ctx, b!.id, held("laptop"))]);
+    const rows = await testEnv.DB.prepare("select id from jobs where runner_id = ?").bind(r.id).all<{ id: string }>();
+    expect(rows.results.map((x) => x.id)).toEqual([b!.id]);
   });
 });
 

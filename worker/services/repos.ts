@@ -1,5 +1,5 @@
 import type { Column, SQL } from "drizzle-orm";
-import { and, asc, eq, sql } from "drizzle-orm";
+import { and, asc, eq, exists, sql } from "drizzle-orm";
 import type { z } from "zod";
 import type { AddRepoBody, Job, Repo, RepoSource } from "../../protocol/index.ts";
 import { JobResults, WorktreeName } from "../../protocol/index.ts";
@@ -10,7 +10,7 @@ import { describeIssues } from "../lib/validate.ts";
 import type { Ctx } from "./context.ts";
 import { entity, removed, userId } from "./context.ts";
 import type { JobEffect, JobOutcome, JobRow } from "./job-queue.ts";
-import { authorizeJob, insertJob, jobQueued, queueJob, toJob } from "./job-queue.ts";
+import { authorizeJob, insertJob, jobQueued, keepJobOnlyIf, queueJob, toJob } from "./job-queue.ts";
 import { assertUsable, publishToRunnerBoards, requireRunnerOwner, requireRunnerUse } from "./runner-access.ts";
 
 const { repos, worktrees } = schema;
@@ -180,13 +180,17 @@ export async function retryRepo(ctx: Ctx, runnerId: string, repoId: string): Pro
         payload: { repoId: repo.id, name: repo.name, source },
         idempotencyKey: `repo.add:${repo.id}:${jobId}`,
       }),
-      // Only if the update above took the repo: one retry of two at once gets the job.
-      {
-        onlyIf: {
-          table: repos,
-          where: sql`${repos.id} = ${repo.id} and json_extract(${repos.data}, '$.jobId') = ${jobId}`,
-        },
-      },
+    ),
+    // Only if the update above took the repo: of two retries at once, one queues a job.
+    keepJobOnlyIf(
+      ctx,
+      jobId,
+      exists(
+        ctx.db
+          .select({ one: sql`1` })
+          .from(repos)
+          .where(and(eq(repos.id, repo.id), sql`json_extract(${repos.data}, '$.jobId') = ${jobId}`)),
+      ),
     ),
   ]);
   if (!row) throw conflict("The repo changed meanwhile; try again.", "repo_busy");

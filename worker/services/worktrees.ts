@@ -1,5 +1,5 @@
 import type { SQL } from "drizzle-orm";
-import { and, asc, desc, eq, gt, inArray, ne, sql } from "drizzle-orm";
+import { and, asc, desc, eq, exists, gt, inArray, ne, sql } from "drizzle-orm";
 import type { z } from "zod";
 import type {
   CreateWorktreeBody,
@@ -23,7 +23,7 @@ import { requireBoardRole } from "./access.ts";
 import type { Ctx } from "./context.ts";
 import { entity, removed, userId } from "./context.ts";
 import type { JobEffect, JobOutcome, JobRow } from "./job-queue.ts";
-import { authorizeJob, insertJob, jobQueued, queueJob, toJob } from "./job-queue.ts";
+import { authorizeJob, insertJob, jobQueued, keepJobOnlyIf, queueJob, toJob } from "./job-queue.ts";
 import { patchData, publishRepo, type RepoRow, toRepo } from "./repos.ts";
 import { actingRunnerId, assertUsable, isSharedWithBoard, loadRunner, requireRunnerUse } from "./runner-access.ts";
 
@@ -289,13 +289,17 @@ export async function retryWorktree(
         payload: { worktreeId: wt.id, repoId: repo.id, name: wt.name, mode, branch, baseBranch },
         idempotencyKey: `worktree.create:${wt.id}:${jobId}`,
       }),
-      // Only if the update above took the card: a card that changed meanwhile gets no job.
-      {
-        onlyIf: {
-          table: worktrees,
-          where: and(eq(worktrees.id, wt.id), sql`json_extract(${worktrees.data}, '$.jobId') = ${jobId}`)!,
-        },
-      },
+    ),
+    // Only if the update above took the card: a card that changed meanwhile gets no job.
+    keepJobOnlyIf(
+      ctx,
+      jobId,
+      exists(
+        ctx.db
+          .select({ one: sql`1` })
+          .from(worktrees)
+          .where(and(eq(worktrees.id, wt.id), sql`json_extract(${worktrees.data}, '$.jobId') = ${jobId}`)),
+      ),
     ),
   ]);
   if (!row) throw conflict("The card changed meanwhile; try again.", "worktree_busy");
