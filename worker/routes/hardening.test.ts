@@ -1,22 +1,9 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import type { GitState, Repo, Worktree } from "../../protocol/index.ts";
-import {
-  addMember,
-  call,
-  createBoard,
-  createZone,
-  expectError,
-  json,
-  PASSWORD,
-  registerUser,
-  registerUsers,
-  type TestUser,
-} from "../../test/helpers.ts";
-import { claim, registerRunner, runNext, testEnv } from "./runner-testkit.ts";
+import type { Repo, Worktree } from "../../protocol/index.ts";
+import { call, createZone, expectError, json, PASSWORD, registerUser, type TestUser } from "../../test/helpers.ts";
+import { boardWithRepo, claim, GIT, runNext, testEnv } from "./runner-testkit.ts";
 
 /** Holes an outside attacker's run found, each with the test that keeps it shut. */
-
-const GIT: GitState = { head: "abc1234", ahead: 0, behind: 0, changedFiles: 0, refreshedAt: 1 };
 
 let owner: TestUser;
 let member: TestUser;
@@ -45,21 +32,7 @@ async function readyCard(name: string): Promise<Worktree> {
 }
 
 beforeAll(async () => {
-  [owner, member] = await registerUsers("Owner", "Member");
-  runner = await registerRunner(owner.token);
-  boardId = (await createBoard(owner.token)).id;
-  await addMember(owner.token, boardId, member, "member");
-  await call(`/api/runners/${runner.id}/boards`, { method: "POST", token: owner.token, json: { boardId } });
-  const added = await call(`/api/runners/${runner.id}/repos`, {
-    method: "POST",
-    token: owner.token,
-    json: { source: { kind: "path", path: "/home/ann/code/app" } },
-  });
-  repo = await added.json<Repo>();
-  await runNext(runner.credential, {
-    status: "succeeded",
-    result: { path: "/home/ann/code/app", defaultBranch: "main", branches: ["main"] },
-  });
+  ({ owner, member, runner, boardId, repo } = await boardWithRepo({ path: "/home/ann/code/app", branches: ["main"] }));
 });
 
 describe("unsharing a runner takes it away from the board's old cards", () => {

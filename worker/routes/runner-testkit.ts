@@ -2,8 +2,8 @@
  * Test helpers for the runner tests: they play the runner's side over real HTTP and a real link
  * socket, through the real Worker entry. Imported only by `*.test.ts`.
  */
-import type { JobClaim, LinkMessage, RunnerInfo } from "../../protocol/index.ts";
-import { call, json, testEnv } from "../../test/helpers.ts";
+import type { GitState, JobClaim, LinkMessage, Repo, RunnerInfo } from "../../protocol/index.ts";
+import { addMember, call, createBoard, json, registerUsers, testEnv } from "../../test/helpers.ts";
 
 /** The runner link of a runner, for tests that drive its alarm. */
 export { getRunnerLink } from "../../party/stubs.ts";
@@ -79,4 +79,31 @@ export async function eventually<T>(check: () => Promise<T | undefined | false>,
     if (Date.now() > until) throw new Error("condition not met in time");
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** Git state a runner might report for a fresh worktree. */
+export const GIT: GitState = { head: "abc1234", ahead: 0, behind: 0, changedFiles: 0, refreshedAt: 1 };
+
+/**
+ * The usual stage for worktree tests: an owner and a member on a board, the owner's runner shared
+ * with it, and a repo the owner added by path, which the runner reported ready with `branches`.
+ */
+export async function boardWithRepo(opts: { path: string; branches: string[] }) {
+  const [owner, member] = await registerUsers("Owner", "Member");
+  const runner = await registerRunner(owner.token);
+  const boardId = (await createBoard(owner.token)).id;
+  await addMember(owner.token, boardId, member, "member");
+  await call(`/api/runners/${runner.id}/boards`, { method: "POST", token: owner.token, json: { boardId } });
+  const repo = await json<Repo>(
+    call(`/api/runners/${runner.id}/repos`, {
+      method: "POST",
+      token: owner.token,
+      json: { source: { kind: "path", path: opts.path } },
+    }),
+  );
+  await runNext(runner.credential, {
+    status: "succeeded",
+    result: { path: opts.path, defaultBranch: "main", branches: opts.branches },
+  });
+  return { owner, member, runner, boardId, repo };
 }

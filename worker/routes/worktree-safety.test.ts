@@ -4,20 +4,9 @@
  * runner's watcher reports git state; branch clashes are refused before any job exists.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import type { GitState, Repo, RunnerWorktree, Worktree } from "../../protocol/index.ts";
-import {
-  addMember,
-  call,
-  createBoard,
-  expectError,
-  joinRoom,
-  json,
-  registerUsers,
-  type TestUser,
-} from "../../test/helpers.ts";
-import { claim, post, registerRunner, runNext, testEnv } from "./runner-testkit.ts";
-
-const GIT: GitState = { head: "abc1234", ahead: 0, behind: 0, changedFiles: 0, refreshedAt: 1 };
+import type { Repo, RunnerWorktree, Worktree } from "../../protocol/index.ts";
+import { call, expectError, joinRoom, json, type TestUser } from "../../test/helpers.ts";
+import { boardWithRepo, claim, GIT, post, registerRunner, runNext, testEnv } from "./runner-testkit.ts";
 
 let owner: TestUser;
 let member: TestUser;
@@ -53,22 +42,10 @@ async function failedCard(name: string, over: Record<string, unknown> = {}) {
 }
 
 beforeAll(async () => {
-  [owner, member] = await registerUsers("Owner", "Member");
-  runner = await registerRunner(owner.token);
-  boardId = (await createBoard(owner.token)).id;
-  await addMember(owner.token, boardId, member, "member");
-  await call(`/api/runners/${runner.id}/boards`, { method: "POST", token: owner.token, json: { boardId } });
-  repo = await json<Repo>(
-    call(`/api/runners/${runner.id}/repos`, {
-      method: "POST",
-      token: owner.token,
-      json: { source: { kind: "path", path: "/home/ann/code/shop" } },
-    }),
-  );
-  await runNext(runner.credential, {
-    status: "succeeded",
-    result: { path: "/home/ann/code/shop", defaultBranch: "main", branches: ["main", "feature-b", "release"] },
-  });
+  ({ owner, member, runner, boardId, repo } = await boardWithRepo({
+    path: "/home/ann/code/shop",
+    branches: ["main", "feature-b", "release"],
+  }));
 });
 
 describe("deleting a branch (item 1)", () => {
