@@ -133,6 +133,28 @@ async function repoForBoard(ctx: Ctx, boardId: string, repoId: string) {
   return repo;
 }
 
+/**
+ * A card's create job: the first one, or a retry's (whose idempotency key names the attempt, so
+ * it is a new job and not a repeat of the first).
+ */
+function createJob(
+  ctx: Ctx,
+  card: { id: string; boardId: string; name: string },
+  repo: { id: string; runnerId: string },
+  jobId: string,
+  git: { mode: "new" | "existing"; branch: string; baseBranch: string | null },
+  opts: { retry?: boolean } = {},
+) {
+  return authorizeJob(ctx, {
+    id: jobId,
+    runnerId: repo.runnerId,
+    boardId: card.boardId,
+    type: "worktree.create",
+    payload: { worktreeId: card.id, repoId: repo.id, name: card.name, ...git },
+    idempotencyKey: opts.retry ? `worktree.create:${card.id}:${jobId}` : `worktree.create:${card.id}`,
+  });
+}
+
 export async function createWorktree(
   ctx: Ctx,
   boardId: string,
@@ -183,20 +205,10 @@ export async function createWorktree(
         .returning(),
       insertJob(
         ctx,
-        await authorizeJob(ctx, {
-          id: jobId,
-          runnerId: repo.runnerId,
-          boardId,
-          type: "worktree.create",
-          payload: {
-            worktreeId: id,
-            repoId: repo.id,
-            name: body.name,
-            mode: body.mode,
-            branch: body.branch,
-            baseBranch,
-          },
-          idempotencyKey: `worktree.create:${id}`,
+        await createJob(ctx, { id, boardId, name: body.name }, repo, jobId, {
+          mode: body.mode,
+          branch: body.branch,
+          baseBranch,
         }),
       ),
     ]);
@@ -279,17 +291,7 @@ export async function retryWorktree(
       })
       .where(and(eq(worktrees.id, wt.id), eq(worktrees.status, "error")))
       .returning(),
-    insertJob(
-      ctx,
-      await authorizeJob(ctx, {
-        id: jobId,
-        runnerId: repo.runnerId,
-        boardId,
-        type: "worktree.create",
-        payload: { worktreeId: wt.id, repoId: repo.id, name: wt.name, mode, branch, baseBranch },
-        idempotencyKey: `worktree.create:${wt.id}:${jobId}`,
-      }),
-    ),
+    insertJob(ctx, await createJob(ctx, wt, repo, jobId, { mode, branch, baseBranch }, { retry: true })),
     // Only if the update above took the card: a card that changed meanwhile gets no job.
     keepJobOnlyIf(
       ctx,
