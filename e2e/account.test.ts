@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import type { Browser, Page } from "playwright-core";
 import { api, ROOT, startTrellis, type Trellis } from "../test/server.ts";
-import { launchChromium, PASSWORD, signUp } from "./people.ts";
+import { launchChromium, logIn, PASSWORD, signUp } from "./people.ts";
 
 let trellis: Trellis;
 let browser: Browser;
@@ -22,16 +22,6 @@ after(async () => {
   await browser?.close();
   await trellis?.stop();
 });
-
-async function logIn(email: string, password = PASSWORD): Promise<Page> {
-  const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
-  await page.goto(trellis.url);
-  await page.fill('input[name="email"]', email);
-  await page.fill('input[name="password"]', password);
-  await page.getByTestId("auth-submit").click();
-  await page.getByTestId("new-board-name").waitFor();
-  return page;
-}
 
 async function createBoard(page: Page, name: string): Promise<string> {
   await page.getByTestId("new-board-name").fill(name);
@@ -58,7 +48,7 @@ function sql(command: string) {
 test("a new password signs the person's other browser out, board socket and all; this browser carries on", async () => {
   const ann = await signUp(browser, trellis.url, "Ann Account");
   const boardUrl = await createBoard(ann.page, "Password board");
-  const laptop = await logIn(ann.email);
+  const laptop = await logIn(browser, trellis.url, ann.email);
   await laptop.goto(boardUrl);
   await laptop.locator('[data-testid="connection"][data-status="connected"]').waitFor();
 

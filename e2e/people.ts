@@ -2,7 +2,7 @@
  * What every end-to-end file needs: Debian's Chromium, and a person signed up in a browser context
  * of their own (a fresh context per person, so nothing is shared between them but the server).
  */
-import type { Browser } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 
 export { launchChromium } from "../test/chromium.ts";
 
@@ -26,4 +26,22 @@ export async function signUp(browser: Browser, baseUrl: string, name: string) {
   await page.getByTestId("auth-submit").click();
   await page.getByTestId("new-board-name").waitFor();
   return { page, email, name, errors };
+}
+
+/**
+ * Log in through the app's own form, in a fresh browser context, and land on the board list. Page
+ * errors fail the test (the board must not throw while someone uses it).
+ */
+export async function logIn(browser: Browser, baseUrl: string, email: string, password = PASSWORD): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  page.on("pageerror", (e) => {
+    throw new Error(`page error: ${e.message}`);
+  });
+  await page.goto(baseUrl);
+  await page.fill('input[name="email"]', email);
+  await page.fill('input[name="password"]', password);
+  await page.getByTestId("auth-submit").click();
+  await page.getByTestId("new-board-name").waitFor();
+  return page;
 }

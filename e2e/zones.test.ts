@@ -17,7 +17,7 @@ import type { Repo, Worktree, Zone } from "../protocol/index.ts";
 import { makeRepo, sh, tempDir } from "../runner/test/git-fixtures.ts";
 import { RunnerProcess, until } from "../runner/test/harness.ts";
 import { api, ROOT, registerUser, startTrellis, type Trellis } from "../test/server.ts";
-import { launchChromium } from "./people.ts";
+import { launchChromium, logIn } from "./people.ts";
 
 let trellis: Trellis;
 let browser: Browser;
@@ -38,17 +38,7 @@ after(async () => {
 
 type User = Awaited<ReturnType<typeof registerUser>>;
 
-async function logIn(user: User): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  const page = await context.newPage();
-  page.on("pageerror", (e) => assert.fail(`page error: ${e.message}`));
-  await page.goto(trellis.url);
-  await page.fill('input[name="email"]', user.email);
-  await page.fill('input[name="password"]', user.password);
-  await page.getByTestId("auth-submit").click();
-  await page.getByTestId("new-board-name").waitFor();
-  return page;
-}
+const logInAs = (user: User) => logIn(browser, trellis.url, user.email, user.password);
 
 const card = (page: Page, name: string) => page.locator(`[data-testid="worktree"][data-name="${name}"]`);
 const zoneEl = (page: Page) => page.locator('[data-testid="zone"]');
@@ -108,7 +98,7 @@ test("zones hold their cards; keys, search and undo on the board; the dialog say
       ).items.map((w) => [w.name, w]),
     );
 
-  const [a, b] = await Promise.all([logIn(ada), logIn(grace)]);
+  const [a, b] = await Promise.all([logInAs(ada), logInAs(grace)]);
   const boardUrl = `${trellis.url}/b/${board.id}`;
   await Promise.all([a, b].map((p) => p.goto(boardUrl)));
   await Promise.all([a, b].map((p) => p.locator('[data-testid="connection"][data-status="connected"]').waitFor()));
@@ -279,7 +269,7 @@ test("sign-up and name fields say what the server would refuse before sending", 
 
 test("others see a drag as it happens, and the boards list follows invites, renames and removals", async () => {
   const [ada, grace] = await Promise.all([registerUser(trellis.url, "Ada"), registerUser(trellis.url, "Grace")]);
-  const [a, b] = await Promise.all([logIn(ada), logIn(grace)]);
+  const [a, b] = await Promise.all([logInAs(ada), logInAs(grace)]);
   const listed = (name: string) => b.locator('[data-testid="board-card"]', { hasText: name });
 
   // Grace's list shows a board she is invited to, its new name, and drops one she is removed from.
