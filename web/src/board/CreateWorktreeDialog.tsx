@@ -7,6 +7,7 @@ import { useSubmit } from "../lib/useSubmit.ts";
 import type { RunnerStore } from "../runners/store.ts";
 import { Spinner } from "../ui/icons.tsx";
 import type { BoardActions } from "./actions.ts";
+import { BranchModeField } from "./BranchModeField.tsx";
 import { CARD, isCard, placeCard } from "./cards.ts";
 import type { BoardEntities } from "./entities.ts";
 
@@ -282,29 +283,7 @@ export function CreateWorktreeDialog({
               />
               {show("name", name.length > 0)}
             </label>
-            <fieldset className="field span-2 mode">
-              <legend>Branch</legend>
-              <label className="radio">
-                <input
-                  type="radio"
-                  name="mode"
-                  checked={mode === "new"}
-                  onChange={() => setMode("new")}
-                  data-testid="wt-mode-new"
-                />
-                New branch
-              </label>
-              <label className="radio">
-                <input
-                  type="radio"
-                  name="mode"
-                  checked={mode === "existing"}
-                  onChange={() => setMode("existing")}
-                  data-testid="wt-mode-existing"
-                />
-                Existing branch
-              </label>
-            </fieldset>
+            <BranchModeField mode={mode} onChange={setMode} testIdPrefix="wt" className="span-2" />
             {mode === "new" ? (
               <>
                 <label className="field">

@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from "react";
 import type { Worktree } from "../../../protocol/index.ts";
 import { messageOf } from "../lib/api.ts";
 import type { BoardActions } from "./actions.ts";
+import { BranchModeField } from "./BranchModeField.tsx";
 
 /**
  * A card whose creation failed: git's whole message, and the ways out. Retry runs the create
@@ -63,27 +64,7 @@ export function RetryWorktreeDialog({
         {canEdit && wt.status === "error" && (
           <>
             <p className="small muted">Change what git refused, then retry; or retry as it is.</p>
-            <fieldset className="field" disabled={busy}>
-              <legend>Branch</legend>
-              <label className="check">
-                <input
-                  type="radio"
-                  checked={mode === "new"}
-                  onChange={() => setMode("new")}
-                  data-testid="retry-mode-new"
-                />
-                New branch
-              </label>
-              <label className="check">
-                <input
-                  type="radio"
-                  checked={mode === "existing"}
-                  onChange={() => setMode("existing")}
-                  data-testid="retry-mode-existing"
-                />
-                Existing branch
-              </label>
-            </fieldset>
+            <BranchModeField mode={mode} onChange={setMode} testIdPrefix="retry" disabled={busy} />
             <label className="field">
               <span>{mode === "new" ? "New branch name" : "Branch to check out"}</span>
               <input
