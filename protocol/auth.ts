@@ -33,7 +33,7 @@ export const User = z.object({
 });
 export type User = z.infer<typeof User>;
 
-export const Session = z.object({
+export const AuthSession = z.object({
   user: User,
   accessToken: z.string(),
   /** Seconds until the access token expires. */
@@ -41,7 +41,7 @@ export const Session = z.object({
   /** Returned for non-browser clients; browsers get it as a cookie too. */
   refreshToken: z.string(),
 });
-export type AuthSession = z.infer<typeof Session>;
+export type AuthSession = z.infer<typeof AuthSession>;
 
 export const Config = z.object({ singleUser: z.boolean(), version: z.string() });
 export type Config = z.infer<typeof Config>;

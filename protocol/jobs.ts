@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { Text } from "./common.ts";
 import { RepoSource } from "./repos.ts";
+import { TaskResult } from "./sessions.ts";
 import { GitState } from "./worktrees.ts";
 
 export const JobStatus = z.enum(["queued", "claimed", "running", "succeeded", "failed", "cancelled"]);
@@ -83,6 +84,16 @@ export const JOBS = {
     }),
     result: z.object({ git: GitState }),
     onLeaseLost: "retry",
+  },
+  /**
+   * One prompt of an agent session, run to its end (`protocol/sessions.ts`). Never retried: a
+   * model call and its tools are not idempotent, so a task whose runner was lost fails with the
+   * reason and the session takes its next prompt.
+   */
+  "session.task": {
+    payload: z.object({ sessionId: z.string(), taskId: z.string(), worktreeId: z.string() }),
+    result: TaskResult,
+    onLeaseLost: "fail",
   },
 } as const satisfies Record<string, JobKind>;
 

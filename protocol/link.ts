@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { Text } from "./common.ts";
 import { StreamFrame } from "./room.ts";
+import { Decision, PermissionMode } from "./sessions.ts";
 
 /**
  * The link: one WebSocket per runner to its RunnerLink (`GET /runner/link` with `Upgrade:
@@ -53,6 +54,20 @@ export const LinkMessage = z.discriminatedUnion("type", [
   z.object({ type: z.literal("closing"), v, code: z.number().int(), reason: z.string() }),
   /** A frame of yours was not accepted (and nothing came of it); the link stays up. */
   z.object({ type: z.literal("refused"), v, message: z.string() }),
+  /** A person answered a permission request of a running task (already recorded in D1). */
+  z.object({
+    type: z.literal("permission"),
+    v,
+    jobId: z.string(),
+    requestId: z.string(),
+    decision: Decision,
+    reason: z.string().optional(),
+    byUserId: z.string(),
+    byName: z.string(),
+    at: z.number(),
+  }),
+  /** A running session's permission mode changed: apply it to the task's next tool calls. */
+  z.object({ type: z.literal("mode"), v, jobId: z.string(), permissionMode: PermissionMode }),
 ]);
 export type LinkMessage = z.infer<typeof LinkMessage>;
 

@@ -4,6 +4,7 @@ import { Text } from "./common.ts";
 import { Job } from "./jobs.ts";
 import { Repo } from "./repos.ts";
 import { Runner } from "./runners.ts";
+import { Message, Session, Task } from "./sessions.ts";
 import { Worktree } from "./worktrees.ts";
 
 /**
@@ -87,6 +88,10 @@ export const EntityRows = {
   repo: Repo,
   runner: Runner,
   job: Job,
+  session: Session,
+  task: Task,
+  /** Sent only to the sockets watching its session (open panels), not to the whole board. */
+  message: Message,
 } as const;
 export type EntityType = keyof typeof EntityRows;
 export type EntityRow<E extends EntityType> = z.infer<(typeof EntityRows)[E]>;
@@ -114,6 +119,9 @@ export const EntityEvent = z.discriminatedUnion("entity", [
   entityEvent("repo"),
   entityEvent("runner"),
   entityEvent("job"),
+  entityEvent("session"),
+  entityEvent("task"),
+  entityEvent("message"),
 ]);
 export type EntityEvent = z.infer<typeof EntityEvent>;
 

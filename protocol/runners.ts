@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { Name, Text } from "./common.ts";
+import { ProviderReadiness } from "./sessions.ts";
 
 /**
  * The runner protocol (`/runner/*`, runner credential as `Authorization: Bearer trl_run_…`) and
@@ -27,7 +28,10 @@ export const RunnerInfo = z.object({
   version: Text.max(40),
   os: Text.max(80),
   gitVersion: Text.max(80),
+  /** The providers this runner can serve now (it has their key or base URL). */
   providers: z.array(Text.max(40)).max(20),
+  /** Each provider with why it can or cannot be served (a runner from before sessions omits it). */
+  agents: z.array(ProviderReadiness).max(10).optional(),
 });
 export type RunnerInfo = z.infer<typeof RunnerInfo>;
 

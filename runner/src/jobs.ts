@@ -27,6 +27,9 @@ const handlers: { [T in JobType]: Handler<T> } = {
   "worktree.create": (p, env) => inRepo(env, p.repoId, () => createWorktree(p, env)),
   "worktree.delete": (p, env) => inRepo(env, p.repoId, () => deleteWorktree(p, env)),
   "worktree.refresh": (p, env) => inRepo(env, p.repoId, () => refreshWorktree(p, env)),
+  "session.task": async () => {
+    throw new Error("agent sessions are not wired into this runner yet");
+  },
 };
 
 export const isJobType = (type: string): type is JobType => Object.hasOwn(handlers, type);

@@ -96,7 +96,7 @@ export class Runner {
       onMessage: (msg) => {
         if (msg.type === "wake") this.wake();
         else if (msg.type === "cancel") this.cancel(msg.jobId);
-        else log(`the edge did not take a frame from this runner: ${msg.message}`);
+        else if (msg.type === "refused") log(`the edge did not take a frame from this runner: ${msg.message}`);
       },
       onDown: (why, retryInMs) => log(`${why}: reconnecting in ${(retryInMs / 1000).toFixed(1)} s`),
       onFatal: (why) => this.fatal(why),

@@ -37,6 +37,7 @@ const EFFECTS: { [T in JobType]: JobEffectFn | null } = {
   "worktree.create": worktreeJobEffect,
   "worktree.delete": worktreeJobEffect,
   "worktree.refresh": worktreeJobEffect,
+  "session.task": null,
 };
 
 const isIdempotent = (type: string) => IDEMPOTENT_JOBS.has(type as JobType);

@@ -1,0 +1,319 @@
+import { z } from "zod";
+import { HttpUrl, Id, Text } from "./common.ts";
+import { Provider, Usage } from "./models.ts";
+
+/**
+ * Agent sessions. A session is a conversation with one model in one worktree; each prompt is a
+ * task (a `session.task` job on the worktree's runner), and what the agent says and does is a list
+ * of messages. D1 holds the finished messages; the text being written travels as stream frames
+ * (`protocol/room.ts`) and is never stored until its message is complete.
+ *
+ * REST (`/api/boards/:boardId/…`, user credential):
+ * - `GET    sessions` → `Page<Session>` (the board's sessions, oldest first)
+ * - `POST   sessions` `CreateSessionBody` → 201 `Session`
+ * - `GET    sessions/:sessionId` → `SessionDetail` (the session and its tasks)
+ * - `PATCH  sessions/:sessionId` `PatchSessionBody` → `Session` (title, permission mode, also while running)
+ * - `DELETE sessions/:sessionId` → 204 (its running task is stopped)
+ * - `GET    sessions/:sessionId/messages?after=&limit=` → `MessagePage`
+ * - `POST   sessions/:sessionId/prompts` `PromptBody` → 201 `Task` (queued behind a running one)
+ * - `PATCH  sessions/:sessionId/tasks/:taskId` `PatchTaskBody` → `Task` (a queued prompt only)
+ * - `DELETE sessions/:sessionId/tasks/:taskId` → 204 (a queued prompt only)
+ * - `POST   sessions/:sessionId/stop` → `Session` (aborts the running task within 2 s)
+ * - `POST   sessions/:sessionId/permissions/:requestId` `DecisionBody` → `Session`
+ * - `POST   sessions/:sessionId/fork` `ForkBody` → 201 `Session`
+ * - `POST   sessions/:sessionId/spawn` `SpawnBody` → 201 `Session`
+ * Viewers read; members and owners prompt, stop, decide, fork and spawn.
+ *
+ * Runner (`/runner/jobs/:jobId/…`, lease-fenced like every job write):
+ * - `POST session` `LeaseBody` → `TaskContext` (config, the prompt and the whole history, from D1)
+ * - `POST events` with `SessionEvent`s as the events (`protocol/jobs.ts`): messages, state,
+ *   permission requests and spawns, each applied exactly once.
+ */
+
+export const PERMISSION_MODES = ["ask", "auto-edit", "full", "read-only"] as const;
+export const PermissionMode = z.enum(PERMISSION_MODES);
+export type PermissionMode = z.infer<typeof PermissionMode>;
+export const PERMISSION_MODE_LABELS: Record<PermissionMode, string> = {
+  ask: "Ask: every file write and shell command waits for approval",
+  "auto-edit": "Auto-edit: file edits allowed, shell commands ask",
+  full: "Full: everything inside the worktree, no asking",
+  "read-only": "Read-only: no writes, no shell",
+};
+
+export const SESSION_STATUSES = [
+  "idle",
+  "queued",
+  "running",
+  "awaiting_permission",
+  "completed",
+  "failed",
+  "stopped",
+] as const;
+export const SessionStatus = z.enum(SESSION_STATUSES);
+export type SessionStatus = z.infer<typeof SessionStatus>;
+
+export const TaskStatus = z.enum(["queued", "running", "completed", "failed", "stopped"]);
+export type TaskStatus = z.infer<typeof TaskStatus>;
+
+// ---- message content: provider-neutral blocks, so a fork may change provider ----
+
+export const TextBlock = z.object({ type: z.literal("text"), text: Text.max(200_000) });
+/** Thinking as the model gave it; `signature` lets Anthropic verify it when it is sent back. */
+export const ThinkingBlock = z.object({
+  type: z.literal("thinking"),
+  thinking: Text.max(200_000),
+  signature: Text.max(20_000).optional(),
+});
+export const ToolCallBlock = z.object({
+  type: z.literal("tool_call"),
+  id: Text.min(1).max(200),
+  name: Text.min(1).max(200),
+  input: z.record(z.string(), z.unknown()),
+});
+export const Decision = z.enum(["allow", "allow_always", "deny"]);
+export type Decision = z.infer<typeof Decision>;
+/** Who let a tool run (or refused it); `mode` when the permission mode allowed it. */
+export const DecisionRecord = z.object({
+  decision: z.union([Decision, z.literal("mode")]),
+  byUserId: z.string().nullable(),
+  byName: Text.max(200).nullable(),
+  reason: Text.max(2000).optional(),
+  at: z.number(),
+});
+export type DecisionRecord = z.infer<typeof DecisionRecord>;
+export const ToolResultBlock = z.object({
+  type: z.literal("tool_result"),
+  callId: Text.min(1).max(200),
+  name: Text.max(200),
+  /** What the model reads back (capped by the runner, which says so in the text). */
+  output: Text.max(100_000),
+  isError: z.boolean(),
+  /** For the panel: a shell command's exit code, an edit's unified diff, who decided. */
+  meta: z
+    .object({
+      exitCode: z.number().int().nullable().optional(),
+      diff: Text.max(100_000).optional(),
+      truncated: z.boolean().optional(),
+      durationMs: z.number().nonnegative().optional(),
+      decision: DecisionRecord.optional(),
+    })
+    .optional(),
+});
+/** Something the transcript says about itself: stopped, an error in plain words, a retry. */
+export const NoticeBlock = z.object({
+  type: z.literal("notice"),
+  kind: z.enum(["stopped", "error", "retry", "info"]),
+  text: Text.max(4000),
+});
+export const ContentBlock = z.discriminatedUnion("type", [
+  TextBlock,
+  ThinkingBlock,
+  ToolCallBlock,
+  ToolResultBlock,
+  NoticeBlock,
+]);
+export type ContentBlock = z.infer<typeof ContentBlock>;
+export type ToolCallBlock = z.infer<typeof ToolCallBlock>;
+export type ToolResultBlock = z.infer<typeof ToolResultBlock>;
+
+/**
+ * `user`: a prompt (a person's, or a spawned child's answer, `fromSessionId`). `assistant`: one
+ * model turn (text, thinking, tool calls) with that call's usage. `tool`: the results of the tool
+ * calls before it. `system`: notices, never sent to the model.
+ */
+export const MessageRole = z.enum(["user", "assistant", "tool", "system"]);
+export type MessageRole = z.infer<typeof MessageRole>;
+
+export const Message = z.object({
+  id: z.string(),
+  sessionId: z.string(),
+  /** 1, 2, 3… within the session: the order, and what a fork counts. */
+  seq: z.number().int().positive(),
+  role: MessageRole,
+  content: z.array(ContentBlock),
+  taskId: z.string().nullable(),
+  authorId: z.string().nullable(),
+  authorName: z.string().nullable(),
+  fromSessionId: z.string().nullable(),
+  usage: Usage.nullable(),
+  model: z.string().nullable(),
+  createdAt: z.number(),
+});
+export type Message = z.infer<typeof Message>;
+export const MessagePage = z.object({ items: z.array(Message), nextAfter: z.number().int().nullable() });
+export type MessagePage = z.infer<typeof MessagePage>;
+export const MessagePageQuery = z.object({
+  after: z.coerce.number().int().nonnegative().default(0),
+  limit: z.coerce.number().int().min(1).max(1000).default(500),
+});
+
+export const Todo = z.object({
+  text: Text.min(1).max(500),
+  status: z.enum(["pending", "in_progress", "done"]),
+});
+export type Todo = z.infer<typeof Todo>;
+
+/** A tool call waiting for a person: exactly what would run. */
+export const PermissionRequest = z.object({
+  requestId: Text.min(1).max(64),
+  taskId: z.string(),
+  callId: Text.max(200),
+  tool: Text.max(200),
+  /** One line: "run `npm test`", "edit src/app.ts". */
+  summary: Text.max(2000),
+  command: Text.max(20_000).optional(),
+  diff: Text.max(100_000).optional(),
+  requestedAt: z.number(),
+});
+export type PermissionRequest = z.infer<typeof PermissionRequest>;
+
+export const Session = z.object({
+  id: z.string(),
+  boardId: z.string(),
+  worktreeId: z.string(),
+  /** The session this one was forked from or spawned by (genealogy). */
+  parentId: z.string().nullable(),
+  /** `fork` (a copy up to a message) or `spawn` (a child started with a prompt); null for a root. */
+  origin: z.enum(["fork", "spawn"]).nullable(),
+  forkedFromMessageId: z.string().nullable(),
+  provider: Provider,
+  model: z.string(),
+  /** OpenAI-compatible servers: where to send requests (null: the runner's OPENAI_BASE_URL, or OpenAI). */
+  baseUrl: z.string().nullable(),
+  permissionMode: PermissionMode,
+  status: SessionStatus,
+  title: z.string(),
+  /** One line for the card: the tool running, or the last line of text. */
+  nowDoing: z.string().nullable(),
+  usage: Usage,
+  /** Micro-dollars over every priced task. */
+  costMicros: z.number().int().nonnegative(),
+  /** Some tokens were spent on a model with no price: the cost shown is not the whole story. */
+  unpriced: z.boolean(),
+  /** Tokens of the last model call's prompt: what the context meter shows against the window. */
+  contextTokens: z.number().int().nonnegative(),
+  todos: z.array(Todo),
+  pending: z.array(PermissionRequest),
+  /** Tools approved "for the rest of the session". */
+  allowedTools: z.array(z.string()),
+  /** Prompts waiting behind the running one. */
+  queued: z.number().int().nonnegative(),
+  messageCount: z.number().int().nonnegative(),
+  lastError: z.string().nullable(),
+  createdBy: z.string(),
+  createdAt: z.number(),
+  updatedAt: z.number(),
+});
+export type Session = z.infer<typeof Session>;
+
+export const Task = z.object({
+  id: z.string(),
+  boardId: z.string(),
+  sessionId: z.string(),
+  prompt: z.string(),
+  status: TaskStatus,
+  authorId: z.string().nullable(),
+  authorName: z.string().nullable(),
+  /** Set when a spawned child's answer is this prompt. */
+  fromSessionId: z.string().nullable(),
+  usage: Usage,
+  /** Null: the model has no price. */
+  costMicros: z.number().int().nonnegative().nullable(),
+  error: z.string().nullable(),
+  jobId: z.string().nullable(),
+  stoppedBy: z.string().nullable(),
+  createdAt: z.number(),
+  startedAt: z.number().nullable(),
+  endedAt: z.number().nullable(),
+});
+export type Task = z.infer<typeof Task>;
+
+export const SessionDetail = z.object({ session: Session, tasks: z.array(Task) });
+export type SessionDetail = z.infer<typeof SessionDetail>;
+
+export const Prompt = Text.trim().min(1, "must not be empty").max(100_000, "must be at most 100,000 characters");
+export const SessionTitle = Text.trim().max(200, "must be at most 200 characters");
+export const ModelName = Text.trim().min(1, "must not be empty").max(200);
+
+export const CreateSessionBody = z.object({
+  worktreeId: Id,
+  provider: Provider,
+  model: ModelName,
+  baseUrl: HttpUrl.optional(),
+  permissionMode: PermissionMode.default("ask"),
+  title: SessionTitle.optional(),
+  prompt: Prompt.optional(),
+});
+export type CreateSessionBody = z.input<typeof CreateSessionBody>;
+
+export const PatchSessionBody = z
+  .object({ title: SessionTitle, permissionMode: PermissionMode })
+  .partial()
+  .refine((b) => Object.keys(b).length > 0, "nothing to change: send title or permissionMode");
+
+export const PromptBody = z.object({ text: Prompt });
+export const PatchTaskBody = z.object({ prompt: Prompt });
+export const DecisionBody = z.object({ decision: Decision, reason: Text.trim().max(2000).optional() });
+export const ForkBody = z.object({
+  /** The fork holds the conversation up to and including this message. */
+  messageId: Id,
+  /** Another worktree on the board to fork into (default: the same one). */
+  worktreeId: Id.optional(),
+  title: SessionTitle.optional(),
+});
+export const SpawnBody = z.object({ prompt: Prompt, title: SessionTitle.optional() });
+
+// ---- the runner's side ----
+
+/** `session.task`'s payload names the work; the runner fetches the rest with `POST /runner/jobs/:id/session`. */
+export const TaskContext = z.object({
+  session: Session,
+  task: Task,
+  /** Every message before this task's prompt, oldest first; the prompt is the last user message. */
+  history: z.array(Message),
+  /** Where the worktree is on this runner. */
+  worktreePath: z.string(),
+  /** Who prompted, as the agent's tools name them. */
+  prompterName: z.string().nullable(),
+});
+export type TaskContext = z.infer<typeof TaskContext>;
+
+/** A finished message, as the runner reports it: the edge numbers it. */
+export const NewMessage = z.object({
+  id: Id,
+  role: z.enum(["assistant", "tool", "system"]),
+  content: z.array(ContentBlock).max(200),
+  usage: Usage.optional(),
+  /** The prompt size of the call that produced it (context meter). */
+  contextTokens: z.number().int().nonnegative().optional(),
+});
+export type NewMessage = z.infer<typeof NewMessage>;
+
+/** What the runner reports while a task runs: `kind` and `data` of a job event. */
+export const SessionEvents = {
+  message: NewMessage,
+  state: z.object({ nowDoing: Text.max(300).nullable().optional(), todos: z.array(Todo).max(100).optional() }),
+  permission: PermissionRequest.omit({ taskId: true, requestedAt: true }),
+  /** A request settled on the runner without a person (the mode was widened meanwhile). */
+  permission_resolved: z.object({ requestId: Text.min(1).max(64) }),
+  /** The agent spawned a child: the edge creates it (with this id) and queues its prompt. */
+  spawn: z.object({ sessionId: Id, prompt: Prompt, title: SessionTitle.optional() }),
+} as const;
+export type SessionEventKind = keyof typeof SessionEvents;
+export type SessionEvent = {
+  [K in SessionEventKind]: { kind: K; data: z.infer<(typeof SessionEvents)[K]> };
+}[SessionEventKind];
+
+/** How a task ended, from the runner (`session.task`'s result). */
+export const TaskResult = z.object({ finalText: Text.max(200_000).default("") });
+
+/** How a runner can serve each provider: shown, with the reason, in the start-session dialog. */
+export const ProviderReadiness = z.object({
+  provider: Provider,
+  ready: z.boolean(),
+  /** Why not, in words a person can act on. */
+  reason: Text.max(300).optional(),
+  /** The OpenAI-compatible base URL the runner has (OPENAI_BASE_URL), if any. */
+  baseUrl: Text.max(500).optional(),
+});
+export type ProviderReadiness = z.infer<typeof ProviderReadiness>;
