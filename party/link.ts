@@ -34,7 +34,7 @@ export interface LinkServices {
   /** Fail or retry jobs whose lease ran out; when the next lease ends, or null if none is held. */
   sweepLeases(): Promise<number | null>;
   /** May this runner stream to this board now (it holds an active job there)? */
-  worksOn(boardId: string): Promise<boolean>;
+  worksOn(boardId: string, sessionId: string): Promise<boolean>;
   stream(boardId: string, piece: StreamFrame): Promise<void>;
 }
 
@@ -54,6 +54,7 @@ export interface LinkHost {
  */
 export const SWEEP_MS = 5_000;
 /** How long the link trusts "this runner works on that board" before asking D1 again. */
+const REFUSED_TTL_MS = 500;
 const WORKS_ON_TTL_MS = 5_000;
 
 /** A socket is stale when neither a ping nor the connect itself happened within `LINK_STALE_MS`. */
@@ -126,8 +127,8 @@ export class RunnerLinkCore {
     switch (frame.type) {
       case "stream": {
         const { type: _t, v: _v, boardId, ...piece } = frame;
-        if (!(await this.mayStream(boardId))) {
-          return refuse(socket, "This runner holds no active job on that board: its stream is not relayed.");
+        if (!(await this.mayStream(boardId, piece.sessionId))) {
+          return refuse(socket, "This runner holds no active task of that session: its stream is not relayed.");
         }
         await this.host.services.stream(boardId, piece);
         return;
@@ -136,12 +137,15 @@ export class RunnerLinkCore {
   }
 
   /** Asked of D1 at most every few seconds per board: stream pieces come many times a second. */
-  private async mayStream(boardId: string): Promise<boolean> {
+  private async mayStream(boardId: string, sessionId: string): Promise<boolean> {
     const now = this.host.now();
-    const known = this.worksOn.get(boardId);
+    const key = `${boardId} ${sessionId}`;
+    const known = this.worksOn.get(key);
     if (known && known.until > now) return known.ok;
-    const ok = await this.host.services.worksOn(boardId);
-    this.worksOn.set(boardId, { ok, until: now + WORKS_ON_TTL_MS });
+    const ok = await this.host.services.worksOn(boardId, sessionId);
+    // A refusal is remembered only briefly: the session's next task may start any moment.
+    this.worksOn.set(key, { ok, until: now + (ok ? WORKS_ON_TTL_MS : REFUSED_TTL_MS) });
+    if (this.worksOn.size > 1000) this.worksOn.clear();
     return ok;
   }
 

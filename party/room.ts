@@ -205,8 +205,17 @@ export class BoardRoomCore {
     this.sendAll({ type: "leave", v: ROOM_PROTOCOL, connectionId }, connectionId);
   }
 
-  /** A committed change, to everyone; access changes take effect on open sockets too. */
+  /**
+   * A committed change, to everyone; access changes take effect on open sockets too. A finished
+   * agent message goes only to the sockets watching its session: a board of many busy agents
+   * would otherwise send every transcript to every tab.
+   */
   publish(event: EntityEvent): void {
+    if (event.entity === "message") {
+      const sessionId = event.row?.sessionId;
+      if (sessionId) this.sendTo({ sessionId }, event);
+      return;
+    }
     this.sendAll(event);
     if (event.entity === "member" && event.op === "removed") {
       for (const s of this.open())

@@ -57,7 +57,7 @@ export class RunnerLink extends Server<Env> {
         return !!row && row.status !== "revoked" && !!row.credentialHash;
       },
       sweepLeases: async () => sweepExpiredLeases(await this.ctxFor(), this.name),
-      worksOn: async (boardId) => runnerWorksOn(await this.ctxFor(), boardId),
+      worksOn: async (boardId, sessionId) => runnerWorksOn(await this.ctxFor(), boardId, sessionId),
       stream: async (boardId, piece) => relayStream(await this.ctxFor(), boardId, piece),
     },
   });

@@ -54,6 +54,11 @@ export const ERROR_CODES = [
   "branch_exists",
   "branch_not_ours",
   "worktree_not_failed",
+  // agent sessions
+  "worktree_not_ready",
+  "provider_unavailable",
+  "task_not_queued",
+  "request_answered",
   // jobs (the runner's side)
   "stale_lease",
   "concurrent_events",

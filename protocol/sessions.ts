@@ -231,6 +231,11 @@ export type Task = z.infer<typeof Task>;
 export const SessionDetail = z.object({ session: Session, tasks: z.array(Task) });
 export type SessionDetail = z.infer<typeof SessionDetail>;
 
+export const SessionPageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(500),
+  cursor: Text.max(64).optional(),
+});
+
 export const Prompt = Text.trim().min(1, "must not be empty").max(100_000, "must be at most 100,000 characters");
 export const SessionTitle = Text.trim().max(200, "must be at most 200 characters");
 export const ModelName = Text.trim().min(1, "must not be empty").max(200);

@@ -11,6 +11,7 @@ import { jobs } from "./routes/jobs.ts";
 import { me } from "./routes/me.ts";
 import { runnerApi } from "./routes/runner-api.ts";
 import { boardRunners, runners } from "./routes/runners.ts";
+import { sessions } from "./routes/sessions.ts";
 import { tokens } from "./routes/tokens.ts";
 import { worktrees } from "./routes/worktrees.ts";
 
@@ -26,6 +27,7 @@ const api = new Hono<AppEnv>()
   .route("/boards", boards)
   .route("/boards", boardRunners)
   .route("/boards", worktrees)
+  .route("/boards", sessions)
   .route("/runners", runners)
   .route("/jobs", jobs)
   .route("/tokens", tokens);

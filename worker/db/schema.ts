@@ -232,8 +232,23 @@ export const sessions = sqliteTable(
     title: text("title").notNull().default(""),
     inputTokens: integer("input_tokens").notNull().default(0),
     outputTokens: integer("output_tokens").notNull().default(0),
+    cacheReadTokens: integer("cache_read_tokens").notNull().default(0),
+    cacheWriteTokens: integer("cache_write_tokens").notNull().default(0),
+    /** The sum of its tasks' costs (priced tasks only). */
     costMicros: integer("cost_micros").notNull().default(0),
-    /** agent config, genealogy details */
+    /** Some task ran on a model with no price. */
+    unpriced: integer("unpriced", { mode: "boolean" }).notNull().default(false),
+    contextTokens: integer("context_tokens").notNull().default(0),
+    messageCount: integer("message_count").notNull().default(0),
+    /**
+     * The task that holds the session (queued on a runner or running): set and cleared with
+     * compare-and-set, so two prompts at once never start two tasks.
+     */
+    activeTaskId: text("active_task_id"),
+    /**
+     * permissionMode, baseUrl, origin, nowDoing, todos, pending (requests by id), allowedTools
+     * (tool → true), lastError: changed with json_patch so concurrent writers never undo each other.
+     */
     data: json<Record<string, unknown>>("data").notNull().default({}),
     createdBy: text("created_by").notNull(),
     createdAt: integer("created_at").notNull().default(now),
@@ -257,6 +272,9 @@ export const messages = sqliteTable(
     role: text("role").notNull(),
     /** content blocks: text, tool calls, tool results */
     content: json<unknown[]>("content").notNull(),
+    taskId: text("task_id"),
+    /** authorId, authorName, fromSessionId, usage, model */
+    data: json<Record<string, unknown>>("data").notNull().default({}),
     createdAt: integer("created_at").notNull().default(now),
   },
   (t) => [uniqueIndex("messages_session_seq").on(t.sessionId, t.seq)],
@@ -274,11 +292,20 @@ export const tasks = sqliteTable(
       .references(() => sessions.id, { onDelete: "cascade" }),
     title: text("title").notNull(),
     status: text("status").notNull().default("pending"),
+    jobId: text("job_id"),
+    authorId: text("author_id"),
+    inputTokens: integer("input_tokens").notNull().default(0),
+    outputTokens: integer("output_tokens").notNull().default(0),
+    cacheReadTokens: integer("cache_read_tokens").notNull().default(0),
+    cacheWriteTokens: integer("cache_write_tokens").notNull().default(0),
+    /** Null while the model has no price. */
+    costMicros: integer("cost_micros"),
+    /** prompt, authorName, fromSessionId, error, stoppedBy, startedAt, endedAt */
     data: json<Record<string, unknown>>("data").notNull().default({}),
     createdAt: integer("created_at").notNull().default(now),
     updatedAt: integer("updated_at").notNull().default(now),
   },
-  (t) => [index("tasks_session").on(t.sessionId)],
+  (t) => [index("tasks_session").on(t.sessionId, t.status)],
 );
 
 export const comments = sqliteTable(

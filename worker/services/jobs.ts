@@ -11,10 +11,11 @@ import { describeIssues } from "../lib/validate.ts";
 import { requireBoardRole } from "./access.ts";
 import type { Ctx } from "./context.ts";
 import { userId } from "./context.ts";
-import type { JobEffectFn, JobOutcome, JobRow } from "./job-queue.ts";
+import type { JobEffect, JobEffectFn, JobOutcome, JobRow } from "./job-queue.ts";
 import { publishJob, queueJob, sendCancel, toJob, wakeRunner, watchLease } from "./job-queue.ts";
 import { repoJobEffect } from "./repos.ts";
 import { actingRunnerId, assertUsable, requireRunnerOwner } from "./runner-access.ts";
+import { sessionEventsEffect, sessionTaskEffect, sessionTaskStarted } from "./session-tasks.ts";
 import { worktreeJobEffect } from "./worktrees.ts";
 
 /**
@@ -37,7 +38,23 @@ const EFFECTS: { [T in JobType]: JobEffectFn | null } = {
   "worktree.create": worktreeJobEffect,
   "worktree.delete": worktreeJobEffect,
   "worktree.refresh": worktreeJobEffect,
-  "session.task": null,
+  "session.task": sessionTaskEffect,
+};
+
+/** What a job type does with the progress events its runner posts (types not listed post none). */
+const EVENT_EFFECTS: { [T in JobType]?: JobEventsEffectFn } = {
+  "session.task": sessionEventsEffect,
+};
+type JobEventsEffectFn = (
+  ctx: Ctx,
+  job: JobRow,
+  events: z.infer<typeof JobEventsBody>["events"],
+  guard: SQL,
+) => Promise<JobEffect>;
+
+/** What a job type does when its runner starts it. */
+const STARTS: { [T in JobType]?: (ctx: Ctx, job: JobRow) => Promise<void> } = {
+  "session.task": sessionTaskStarted,
 };
 
 const isIdempotent = (type: string) => IDEMPOTENT_JOBS.has(type as JobType);
@@ -145,6 +162,7 @@ async function renew(ctx: Ctx, jobId: string, leaseToken: string, start: boolean
 export async function startJob(ctx: Ctx, jobId: string, leaseToken: string) {
   const { row, leaseExpiresAt } = await renew(ctx, jobId, leaseToken, true);
   await publishJob(ctx, row);
+  await STARTS[row.type as JobType]?.(ctx, row);
   return { leaseExpiresAt, cancelRequested: row.cancelRequested };
 }
 
@@ -165,18 +183,34 @@ export async function appendJobEvents(
 ): Promise<JobEventsResult> {
   const held = leaseHeld(jobId, actingRunnerId(ctx), body.leaseToken);
   for (let attempt = 0; attempt < 3; attempt++) {
-    const job = await ctx.db.query.jobs.findFirst({ where: held, columns: { eventSeq: true } });
+    const job = await ctx.db.query.jobs.findFirst({ where: held });
     if (!job) throw await refusal(ctx, jobId);
     const fresh = body.events.filter((e) => e.seq > job.eventSeq).sort((a, b) => a.seq - b.seq);
     if (fresh.length === 0) return { accepted: 0, lastSeq: job.eventSeq };
     const lastSeq = fresh.at(-1)!.seq;
-    const [moved] = await ctx.db
+    // The events' own writes go in the batch that advances the seq, each applying only if that
+    // advance won: a retried or overlapping post can never apply an event twice, or half of one.
+    const won = exists(
+      ctx.db
+        .select({ one: sql`1` })
+        .from(jobs)
+        .where(and(held, eq(jobs.eventSeq, lastSeq))),
+    );
+    const effect = (await EVENT_EFFECTS[job.type as JobType]?.(ctx, job, fresh, won)) ?? null;
+    const advance = ctx.db
       .update(jobs)
       .set({ eventSeq: lastSeq, updatedAt: Date.now() })
       .where(and(held, eq(jobs.eventSeq, job.eventSeq)))
       .returning({ id: jobs.id });
-    // No job type consumes progress events yet; agent sessions will hand `fresh` to their stream here.
-    if (moved) return { accepted: fresh.length, lastSeq };
+    const results = (await ctx.db.batch([advance, ...(effect?.stmts ?? [])] as unknown as [
+      BatchItem<"sqlite">,
+      ...BatchItem<"sqlite">[],
+    ])) as unknown[];
+    const [moved] = results[0] as { id: string }[];
+    if (moved) {
+      await effect?.publish(results.slice(1));
+      return { accepted: fresh.length, lastSeq };
+    }
   }
   throw conflict("Events for this job are being posted concurrently; post them in order.", "concurrent_events");
 }

@@ -1,4 +1,4 @@
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import type { StreamFrame } from "../../protocol/index.ts";
 import { schema } from "../db/client.ts";
 import type { Ctx } from "./context.ts";
@@ -7,16 +7,18 @@ import { actingRunnerId } from "./runner-access.ts";
 const { jobs } = schema;
 
 /**
- * May the acting runner stream to this board now? Only while it holds an active job there: a
- * runner shared with a board cannot write into it at will, and one whose job ended or was taken
- * over stops at once. (Session jobs will narrow this to the job's own session.)
+ * May the acting runner stream into this session now? Only while it holds that session's active
+ * task: a runner shared with a board cannot write into it at will, nor into another runner's
+ * session, and one whose task ended or was taken over stops at once.
  */
-export async function runnerWorksOn(ctx: Ctx, boardId: string): Promise<boolean> {
+export async function runnerWorksOn(ctx: Ctx, boardId: string, sessionId: string): Promise<boolean> {
   const row = await ctx.db.query.jobs.findFirst({
     where: and(
       eq(jobs.runnerId, actingRunnerId(ctx)),
       eq(jobs.boardId, boardId),
+      eq(jobs.type, "session.task"),
       inArray(jobs.status, ["claimed", "running"]),
+      sql`json_extract(${jobs.payload}, '$.sessionId') = ${sessionId}`,
     ),
     columns: { id: true },
   });

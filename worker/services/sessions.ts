@@ -1,0 +1,394 @@
+import { and, asc, eq, gt, sql } from "drizzle-orm";
+import type { z } from "zod";
+import type {
+  CreateSessionBody,
+  DecisionBody,
+  DecisionRecord,
+  ForkBody,
+  MessagePage,
+  MessagePageQuery,
+  Page,
+  PatchSessionBody,
+  PatchTaskBody,
+  PromptBody,
+  RunnerInfo,
+  Session,
+  SessionDetail,
+  SessionPageQuery,
+  SpawnBody,
+  Task,
+} from "../../protocol/index.ts";
+import { PROVIDER_ENV, PROVIDER_LABELS } from "../../protocol/index.ts";
+import { schema } from "../db/client.ts";
+import { badRequest, conflict, notFound } from "../lib/errors.ts";
+import { newId } from "../lib/ids.ts";
+import { requireBoardRole } from "./access.ts";
+import type { Ctx } from "./context.ts";
+import { removed, userId } from "./context.ts";
+import { cancelJob } from "./jobs.ts";
+import {
+  loadSession,
+  messagesAfter,
+  patchJson,
+  publishSession,
+  publishTask,
+  type SessionData,
+  type SessionRow,
+  selectSessions,
+  sessionOnBoard,
+  type TaskData,
+  toMessage,
+  toTask,
+} from "./session-rows.ts";
+import { createChild, dispatchNext, resumeIfNothingPending, taskValues } from "./session-tasks.ts";
+
+/**
+ * Agent sessions as people use them: start one on a worktree, prompt it (prompts queue behind a
+ * running task), stop it, answer its permission requests, change its mode, fork it at a message,
+ * spawn children. Viewers read; members and owners act. Everything runs through the tasks in
+ * session-tasks.ts, so the board, the API and agents themselves see one behaviour.
+ */
+
+const { sessions, tasks, messages, worktrees, runners, users } = schema;
+
+async function nameOf(ctx: Ctx): Promise<string> {
+  const u = await ctx.db.query.users.findFirst({ where: eq(users.id, userId(ctx)), columns: { name: true } });
+  return u?.name ?? "someone";
+}
+
+async function readyWorktree(ctx: Ctx, boardId: string, worktreeId: string) {
+  const wt = await ctx.db.query.worktrees.findFirst({
+    where: and(eq(worktrees.id, worktreeId), eq(worktrees.boardId, boardId)),
+  });
+  if (!wt) throw notFound("Worktree");
+  if (wt.status !== "ready") {
+    throw conflict(
+      `The worktree "${wt.name}" is ${wt.status === "creating" ? "still being created" : `in state "${wt.status}"`}: sessions run only in a ready worktree.`,
+      "worktree_not_ready",
+    );
+  }
+  return wt;
+}
+
+/**
+ * May this worktree's runner serve the provider? A runner that reported nothing about providers
+ * (one from before sessions) is given the benefit of the doubt; its task fails in words if not.
+ */
+async function checkProvider(ctx: Ctx, runnerId: string, provider: Session["provider"], baseUrl?: string) {
+  const runner = await ctx.db.query.runners.findFirst({ where: eq(runners.id, runnerId) });
+  if (!runner) throw notFound("Runner");
+  const info = runner.data as Partial<RunnerInfo>;
+  const ready = info.agents?.find((a) => a.provider === provider);
+  if (!info.agents || ready?.ready) return;
+  // An OpenAI-compatible server named by the session itself needs no runner setting (local servers take no key).
+  if (provider === "openai" && baseUrl) return;
+  const why = ready?.reason ?? `has no ${PROVIDER_ENV[provider]}: set it and restart the runner`;
+  throw conflict(`${PROVIDER_LABELS[provider]}: runner '${runner.name}' ${why}`, "provider_unavailable");
+}
+
+export async function listSessions(
+  ctx: Ctx,
+  boardId: string,
+  q: z.infer<typeof SessionPageQuery>,
+): Promise<Page<Session>> {
+  await requireBoardRole(ctx, boardId, "viewer");
+  const items = await selectSessions(
+    ctx,
+    and(eq(sessions.boardId, boardId), q.cursor ? gt(sessions.id, q.cursor) : undefined),
+    q.limit + 1,
+  );
+  const more = items.length > q.limit;
+  const page = items.slice(0, q.limit);
+  return { items: page, nextCursor: more ? page.at(-1)!.id : null };
+}
+
+export async function getSession(ctx: Ctx, boardId: string, sessionId: string): Promise<SessionDetail> {
+  await requireBoardRole(ctx, boardId, "viewer");
+  await sessionOnBoard(ctx, boardId, sessionId);
+  const [session, rows] = await Promise.all([
+    loadSession(ctx, sessionId),
+    ctx.db.query.tasks.findMany({ where: eq(tasks.sessionId, sessionId), orderBy: asc(tasks.id) }),
+  ]);
+  return { session: session!, tasks: rows.map(toTask) };
+}
+
+export async function listMessages(
+  ctx: Ctx,
+  boardId: string,
+  sessionId: string,
+  q: z.infer<typeof MessagePageQuery>,
+): Promise<MessagePage> {
+  await requireBoardRole(ctx, boardId, "viewer");
+  await sessionOnBoard(ctx, boardId, sessionId);
+  const rows = await messagesAfter(ctx, sessionId, q.after, q.limit + 1);
+  const more = rows.length > q.limit;
+  const items = rows.slice(0, q.limit).map(toMessage);
+  return { items, nextAfter: more ? items.at(-1)!.seq : null };
+}
+
+export async function createSession(
+  ctx: Ctx,
+  boardId: string,
+  body: z.infer<typeof CreateSessionBody>,
+): Promise<Session> {
+  await requireBoardRole(ctx, boardId, "member");
+  const wt = await readyWorktree(ctx, boardId, body.worktreeId);
+  if (body.baseUrl && body.provider !== "openai") {
+    throw badRequest("baseUrl: only OpenAI-compatible sessions take a base URL.");
+  }
+  await checkProvider(ctx, wt.runnerId, body.provider, body.baseUrl);
+  const id = newId();
+  const data: SessionData = { permissionMode: body.permissionMode, baseUrl: body.baseUrl ?? null, origin: null };
+  const author = { authorId: userId(ctx), authorName: await nameOf(ctx) };
+  await ctx.db.batch([
+    ctx.db.insert(sessions).values({
+      id,
+      boardId,
+      worktreeId: wt.id,
+      provider: body.provider,
+      model: body.model,
+      title: body.title ?? "",
+      data: data as Record<string, unknown>,
+      createdBy: userId(ctx),
+    }),
+    ...(body.prompt ? [ctx.db.insert(tasks).values(taskValues(boardId, id, { prompt: body.prompt, ...author }))] : []),
+  ]);
+  await publishSession(ctx, id, "created");
+  if (body.prompt) await dispatchNext(ctx, id);
+  return (await loadSession(ctx, id))!;
+}
+
+export async function patchSession(
+  ctx: Ctx,
+  boardId: string,
+  sessionId: string,
+  body: z.infer<typeof PatchSessionBody>,
+): Promise<Session> {
+  await requireBoardRole(ctx, boardId, "member");
+  const row = await sessionOnBoard(ctx, boardId, sessionId);
+  await ctx.db
+    .update(sessions)
+    .set({
+      ...(body.title !== undefined ? { title: body.title } : {}),
+      ...(body.permissionMode ? { data: patchJson(sessions.data, { permissionMode: body.permissionMode }) } : {}),
+      updatedAt: Date.now(),
+    })
+    .where(eq(sessions.id, sessionId));
+  if (body.permissionMode && row.activeTaskId) {
+    // A running task applies the new mode from its next tool call on.
+    const task = await ctx.db.query.tasks.findFirst({ where: eq(tasks.id, row.activeTaskId) });
+    const job = task?.jobId ? await ctx.db.query.jobs.findFirst({ where: eq(schema.jobs.id, task.jobId) }) : null;
+    if (job)
+      await ctx.links.send(job.runnerId, { type: "mode", v: 1, jobId: job.id, permissionMode: body.permissionMode });
+  }
+  return (await publishSession(ctx, sessionId))!;
+}
+
+export async function deleteSession(ctx: Ctx, boardId: string, sessionId: string): Promise<void> {
+  await requireBoardRole(ctx, boardId, "member");
+  const row = await sessionOnBoard(ctx, boardId, sessionId);
+  if (row.activeTaskId) await stopTask(ctx, row.activeTaskId);
+  await ctx.db.delete(sessions).where(eq(sessions.id, sessionId));
+  await ctx.publish(boardId, removed("session", sessionId));
+}
+
+/** A prompt: it runs now if the session is free, else it waits in the queue (visible, editable). */
+export async function promptSession(
+  ctx: Ctx,
+  boardId: string,
+  sessionId: string,
+  body: z.infer<typeof PromptBody>,
+): Promise<Task> {
+  await requireBoardRole(ctx, boardId, "member");
+  const row = await sessionOnBoard(ctx, boardId, sessionId);
+  await readyWorktree(ctx, boardId, row.worktreeId);
+  const [task] = await ctx.db
+    .insert(tasks)
+    .values(taskValues(boardId, sessionId, { prompt: body.text, authorId: userId(ctx), authorName: await nameOf(ctx) }))
+    .returning();
+  await publishTask(ctx, task!, "created");
+  await dispatchNext(ctx, sessionId);
+  await publishSession(ctx, sessionId);
+  const now = await ctx.db.query.tasks.findFirst({ where: eq(tasks.id, task!.id) });
+  return toTask(now ?? task!);
+}
+
+async function queuedTask(ctx: Ctx, boardId: string, sessionId: string, taskId: string) {
+  await requireBoardRole(ctx, boardId, "member");
+  await sessionOnBoard(ctx, boardId, sessionId);
+  const task = await ctx.db.query.tasks.findFirst({ where: and(eq(tasks.id, taskId), eq(tasks.sessionId, sessionId)) });
+  if (!task) throw notFound("Prompt");
+  return task;
+}
+
+const notQueued = () =>
+  conflict(
+    "This prompt has already started (or ended): it can no longer be changed. Stop the session instead.",
+    "task_not_queued",
+  );
+
+export async function editQueuedTask(
+  ctx: Ctx,
+  boardId: string,
+  sessionId: string,
+  taskId: string,
+  body: z.infer<typeof PatchTaskBody>,
+): Promise<Task> {
+  await queuedTask(ctx, boardId, sessionId, taskId);
+  const [row] = await ctx.db
+    .update(tasks)
+    .set({
+      title: body.prompt.slice(0, 200),
+      data: patchJson(tasks.data, { prompt: body.prompt }),
+      updatedAt: Date.now(),
+    })
+    .where(and(eq(tasks.id, taskId), eq(tasks.status, "queued"), sql`${tasks.jobId} is null`))
+    .returning();
+  if (!row) throw notQueued();
+  await publishTask(ctx, row);
+  return toTask(row);
+}
+
+export async function removeQueuedTask(ctx: Ctx, boardId: string, sessionId: string, taskId: string): Promise<void> {
+  await queuedTask(ctx, boardId, sessionId, taskId);
+  const [row] = await ctx.db
+    .delete(tasks)
+    .where(and(eq(tasks.id, taskId), eq(tasks.status, "queued"), sql`${tasks.jobId} is null`))
+    .returning({ id: tasks.id });
+  if (!row) throw notQueued();
+  await ctx.publish(boardId, removed("task", taskId));
+  await publishSession(ctx, sessionId);
+}
+
+async function stopTask(ctx: Ctx, taskId: string) {
+  const name = await nameOf(ctx);
+  const [task] = await ctx.db
+    .update(tasks)
+    .set({ data: patchJson(tasks.data, { stoppedBy: name }) })
+    .where(eq(tasks.id, taskId))
+    .returning();
+  // The job's cancel reaches the runner over its link; the task ends when the runner says so.
+  if (task?.jobId) await cancelJob(ctx, task.jobId);
+}
+
+/** Abort the running task: the model call and any running tool stop within 2 s. Queued prompts stay queued. */
+export async function stopSession(ctx: Ctx, boardId: string, sessionId: string): Promise<Session> {
+  await requireBoardRole(ctx, boardId, "member");
+  const row = await sessionOnBoard(ctx, boardId, sessionId);
+  if (row.activeTaskId) await stopTask(ctx, row.activeTaskId);
+  return (await loadSession(ctx, sessionId))!;
+}
+
+/** Any member answers a request; the first answer wins, and who gave it is recorded. */
+export async function decidePermission(
+  ctx: Ctx,
+  boardId: string,
+  sessionId: string,
+  requestId: string,
+  body: z.infer<typeof DecisionBody>,
+): Promise<Session> {
+  await requireBoardRole(ctx, boardId, "member");
+  const row = await sessionOnBoard(ctx, boardId, sessionId);
+  const req = (row.data as SessionData).pending?.[requestId];
+  if (!req) throw notFound("Permission request");
+  const record: DecisionRecord = {
+    decision: body.decision,
+    byUserId: userId(ctx),
+    byName: await nameOf(ctx),
+    ...(body.reason ? { reason: body.reason } : {}),
+    at: Date.now(),
+  };
+  const patch: SessionData = {
+    pending: { [requestId]: null } as unknown as SessionData["pending"],
+    ...(body.decision === "allow_always" ? { allowedTools: { [req.tool]: true } } : {}),
+  };
+  const [[won]] = await ctx.db.batch([
+    ctx.db
+      .update(sessions)
+      .set({ data: patchJson(sessions.data, patch), updatedAt: record.at })
+      .where(
+        and(
+          eq(sessions.id, sessionId),
+          sql`json_extract(${sessions.data}, ${`$.pending."${requestId.replace(/"/g, "")}"`}) is not null`,
+        ),
+      )
+      .returning({ id: sessions.id }),
+    resumeIfNothingPending(ctx, sessionId),
+  ]);
+  if (!won) throw conflict("This request was already answered.", "request_answered");
+  const task = await ctx.db.query.tasks.findFirst({ where: eq(tasks.id, req.taskId) });
+  const job = task?.jobId ? await ctx.db.query.jobs.findFirst({ where: eq(schema.jobs.id, task.jobId) }) : null;
+  if (job) {
+    await ctx.links.send(job.runnerId, {
+      type: "permission",
+      v: 1,
+      jobId: job.id,
+      requestId,
+      decision: body.decision,
+      ...(body.reason ? { reason: body.reason } : {}),
+      byUserId: record.byUserId!,
+      byName: record.byName!,
+      at: record.at,
+    });
+  }
+  return (await publishSession(ctx, sessionId))!;
+}
+
+/** A new session holding the conversation up to and including one message: a copy of rows. */
+export async function forkSession(
+  ctx: Ctx,
+  boardId: string,
+  sessionId: string,
+  body: z.infer<typeof ForkBody>,
+): Promise<Session> {
+  await requireBoardRole(ctx, boardId, "member");
+  const source = await sessionOnBoard(ctx, boardId, sessionId);
+  const at = await ctx.db.query.messages.findFirst({
+    where: and(eq(messages.id, body.messageId), eq(messages.sessionId, sessionId)),
+    columns: { seq: true },
+  });
+  if (!at) throw notFound("Message");
+  const wt = await readyWorktree(ctx, boardId, body.worktreeId ?? source.worktreeId);
+  const id = newId();
+  const sd = source.data as SessionData;
+  const data: SessionData = { permissionMode: sd.permissionMode ?? "ask", baseUrl: sd.baseUrl ?? null, origin: "fork" };
+  await ctx.db.batch([
+    ctx.db.insert(sessions).values({
+      id,
+      boardId,
+      worktreeId: wt.id,
+      parentId: source.id,
+      forkedFromMessageId: body.messageId,
+      provider: source.provider,
+      model: source.model,
+      title: body.title ?? (source.title ? `${source.title} (fork)` : ""),
+      messageCount: at.seq,
+      data: data as Record<string, unknown>,
+      createdBy: userId(ctx),
+    }),
+    // One statement, however long the conversation: ids are the fork's id and the position.
+    ctx.db.run(sql`insert into ${messages} (id, session_id, seq, role, content, task_id, data, created_at)
+      select ${id} || '.' || printf('%06d', seq), ${id}, seq, role, content, null, data, created_at
+      from ${messages} where session_id = ${sessionId} and seq <= ${at.seq}`),
+  ]);
+  return (await publishSession(ctx, id, "created"))!;
+}
+
+/** A child session in the same worktree, started with a prompt; its answer comes back to the parent. */
+export async function spawnSession(
+  ctx: Ctx,
+  boardId: string,
+  sessionId: string,
+  body: z.infer<typeof SpawnBody>,
+): Promise<Session> {
+  await requireBoardRole(ctx, boardId, "member");
+  const parent = await sessionOnBoard(ctx, boardId, sessionId);
+  await readyWorktree(ctx, boardId, parent.worktreeId);
+  return createChild(ctx, parent, {
+    id: newId(),
+    prompt: body.prompt,
+    title: body.title,
+    authorId: userId(ctx),
+    authorName: await nameOf(ctx),
+  });
+}
