@@ -8,6 +8,8 @@ import {
   HeartbeatResult,
   Job,
   JobClaim,
+  type JobEventsBody,
+  JobEventsResult,
   LINK_INFO_PARAM,
   LINK_PROTOCOL,
   LINK_VERSION_PARAM,
@@ -16,6 +18,7 @@ import {
   type RunnerInfo,
   type RunnerWorktree,
   RunnerWorktrees,
+  TaskContext,
 } from "../../protocol/index.ts";
 
 /** The edge answered with an error: `status` and `code` say which, the message is the edge's own. */
@@ -159,6 +162,18 @@ export class Edge {
   /** Git state the watcher saw change. */
   async reportGit(report: GitReport): Promise<void> {
     await this.call("POST", "/runner/git", GitReportResult, report);
+  }
+
+  /** A session task's config, prompt and whole history, from D1. */
+  async taskContext(jobId: string, leaseToken: string): Promise<TaskContext> {
+    return (await this.call("POST", `/runner/jobs/${encodeURIComponent(jobId)}/session`, TaskContext, {
+      leaseToken,
+    }))!;
+  }
+
+  /** Progress events of a job, in seq order; a repeat is skipped by the edge. */
+  async events(jobId: string, body: z.input<typeof JobEventsBody>): Promise<JobEventsResult> {
+    return (await this.call("POST", `/runner/jobs/${encodeURIComponent(jobId)}/events`, JobEventsResult, body))!;
   }
 
   async complete(jobId: string, body: z.input<typeof CompleteJobBody>): Promise<void> {

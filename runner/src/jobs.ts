@@ -1,6 +1,7 @@
 import { JobPayloads, JobResults, type JobType } from "../../protocol/index.ts";
 import type { KeyedLock } from "./locks.ts";
 import { addRepo, fetchRepo, removeRepo } from "./repos.ts";
+import type { SessionTasks } from "./session-task.ts";
 import type { LocalState } from "./state.ts";
 import { createWorktree, deleteWorktree, refreshWorktree } from "./worktrees.ts";
 
@@ -9,6 +10,9 @@ export interface JobEnv {
   state: LocalState;
   locks: KeyedLock;
   signal: AbortSignal;
+  /** The job being run, for work that talks to the edge while it runs (agent sessions). */
+  job: { id: string; leaseToken: string; boardId: string | null };
+  sessions: SessionTasks;
 }
 
 type Handler<T extends JobType> = (
@@ -27,8 +31,9 @@ const handlers: { [T in JobType]: Handler<T> } = {
   "worktree.create": (p, env) => inRepo(env, p.repoId, () => createWorktree(p, env)),
   "worktree.delete": (p, env) => inRepo(env, p.repoId, () => deleteWorktree(p, env)),
   "worktree.refresh": (p, env) => inRepo(env, p.repoId, () => refreshWorktree(p, env)),
-  "session.task": async () => {
-    throw new Error("agent sessions are not wired into this runner yet");
+  "session.task": (p, env) => {
+    if (!env.job.boardId) throw new Error("a session task must belong to a board");
+    return env.sessions.run({ ...env.job, boardId: env.job.boardId }, p, env.signal);
   },
 };
 

@@ -14,6 +14,7 @@ import { KNOWN_JOB_TYPES, runJob } from "./jobs.ts";
 import { backoff, Link } from "./link.ts";
 import { KeyedLock } from "./locks.ts";
 import { firstLine, log } from "./log.ts";
+import { SessionTasks } from "./session-task.ts";
 import type { LocalState } from "./state.ts";
 import { GitWatcher } from "./watch.ts";
 
@@ -65,6 +66,7 @@ export class Runner {
   private readonly link: Link;
   private readonly watcher: GitWatcher | null;
   private readonly locks = new KeyedLock();
+  private readonly sessions: SessionTasks;
   private readonly running = new Map<string, Running>();
   private pumping = false;
   private pumpAgain = false;
@@ -86,6 +88,11 @@ export class Runner {
         })
       : null;
     this.exited = new Promise((r) => (this.finished = r));
+    this.sessions = new SessionTasks({
+      edge: this.o.edge,
+      send: (frame) => this.link.send(frame),
+      env: process.env,
+    });
     this.link = new Link({
       target: () => this.o.edge.link(this.o.info),
       onOpen: () => {
@@ -96,6 +103,7 @@ export class Runner {
       onMessage: (msg) => {
         if (msg.type === "wake") this.wake();
         else if (msg.type === "cancel") this.cancel(msg.jobId);
+        else if (msg.type === "permission" || msg.type === "mode") this.sessions.onLink(msg);
         else if (msg.type === "refused") log(`the edge did not take a frame from this runner: ${msg.message}`);
       },
       onDown: (why, retryInMs) => log(`${why}: reconnecting in ${(retryInMs / 1000).toFixed(1)} s`),
@@ -213,6 +221,8 @@ export class Runner {
         state: this.o.state,
         locks: this.locks,
         signal: r.ac.signal,
+        job: { id: job.id, leaseToken, boardId: job.boardId },
+        sessions: this.sessions,
       });
       outcome = { status: "succeeded", result };
     } catch (err) {
