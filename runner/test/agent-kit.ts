@@ -14,8 +14,8 @@ import type {
   Todo,
   ToolResultBlock,
 } from "../../protocol/index.ts";
-import type { AgentSink, PermissionAnswer, PermissionAsk, TaskInput } from "../src/agent/index.ts";
 import { type ModelServer, startModelServer } from "../../test/model-server.ts";
+import type { AgentSink, PermissionAnswer, PermissionAsk, TaskInput } from "../src/agent/index.ts";
 import { makeRepo, tempDir } from "./git-fixtures.ts";
 
 export type Answerer = (req: PermissionAsk) => PermissionAnswer | Promise<PermissionAnswer>;
@@ -31,7 +31,11 @@ export const allowAlways =
   });
 export const deny =
   (reason: string, name = "Alice"): Answerer =>
-  () => ({ decision: "deny", reason, record: { decision: "deny", byUserId: "u-alice", byName: name, reason, at: Date.now() } });
+  () => ({
+    decision: "deny",
+    reason,
+    record: { decision: "deny", byUserId: "u-alice", byName: name, reason, at: Date.now() },
+  });
 /** Never answers: for stopping while a request waits. */
 export const never: Answerer = () => new Promise(() => {});
 

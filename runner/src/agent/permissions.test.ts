@@ -2,15 +2,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { PermissionMode } from "../../../protocol/index.ts";
-import {
-  type AgentFixture,
-  agentFixture,
-  allow,
-  allowAlways,
-  deny,
-  PROVIDERS,
-} from "../../test/agent-kit.ts";
 import type { ScriptStep } from "../../../test/model-server.ts";
+import { type AgentFixture, agentFixture, allow, allowAlways, deny, PROVIDERS } from "../../test/agent-kit.ts";
 import { runTask } from "./index.ts";
 import { gate } from "./permissions.ts";
 

@@ -58,16 +58,22 @@ const CONNECTION_CODES = new Set([
  * wrap a failed connect as `APIConnectionError`.
  */
 export function transportFailure(err: unknown): "refused" | "dropped" | null {
+  let found: "refused" | "dropped" | null = null;
+  // The whole chain is read: "fetch failed" on top can hide ECONNREFUSED underneath.
   for (let e = err, depth = 0; e && depth < 6; e = (e as { cause?: unknown }).cause, depth++) {
     const code = (e as { code?: unknown }).code;
     if (code === "ECONNREFUSED") return "refused";
-    if (typeof code === "string" && CONNECTION_CODES.has(code)) return "dropped";
     const name = (e as Error).name ?? "";
     const message = (e as Error).message ?? "";
-    if (/^APIConnection(Timeout)?Error$/.test(name)) return "dropped";
-    if (e instanceof TypeError && /terminated|fetch failed|other side closed|socket/i.test(message)) return "dropped";
+    if (
+      (typeof code === "string" && CONNECTION_CODES.has(code)) ||
+      /^APIConnection(Timeout)?Error$/.test(name) ||
+      (e instanceof TypeError && /terminated|fetch failed|other side closed|socket/i.test(message))
+    ) {
+      found = "dropped";
+    }
   }
-  return null;
+  return found;
 }
 
 /** Milliseconds the provider asked for in `retry-after-ms` or `retry-after` (seconds or a date). */

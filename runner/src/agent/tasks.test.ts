@@ -81,7 +81,9 @@ describe.each(PROVIDERS)("%s: a task with tools", (provider) => {
 
     if (provider === "anthropic") {
       // Sonnet 4.5: $3 in, $15 out, $0.30 cache read, $3.75 cache write per million tokens.
-      expect(costMicros("anthropic", "claude-sonnet-4-5", m!.usage!)).toBe(1200 * 3 + 300 * 15 + 5000 * 0.3 + 800 * 3.75);
+      expect(costMicros("anthropic", "claude-sonnet-4-5", m!.usage!)).toBe(
+        1200 * 3 + 300 * 15 + 5000 * 0.3 + 800 * 3.75,
+      );
     } else {
       // GPT-5: $1.25 in, $10 out, $0.125 cached per million tokens.
       expect(costMicros("openai", "gpt-5", m!.usage!)).toBe(1200 * 1.25 + 300 * 10 + 5000 * 0.125);
