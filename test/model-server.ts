@@ -501,7 +501,7 @@ export async function startModelServer(): Promise<ModelServer> {
       isFault(step) &&
       (step.fault === "429" || step.fault === "500" || step.fault === "401" || step.fault === "404")
     ) {
-      const extra = step.fault === "429" ? { "retry-after": String(step.retryAfter ?? 1) } : {};
+      const extra: Record<string, string> = step.fault === "429" ? { "retry-after": String(step.retryAfter ?? 1) } : {};
       return sendError(res, provider, step.fault, model, extra);
     }
     const plan = planFor(step)!;

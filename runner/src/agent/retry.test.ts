@@ -20,7 +20,7 @@ describe.each(PROVIDERS)("%s: retries", (provider) => {
     expect(second!.at - first!.at).toBeGreaterThanOrEqual(1000);
     const [notice] = fx.sink.notices("retry");
     expect(notice).toMatch(
-      new RegExp(`^${escape(who(provider))} rate-limited this request \\(429\\); retrying in 1(\\.\\d)? s`),
+      new RegExp(`^${literal(who(provider))} rate-limited this request \\(429\\); retrying in 1(\\.\\d)? s`),
     );
     expect(fx.sink.nowDoing).toContain(notice);
     // The notice is a system message, posted before the retry's answer.
@@ -87,7 +87,7 @@ describe.each(PROVIDERS)("%s: retries", (provider) => {
     const err = (await runTask(fx.input({ model: "no-such-model" })).catch((e: unknown) => e)) as AgentError;
     expect(err.code).toBe("model_not_found");
     const where = provider === "anthropic" ? fx.server.anthropicUrl : fx.server.openaiUrl;
-    expect(err.message).toMatch(new RegExp(`^model 'no-such-model' not found at ${escape(where)}`));
+    expect(err.message).toMatch(new RegExp(`^model 'no-such-model' not found at ${literal(where)}`));
     expect(fx.server.requests).toHaveLength(1);
   });
 
@@ -155,6 +155,6 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-function escape(s: string): string {
+function literal(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 }
