@@ -1,0 +1,253 @@
+import { randomUUID } from "node:crypto";
+import { realpath } from "node:fs/promises";
+import type { DecisionRecord, ToolCallBlock, ToolResultBlock } from "../../../protocol/index.ts";
+import { anthropicClient } from "./anthropic.ts";
+import { AgentError } from "./errors.ts";
+import { newId } from "./ids.ts";
+import { openaiClient } from "./openai.ts";
+import { gate } from "./permissions.ts";
+import { systemPrompt } from "./prompt.ts";
+import { type ModelClient, type ModelTurn, type TurnResult, textOf } from "./provider.ts";
+import { backoffMs, classify, DEFAULT_RETRY, formatWait, ModelCallError, sleep } from "./retry.ts";
+import { TOOLS, type ToolContext, toolNamed } from "./tools/index.ts";
+import { oneLine } from "./tools/tool.ts";
+import type { PermissionAnswer, TaskInput } from "./types.ts";
+
+const DEFAULT_MAX_TURNS = 50;
+/** The protocol's cap on a tool result's text; the tools cap lower, this is the backstop. */
+const RESULT_CHARS = 100_000;
+const STOPPED = "Not run: stopped by the user.";
+
+/** The card's line after a text turn: the last line that says something. */
+export function lastLine(text: string): string | null {
+  const line = text
+    .split("\n")
+    .map((l) => l.trim())
+    .findLast((l) => l !== "");
+  return line ? oneLine(line, 300) : null;
+}
+
+async function openClient(input: TaskInput): Promise<ModelClient> {
+  if (input.provider === "anthropic") return anthropicClient(input.env);
+  if (input.provider === "openai") return openaiClient(input.env, input.baseUrl);
+  throw new AgentError("provider", `unknown provider '${String(input.provider)}': use anthropic or openai`);
+}
+
+/**
+ * Run one task: call the model, run the tools it asks for, feed the results back, until it ends
+ * its turn without tool calls or `maxTurns` calls have been made. Everything it says and does is
+ * reported through `input.sink` as it happens. Resolves with the last text the model wrote;
+ * rejects with an AgentError in plain words, or with the abort reason when stopped (after the
+ * partial text and the unfinished tool calls have been posted).
+ */
+export async function runTask(input: TaskInput): Promise<{ finalText: string }> {
+  const { sink, signal } = input;
+  if (signal.aborted) throw signal.reason;
+  const client = await openClient(input);
+  let root: string;
+  try {
+    root = await realpath(input.worktreePath);
+  } catch {
+    throw new AgentError("worktree_missing", `the worktree folder ${input.worktreePath} is missing on this runner`);
+  }
+  const ctx: ToolContext = { root, env: input.env, signal, sink };
+  const system = systemPrompt(TOOLS);
+  const turns: ModelTurn[] = [...input.history];
+  const maxTurns = input.maxTurns ?? DEFAULT_MAX_TURNS;
+  let finalText = "";
+
+  for (let n = 0; n < maxTurns; n++) {
+    if (signal.aborted) throw signal.reason;
+    const result = await callModel(input, client, system, turns);
+    turns.push({ role: "assistant", content: result.content });
+    const text = textOf(result.content);
+    if (text) {
+      finalText = text;
+      await sink.state({ nowDoing: lastLine(text) });
+    }
+    const calls = result.content.filter((b): b is ToolCallBlock => b.type === "tool_call");
+    if (!calls.length) return { finalText };
+    const results = await runCalls(input, ctx, calls, result.badInput);
+    turns.push({ role: "tool", content: results });
+  }
+  await sink.message({
+    id: newId(),
+    role: "system",
+    content: [
+      {
+        type: "notice",
+        kind: "info",
+        text: `Paused after ${maxTurns} model calls, the most one task makes: send another prompt to carry on.`,
+      },
+    ],
+  });
+  return { finalText };
+}
+
+/**
+ * One model call, retried when the failure is the provider's or the network's. Each attempt
+ * streams under its own message id; an abandoned attempt's stream is ended and never stored.
+ */
+async function callModel(
+  input: TaskInput,
+  client: ModelClient,
+  system: string,
+  turns: ModelTurn[],
+): Promise<TurnResult> {
+  const { sink, signal } = input;
+  const policy = { ...DEFAULT_RETRY, ...input.retry };
+  for (let attempt = 1; ; attempt++) {
+    const id = newId();
+    let partial = "";
+    let result: TurnResult | undefined;
+    let failure: unknown;
+    try {
+      result = await client.turn({
+        model: input.model,
+        system,
+        tools: TOOLS,
+        history: turns,
+        signal,
+        onDelta(part, text) {
+          if (part === "text") partial += text;
+          sink.delta(id, part, text);
+        },
+      });
+    } catch (err) {
+      failure = err;
+    }
+    if (result) {
+      await sink.message({
+        id,
+        role: "assistant",
+        content: result.content,
+        usage: result.usage,
+        contextTokens: result.contextTokens,
+      });
+      sink.endStream(id);
+      return result;
+    }
+    if (signal.aborted) {
+      if (partial.trim()) await sink.message({ id, role: "assistant", content: [{ type: "text", text: partial }] });
+      sink.endStream(id);
+      throw signal.reason;
+    }
+    sink.endStream(id);
+    if (!(failure instanceof ModelCallError)) {
+      const why = failure instanceof Error ? failure.message : String(failure);
+      throw new AgentError("provider", `the call to ${client.label} failed: ${why}`, { cause: failure });
+    }
+    const verdict = classify(failure, client, input.model);
+    if (!verdict.retry) throw verdict.error;
+    if (attempt >= policy.attempts) {
+      throw new AgentError(
+        "retries_exhausted",
+        `${verdict.why}, and all ${attempt} attempts failed: try again in a while`,
+        { cause: failure },
+      );
+    }
+    const wait = backoffMs(attempt, policy, verdict.askedMs);
+    const words = `${verdict.why}; retrying in ${formatWait(wait)} (attempt ${attempt + 1} of ${policy.attempts})`;
+    await sink.message({ id: newId(), role: "system", content: [{ type: "notice", kind: "retry", text: words }] });
+    await sink.state({ nowDoing: oneLine(words) });
+    await sleep(wait, signal);
+  }
+}
+
+/** Run a turn's tool calls in order and post their results as one `tool` message. */
+async function runCalls(
+  input: TaskInput,
+  ctx: ToolContext,
+  calls: ToolCallBlock[],
+  badInput: Map<string, string> | undefined,
+): Promise<ToolResultBlock[]> {
+  const { signal } = input;
+  const results: ToolResultBlock[] = [];
+  for (const call of calls) {
+    if (signal.aborted) {
+      results.push({ type: "tool_result", callId: call.id, name: call.name, output: STOPPED, isError: true });
+      continue;
+    }
+    results.push(await runCall(input, ctx, call, badInput?.get(call.id)));
+  }
+  await input.sink.message({ id: newId(), role: "tool", content: results });
+  if (signal.aborted) throw signal.reason;
+  return results;
+}
+
+const byMode = (): DecisionRecord => ({ decision: "mode", byUserId: null, byName: null, at: Date.now() });
+
+function denial(answer: PermissionAnswer): string {
+  const who = answer.record.byName ? `Denied by ${answer.record.byName}` : "Denied";
+  const reason = (answer.reason ?? answer.record.reason ?? "").trim();
+  return reason ? `${who}: ${reason}` : `${who} (no reason given). Do not run the same call again.`;
+}
+
+/** One call: permission first, then the tool. Never throws: every failure is a result the model reads. */
+async function runCall(
+  input: TaskInput,
+  ctx: ToolContext,
+  call: ToolCallBlock,
+  badJson: string | undefined,
+): Promise<ToolResultBlock> {
+  const started = performance.now();
+  const base = { type: "tool_result" as const, callId: call.id, name: call.name };
+  const result = (output: string, isError: boolean, meta: ToolResultBlock["meta"] = {}): ToolResultBlock => ({
+    ...base,
+    output:
+      output.length > RESULT_CHARS
+        ? `${output.slice(0, RESULT_CHARS - 40)}\n[cut at ${RESULT_CHARS} characters]`
+        : output,
+    isError,
+    meta: { ...meta, durationMs: Math.round(performance.now() - started) },
+  });
+  const tool = toolNamed(call.name);
+  if (!tool) {
+    return result(`There is no tool named ${call.name}. The tools are: ${TOOLS.map((t) => t.name).join(", ")}.`, true);
+  }
+  if (badJson !== undefined) {
+    return result(`The arguments were not valid JSON, so ${call.name} did not run: ${oneLine(badJson, 500)}`, true);
+  }
+  try {
+    await input.sink.state({ nowDoing: tool.nowDoing(call.input) });
+    const mode = input.permissionMode();
+    const approved = input.allowedTools.has(tool.name);
+    const g = gate(tool.kind, mode, approved);
+    let decision: DecisionRecord;
+    if (g === "refuse") {
+      return result(
+        `This session is read-only: ${tool.name} is not allowed (no file may be written and no command run). ` +
+          "Say what you would change instead; a person can switch the session's permission mode.",
+        true,
+        {
+          decision: {
+            decision: "deny",
+            byUserId: null,
+            byName: null,
+            reason: "the session is read-only",
+            at: Date.now(),
+          },
+        },
+      );
+    }
+    if (g === "ask") {
+      const preview = await tool.preview!(call.input, ctx);
+      const answer = await input.sink.askPermission(
+        { requestId: randomUUID(), callId: call.id, tool: tool.name, ...preview },
+        ctx.signal,
+      );
+      decision = answer.record;
+      if (answer.decision === "deny") return result(denial(answer), true, { decision });
+      if (answer.decision === "allow_always") input.allowedTools.add(tool.name);
+    } else if (approved && gate(tool.kind, mode, false) === "ask") {
+      decision = { ...byMode(), decision: "allow_always", reason: "approved earlier for the rest of the session" };
+    } else {
+      decision = byMode();
+    }
+    const out = await tool.run(call.input, ctx);
+    return result(out.output, out.isError === true, { ...out.meta, decision });
+  } catch (err) {
+    if (ctx.signal.aborted) return result(STOPPED, true);
+    return result(err instanceof Error ? err.message : String(err), true);
+  }
+}

@@ -1,0 +1,58 @@
+import { agentEnv, OUTPUT_CAP, runShell } from "../shell.ts";
+import { oneLine, optInt, str, type Tool, ToolFailure } from "./tool.ts";
+
+export const SHELL_DEFAULT_MS = 120_000;
+export const SHELL_MAX_MS = 600_000;
+
+export const shellTool: Tool = {
+  name: "shell",
+  description:
+    "Run a shell command (`/bin/sh -c`) in the worktree root: build, test, git, search. stdin is empty, so nothing " +
+    `interactive works. Default timeout ${SHELL_DEFAULT_MS / 1000} s, at most ${SHELL_MAX_MS / 1000} s (timeoutMs); on ` +
+    "timeout the command and everything it started are killed. stdout and stderr come back together with the exit " +
+    `code; output over ${OUTPUT_CAP.toLocaleString("en-US")} characters keeps its start and end and says how much was ` +
+    "cut, so pipe long output through head, tail or grep. The environment has no credentials. Depending on the " +
+    "session's permission mode a person may have to approve the exact command; if they deny it, the result says why.",
+  inputSchema: {
+    type: "object",
+    properties: {
+      command: { type: "string", description: "The command line, e.g. npm test -- --run src/app.test.ts" },
+      timeoutMs: {
+        type: "integer",
+        minimum: 1,
+        maximum: SHELL_MAX_MS,
+        description: `Milliseconds before the command is killed (default ${SHELL_DEFAULT_MS}, at most ${SHELL_MAX_MS})`,
+      },
+    },
+    required: ["command"],
+    additionalProperties: false,
+  },
+  kind: "shell",
+  nowDoing: (input) => oneLine(`shell: ${String(input.command ?? "")}`),
+  async preview(input) {
+    const command = str(input, "command");
+    if (!command.trim()) throw new ToolFailure("command is empty");
+    return { summary: `run \`${oneLine(command, 200)}\``, command };
+  },
+  async run(input, ctx) {
+    const command = str(input, "command");
+    if (!command.trim()) throw new ToolFailure("command is empty");
+    const timeoutMs = Math.min(optInt(input, "timeoutMs", 1) ?? SHELL_DEFAULT_MS, SHELL_MAX_MS);
+    const r = await runShell(command, { cwd: ctx.root, env: agentEnv(ctx.env), timeoutMs, signal: ctx.signal });
+    let output = r.output.replace(/\n+$/, "") || "(no output)";
+    if (r.timedOut) {
+      output += `\n[timed out after ${timeoutMs / 1000} s: the command and everything it started were killed]`;
+    } else if (r.stopped) {
+      output += "\n[stopped by the user]";
+    } else if (r.exitCode === null) {
+      output += `\n[killed by ${r.signal ?? "a signal"}]`;
+    } else {
+      output += `\n[exit code ${r.exitCode}]`;
+    }
+    return {
+      output,
+      isError: r.exitCode !== 0,
+      meta: { exitCode: r.exitCode, truncated: r.truncated, durationMs: r.durationMs },
+    };
+  },
+};
