@@ -6,7 +6,6 @@ import { gitVersion } from "./git.ts";
 
 export const VERSION: string = pkg.version;
 
-
 /** What the runner tells the edge about itself: shown on the runner's card in the app. */
 export async function runnerInfo(env: Record<string, string | undefined> = process.env): Promise<RunnerInfo> {
   const agents = providerReadiness(env);

@@ -46,8 +46,11 @@ const allowedBy = (mode: PermissionMode, tool: string) => mode === "full" || (mo
 
 export class SessionTasks {
   private readonly live = new Map<string, Live>();
+  private readonly host: SessionHost;
 
-  constructor(private readonly host: SessionHost) {}
+  constructor(host: SessionHost) {
+    this.host = host;
+  }
 
   /** Link frames for running tasks: a person's decision, or a new permission mode. */
   onLink(msg: LinkMessage): void {
@@ -154,11 +157,15 @@ class EventPoster {
   private seq = 0;
   private chain: Promise<void> = Promise.resolve();
 
-  constructor(
-    private readonly edge: Edge,
-    private readonly jobId: string,
-    private readonly leaseToken: string,
-  ) {}
+  private readonly edge: Edge;
+  private readonly jobId: string;
+  private readonly leaseToken: string;
+
+  constructor(edge: Edge, jobId: string, leaseToken: string) {
+    this.edge = edge;
+    this.jobId = jobId;
+    this.leaseToken = leaseToken;
+  }
 
   post(e: SessionEvent): Promise<void> {
     const seq = ++this.seq;
@@ -191,11 +198,15 @@ class StreamSender {
   private parts = new Map<string, Set<StreamFrame["part"]>>();
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(
-    private readonly host: SessionHost,
-    private readonly boardId: string,
-    private readonly sessionId: string,
-  ) {}
+  private readonly host: SessionHost;
+  private readonly boardId: string;
+  private readonly sessionId: string;
+
+  constructor(host: SessionHost, boardId: string, sessionId: string) {
+    this.host = host;
+    this.boardId = boardId;
+    this.sessionId = sessionId;
+  }
 
   delta(messageId: string, part: StreamFrame["part"], text: string): void {
     if (!text) return;
