@@ -65,7 +65,8 @@ export const nextSeq = (sessionId: string): SQL =>
 export const lastSeq = (sessionId: string): SQL =>
   sql`(select coalesce(max(${messages.seq}), 0) from ${messages} where ${messages.sessionId} = ${sessionId})`;
 
-const queuedCount = sql<number>`(select count(*) from ${tasks} where ${tasks.sessionId} = ${sessions.id} and ${tasks.status} = 'queued')`;
+// Spelled out: inside a one-table select drizzle leaves columns unqualified, which here would bind to tasks.
+const queuedCount = sql<number>`(select count(*) from "tasks" q where q.session_id = "sessions"."id" and q.status = 'queued' and q.job_id is null)`;
 
 export function toSession(r: SessionRow, queued: number): Session {
   const d = r.data as SessionData;

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, sql } from "drizzle-orm";
+import { and, asc, eq, gt, lte, sql } from "drizzle-orm";
 import type { z } from "zod";
 import type {
   CreateSessionBody,
@@ -367,9 +367,21 @@ export async function forkSession(
       createdBy: userId(ctx),
     }),
     // One statement, however long the conversation: ids are the fork's id and the position.
-    ctx.db.run(sql`insert into ${messages} (id, session_id, seq, role, content, task_id, data, created_at)
-      select ${id} || '.' || printf('%06d', seq), ${id}, seq, role, content, null, data, created_at
-      from ${messages} where session_id = ${sessionId} and seq <= ${at.seq}`),
+    ctx.db.insert(messages).select(
+      ctx.db
+        .select({
+          id: sql<string>`${id} || '.' || printf('%06d', ${messages.seq})`.as("id"),
+          sessionId: sql<string>`${id}`.as("session_id"),
+          seq: messages.seq,
+          role: messages.role,
+          content: messages.content,
+          taskId: sql<null>`null`.as("task_id"),
+          data: messages.data,
+          createdAt: messages.createdAt,
+        })
+        .from(messages)
+        .where(and(eq(messages.sessionId, sessionId), lte(messages.seq, at.seq))),
+    ),
   ]);
   return (await publishSession(ctx, id, "created"))!;
 }
