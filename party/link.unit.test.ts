@@ -66,8 +66,8 @@ const host: LinkHost = {
       calls.push("sweep");
       return nextLease;
     },
-    worksOn: async (boardId) => {
-      calls.push(`worksOn ${boardId}`);
+    worksOn: async (boardId, sessionId) => {
+      calls.push(`worksOn ${boardId} ${sessionId}`);
       return working.has(boardId);
     },
     stream: async (boardId, piece) => {
@@ -136,18 +136,18 @@ describe("RunnerLinkCore", () => {
     expect(s.sent.at(-1)).toEqual({ type: "cancel", v: LINK_PROTOCOL, jobId: "job-1" });
   });
 
-  it("relays a stream frame only for a board the runner holds an active job on, asking D1 at most every few seconds", async () => {
+  it("relays a stream frame only for a session whose task the runner holds, asking D1 at most every few seconds", async () => {
     const s = await connect("a");
     working.add("board-1");
     await link.message(s, frame({ type: "stream", boardId: "board-1", ...piece }));
     await link.message(s, frame({ type: "stream", boardId: "board-1", ...piece, seq: 2 }));
     expect(streamed.map((x) => x.piece.seq)).toEqual([1, 2]);
     expect(streamed[0]).toEqual({ boardId: "board-1", piece });
-    expect(calls.filter((c) => c.startsWith("worksOn"))).toEqual(["worksOn board-1"]);
+    expect(calls.filter((c) => c.startsWith("worksOn"))).toEqual([`worksOn board-1 ${piece.sessionId}`]);
 
     await link.message(s, frame({ type: "stream", boardId: "board-2", ...piece }));
     expect(streamed).toHaveLength(2);
-    expect(s.sent.at(-1)).toMatchObject({ type: "refused", message: expect.stringMatching(/no active job/) });
+    expect(s.sent.at(-1)).toMatchObject({ type: "refused", message: expect.stringMatching(/no active task/) });
     expect(s.closedWith).toBeNull();
 
     // The job ended: after the cache runs out, the link asks again and stops relaying.

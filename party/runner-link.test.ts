@@ -60,7 +60,7 @@ describe("RunnerLink", () => {
     expect((await link.closed).code).toBe(LINK_CLOSE.revoked);
   });
 
-  it("relays a runner's stream frame to the board's watchers of that session, only while it works on that board", async () => {
+  it("relays a runner's stream frame to the board's watchers of that session, only while it runs that session's task", async () => {
     const r = await registerRunner(owner.token);
     const board = await createBoard(owner.token, "Streams");
     await call(`/api/runners/${r.id}/boards`, { method: "POST", token: owner.token, json: { boardId: board.id } });
@@ -86,20 +86,40 @@ describe("RunnerLink", () => {
     await link.next((m) => m.type === "refused");
     expect(watcher.inbox.all("stream")).toEqual([]);
 
-    // A card's create job is claimed: now the runner works on this board.
+    // A session's task is claimed: now the runner works on that session (and only that one).
     await call(`/api/boards/${board.id}/worktrees`, {
       method: "POST",
       token: owner.token,
       json: { repoId: repo.id, name: "streamy", branch: "streamy" },
     });
+    await runNext(r.credential, {
+      status: "succeeded",
+      result: { path: "/srv/wt/streamy", git: { head: "abc", ahead: 0, behind: 0, changedFiles: 0, refreshedAt: 1 } },
+    });
+    const wt = (
+      await json<{ items: { id: string }[] }>(call(`/api/boards/${board.id}/worktrees`, { token: owner.token }))
+    ).items[0]!;
+    const session = await json<{ id: string }>(
+      call(`/api/boards/${board.id}/sessions`, {
+        method: "POST",
+        token: owner.token,
+        json: { worktreeId: wt.id, provider: "anthropic", model: "claude-sonnet-4-5", prompt: "hi" },
+      }),
+    );
+    watcher.send({ type: "watch", sessionIds: [session.id] });
     await post(r.credential, "/runner/jobs/claim");
-    // The link remembers its "no" for a few seconds (stream frames come many times a second); a
+    // The link remembers its "no" for a moment (stream frames come many times a second); a
     // fresh instance asks D1 again at once.
     await evictDurableObject(getRunnerLink(testEnv, r.id)).catch(() => {});
     const again = await openLink(r.credential);
+    // Another session on the same board is still not this runner's to write into.
     again.ws.send(JSON.stringify({ type: "stream", v: LINK_PROTOCOL, boardId: board.id, ...piece, seq: 2 }));
+    await again.next((m) => m.type === "refused");
+    again.ws.send(
+      JSON.stringify({ type: "stream", v: LINK_PROTOCOL, boardId: board.id, ...piece, sessionId: session.id, seq: 2 }),
+    );
     const got = await watcher.inbox.next("stream");
-    expect(got).toMatchObject({ sessionId: "sess-1", messageId: "m1", delta: "Thinking about it", seq: 2 });
+    expect(got).toMatchObject({ sessionId: session.id, messageId: "m1", delta: "Thinking about it", seq: 2 });
     // Only watchers of that session get it.
     await new Promise((res) => setTimeout(res, 100));
     expect(other.inbox.all("stream")).toEqual([]);

@@ -214,9 +214,8 @@ class StreamSender {
     const p = this.pending.get(key);
     if (p) p.text += text;
     else this.pending.set(key, { messageId, part, text });
-    let seen = this.parts.get(messageId);
-    if (!seen) this.parts.set(messageId, (seen = new Set()));
-    seen.add(part);
+    const seen = this.parts.get(messageId) ?? new Set();
+    this.parts.set(messageId, seen.add(part));
     this.timer ??= setTimeout(() => this.flush(), COALESCE_MS);
   }
 
