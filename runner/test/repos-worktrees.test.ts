@@ -68,10 +68,12 @@ describe("a registered runner", () => {
     expect(me.info).toMatchObject({
       version: "0.1.0",
       gitVersion: expect.stringMatching(/^\d+\.\d+/),
-      // Sessions do not exist yet, so it serves no provider and must not say it does.
-      providers: [],
     });
     expect(me.info.os).toMatch(/\w/);
+    // Each provider is listed with whether it can be served and, if not, what to set.
+    expect(me.info.agents?.map((a) => a.provider)).toEqual(["anthropic", "openai"]);
+    for (const a of me.info.agents ?? []) if (!a.ready) expect(a.reason).toMatch(/set .* restart the runner/);
+    expect(me.info.providers).toEqual((me.info.agents ?? []).filter((a) => a.ready).map((a) => a.provider));
   });
 
   it("runs a ping job the moment it is queued", async () => {
