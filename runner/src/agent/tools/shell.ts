@@ -1,4 +1,4 @@
-import { agentEnv, OUTPUT_CAP, runShell } from "../shell.ts";
+import { agentEnv, OUTPUT_CAP, runShell, thousands } from "../shell.ts";
 import { oneLine, optInt, str, type Tool, ToolFailure } from "./tool.ts";
 
 export const SHELL_DEFAULT_MS = 120_000;
@@ -10,7 +10,7 @@ export const shellTool: Tool = {
     "Run a shell command (`/bin/sh -c`) in the worktree root: build, test, git, search. stdin is empty, so nothing " +
     `interactive works. Default timeout ${SHELL_DEFAULT_MS / 1000} s, at most ${SHELL_MAX_MS / 1000} s (timeoutMs); on ` +
     "timeout the command and everything it started are killed. stdout and stderr come back together with the exit " +
-    `code; output over ${OUTPUT_CAP.toLocaleString("en-US")} characters keeps its start and end and says how much was ` +
+    `code; output over ${thousands(OUTPUT_CAP)} characters keeps its start and end and says how much was ` +
     "cut, so pipe long output through head, tail or grep. The environment has no credentials. Depending on the " +
     "session's permission mode a person may have to approve the exact command; if they deny it, the result says why.",
   inputSchema: {
