@@ -1,9 +1,10 @@
 import { existsSync, mkdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { delimiter, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type AgentFixture, agentFixture, SECRET_ENV, TestSink } from "../../test/agent-kit.ts";
 import { writeFiles } from "../../test/git-fixtures.ts";
 import { runTask } from "./index.ts";
+import { withJs } from "./tools/grep.ts";
 import { type ToolContext, type ToolOutcome, toolNamed } from "./tools/index.ts";
 
 let fx: AgentFixture;
@@ -184,7 +185,7 @@ describe("list_files and grep", () => {
     expect((await call("grep", { pattern: "shout" })).output).toBe(
       "src/util/strings.ts:1:export function shout(s: string) {",
     );
-    expect((await call("grep", { pattern: "shout", ignore_case: true })).output.split("\n")).toEqual([
+    expect((await call("grep", { pattern: "shout", ignore_case: true })).output.split("\n").sort()).toEqual([
       "docs/notes.md:1:Shout it out",
       "src/util/strings.ts:1:export function shout(s: string) {",
     ]);
@@ -192,6 +193,48 @@ describe("list_files and grep", () => {
     expect((await call("grep", { pattern: "const b", path: "src/app.ts" })).output).toBe("src/app.ts:2:const b = 2;");
     expect((await call("grep", { pattern: "secret in deps" })).output).toBe("No matches.");
     expect((await call("grep", { pattern: "(" })).output).toMatch(/not a valid regular expression/);
+  });
+});
+
+/** ripgrep's folder when this machine has it (the grep tool then uses it rather than the fallback). */
+const rgDir = (process.env.PATH ?? "").split(delimiter).find((d) => d && existsSync(join(d, "rg")));
+
+describe.skipIf(!rgDir)("grep with ripgrep", () => {
+  it("answers as the JavaScript fallback does", async () => {
+    writeFiles(fx.repo, {
+      "node_modules/dep/index.js": "shout in deps\n",
+      "src/util/strings.ts": "export function shout(s: string) {\n  return s.toUpperCase();\n}\n",
+      "docs/notes.md": "Shout it out\n",
+    });
+    const queries = [
+      { pattern: "shout" },
+      { pattern: "shout", ignore_case: true },
+      { pattern: "Shout|const", glob: "*.md" },
+      { pattern: "const b", path: "src/app.ts" },
+      { pattern: "const", path: "src" },
+      { pattern: "nothing here" },
+    ];
+    for (const q of queries) {
+      const rg = await call("grep", q);
+      const js = await withJs(
+        {
+          pattern: q.pattern,
+          rel: q.path ?? ".",
+          abs: join(ctx.root, q.path ?? "."),
+          isFile: q.path === "src/app.ts",
+          glob: q.glob,
+          ignoreCase: q.ignore_case === true,
+        },
+        ctx,
+      );
+      // ripgrep searches in parallel: the same lines, not always in the same order.
+      expect(rg.output.split("\n").sort(), JSON.stringify(q)).toEqual(js.output.split("\n").sort());
+    }
+    const bad = await call("grep", { pattern: "(" });
+    expect(bad).toMatchObject({
+      isError: true,
+      output: expect.stringMatching(/^pattern is not a valid regular expression: /),
+    });
   });
 });
 
@@ -217,6 +260,30 @@ describe("shell", () => {
         `\\[output cut: [\\d,]+ of ${total.toLocaleString("en-US")} characters in the middle were left out\\]`,
       ),
     );
+  });
+
+  it("a cut through an emoji still gives text the edge accepts", async () => {
+    // The head keeps 15,000 characters: the 15,000th is the first half of the first emoji.
+    fx.server.script("anthropic", [
+      {
+        toolCalls: [
+          {
+            name: "shell",
+            input: { command: "printf 'a%.0s' $(seq 14999); for i in $(seq 10000); do printf '😀'; done" },
+          },
+        ],
+      },
+      { text: "ok" },
+    ]);
+    await runTask(fx.input());
+    const [r] = fx.sink.toolResults;
+    expect(r!.meta?.truncated).toBe(true);
+    expect(r!.output).toContain("a\uFFFD\n\n[output cut:");
+  });
+
+  it("a command too long for a person to review is refused", async () => {
+    const r = await call("shell", { command: `echo ${"x".repeat(20_001)}` });
+    expect(r).toMatchObject({ isError: true, output: expect.stringMatching(/longer than 20,000 characters/) });
   });
 
   it("hands the command no credentials", async () => {
