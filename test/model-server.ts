@@ -25,6 +25,8 @@ export interface ScriptToolCall {
   input: Record<string, unknown>;
   /** Default: a fresh `toolu_…` / `call_…` id. */
   id?: string;
+  /** OpenAI only: send these arguments verbatim instead of `input` as JSON (to test broken JSON). */
+  rawArguments?: string;
 }
 
 /** One model turn: thinking, then text, then tool calls, streamed in chunks. */
@@ -368,7 +370,7 @@ async function streamOpenAI(sse: Sse, plan: StreamPlan, body: RequestBody, serve
     index,
     id: c.id ?? rid("call_"),
     name: c.name,
-    pieces: jsonPieces(JSON.stringify(c.input), size),
+    pieces: jsonPieces(c.rawArguments ?? JSON.stringify(c.input), size),
   }));
   for (const c of calls) {
     await chunk({

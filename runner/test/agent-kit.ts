@@ -5,14 +5,15 @@
  */
 import { realpathSync } from "node:fs";
 import { join } from "node:path";
-import type {
-  ContentBlock,
-  Message,
+import {
+  type ContentBlock,
+  type Message,
   NewMessage,
-  PermissionMode,
-  Provider,
-  Todo,
-  ToolResultBlock,
+  type PermissionMode,
+  type Provider,
+  SessionEvents,
+  type Todo,
+  type ToolResultBlock,
 } from "../../protocol/index.ts";
 import { type ModelServer, startModelServer } from "../../test/model-server.ts";
 import type { AgentSink, PermissionAnswer, PermissionAsk, TaskInput } from "../src/agent/index.ts";
@@ -57,14 +58,18 @@ export class TestSink implements AgentSink {
     this.ended.push(messageId);
     this.log.push(`end ${messageId}`);
   }
+  // Each report is checked against the wire contract, as the edge will check it.
   async message(m: NewMessage): Promise<void> {
+    NewMessage.parse(m);
     this.messages.push(m);
     this.log.push(`message ${m.role} ${m.id}`);
   }
   async state(s: { nowDoing?: string | null; todos?: Todo[] }): Promise<void> {
+    SessionEvents.state.parse(s);
     this.states.push(s);
   }
   askPermission(req: PermissionAsk, signal: AbortSignal): Promise<PermissionAnswer> {
+    SessionEvents.permission.parse(req);
     this.asks.push(req);
     this.log.push(`ask ${req.tool}`);
     return new Promise((resolve, reject) => {
@@ -75,6 +80,7 @@ export class TestSink implements AgentSink {
     });
   }
   async spawn(req: { sessionId: string; prompt: string; title?: string }): Promise<void> {
+    SessionEvents.spawn.parse(req);
     this.spawns.push(req);
   }
 

@@ -118,6 +118,9 @@ export async function anthropicClient(env: Record<string, string | undefined>): 
           },
           { signal: req.signal },
         );
+        // Failures reach us through the iterator below; without a listener of its own the SDK also
+        // raises them as an unhandled rejection when none is attached at that instant.
+        stream.on("error", () => {});
         for await (const ev of stream) {
           if (ev.type !== "content_block_delta") continue;
           const d = ev.delta;

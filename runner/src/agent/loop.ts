@@ -10,7 +10,7 @@ import { systemPrompt } from "./prompt.ts";
 import { type ModelClient, type ModelTurn, type TurnResult, textOf } from "./provider.ts";
 import { backoffMs, classify, DEFAULT_RETRY, formatWait, ModelCallError, sleep } from "./retry.ts";
 import { TOOLS, type ToolContext, toolNamed } from "./tools/index.ts";
-import { oneLine } from "./tools/tool.ts";
+import { oneLine, wellFormed } from "./tools/tool.ts";
 import type { PermissionAnswer, TaskInput } from "./types.ts";
 
 const DEFAULT_MAX_TURNS = 50;
@@ -128,7 +128,9 @@ async function callModel(
       return result;
     }
     if (signal.aborted) {
-      if (partial.trim()) await sink.message({ id, role: "assistant", content: [{ type: "text", text: partial }] });
+      if (partial.trim()) {
+        await sink.message({ id, role: "assistant", content: [{ type: "text", text: wellFormed(partial) }] });
+      }
       sink.endStream(id);
       throw signal.reason;
     }
@@ -194,12 +196,17 @@ async function runCall(
   const base = { type: "tool_result" as const, callId: call.id, name: call.name };
   const result = (output: string, isError: boolean, meta: ToolResultBlock["meta"] = {}): ToolResultBlock => ({
     ...base,
-    output:
+    output: wellFormed(
       output.length > RESULT_CHARS
         ? `${output.slice(0, RESULT_CHARS - 40)}\n[cut at ${RESULT_CHARS} characters]`
         : output,
+    ),
     isError,
-    meta: { ...meta, durationMs: Math.round(performance.now() - started) },
+    meta: {
+      ...meta,
+      ...(meta.diff !== undefined ? { diff: wellFormed(meta.diff) } : {}),
+      durationMs: Math.round(performance.now() - started),
+    },
   });
   const tool = toolNamed(call.name);
   if (!tool) {
@@ -233,7 +240,14 @@ async function runCall(
     if (g === "ask") {
       const preview = await tool.preview!(call.input, ctx);
       const answer = await input.sink.askPermission(
-        { requestId: randomUUID(), callId: call.id, tool: tool.name, ...preview },
+        {
+          requestId: randomUUID(),
+          callId: call.id,
+          tool: tool.name,
+          summary: wellFormed(preview.summary),
+          ...(preview.command !== undefined ? { command: wellFormed(preview.command) } : {}),
+          ...(preview.diff !== undefined ? { diff: wellFormed(preview.diff) } : {}),
+        },
         ctx.signal,
       );
       decision = answer.record;

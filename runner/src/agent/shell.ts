@@ -21,6 +21,14 @@ export function agentEnv(env: Record<string, string | undefined>): Record<string
 export const OUTPUT_CAP = 30_000;
 
 /**
+ * 1234567 → "1,234,567". Not toLocaleString: its first call loads ICU's data, ~7 MB the idle
+ * runner cannot spare when a tool description is built at import time.
+ */
+export function thousands(n: number): string {
+  return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+}
+
+/**
  * Keeps the first and last halves of a stream within `cap` characters, however much goes through,
  * so a flood of output costs bounded memory and the model still sees how it started and ended.
  */
@@ -55,7 +63,7 @@ export class OutputCap {
     const half = Math.floor(this.cap / 2);
     const tail = this.tail.slice(-half);
     const cut = this.total - this.head.length - tail.length;
-    return `${this.head}\n\n[output cut: ${cut.toLocaleString("en-US")} of ${this.total.toLocaleString("en-US")} characters in the middle were left out]\n\n${tail}`;
+    return `${this.head}\n\n[output cut: ${thousands(cut)} of ${thousands(this.total)} characters in the middle were left out]\n\n${tail}`;
   }
 }
 

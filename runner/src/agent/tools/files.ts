@@ -1,6 +1,7 @@
 import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { confine, isGitInternal, PathRefused, type ResolvedPath } from "../paths.ts";
+import { thousands } from "../shell.ts";
 import { oneLine, optInt, str, type Tool, type ToolContext, ToolFailure, type ToolInput } from "./tool.ts";
 
 const READ_LINES = 2000;
@@ -62,7 +63,7 @@ export const readFileTool: Tool = {
   name: "read_file",
   description:
     "Read a text file in the worktree. Lines come back numbered (line number, a tab, the line) so you can cite them; " +
-    `at most ${READ_LINES} lines or ${READ_CHARS.toLocaleString("en-US")} characters per call, and the result says ` +
+    `at most ${READ_LINES} lines or ${thousands(READ_CHARS)} characters per call, and the result says ` +
     "where it stopped and how to read on. Use `offset` and `limit` to read part of a long file. " +
     "The numbers and tab are not part of the file: leave them out of edit_file's old_string.",
   inputSchema: {

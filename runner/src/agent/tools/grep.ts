@@ -94,7 +94,11 @@ async function withRg(rg: string, q: GrepQuery, ctx: ToolContext): Promise<ToolO
       ctx.signal.removeEventListener("abort", onAbort);
       if (!capped && pending) lines.push(clip(pending));
       if (code === 2 && !capped && lines.length === 0) {
-        resolve({ output: `grep failed: ${stderr.trim() || "ripgrep exited with an error"}`, isError: true });
+        const why = stderr.trim() || "ripgrep exited with an error";
+        const output = /regex parse error/.test(why)
+          ? `pattern is not a valid regular expression: ${why}`
+          : `grep failed: ${why}`;
+        resolve({ output, isError: true });
       } else resolve(finish(lines, lines.length, capped));
     });
   });

@@ -1,8 +1,21 @@
-import { agentEnv, OUTPUT_CAP, runShell } from "../shell.ts";
-import { oneLine, optInt, str, type Tool, ToolFailure } from "./tool.ts";
+import { agentEnv, OUTPUT_CAP, runShell, thousands } from "../shell.ts";
+import { oneLine, optInt, str, type Tool, ToolFailure, type ToolInput } from "./tool.ts";
 
 export const SHELL_DEFAULT_MS = 120_000;
 export const SHELL_MAX_MS = 600_000;
+/** What a permission request can carry (protocol `PermissionRequest.command`): a person must see all of it. */
+const COMMAND_CHARS = 20_000;
+
+function commandOf(input: ToolInput): string {
+  const c = str(input, "command");
+  if (!c.trim()) throw new ToolFailure("command is empty");
+  if (c.length > COMMAND_CHARS) {
+    throw new ToolFailure(
+      `command is longer than ${thousands(COMMAND_CHARS)} characters: write a script with write_file and run that`,
+    );
+  }
+  return c;
+}
 
 export const shellTool: Tool = {
   name: "shell",
@@ -10,7 +23,7 @@ export const shellTool: Tool = {
     "Run a shell command (`/bin/sh -c`) in the worktree root: build, test, git, search. stdin is empty, so nothing " +
     `interactive works. Default timeout ${SHELL_DEFAULT_MS / 1000} s, at most ${SHELL_MAX_MS / 1000} s (timeoutMs); on ` +
     "timeout the command and everything it started are killed. stdout and stderr come back together with the exit " +
-    `code; output over ${OUTPUT_CAP.toLocaleString("en-US")} characters keeps its start and end and says how much was ` +
+    `code; output over ${thousands(OUTPUT_CAP)} characters keeps its start and end and says how much was ` +
     "cut, so pipe long output through head, tail or grep. The environment has no credentials. Depending on the " +
     "session's permission mode a person may have to approve the exact command; if they deny it, the result says why.",
   inputSchema: {
@@ -30,13 +43,11 @@ export const shellTool: Tool = {
   kind: "shell",
   nowDoing: (input) => oneLine(`shell: ${String(input.command ?? "")}`),
   async preview(input) {
-    const command = str(input, "command");
-    if (!command.trim()) throw new ToolFailure("command is empty");
+    const command = commandOf(input);
     return { summary: `run \`${oneLine(command, 200)}\``, command };
   },
   async run(input, ctx) {
-    const command = str(input, "command");
-    if (!command.trim()) throw new ToolFailure("command is empty");
+    const command = commandOf(input);
     const timeoutMs = Math.min(optInt(input, "timeoutMs", 1) ?? SHELL_DEFAULT_MS, SHELL_MAX_MS);
     const r = await runShell(command, { cwd: ctx.root, env: agentEnv(ctx.env), timeoutMs, signal: ctx.signal });
     let output = r.output.replace(/\n+$/, "") || "(no output)";

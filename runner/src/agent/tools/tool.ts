@@ -75,8 +75,19 @@ export function optInt(input: ToolInput, key: string, min: number): number | und
   return v;
 }
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * Text with any half of a surrogate pair replaced by U+FFFD. Cutting output to a size can split an
+ * emoji in two, and the edge refuses a message holding a lone surrogate (protocol `Text`): one cut
+ * emoji would lose the whole tool message.
+ */
+export function wellFormed(s: string): string {
+  return s.replace(LONE_SURROGATE, "\uFFFD");
+}
+
 /** One line, at most `max` characters: for the card and for summaries. */
 export function oneLine(s: string, max = 300): string {
   const line = s.replace(/\s+/g, " ").trim();
-  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+  return wellFormed(line.length > max ? `${line.slice(0, max - 1)}…` : line);
 }
