@@ -26,6 +26,7 @@ import { Provider, Usage } from "./models.ts";
  *
  * Runner (`/runner/jobs/:jobId/…`, lease-fenced like every job write):
  * - `POST session` `LeaseBody` → `TaskContext` (config, the prompt and the whole history, from D1)
+ * - `POST decisions` `LeaseBody` → `TaskDecisions` (asked after a link reconnect, so no answer is lost)
  * - `POST events` with `SessionEvent`s as the events (`protocol/jobs.ts`): messages, state,
  *   permission requests and spawns, each applied exactly once.
  */
@@ -282,6 +283,10 @@ export const TaskContext = z.object({
   prompterName: z.string().nullable(),
 });
 export type TaskContext = z.infer<typeof TaskContext>;
+
+/** `POST /runner/jobs/:id/decisions` `LeaseBody`: answers given to the task's requests, by request id. */
+export const TaskDecisions = z.object({ decisions: z.record(z.string(), DecisionRecord) });
+export type TaskDecisions = z.infer<typeof TaskDecisions>;
 
 /** A finished message, as the runner reports it: the edge numbers it. */
 export const NewMessage = z.object({

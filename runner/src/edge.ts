@@ -19,6 +19,7 @@ import {
   type RunnerWorktree,
   RunnerWorktrees,
   TaskContext,
+  TaskDecisions,
 } from "../../protocol/index.ts";
 
 /** The edge answered with an error: `status` and `code` say which, the message is the edge's own. */
@@ -167,6 +168,13 @@ export class Edge {
   /** A session task's config, prompt and whole history, from D1. */
   async taskContext(jobId: string, leaseToken: string): Promise<TaskContext> {
     return (await this.call("POST", `/runner/jobs/${encodeURIComponent(jobId)}/session`, TaskContext, {
+      leaseToken,
+    }))!;
+  }
+
+  /** Answers given to a session task's permission requests (after a link reconnect). */
+  async taskDecisions(jobId: string, leaseToken: string): Promise<TaskDecisions> {
+    return (await this.call("POST", `/runner/jobs/${encodeURIComponent(jobId)}/decisions`, TaskDecisions, {
       leaseToken,
     }))!;
   }

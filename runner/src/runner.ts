@@ -99,6 +99,7 @@ export class Runner {
         log(`connected to ${this.o.edge.url} as "${this.o.name}"`);
         this.wake();
         void this.watcher?.sync();
+        this.sessions.resync();
       },
       onMessage: (msg) => {
         if (msg.type === "wake") this.wake();

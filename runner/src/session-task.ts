@@ -28,6 +28,7 @@ const MAX_EVENT_ATTEMPTS = 10;
 type Decided = Extract<LinkMessage, { type: "permission" }>;
 
 interface Live {
+  leaseToken: string;
   mode: PermissionMode;
   waiting: Map<string, { tool: string; resolve: (a: PermissionAnswer) => void }>;
   onMode: (mode: PermissionMode) => void;
@@ -59,16 +60,30 @@ export class SessionTasks {
   }
 
   private decided(msg: Decided): void {
-    const w = this.live.get(msg.jobId)?.waiting.get(msg.requestId);
-    if (!w) return;
-    const record: DecisionRecord = {
-      decision: msg.decision,
-      byUserId: msg.byUserId,
-      byName: msg.byName,
-      ...(msg.reason ? { reason: msg.reason } : {}),
-      at: msg.at,
-    };
-    w.resolve({ decision: msg.decision, ...(msg.reason ? { reason: msg.reason } : {}), record });
+    const { type: _t, v: _v, jobId, requestId, ...record } = msg;
+    this.answer(jobId, requestId, record);
+  }
+
+  private answer(jobId: string, requestId: string, record: DecisionRecord): void {
+    const w = this.live.get(jobId)?.waiting.get(requestId);
+    if (!w || record.decision === "mode") return;
+    w.resolve({ decision: record.decision, ...(record.reason ? { reason: record.reason } : {}), record });
+  }
+
+  /**
+   * The link is back: an answer sent while it was down never arrived, so ask the edge for the
+   * answers of every task that is still waiting on a person.
+   */
+  resync(): void {
+    for (const [jobId, live] of this.live) {
+      if (live.waiting.size === 0) continue;
+      this.host.edge.taskDecisions(jobId, live.leaseToken).then(
+        ({ decisions }) => {
+          for (const [requestId, record] of Object.entries(decisions)) this.answer(jobId, requestId, record);
+        },
+        () => {}, // the next reconnect asks again; a stop still ends the wait
+      );
+    }
   }
 
   async run(
@@ -81,7 +96,12 @@ export class SessionTasks {
     const { session } = ctx;
     const events = new EventPoster(edge, job.id, job.leaseToken);
     const stream = new StreamSender(this.host, job.boardId, payload.sessionId);
-    const live: Live = { mode: session.permissionMode, waiting: new Map(), onMode: () => {} };
+    const live: Live = {
+      leaseToken: job.leaseToken,
+      mode: session.permissionMode,
+      waiting: new Map(),
+      onMode: () => {},
+    };
     live.onMode = (mode) => {
       live.mode = mode;
       // A request the new mode allows (or forbids) is settled now, without waiting for a person.

@@ -21,7 +21,7 @@ import type { AppEnv } from "../middleware.ts";
 import { bearer } from "../middleware.ts";
 import { appendJobEvents, claimJob, completeJob, heartbeatJob, startJob } from "../services/jobs.ts";
 import { authenticateRunner, getActingRunner, RUNNER_PREFIX, registerRunner } from "../services/runners.ts";
-import { taskContext } from "../services/session-tasks.ts";
+import { taskContext, taskDecisions } from "../services/session-tasks.ts";
 import { listRunnerWorktrees, reportGitState } from "../services/worktrees.ts";
 
 /** `/runner/*` accepts runner credentials and nothing else (user tokens are refused here, as runner ones are on /api). */
@@ -95,6 +95,9 @@ export const runnerApi = new Hono<AppEnv>()
   )
   .post("/jobs/:jobId/session", valid("json", LeaseBody), async (c) =>
     c.json(await taskContext(c.var.ctx, c.req.param("jobId"), c.req.valid("json").leaseToken)),
+  )
+  .post("/jobs/:jobId/decisions", valid("json", LeaseBody), async (c) =>
+    c.json(await taskDecisions(c.var.ctx, c.req.param("jobId"), c.req.valid("json").leaseToken)),
   )
   .post("/jobs/:jobId/events", valid("json", JobEventsBody), async (c) =>
     c.json(await appendJobEvents(c.var.ctx, c.req.param("jobId"), c.req.valid("json"))),

@@ -231,6 +231,11 @@ describe("queue, stop and permissions", () => {
     const frame = await link.next((m) => m.type === "permission");
     expect(frame).toMatchObject({ jobId: t.claim.job.id, requestId: "r1", decision: "allow_always", byName: "Owner" });
     await expectError(await decide(member.token, { decision: "deny" }), 404, "not_found");
+    // A runner whose link was down when the answer went out asks for it once it is back.
+    const kept = await json<{ decisions: Record<string, { decision: string; byName: string }> }>(
+      post(runner.credential, `/runner/jobs/${t.claim.job.id}/decisions`, { leaseToken: t.claim.leaseToken }),
+    );
+    expect(kept.decisions.r1).toMatchObject({ decision: "allow_always", byName: "Owner" });
     link.ws.close();
   });
 

@@ -1,6 +1,7 @@
 import type { Column, SQL } from "drizzle-orm";
 import { and, asc, eq, gt, sql } from "drizzle-orm";
 import type {
+  DecisionRecord,
   Message,
   PermissionMode,
   PermissionRequest,
@@ -37,6 +38,8 @@ export interface SessionData {
   /** Tools approved for the rest of the session (tool → true). */
   allowedTools?: Record<string, true>;
   lastError?: string | null;
+  /** Answers given during the running task, by request id. */
+  decisions?: Record<string, DecisionRecord>;
 }
 
 export interface TaskData {

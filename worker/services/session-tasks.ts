@@ -2,7 +2,7 @@ import type { SQL } from "drizzle-orm";
 import { and, asc, eq, exists, inArray, isNull, not, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { z } from "zod";
-import type { JobEventsBody, Session, TaskContext } from "../../protocol/index.ts";
+import type { JobEventsBody, Session, TaskContext, TaskDecisions } from "../../protocol/index.ts";
 import { modelInfo, SessionEvents } from "../../protocol/index.ts";
 import { schema } from "../db/client.ts";
 import { AppError, badRequest, notFound } from "../lib/errors.ts";
@@ -206,7 +206,7 @@ export function sessionTaskEffect(ctx: Ctx, job: JobRow, outcome: JobOutcome, gu
           status,
           activeTaskId: null,
           // Requests of a task that ended can no longer be answered.
-          data: patchJson(sessions.data, { nowDoing: null, pending: null, lastError: error }),
+          data: patchJson(sessions.data, { nowDoing: null, pending: null, decisions: null, lastError: error }),
           updatedAt: now,
         })
         .where(and(eq(sessions.id, sessionId), eq(sessions.activeTaskId, taskId), guard)),
@@ -451,8 +451,17 @@ async function spawnFromAgent(
 
 // ---- the runner's read of a task ----
 
-/** The claim named the work; this is the rest: config, prompt, history, and where the worktree is. */
-export async function taskContext(ctx: Ctx, jobId: string, leaseToken: string): Promise<TaskContext> {
+/**
+ * The answers given to this task's requests so far. Decisions travel over the link; a runner
+ * whose link was down when one was sent asks here once it is back, so no answer is lost.
+ */
+export async function taskDecisions(ctx: Ctx, jobId: string, leaseToken: string): Promise<TaskDecisions> {
+  const job = await heldSessionJob(ctx, jobId, leaseToken);
+  const session = await ctx.db.query.sessions.findFirst({ where: eq(sessions.id, payloadOf(job).sessionId) });
+  return { decisions: (session?.data as SessionData | undefined)?.decisions ?? {} };
+}
+
+async function heldSessionJob(ctx: Ctx, jobId: string, leaseToken: string): Promise<JobRow> {
   const job = await ctx.db.query.jobs.findFirst({
     where: and(
       eq(jobs.id, jobId),
@@ -462,6 +471,12 @@ export async function taskContext(ctx: Ctx, jobId: string, leaseToken: string): 
     ),
   });
   if (!job || job.type !== "session.task") throw notFound("Job");
+  return job;
+}
+
+/** The claim named the work; this is the rest: config, prompt, history, and where the worktree is. */
+export async function taskContext(ctx: Ctx, jobId: string, leaseToken: string): Promise<TaskContext> {
+  const job = await heldSessionJob(ctx, jobId, leaseToken);
   const { sessionId, taskId, worktreeId } = payloadOf(job);
   const [session, task, wt] = await Promise.all([
     loadSession(ctx, sessionId),

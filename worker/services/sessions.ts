@@ -300,6 +300,8 @@ export async function decidePermission(
   };
   const patch: SessionData = {
     pending: { [requestId]: null } as unknown as SessionData["pending"],
+    // Kept until the task ends, for a runner whose link was down when the answer was sent.
+    decisions: { [requestId]: record },
     ...(body.decision === "allow_always" ? { allowedTools: { [req.tool]: true } } : {}),
   };
   const [[won]] = await ctx.db.batch([
