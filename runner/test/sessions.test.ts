@@ -1,0 +1,139 @@
+/**
+ * Agent sessions through a real Worker and a real runner process, both providers through their
+ * real SDKs against the scripted model server: a task that reads, edits and checks a real file;
+ * cost; streaming to watching sockets; stop; the queue; 429 retried; a path escape refused.
+ * Permissions, access, fork and spawn are in sessions-steer.test.ts; kill -9 in sessions-crash.test.ts.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { addUsage, costMicros, type Provider, type ToolResultBlock, ZERO_USAGE } from "../../protocol/index.ts";
+import {
+  as,
+  type Client,
+  lastTask,
+  noticesOf,
+  readyWorktree,
+  Room,
+  sessionIs,
+  taskEnded,
+  textOf,
+  until,
+  type World,
+  world,
+} from "./session-kit.ts";
+
+let w: World;
+let owner: Client;
+
+beforeAll(async () => {
+  w = await world("Sessions", { "src/app.ts": 'export const greeting = "hello";\n', "README.md": "hi\n" });
+  owner = as(w, w.s.user.token);
+});
+afterAll(async () => {
+  await w?.stop();
+});
+
+const MODEL: Record<Provider, string> = { anthropic: "claude-sonnet-4-5", openai: "gpt-5" };
+
+describe.each(["anthropic", "openai"] as const)("%s: a task in a real worktree", (provider) => {
+  it("reads, edits and checks a file; the file changed, the messages are in D1, cost follows the table", async () => {
+    const wt = await readyWorktree(w, `edit-${provider}`);
+    const usages = [
+      { input: 1000, output: 50, cacheRead: 200, cacheWrite: provider === "anthropic" ? 300 : 0 },
+      { input: 1100, output: 60, cacheRead: 900, cacheWrite: 0 },
+      { input: 1200, output: 40, cacheRead: 950, cacheWrite: 0 },
+      { input: 1300, output: 30, cacheRead: 1000, cacheWrite: 0 },
+    ];
+    w.server.script(provider, [
+      {
+        text: "Let me read the file first.",
+        toolCalls: [{ name: "read_file", input: { path: "src/app.ts" } }],
+        usage: usages[0],
+      },
+      (body) => {
+        expect(JSON.stringify(body.messages)).toContain('export const greeting = \\"hello\\";');
+        return {
+          toolCalls: [
+            { name: "edit_file", input: { path: "src/app.ts", old_string: '"hello"', new_string: '"hello, world"' } },
+          ],
+          usage: usages[1],
+        };
+      },
+      { toolCalls: [{ name: "shell", input: { command: "grep -c 'hello, world' src/app.ts" } }], usage: usages[2] },
+      (body) => {
+        expect(JSON.stringify(body.messages)).toContain("[exit code 0]");
+        return { text: "Changed the greeting. The check passed.", usage: usages[3] };
+      },
+    ]);
+    const s = await owner.start({
+      worktreeId: wt.id,
+      provider,
+      model: MODEL[provider],
+      permissionMode: "full",
+      prompt: "Make the greeting friendlier.",
+    });
+    const { task, detail } = await taskEnded(owner, s.id, lastTask(await owner.detail(s.id)).id);
+    expect(w.server.failures).toEqual([]);
+    expect(task.status, task.error ?? "").toBe("completed");
+
+    expect(readFileSync(join(wt.path!, "src/app.ts"), "utf8")).toBe('export const greeting = "hello, world";\n');
+
+    const msgs = await owner.messages(s.id);
+    expect(msgs.map((m) => m.role)).toEqual([
+      "user",
+      "assistant",
+      "tool",
+      "assistant",
+      "tool",
+      "assistant",
+      "tool",
+      "assistant",
+    ]);
+    expect(msgs.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(msgs[0]).toMatchObject({ role: "user", authorName: "Sessions", taskId: task.id });
+    expect(textOf(msgs[0]!)).toBe("Make the greeting friendlier.");
+    expect(msgs[1]!.content).toContainEqual(expect.objectContaining({ type: "tool_call", name: "read_file" }));
+    expect(msgs[1]).toMatchObject({ model: MODEL[provider], usage: usages[0] });
+    const results = msgs.flatMap((m) => m.content.filter((b): b is ToolResultBlock => b.type === "tool_result"));
+    expect(results.map((r) => [r.name, r.isError])).toEqual([
+      ["read_file", false],
+      ["edit_file", false],
+      ["shell", false],
+    ]);
+    expect(results[1]!.meta?.diff).toContain('+export const greeting = "hello, world";');
+    expect(results[2]!.meta?.exitCode).toBe(0);
+    expect(textOf(msgs.at(-1)!)).toBe("Changed the greeting. The check passed.");
+
+    const total = usages.reduce(addUsage, ZERO_USAGE);
+    expect(task.usage).toEqual(total);
+    expect(task.costMicros).toBe(costMicros(provider, MODEL[provider], total));
+    expect(task.costMicros).toBeGreaterThan(0);
+    expect(detail.session).toMatchObject({
+      status: "completed",
+      usage: total,
+      costMicros: task.costMicros,
+      unpriced: false,
+      messageCount: 8,
+      nowDoing: null,
+      contextTokens: usages[3]!.input + usages[3]!.cacheRead + usages[3]!.cacheWrite,
+    });
+  });
+
+  it("a model with no price: tokens counted, no cost, the session says unpriced", async () => {
+    const wt = await readyWorktree(w, `unpriced-${provider}`);
+    w.server.script(provider, [{ text: "Hi there.", usage: { input: 40, output: 5 } }]);
+    const s = await owner.start({
+      worktreeId: wt.id,
+      provider,
+      model: "my-local-finetune",
+      permissionMode: "full",
+      prompt: "Say hi.",
+    });
+    const { task, detail } = await taskEnded(owner, s.id, lastTask(await owner.detail(s.id)).id);
+    expect(task.status, task.error ?? "").toBe("completed");
+    expect(task.costMicros).toBeNull();
+    expect(task.usage).toMatchObject({ input: 40, output: 5 });
+    expect(detail.session).toMatchObject({ unpriced: true, costMicros: 0 });
+  });
+});
