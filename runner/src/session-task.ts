@@ -121,7 +121,12 @@ export class SessionTasks {
     const sink: AgentSink = {
       delta: (messageId, part, text) => stream.delta(messageId, part, text),
       endStream: (messageId) => stream.end(messageId),
-      message: (m) => events.post({ kind: "message", data: m }),
+      // The pieces still gathering go up first: a watcher must never get text of a message after
+      // the stored message itself (the post takes the shorter way to the room often enough).
+      message: (m) => {
+        stream.flush();
+        return events.post({ kind: "message", data: m });
+      },
       state: (s) => events.post({ kind: "state", data: s }),
       spawn: (s) => events.post({ kind: "spawn", data: s }),
       askPermission: (req: PermissionAsk, sig: AbortSignal) =>
@@ -251,7 +256,7 @@ class StreamSender {
     clearTimeout(this.timer);
   }
 
-  private flush(): void {
+  flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
     for (const p of this.pending.values()) {
