@@ -71,6 +71,12 @@ export class BoardRoomCore {
   private live = new Map<string, Live>();
   /** Text so far of each streaming message part, per session, so a late watcher gets it whole. */
   private inflight = new Map<string, Map<string, StreamFrame>>();
+  /**
+   * Messages whose stored row was announced: a piece of them that comes after (the runner's link
+   * and its event post race to the room) is dropped, so no socket gets text after the whole message.
+   * Recent ids only: a piece can only be late by moments.
+   */
+  private finished = new Set<string>();
   private batcher: PresenceBatcher;
 
   constructor(
@@ -213,7 +219,12 @@ export class BoardRoomCore {
   publish(event: EntityEvent): void {
     if (event.entity === "message") {
       const sessionId = event.row?.sessionId;
-      if (sessionId) this.sendTo({ sessionId }, event);
+      if (sessionId) {
+        this.forget(sessionId, event.id);
+        this.finished.add(event.id);
+        if (this.finished.size > 1000) this.finished.delete(this.finished.values().next().value!);
+        this.sendTo({ sessionId }, event);
+      }
       return;
     }
     this.sendAll(event);
@@ -230,10 +241,10 @@ export class BoardRoomCore {
   stream(piece: StreamFrame): number {
     let parts = this.inflight.get(piece.sessionId);
     if (piece.done) {
-      // Keys are `<messageId> <part>`: a finished message forgets all of its parts.
-      for (const key of [...(parts?.keys() ?? [])]) if (key.startsWith(`${piece.messageId} `)) parts!.delete(key);
-      if (parts?.size === 0) this.inflight.delete(piece.sessionId);
+      this.forget(piece.sessionId, piece.messageId);
     } else {
+      // The stored message was announced already: it holds this text.
+      if (this.finished.has(piece.messageId)) return 0;
       if (!parts) {
         parts = new Map();
         this.inflight.set(piece.sessionId, parts);
@@ -245,6 +256,14 @@ export class BoardRoomCore {
       parts.set(key, { ...piece, delta: (so?.delta ?? "") + piece.delta });
     }
     return this.sendTo({ sessionId: piece.sessionId }, { type: "stream", v: ROOM_PROTOCOL, ...piece });
+  }
+
+  /** A finished message's text so far is no longer kept (keys are `<messageId> <part>`). */
+  private forget(sessionId: string, messageId: string) {
+    const parts = this.inflight.get(sessionId);
+    if (!parts) return;
+    for (const key of [...parts.keys()]) if (key.startsWith(`${messageId} `)) parts.delete(key);
+    if (parts.size === 0) this.inflight.delete(sessionId);
   }
 
   notify(userId: string, notice: Notice): number {

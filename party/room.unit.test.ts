@@ -185,6 +185,34 @@ describe("BoardRoomCore", () => {
     expect(afterDone.of("stream")).toEqual([]);
   });
 
+  it("drops a piece that comes after its stored message (the link and the event post race to the room)", () => {
+    const a = join("a", who("ann"));
+    room.message(a, JSON.stringify({ type: "watch", sessionIds: ["s1"] }));
+    const piece = { sessionId: "s1", messageId: "m1", part: "text" as const };
+    room.stream({ ...piece, seq: 1, delta: "Hello, " });
+    const row = {
+      id: "m1",
+      sessionId: "s1",
+      seq: 2,
+      role: "assistant",
+      content: [{ type: "text", text: "Hello, world" }],
+      taskId: "t1",
+      authorId: null,
+      authorName: null,
+      fromSessionId: null,
+      usage: null,
+      model: "m",
+      createdAt: now,
+    };
+    room.publish({ ...zoneEvent("m1"), entity: "message", row } as EntityEvent);
+    expect(room.stream({ ...piece, seq: 2, delta: "world" })).toBe(0);
+    expect(a.of("stream").map((f) => f.delta)).toEqual(["Hello, "]);
+    // Nor is the finished message's text handed to a late watcher.
+    const late = join("l", who("bob"));
+    room.message(late, JSON.stringify({ type: "watch", sessionIds: ["s1"] }));
+    expect(late.of("stream")).toEqual([]);
+  });
+
   it("keeps who a socket watches in its kept state (it survives hibernation), and bounds the list", () => {
     const a = join("a", who("ann"));
     room.message(a, JSON.stringify({ type: "watch", sessionIds: ["s1", "s2"] }));
