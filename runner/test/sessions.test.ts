@@ -137,3 +137,65 @@ describe.each(["anthropic", "openai"] as const)("%s: a task in a real worktree",
     expect(detail.session).toMatchObject({ unpriced: true, costMicros: 0 });
   });
 });
+
+describe("streaming to the board", () => {
+  it("watchers get the text as it is written, then the message; a late watcher gets the text so far; others get neither", async () => {
+    const wt = await readyWorktree(w, "stream");
+    const s = await owner.start({ worktreeId: wt.id, provider: "anthropic", model: MODEL.anthropic, permissionMode: "full" });
+    const [a, c] = await Promise.all([
+      Room.open(w.edge.url, w.s.boardId, owner.token),
+      Room.open(w.edge.url, w.s.boardId, owner.token),
+    ]);
+    a.watch([s.id]);
+    const words = Array.from({ length: 40 }, (_, i) => `word${String(i).padStart(2, "0")}`);
+    const text = `${words.join(" ")}.`;
+    const written: { text: string; at: number }[] = [];
+    w.server.onDelta = (t, at) => written.push({ text: t, at });
+    w.server.script("anthropic", [{ text, chunkSize: 8, chunkDelayMs: 40 }]);
+    // The watch is applied before the prompt's first piece can come (frames on one socket are in order).
+    await new Promise((r) => setTimeout(r, 200));
+    const task = await owner.prompt(s.id, "Write forty words.");
+
+    // Mid-answer, a second socket starts watching.
+    await until("a third of the text streamed", () => a.streams(s.id).map((f) => f.delta).join("").length > text.length / 3);
+    const b = await Room.open(w.edge.url, w.s.boardId, owner.token);
+    b.watch([s.id]);
+
+    const done = await a.next("stream", (f) => f.sessionId === s.id && f.done === true && f.part === "text", 15_000);
+    const message = await a.next("entity", (e) => e.entity === "message" && e.id === done.messageId);
+    await taskEnded(owner, s.id, task.id);
+    w.server.onDelta = undefined;
+
+    // A: every piece, in order, as it was written, then the stored message under the same id.
+    const pieces = a.streams(s.id).filter((f) => f.messageId === done.messageId && f.part === "text");
+    expect(pieces.map((f) => f.delta).join("")).toBe(text);
+    expect(pieces.map((f) => f.seq)).toEqual([...pieces.map((f) => f.seq)].sort((x, y) => x - y));
+    expect(pieces.length).toBeGreaterThan(10);
+    const arrivals = a.messages.filter((m) => m.msg.type === "stream" && m.msg.sessionId === s.id).map((m) => m.at);
+    expect(arrivals[0]!).toBeLessThan(written.at(-1)!.at);
+    expect(message.row).toMatchObject({ role: "assistant", sessionId: s.id });
+    expect(textOf(message.row!)).toBe(text);
+    // The stored message comes after the last piece of its text (its `done` may follow it).
+    const order = a.messages.map((m) => m.msg);
+    expect(order.indexOf(message)).toBeGreaterThan(order.indexOf(pieces.filter((f) => f.delta).at(-1)!));
+    expect(a.entities("message").map((e) => (e.row as { role: string }).role)).toEqual(["user", "assistant"]);
+
+    // B: the text so far at once (snapshot), then the rest live: together, the whole text once.
+    const bPieces = b.streams(s.id).filter((f) => f.messageId === done.messageId && f.part === "text");
+    expect(bPieces[0]).toMatchObject({ snapshot: true });
+    expect(bPieces[0]!.delta.length).toBeGreaterThan(0);
+    expect(text.startsWith(bPieces[0]!.delta)).toBe(true);
+    expect(bPieces.slice(1).every((f) => !f.snapshot)).toBe(true);
+    expect(bPieces.map((f) => f.delta).join("")).toBe(text);
+    await b.next("entity", (e) => e.entity === "message" && e.id === done.messageId);
+
+    // C: on the board, not watching: sessions and tasks, never a transcript.
+    await until("C saw the task end", () =>
+      c.entities("task").some((e) => e.id === task.id && (e.row as { status: string }).status === "completed"),
+    );
+    expect(c.entities("session").some((e) => e.id === s.id)).toBe(true);
+    expect(c.all("stream")).toEqual([]);
+    expect(c.entities("message")).toEqual([]);
+    for (const r of [a, b, c]) r.close();
+  });
+});
