@@ -199,3 +199,128 @@ describe("streaming to the board", () => {
     for (const r of [a, b, c]) r.close();
   });
 });
+
+const LONG = "Thinking about it carefully, step by step, before I change anything at all. ".repeat(30);
+
+describe("stop, queue, retries, confinement", () => {
+  it("stop mid-stream: the task is stopped within 2 s, the transcript says who stopped it, the next prompt runs", async () => {
+    const wt = await readyWorktree(w, "stop");
+    const s = await owner.start({ worktreeId: wt.id, provider: "openai", model: MODEL.openai, permissionMode: "full" });
+    const room = await Room.open(w.edge.url, w.s.boardId, owner.token);
+    room.watch([s.id]);
+    await new Promise((r) => setTimeout(r, 200));
+    w.server.script("openai", [{ text: LONG, chunkSize: 8, chunkDelayMs: 30 }]);
+    const task = await owner.prompt(s.id, "Think for a long time.");
+    await until("streaming", () => room.streams(s.id).length >= 5);
+
+    const t0 = performance.now();
+    await owner.stop(s.id);
+    const { task: ended, detail } = await taskEnded(owner, s.id, task.id, 5000);
+    const tookMs = performance.now() - t0;
+    expect(ended.status).toBe("stopped");
+    expect(ended.stoppedBy).toBe("Sessions");
+    expect(tookMs).toBeLessThan(2000);
+    expect(detail.session.status).toBe("stopped");
+    const msgs = await owner.messages(s.id);
+    expect(noticesOf(msgs)).toContain("stopped: Stopped by Sessions.");
+    // What was written before the stop is kept, cut where it stopped.
+    const partial = msgs.find((m) => m.role === "assistant");
+    expect(partial && LONG.startsWith(textOf(partial))).toBe(true);
+    console.log(`stop → task stopped in ${Math.round(tookMs)} ms`);
+
+    w.server.script("openai", [{ text: "Back again." }]);
+    const next = await owner.prompt(s.id, "Carry on.");
+    const after = await taskEnded(owner, s.id, next.id);
+    expect(after.task.status, after.task.error ?? "").toBe("completed");
+    expect(textOf((await owner.messages(s.id)).at(-1)!)).toBe("Back again.");
+    room.close();
+  });
+
+  it("a prompt to a busy session queues; a queued prompt can be edited or removed; it runs after the first", async () => {
+    const wt = await readyWorktree(w, "queue");
+    w.server.script("anthropic", [{ text: LONG.slice(0, 600), chunkSize: 8, chunkDelayMs: 20 }, { text: "Second done." }]);
+    const s = await owner.start({
+      worktreeId: wt.id,
+      provider: "anthropic",
+      model: MODEL.anthropic,
+      permissionMode: "full",
+      prompt: "First.",
+    });
+    const first = lastTask(await owner.detail(s.id));
+    await sessionIs(owner, s.id, (x) => x.status === "running", "first running");
+    const second = await owner.prompt(s.id, "Second.");
+    const third = await owner.prompt(s.id, "Third.");
+    expect(second).toMatchObject({ status: "queued", jobId: null, authorName: "Sessions" });
+    expect((await owner.detail(s.id)).session.queued).toBe(2);
+    expect((await owner.editTask(s.id, second.id, "Second, edited.")).prompt).toBe("Second, edited.");
+    await owner.removeTask(s.id, third.id);
+    const d = await owner.detail(s.id);
+    expect(d.session.queued).toBe(1);
+    expect(d.tasks.map((t) => t.id)).toEqual([first.id, second.id]);
+
+    const a = await taskEnded(owner, s.id, first.id);
+    expect(a.task.status).toBe("completed");
+    const b = await taskEnded(owner, s.id, second.id);
+    expect(b.task.status, b.task.error ?? "").toBe("completed");
+    expect(b.task.startedAt!).toBeGreaterThanOrEqual(a.task.endedAt!);
+    const msgs = await owner.messages(s.id);
+    expect(msgs.filter((m) => m.role === "user").map(textOf)).toEqual(["First.", "Second, edited."]);
+    expect(textOf(msgs.at(-1)!)).toBe("Second done.");
+    // The model heard the whole conversation on the second task.
+    const req = w.server.requests.at(-1)!;
+    expect(JSON.stringify(req.body.messages)).toContain("First.");
+    expect(b.detail.session.queued).toBe(0);
+  });
+
+  it("a 429 with retry-after is waited out, said in the transcript, and the task succeeds", async () => {
+    const wt = await readyWorktree(w, "retry");
+    w.server.script("anthropic", [{ fault: "429", retryAfter: 1 }, { text: "Got through." }]);
+    const before = w.server.requests.length;
+    const s = await owner.start({
+      worktreeId: wt.id,
+      provider: "anthropic",
+      model: MODEL.anthropic,
+      permissionMode: "full",
+      prompt: "Try.",
+    });
+    const { task } = await taskEnded(owner, s.id, lastTask(await owner.detail(s.id)).id);
+    expect(task.status, task.error ?? "").toBe("completed");
+    const [r1, r2] = w.server.requests.slice(before);
+    expect(r2!.at - r1!.at).toBeGreaterThanOrEqual(950);
+    const msgs = await owner.messages(s.id);
+    expect(msgs.map((m) => m.role)).toEqual(["user", "system", "assistant"]);
+    expect(noticesOf(msgs)[0]).toMatch(/^retry: Anthropic rate-limited this request \(429\); retrying in 1(\.\d)? s/);
+    expect(textOf(msgs.at(-1)!)).toBe("Got through.");
+  });
+
+  it("a path outside the worktree is refused through the real runner, as an error the model reads", async () => {
+    const wt = await readyWorktree(w, "escape");
+    w.server.script("openai", [
+      { toolCalls: [{ name: "read_file", input: { path: "../../etc/passwd" } }] },
+      { toolCalls: [{ name: "read_file", input: { path: "/etc/passwd" } }] },
+      (body) => {
+        expect(JSON.stringify(body.messages)).not.toContain("root:x:0:0");
+        return { text: "I cannot read that." };
+      },
+    ]);
+    const s = await owner.start({
+      worktreeId: wt.id,
+      provider: "openai",
+      model: MODEL.openai,
+      permissionMode: "full",
+      prompt: "Read the passwd file.",
+    });
+    const { task } = await taskEnded(owner, s.id, lastTask(await owner.detail(s.id)).id);
+    expect(w.server.failures).toEqual([]);
+    expect(task.status, task.error ?? "").toBe("completed");
+    const results = (await owner.messages(s.id)).flatMap((m) =>
+      m.content.filter((b): b is ToolResultBlock => b.type === "tool_result"),
+    );
+    expect(results).toHaveLength(2);
+    for (const r of results) {
+      expect(r).toMatchObject({ name: "read_file", isError: true });
+      expect(r.output).toMatch(/outside the worktree/);
+      expect(r.output).not.toContain("root:");
+    }
+  });
+});
