@@ -139,7 +139,14 @@ export const TerminalClientMessage = z.discriminatedUnion("type", [
   /** The panel's size in cells; the terminal takes the size of whoever typing resized it last. */
   z.object({ type: z.literal("resize"), ...TermSize.shape }),
   /** Characters of output (or screen) this viewer has written to its terminal since its last ack. */
-  z.object({ type: z.literal("ack"), chars: z.number().int().positive().max(1 << 30) }),
+  z.object({
+    type: z.literal("ack"),
+    chars: z
+      .number()
+      .int()
+      .positive()
+      .max(1 << 30),
+  }),
 ]);
 export type TerminalClientMessage = z.infer<typeof TerminalClientMessage>;
 
@@ -197,8 +204,9 @@ export const terminalLinkMessages = <V extends z.ZodLiteral<number>>(v: V) =>
     /**
      * Someone is watching: attach a PTY to the terminal's tmux session (making it first only if
      * `create`: a terminal that already ran and whose session is gone is reported `exited`), then
-     * send `term.opened` and a `term.screen`. Idempotent: if attached, just send a fresh screen.
-     * Without `size` the session keeps the size it has.
+     * send `term.opened` and a `term.screen`. Idempotent: if attached, just send a fresh screen
+     * (which is also how a viewer that fell behind gets its screen back). Without `size` the
+     * session keeps the size it has.
      */
     z.object({
       type: z.literal("term.open"),
@@ -211,8 +219,6 @@ export const terminalLinkMessages = <V extends z.ZodLiteral<number>>(v: V) =>
     }),
     z.object({ type: z.literal("term.input"), v, ...TerminalRef, data: Text.min(1).max(MAX_INPUT_CHARS) }),
     z.object({ type: z.literal("term.resize"), v, ...TerminalRef, ...TermSize.shape }),
-    /** Send a fresh `term.screen` (a viewer caught up after its frames were skipped). */
-    z.object({ type: z.literal("term.snapshot"), v, ...TerminalRef }),
     /** Nobody watches any more: detach the PTY; the shell keeps running in tmux. */
     z.object({ type: z.literal("term.close"), v, ...TerminalRef }),
     /** End the shell: kill its tmux session. */
@@ -227,7 +233,13 @@ export const terminalRunnerFrames = <V extends z.ZodLiteral<number>>(v: V) =>
     /** A PTY is attached (`created`: the tmux session was made just now). */
     z.object({ type: z.literal("term.opened"), v, ...TerminalRef, created: z.boolean() }),
     z.object({ type: z.literal("term.output"), v, ...TerminalRef, data: Text.max(MAX_OUTPUT_CHARS) }),
-    z.object({ type: z.literal("term.screen"), v, ...TerminalRef, data: Text.max(MAX_SCREEN_CHARS), ...TermSize.shape }),
+    z.object({
+      type: z.literal("term.screen"),
+      v,
+      ...TerminalRef,
+      data: Text.max(MAX_SCREEN_CHARS),
+      ...TermSize.shape,
+    }),
     /**
      * The shell is over: it exited (`exited`), its session is gone (`gone`: killed, or the machine
      * restarted), or it could not be started (`failed`, with why: tmux missing, no such worktree).

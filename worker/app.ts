@@ -11,6 +11,7 @@ import { jobs } from "./routes/jobs.ts";
 import { me } from "./routes/me.ts";
 import { runnerApi } from "./routes/runner-api.ts";
 import { boardRunners, runners } from "./routes/runners.ts";
+import { boardTerminals, runnerTerminals, terminals } from "./routes/terminals.ts";
 import { tokens } from "./routes/tokens.ts";
 import { worktrees } from "./routes/worktrees.ts";
 
@@ -28,7 +29,10 @@ const api = new Hono<AppEnv>()
   .route("/boards", worktrees)
   .route("/runners", runners)
   .route("/jobs", jobs)
-  .route("/tokens", tokens);
+  .route("/tokens", tokens)
+  .route("/boards", boardTerminals)
+  .route("/runners", runnerTerminals)
+  .route("/terminals", terminals);
 
 export const app = new Hono<AppEnv>()
   .use(
