@@ -62,6 +62,11 @@ export class Link {
     return this.ws?.readyState === WebSocket.OPEN;
   }
 
+  /** Bytes sent but not yet written to the network: terminals stop reading their PTYs while it is high. */
+  get bufferedAmount(): number {
+    return this.ws?.bufferedAmount ?? 0;
+  }
+
   start(): void {
     this.stopped = false;
     this.open();

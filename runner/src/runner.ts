@@ -15,6 +15,7 @@ import { backoff, Link } from "./link.ts";
 import { KeyedLock } from "./locks.ts";
 import { firstLine, log } from "./log.ts";
 import type { LocalState } from "./state.ts";
+import { type TerminalMessage, Terminals } from "./terminals.ts";
 import { GitWatcher } from "./watch.ts";
 
 export interface RunnerOptions {
@@ -36,6 +37,9 @@ export interface RunnerOptions {
   verbose?: boolean;
   /** Watch worktrees and report git state as it changes (default on). */
   watch?: boolean;
+  /** Terminals: this runner's id (it tags its tmux sessions) and its credential (kept out of every shell). */
+  runnerId?: string;
+  credential?: string;
 }
 
 type Outcome =
@@ -64,6 +68,7 @@ export class Runner {
   private readonly o: Required<RunnerOptions>;
   private readonly link: Link;
   private readonly watcher: GitWatcher | null;
+  private readonly terminals: Terminals;
   private readonly locks = new KeyedLock();
   private readonly running = new Map<string, Running>();
   private pumping = false;
@@ -77,7 +82,23 @@ export class Runner {
   readonly exited: Promise<number>;
 
   constructor(opts: RunnerOptions) {
-    this.o = { concurrency: 4, graceMs: 30_000, safetyPollMs: 30_000, verbose: false, watch: true, ...opts };
+    this.o = {
+      concurrency: 4,
+      graceMs: 30_000,
+      safetyPollMs: 30_000,
+      verbose: false,
+      watch: true,
+      runnerId: "",
+      credential: "",
+      ...opts,
+    };
+    this.terminals = new Terminals({
+      dataDir: this.o.dataDir,
+      runnerId: this.o.runnerId,
+      secrets: [this.o.credential],
+      send: (frame) => this.link.send(frame),
+      buffered: () => this.link.bufferedAmount,
+    });
     this.watcher = this.o.watch
       ? new GitWatcher({
           dataDir: this.o.dataDir,
@@ -92,13 +113,18 @@ export class Runner {
         log(`connected to ${this.o.edge.url} as "${this.o.name}"`);
         this.wake();
         void this.watcher?.sync();
+        void this.terminals.linkUp();
       },
       onMessage: (msg) => {
         if (msg.type === "wake") this.wake();
         else if (msg.type === "cancel") this.cancel(msg.jobId);
         else if (msg.type === "refused") log(`the edge did not take a frame from this runner: ${msg.message}`);
+        else if (msg.type.startsWith("term.")) this.terminals.handle(msg as TerminalMessage);
       },
-      onDown: (why, retryInMs) => log(`${why}: reconnecting in ${(retryInMs / 1000).toFixed(1)} s`),
+      onDown: (why, retryInMs) => {
+        this.terminals.linkDown();
+        log(`${why}: reconnecting in ${(retryInMs / 1000).toFixed(1)} s`);
+      },
       onFatal: (why) => this.fatal(why),
       isRefused: async () => {
         try {
@@ -327,6 +353,7 @@ export class Runner {
     await this.settled();
     clearTimeout(grace);
     this.watcher?.close();
+    this.terminals.close();
     this.link.stop();
     log("stopped");
     this.finished(exitCode);
@@ -369,6 +396,7 @@ export class Runner {
     clearTimeout(this.claimRetry);
     this.stopRunning("fatal");
     this.watcher?.close();
+    this.terminals.close();
     this.link.stop();
     void this.settled().then(() => this.finished(1));
   }
