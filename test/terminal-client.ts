@@ -58,6 +58,8 @@ export class TerminalViewer {
   private listeners = new Set<() => void>();
   readonly closed: Promise<{ code: number; reason: string }>;
   onOutput: ((data: string) => void) | null = null;
+  /** The last frames' text, for a failure message. */
+  private recent: string[] = [];
 
   readonly ws: WebSocket;
   private readonly opts: ViewerOptions;
@@ -102,6 +104,8 @@ export class TerminalViewer {
 
   private onMessage(text: string) {
     if (text === "pong") return;
+    this.recent.push(text.slice(0, 2000));
+    if (this.recent.length > 40) this.recent.shift();
     const msg = Schema.parse(JSON.parse(text));
     if (msg.type === "output") {
       this.received += msg.data.length;
@@ -157,7 +161,11 @@ export class TerminalViewer {
       };
       const timer = setTimeout(() => {
         this.listeners.delete(tryIt);
-        reject(new Error(`timed out waiting for ${what}\n--- screen ---\n${this.screen.text()}`));
+        reject(
+          new Error(
+            `timed out waiting for ${what}\n--- screen ---\n${this.screen.text()}\n--- last frames ---\n${this.recent.join("\n")}`,
+          ),
+        );
       }, timeoutMs);
       this.listeners.add(tryIt);
       tryIt();

@@ -97,9 +97,13 @@ export class Terminals {
     // It names a tmux session and a target: nothing but an id's characters.
     if (!/^[A-Za-z0-9-]{1,64}$/.test(id)) return;
     switch (msg.type) {
-      case "term.input":
-        this.open.get(id)?.pty.write(msg.data);
+      case "term.input": {
+        const t = this.open.get(id);
+        if (t) t.pty.write(msg.data);
+        // Typed while the PTY is being attached (just after a reconnect): it goes in once it is.
+        else if (this.queues.has(id)) this.queue(id, async () => this.open.get(id)?.pty.write(msg.data));
         return;
+      }
       case "term.resize": {
         const t = this.open.get(id);
         if (t) resize(t.pty, msg);
