@@ -6,6 +6,7 @@ import {
   MAX_RUNNER_FRAME_CHARS,
   RunnerFrame as RunnerFrameSchema,
 } from "../protocol/index.ts";
+import type { TerminalFrame } from "./terminal-hub.ts";
 
 /**
  * The runner link's logic, in plain TypeScript: one live socket per runner, online/offline, wake
@@ -46,6 +47,18 @@ export interface LinkHost {
   alarm: { get(): Promise<number | null>; set(at: number): Promise<void>; clear(): Promise<void> };
   leaseCheck: { get(): Promise<number | undefined>; set(at: number | undefined): Promise<void> };
   services: LinkServices;
+  /** The terminals whose viewers sit on this link (party/terminal-hub.ts). */
+  terminals?: LinkTerminals;
+}
+
+/** What the link tells the terminals: the runner's `term.*` frames, and its socket coming and going. */
+export interface LinkTerminals {
+  fromRunner(frame: TerminalFrame): Promise<void>;
+  runnerUp(): void;
+  runnerDown(): void;
+  /** Viewers are connected: keep the alarm sweeping. */
+  active(): boolean;
+  sweep(): Promise<void>;
 }
 
 /**
@@ -118,6 +131,7 @@ export class RunnerLinkCore {
     }
     // Whatever was queued while the runner was away is picked up at once.
     socket.send(JSON.stringify({ type: "wake", v: LINK_PROTOCOL } satisfies LinkMessage));
+    this.host.terminals?.runnerUp();
     await this.schedule();
   }
 
@@ -133,6 +147,13 @@ export class RunnerLinkCore {
         await this.host.services.stream(boardId, piece);
         return;
       }
+      case "term.sessions":
+      case "term.opened":
+      case "term.output":
+      case "term.screen":
+      case "term.exited":
+        await this.host.terminals?.fromRunner(frame);
+        return;
     }
   }
 
@@ -150,7 +171,10 @@ export class RunnerLinkCore {
   }
 
   async closed(socket: LinkSocket): Promise<void> {
-    if (this.open(socket.id).length === 0) await this.host.services.offline();
+    if (this.open(socket.id).length === 0) {
+      this.host.terminals?.runnerDown();
+      await this.host.services.offline();
+    }
     await this.schedule();
   }
 
@@ -178,9 +202,10 @@ export class RunnerLinkCore {
     await this.schedule();
   }
 
-  private async schedule() {
+  async schedule(): Promise<void> {
     const now = this.host.now();
-    const due = [await this.host.leaseCheck.get(), this.open().length ? now + SWEEP_MS : undefined].filter(
+    const sweeping = this.open().length > 0 || !!this.host.terminals?.active();
+    const due = [await this.host.leaseCheck.get(), sweeping ? now + SWEEP_MS : undefined].filter(
       (t): t is number => t !== undefined,
     );
     if (due.length === 0) return this.host.alarm.clear();
@@ -201,7 +226,11 @@ export class RunnerLinkCore {
         closed = true;
       }
     }
-    if (closed && this.open().length === 0) await this.host.services.offline();
+    if (closed && this.open().length === 0) {
+      this.host.terminals?.runnerDown();
+      await this.host.services.offline();
+    }
+    await this.host.terminals?.sweep();
     if ((await this.host.leaseCheck.get()) !== undefined) {
       const next = await this.host.services.sweepLeases();
       await this.host.leaseCheck.set(next ?? undefined);

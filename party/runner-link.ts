@@ -8,7 +8,17 @@ import type { Ctx } from "../worker/services/context.ts";
 import { sweepExpiredLeases } from "../worker/services/jobs.ts";
 import { setRunnerOffline, setRunnerOnline } from "../worker/services/runners.ts";
 import { relayStream, runnerWorksOn } from "../worker/services/streams.ts";
+import {
+  reconcileTerminals,
+  recordDetach,
+  type TerminalNotice,
+  type TerminalViewerIdentity,
+  terminalExited,
+  terminalOpened,
+  viewersStillAllowed,
+} from "../worker/services/terminals.ts";
 import { type LinkSocket, type LinkState, RunnerLinkCore } from "./link.ts";
+import { TerminalHub, type ViewerSocket, type ViewerState } from "./terminal-hub.ts";
 
 /** Set by the Worker after it checked the runner credential; anything a client sent under these names is overwritten. */
 export const RUNNER_HEADERS = {
@@ -19,6 +29,20 @@ export const RUNNER_HEADERS = {
   /** The link protocol version the runner asked for (`?v=`), if any. */
   version: "x-trellis-link-version",
 };
+
+/**
+ * Set by the Worker on a terminal viewer's socket after the service authorized it: who, which
+ * terminal, may they type (`TerminalViewerIdentity` as URL-encoded JSON), and the protocol version.
+ */
+export const TERMINAL_HEADERS = {
+  viewer: "x-trellis-terminal-viewer",
+  version: "x-trellis-terminal-version",
+};
+
+/** Link sockets and terminal viewers share the object; tags tell them apart without reading attachments. */
+const RUNNER_TAG = "runner";
+const VIEWER_TAG = "viewer";
+const terminalTag = (terminalId: string) => `term:${terminalId}`;
 
 /** When the alarm should next sweep this runner's leases (set while any job is claimed). */
 const LEASE_KEY = "leaseCheckAt";
@@ -33,8 +57,8 @@ const LEASE_KEY = "leaseCheckAt";
 export class RunnerLink extends Server<Env> {
   static override options = { hibernate: true };
 
-  private core = new RunnerLinkCore({
-    sockets: () => this.getConnections<LinkState>() as Iterable<LinkSocket>,
+  private core: RunnerLinkCore = new RunnerLinkCore({
+    sockets: () => this.getConnections<LinkState>(RUNNER_TAG) as Iterable<LinkSocket>,
     lastPingAt: (s) => this.ctx.getWebSocketAutoResponseTimestamp(s as Connection)?.getTime() ?? 0,
     now: Date.now,
     alarm: {
@@ -60,6 +84,30 @@ export class RunnerLink extends Server<Env> {
       worksOn: async (boardId, sessionId) => runnerWorksOn(await this.ctxFor(), boardId, sessionId),
       stream: async (boardId, piece) => relayStream(await this.ctxFor(), boardId, piece),
     },
+    terminals: {
+      fromRunner: (frame) => this.hub.fromRunner(frame),
+      runnerUp: () => this.hub.runnerUp(),
+      runnerDown: () => this.hub.runnerDown(),
+      active: () => this.hub.active(),
+      sweep: () => this.hub.sweep(),
+    },
+  });
+
+  /** The terminals of this runner: their viewers' sockets live here, beside the runner's own. */
+  private hub: TerminalHub = new TerminalHub({
+    viewers: (terminalId) =>
+      this.getConnections<ViewerState>(terminalId ? terminalTag(terminalId) : VIEWER_TAG) as Iterable<ViewerSocket>,
+    toRunner: (msg) => this.core.send(msg) > 0,
+    runnerOnline: () => this.core.connectionCount() > 0,
+    lastPingAt: (s) => this.ctx.getWebSocketAutoResponseTimestamp(s as Connection)?.getTime() ?? 0,
+    now: Date.now,
+    services: {
+      opened: async (terminalId) => terminalOpened(await this.ctxFor(), terminalId),
+      exited: async (terminalId, reason) => terminalExited(await this.ctxFor(), terminalId, reason),
+      reconcile: async (alive) => reconcileTerminals(await this.ctxFor(), alive),
+      detached: async (v) => recordDetach(await this.ctxFor(), v, this.name),
+      stillAllowed: async (viewers) => viewersStillAllowed(await this.ctxFor(), this.name, viewers),
+    },
   });
 
   /** The owner is known at connect; after a wake from hibernation it is read again. */
@@ -81,7 +129,19 @@ export class RunnerLink extends Server<Env> {
     return contextFor(this.env, { kind: "runner", runnerId: this.name, ownerId: this.ownerId });
   }
 
+  override getConnectionTags(_conn: Connection, { request }: ConnectionContext): string[] {
+    const viewer = viewerOf(request);
+    return viewer ? [VIEWER_TAG, terminalTag(viewer.terminalId)] : [RUNNER_TAG];
+  }
+
   override async onConnect(conn: Connection<LinkState>, { request }: ConnectionContext) {
+    const viewer = viewerOf(request);
+    if (viewer) {
+      const version = request.headers.get(TERMINAL_HEADERS.version);
+      this.hub.join(conn as unknown as ViewerSocket, viewer, version ? Number(version) : null);
+      await this.core.schedule();
+      return;
+    }
     const ownerId = request.headers.get(RUNNER_HEADERS.ownerId);
     if (request.headers.get(RUNNER_HEADERS.runnerId) !== this.name || !ownerId) {
       // Only reachable if someone routes around the Worker's auth: refuse rather than trust.
@@ -99,14 +159,17 @@ export class RunnerLink extends Server<Env> {
   }
 
   override async onMessage(conn: Connection<LinkState>, raw: string | ArrayBuffer) {
+    if (isViewer(conn)) return this.hub.message(conn as unknown as ViewerSocket, raw);
     await this.core.message(conn, raw);
   }
 
   override async onClose(conn: Connection<LinkState>) {
+    if (isViewer(conn)) return this.hub.left(conn as unknown as ViewerSocket);
     await this.core.closed(conn);
   }
 
   override async onError(conn: Connection<LinkState>) {
+    if (isViewer(conn)) return this.hub.left(conn as unknown as ViewerSocket);
     await this.core.closed(conn);
   }
 
@@ -137,6 +200,11 @@ export class RunnerLink extends Server<Env> {
     this.core.hangUp(code, reason);
   }
 
+  /** A terminal ended (its viewers are told, the runner kills the shell), or access must be re-checked. */
+  async terminal(notice: TerminalNotice): Promise<void> {
+    await this.hub.notice(notice);
+  }
+
   /** Open sockets, for tests and diagnostics. */
   async connectionCount(): Promise<number> {
     return this.core.connectionCount();
@@ -146,3 +214,16 @@ export class RunnerLink extends Server<Env> {
     await this.core.alarm();
   }
 }
+
+/** The viewer identity the Worker put on a terminal socket's upgrade, if this is one. */
+function viewerOf(request: Request): TerminalViewerIdentity | null {
+  const raw = request.headers.get(TERMINAL_HEADERS.viewer);
+  if (!raw) return null;
+  try {
+    return JSON.parse(decodeURIComponent(raw)) as TerminalViewerIdentity;
+  } catch {
+    return null;
+  }
+}
+
+const isViewer = (conn: Connection) => conn.tags.includes(VIEWER_TAG);

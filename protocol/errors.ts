@@ -64,6 +64,12 @@ export const ERROR_CODES = [
   "concurrent_events",
   "invalid_result",
   "not_releasable",
+  // shared terminals
+  "terminal_owner_only",
+  "terminal_read_only",
+  "terminal_ended",
+  "runner_offline",
+  "too_many_terminals",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

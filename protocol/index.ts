@@ -9,4 +9,5 @@ export * from "./repos.ts";
 export * from "./room.ts";
 export * from "./runners.ts";
 export * from "./sessions.ts";
+export * from "./terminals.ts";
 export * from "./worktrees.ts";

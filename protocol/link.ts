@@ -2,6 +2,7 @@ import { z } from "zod";
 import { Text } from "./common.ts";
 import { StreamFrame } from "./room.ts";
 import { Decision, PermissionMode } from "./sessions.ts";
+import { terminalLinkMessages, terminalRunnerFrames } from "./terminals.ts";
 
 /**
  * The link: one WebSocket per runner to its RunnerLink (`GET /runner/link` with `Upgrade:
@@ -68,6 +69,8 @@ export const LinkMessage = z.discriminatedUnion("type", [
   }),
   /** A running session's permission mode changed: apply it to the task's next tool calls. */
   z.object({ type: z.literal("mode"), v, jobId: z.string(), permissionMode: PermissionMode }),
+  /** Shared terminals: `term.open`, `term.input`, … (protocol/terminals.ts). */
+  ...terminalLinkMessages(v),
 ]);
 export type LinkMessage = z.infer<typeof LinkMessage>;
 
@@ -79,8 +82,13 @@ export const RunnerFrame = z.discriminatedUnion("type", [
    * active job on that board.
    */
   z.object({ type: z.literal("stream"), v, boardId: Text.min(1).max(64), ...StreamFrame.shape }),
+  /** Shared terminals: `term.output`, `term.screen`, … (protocol/terminals.ts). */
+  ...terminalRunnerFrames(v),
 ]);
 export type RunnerFrame = z.infer<typeof RunnerFrame>;
 
-/** Runner frames are a few KiB at most (a stream delta is capped at 64 KiB). */
-export const MAX_RUNNER_FRAME_CHARS = 80 * 1024;
+/**
+ * Runner frames are a few KiB at most (a stream delta is capped at 64 KiB), except a terminal's
+ * screen snapshot, which the runner trims to fit this (JSON escapes included).
+ */
+export const MAX_RUNNER_FRAME_CHARS = 1000 * 1024;

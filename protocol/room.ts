@@ -5,6 +5,7 @@ import { Job } from "./jobs.ts";
 import { Repo } from "./repos.ts";
 import { Runner } from "./runners.ts";
 import { Message, Session, Task } from "./sessions.ts";
+import { Terminal } from "./terminals.ts";
 import { Worktree } from "./worktrees.ts";
 
 /**
@@ -92,6 +93,8 @@ export const EntityRows = {
   task: Task,
   /** Sent only to the sockets watching its session (open panels), not to the whole board. */
   message: Message,
+  /** A shared terminal: listed on its worktree's card while not ended. */
+  terminal: Terminal,
 } as const;
 export type EntityType = keyof typeof EntityRows;
 export type EntityRow<E extends EntityType> = z.infer<(typeof EntityRows)[E]>;
@@ -122,6 +125,7 @@ export const EntityEvent = z.discriminatedUnion("entity", [
   entityEvent("session"),
   entityEvent("task"),
   entityEvent("message"),
+  entityEvent("terminal"),
 ]);
 export type EntityEvent = z.infer<typeof EntityEvent>;
 

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { Name, Text } from "./common.ts";
 import { ProviderReadiness } from "./sessions.ts";
+import { TerminalAccess } from "./terminals.ts";
 
 /**
  * The runner protocol (`/runner/*`, runner credential as `Authorization: Bearer trl_run_…`) and
@@ -45,6 +46,11 @@ export const Runner = z.object({
   /** Boards the owner shared it with (only shown to the owner). */
   boardIds: z.array(z.string()),
   createdAt: z.number(),
+  /**
+   * Who may open and type in terminals on this machine: its owner only, or also the members of the
+   * boards it is shared with (viewers of those boards may then watch). Set by the owner.
+   */
+  terminalAccess: TerminalAccess,
 });
 export type Runner = z.infer<typeof Runner>;
 

@@ -16,6 +16,8 @@ await build({
   format: "esm",
   // The entry's own `#!` line is kept by esbuild; nothing else is needed to run it as a bin.
   legalComments: "none",
+  // A native module with a prebuilt binary per platform: installed beside the bundle, loaded on the first terminal.
+  external: ["@lydell/node-pty"],
   logLevel: "warning",
 });
 chmodSync(`${here}dist/cli.js`, 0o755);

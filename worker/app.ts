@@ -12,6 +12,7 @@ import { me } from "./routes/me.ts";
 import { runnerApi } from "./routes/runner-api.ts";
 import { boardRunners, runners } from "./routes/runners.ts";
 import { sessions } from "./routes/sessions.ts";
+import { boardTerminals, runnerTerminals, terminals } from "./routes/terminals.ts";
 import { tokens } from "./routes/tokens.ts";
 import { worktrees } from "./routes/worktrees.ts";
 
@@ -30,7 +31,10 @@ const api = new Hono<AppEnv>()
   .route("/boards", sessions)
   .route("/runners", runners)
   .route("/jobs", jobs)
-  .route("/tokens", tokens);
+  .route("/tokens", tokens)
+  .route("/boards", boardTerminals)
+  .route("/runners", runnerTerminals)
+  .route("/terminals", terminals);
 
 export const app = new Hono<AppEnv>()
   .use(

@@ -47,6 +47,8 @@ export function depsFor(env: Env, actorId: string | null = null): Deps {
       hangUp: (runnerId, code, reason) =>
         attempt("runner link hang-up", runnerId, () => getRunnerLink(env, runnerId).hangUp(code, reason)),
       send: (runnerId, msg) => attempt("runner link send", runnerId, () => getRunnerLink(env, runnerId).send(msg)),
+      terminal: (runnerId, notice) =>
+        attempt("runner link terminal", runnerId, () => getRunnerLink(env, runnerId).terminal(notice)),
     },
   };
 }

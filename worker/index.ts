@@ -1,13 +1,19 @@
 import { routePartykitRequest } from "partyserver";
 import { BoardRoom, IDENTITY_HEADERS } from "../party/board-room.ts";
-import { RunnerLink } from "../party/runner-link.ts";
-import { ROOM_VERSION_PARAM } from "../protocol/index.ts";
+import { RUNNER_HEADERS, RunnerLink, TERMINAL_HEADERS } from "../party/runner-link.ts";
+import {
+  ROOM_VERSION_PARAM,
+  TERMINAL_ID_PARAM,
+  TERMINAL_TICKET_PARAM,
+  TERMINAL_VERSION_PARAM,
+} from "../protocol/index.ts";
 import { app } from "./app.ts";
 import { depsFor } from "./context.ts";
 import type { Env } from "./env.ts";
 import { AppError } from "./lib/errors.ts";
 import { bearer, originAllowed } from "./middleware.ts";
 import { authorizeRoomJoin } from "./services/room-join.ts";
+import { authorizeTerminalJoin } from "./services/terminals.ts";
 
 export { BoardRoom, RunnerLink };
 
@@ -44,13 +50,48 @@ async function authorizeBoardRoom(request: Request, env: Env, boardId: string): 
   }
 }
 
+/**
+ * Authenticate a terminal socket (`/parties/runner-link/:runnerId?terminal=…`) the same way, before
+ * the runner's RunnerLink wakes: who may watch and who may type is `authorizeTerminalJoin`'s
+ * decision, carried to the object in headers no client can set (anything sent under those names,
+ * or the runner's own, is dropped first).
+ */
+async function authorizeTerminal(request: Request, env: Env, runnerId: string): Promise<Request | Response> {
+  const url = new URL(request.url);
+  const terminalId = url.searchParams.get(TERMINAL_ID_PARAM);
+  if (!terminalId) return refuse(404, "not_found", "No such room.");
+  const ticket = url.searchParams.get(TERMINAL_TICKET_PARAM);
+  if (ticket && !originAllowed(env, request)) return refuse(403, "bad_origin", "Cross-origin socket refused.");
+  try {
+    const who = await authorizeTerminalJoin(
+      depsFor(env),
+      runnerId,
+      terminalId,
+      ticket ? { ticket } : { bearer: bearer(request.headers.get("authorization") ?? undefined) },
+    );
+    const headers = new Headers(request.headers);
+    for (const h of [...Object.values(RUNNER_HEADERS), ...Object.values(TERMINAL_HEADERS)]) headers.delete(h);
+    headers.set(TERMINAL_HEADERS.viewer, encodeURIComponent(JSON.stringify(who)));
+    const version = url.searchParams.get(TERMINAL_VERSION_PARAM);
+    if (version) headers.set(TERMINAL_HEADERS.version, version);
+    return new Request(request, { headers });
+  } catch (err) {
+    if (err instanceof AppError) return refuse(err.status, err.code, err.message);
+    throw err;
+  }
+}
+
 export default {
   async fetch(request, env, ctx) {
     const url = new URL(request.url);
     if (url.pathname.startsWith("/parties/")) {
       const routed = await routePartykitRequest(request, env, {
         onBeforeConnect: (req, { className, name }) =>
-          className === "BoardRoom" ? authorizeBoardRoom(req, env, name) : refuse(404, "not_found", "No such room."),
+          className === "BoardRoom"
+            ? authorizeBoardRoom(req, env, name)
+            : className === "RunnerLink"
+              ? authorizeTerminal(req, env, name)
+              : refuse(404, "not_found", "No such room."),
         // Rooms speak only WebSocket to the outside; the Worker talks to them over RPC.
         onBeforeRequest: () => refuse(404, "not_found", "No such room."),
       });

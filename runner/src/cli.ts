@@ -150,6 +150,8 @@ async function cmdStart(argv: string[]): Promise<number> {
     concurrency,
     graceMs: grace * 1000,
     verbose: v.verbose === true,
+    runnerId: reg.runnerId,
+    credential: reg.credential,
   });
   const stop = () => void runner.drain();
   process.on("SIGINT", stop);

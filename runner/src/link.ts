@@ -7,6 +7,9 @@ import {
   type RunnerFrame,
 } from "../../protocol/index.ts";
 
+/** A runner frame without its version, which `send` stamps (distributed over the union). */
+export type FrameBody = RunnerFrame extends infer F ? (F extends unknown ? Omit<F, "v"> : never) : never;
+
 export interface LinkOptions {
   /** Where to connect, asked again before every attempt. */
   target: () => { url: string; headers: Record<string, string> };
@@ -62,13 +65,18 @@ export class Link {
     return this.ws?.readyState === WebSocket.OPEN;
   }
 
+  /** Bytes sent but not yet written to the network: terminals stop reading their PTYs while it is high. */
+  get bufferedAmount(): number {
+    return this.ws?.bufferedAmount ?? 0;
+  }
+
   start(): void {
     this.stopped = false;
     this.open();
   }
 
   /** A frame up to the edge; false when the link is down (ephemeral frames are dropped, not queued). */
-  send(frame: Omit<RunnerFrame, "v">): boolean {
+  send(frame: FrameBody): boolean {
     if (this.ws?.readyState !== WebSocket.OPEN) return false;
     this.ws.send(JSON.stringify({ ...frame, v: LINK_PROTOCOL }));
     return true;

@@ -16,6 +16,7 @@ import { KeyedLock } from "./locks.ts";
 import { firstLine, log } from "./log.ts";
 import { SessionTasks } from "./session-task.ts";
 import type { LocalState } from "./state.ts";
+import { type TerminalMessage, Terminals } from "./terminals.ts";
 import { GitWatcher } from "./watch.ts";
 
 export interface RunnerOptions {
@@ -37,6 +38,9 @@ export interface RunnerOptions {
   verbose?: boolean;
   /** Watch worktrees and report git state as it changes (default on). */
   watch?: boolean;
+  /** Terminals: this runner's id (it tags its tmux sessions) and its credential (kept out of every shell). */
+  runnerId?: string;
+  credential?: string;
 }
 
 type Outcome =
@@ -65,6 +69,7 @@ export class Runner {
   private readonly o: Required<RunnerOptions>;
   private readonly link: Link;
   private readonly watcher: GitWatcher | null;
+  private readonly terminals: Terminals;
   private readonly locks = new KeyedLock();
   private readonly sessions: SessionTasks;
   private readonly running = new Map<string, Running>();
@@ -79,7 +84,23 @@ export class Runner {
   readonly exited: Promise<number>;
 
   constructor(opts: RunnerOptions) {
-    this.o = { concurrency: 4, graceMs: 30_000, safetyPollMs: 30_000, verbose: false, watch: true, ...opts };
+    this.o = {
+      concurrency: 4,
+      graceMs: 30_000,
+      safetyPollMs: 30_000,
+      verbose: false,
+      watch: true,
+      runnerId: "",
+      credential: "",
+      ...opts,
+    };
+    this.terminals = new Terminals({
+      dataDir: this.o.dataDir,
+      runnerId: this.o.runnerId,
+      secrets: [this.o.credential],
+      send: (frame) => this.link.send(frame),
+      buffered: () => this.link.bufferedAmount,
+    });
     this.watcher = this.o.watch
       ? new GitWatcher({
           dataDir: this.o.dataDir,
@@ -100,14 +121,19 @@ export class Runner {
         this.wake();
         void this.watcher?.sync();
         this.sessions.resync();
+        void this.terminals.linkUp();
       },
       onMessage: (msg) => {
         if (msg.type === "wake") this.wake();
         else if (msg.type === "cancel") this.cancel(msg.jobId);
         else if (msg.type === "permission" || msg.type === "mode") this.sessions.onLink(msg);
         else if (msg.type === "refused") log(`the edge did not take a frame from this runner: ${msg.message}`);
+        else if (msg.type.startsWith("term.")) this.terminals.handle(msg as TerminalMessage);
       },
-      onDown: (why, retryInMs) => log(`${why}: reconnecting in ${(retryInMs / 1000).toFixed(1)} s`),
+      onDown: (why, retryInMs) => {
+        this.terminals.linkDown();
+        log(`${why}: reconnecting in ${(retryInMs / 1000).toFixed(1)} s`);
+      },
       onFatal: (why) => this.fatal(why),
       isRefused: async () => {
         try {
@@ -338,6 +364,7 @@ export class Runner {
     await this.settled();
     clearTimeout(grace);
     this.watcher?.close();
+    this.terminals.close();
     this.link.stop();
     log("stopped");
     this.finished(exitCode);
@@ -380,6 +407,7 @@ export class Runner {
     clearTimeout(this.claimRetry);
     this.stopRunning("fatal");
     this.watcher?.close();
+    this.terminals.close();
     this.link.stop();
     void this.settled().then(() => this.finished(1));
   }

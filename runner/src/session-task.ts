@@ -4,13 +4,12 @@ import type {
   JobPayload,
   LinkMessage,
   PermissionMode,
-  RunnerFrame,
   SessionEvent,
   StreamFrame,
 } from "../../protocol/index.ts";
 import type { AgentSink, PermissionAnswer, PermissionAsk } from "./agent/index.ts";
 import { type Edge, isStaleLease, isTransient } from "./edge.ts";
-import { backoff } from "./link.ts";
+import { backoff, type FrameBody } from "./link.ts";
 
 /**
  * One `session.task` job on this runner: fetch the task's context from the edge, run the agent,
@@ -37,7 +36,7 @@ interface Live {
 export interface SessionHost {
   edge: Edge;
   /** A frame up the link; false when it is down (a stream piece is then simply lost). */
-  send(frame: Omit<RunnerFrame, "v">): boolean;
+  send(frame: FrameBody): boolean;
   env: Record<string, string | undefined>;
 }
 

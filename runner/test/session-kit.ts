@@ -153,7 +153,13 @@ export async function taskEnded(c: Client, sessionId: string, taskId: string, ti
 /** The session's one task, or its newest. */
 export const lastTask = (d: SessionDetail): Task => d.tasks.at(-1)!;
 
-export async function sessionIs(c: Client, id: string, pred: (s: Session) => boolean, what: string, timeoutMs = 20_000) {
+export async function sessionIs(
+  c: Client,
+  id: string,
+  pred: (s: Session) => boolean,
+  what: string,
+  timeoutMs = 20_000,
+) {
   return until(
     what,
     async () => {
@@ -179,7 +185,9 @@ type Msg<K extends ServerMessage["type"]> = Extract<ServerMessage, { type: K }>;
 export class Room {
   readonly messages: { msg: ServerMessage; at: number }[] = [];
   private waiters: { pred: (m: ServerMessage) => boolean; resolve: (m: ServerMessage) => void }[] = [];
-  private constructor(readonly ws: WebSocket) {
+  readonly ws: WebSocket;
+  private constructor(ws: WebSocket) {
+    this.ws = ws;
     ws.on("message", (data: Buffer) => {
       const at = performance.timeOrigin + performance.now();
       let msg: ServerMessage;

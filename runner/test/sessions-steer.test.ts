@@ -6,15 +6,15 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RequestBody, Scripted } from "../../test/model-server.ts";
 import type { Session, ToolResultBlock } from "../../protocol/index.ts";
+import type { RequestBody, Scripted } from "../../test/model-server.ts";
 import {
   as,
   type Client,
   lastTask,
   person,
-  readyWorktree,
   Room,
+  readyWorktree,
   sessionIs,
   taskEnded,
   textOf,
@@ -90,9 +90,9 @@ describe("permissions in ask mode", () => {
     for (const path of [`/${s.id}`, `/${s.id}/messages`]) expect((await stranger.status(path)).status).toBe(404);
     // Nor the board's room, where the stream goes.
     await expect(Room.open(w.edge.url, w.s.boardId, stranger.token)).rejects.toThrow(/refused: 40[34]/);
-    expect((await stranger.status(`/${s.id}/permissions/${edit!.requestId}`, { json: { decision: "allow" } })).status).toBe(
-      404,
-    );
+    expect(
+      (await stranger.status(`/${s.id}/permissions/${edit!.requestId}`, { json: { decision: "allow" } })).status,
+    ).toBe(404);
 
     // Mia approves from her own session; the edit lands and the task goes on.
     await member.decide(s.id, edit!.requestId, "allow");
@@ -107,9 +107,9 @@ describe("permissions in ask mode", () => {
     expect(shell!.command).toBe("rm -rf build");
     // Answering twice: the first answer won.
     await member.decide(s.id, shell!.requestId, "deny", "keep the build folder, we need it");
-    expect((await owner.status(`/${s.id}/permissions/${shell!.requestId}`, { json: { decision: "allow" } })).status).toBe(
-      404,
-    );
+    expect(
+      (await owner.status(`/${s.id}/permissions/${shell!.requestId}`, { json: { decision: "allow" } })).status,
+    ).toBe(404);
 
     const { task: ended } = await taskEnded(owner, s.id, task.id);
     expect(w.server.failures).toEqual([]);

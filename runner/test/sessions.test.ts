@@ -7,14 +7,21 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addUsage, costMicros, type Provider, type ToolResultBlock, ZERO_USAGE } from "../../protocol/index.ts";
+import {
+  addUsage,
+  costMicros,
+  type Message,
+  type Provider,
+  type ToolResultBlock,
+  ZERO_USAGE,
+} from "../../protocol/index.ts";
 import {
   as,
   type Client,
   lastTask,
   noticesOf,
-  readyWorktree,
   Room,
+  readyWorktree,
   sessionIs,
   taskEnded,
   textOf,
@@ -141,7 +148,12 @@ describe.each(["anthropic", "openai"] as const)("%s: a task in a real worktree",
 describe("streaming to the board", () => {
   it("watchers get the text as it is written, then the message; a late watcher gets the text so far; others get neither", async () => {
     const wt = await readyWorktree(w, "stream");
-    const s = await owner.start({ worktreeId: wt.id, provider: "anthropic", model: MODEL.anthropic, permissionMode: "full" });
+    const s = await owner.start({
+      worktreeId: wt.id,
+      provider: "anthropic",
+      model: MODEL.anthropic,
+      permissionMode: "full",
+    });
     const [a, c] = await Promise.all([
       Room.open(w.edge.url, w.s.boardId, owner.token),
       Room.open(w.edge.url, w.s.boardId, owner.token),
@@ -157,7 +169,15 @@ describe("streaming to the board", () => {
     const task = await owner.prompt(s.id, "Write forty words.");
 
     // Mid-answer, a second socket starts watching.
-    await until("a third of the text streamed", () => a.streams(s.id).map((f) => f.delta).join("").length > text.length / 3);
+    await until(
+      "a third of the text streamed",
+      () =>
+        a
+          .streams(s.id)
+          .map((f) => f.delta)
+          .join("").length >
+        text.length / 3,
+    );
     const b = await Room.open(w.edge.url, w.s.boardId, owner.token);
     b.watch([s.id]);
 
@@ -174,7 +194,7 @@ describe("streaming to the board", () => {
     const arrivals = a.messages.filter((m) => m.msg.type === "stream" && m.msg.sessionId === s.id).map((m) => m.at);
     expect(arrivals[0]!).toBeLessThan(written.at(-1)!.at);
     expect(message.row).toMatchObject({ role: "assistant", sessionId: s.id });
-    expect(textOf(message.row!)).toBe(text);
+    expect(textOf(message.row as Message)).toBe(text);
     // The stored message comes after the last piece of its text (its `done` may follow it).
     const order = a.messages.map((m) => m.msg);
     expect(order.indexOf(message)).toBeGreaterThan(order.indexOf(pieces.filter((f) => f.delta).at(-1)!));
@@ -238,7 +258,10 @@ describe("stop, queue, retries, confinement", () => {
 
   it("a prompt to a busy session queues; a queued prompt can be edited or removed; it runs after the first", async () => {
     const wt = await readyWorktree(w, "queue");
-    w.server.script("anthropic", [{ text: LONG.slice(0, 600), chunkSize: 8, chunkDelayMs: 20 }, { text: "Second done." }]);
+    w.server.script("anthropic", [
+      { text: LONG.slice(0, 600), chunkSize: 8, chunkDelayMs: 20 },
+      { text: "Second done." },
+    ]);
     const s = await owner.start({
       worktreeId: wt.id,
       provider: "anthropic",

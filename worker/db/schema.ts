@@ -145,6 +145,10 @@ export const runners = sqliteTable(
     /** version, os, gitVersion, providers: what the runner reported on connect. */
     data: json<Record<string, unknown>>("data").notNull().default({}),
     createdAt: integer("created_at").notNull().default(now),
+    /** Who may open terminals on this machine: `owner` (default) or `boards` (members of boards it is shared with). */
+    terminalAccess: text("terminal_access", { enum: ["owner", "boards"] })
+      .notNull()
+      .default("owner"),
   },
   (t) => [index("runners_owner").on(t.ownerId)],
 );
@@ -365,3 +369,68 @@ export const jobs = sqliteTable(
     index("jobs_lease").on(t.status, t.leaseExpiresAt),
   ],
 );
+
+// ---- shared terminals ----
+
+/** A shell in a worktree: a tmux session on the card's runner, named by this id. */
+export const terminals = sqliteTable(
+  "terminals",
+  {
+    id: text("id").primaryKey(),
+    boardId: text("board_id")
+      .notNull()
+      .references(() => boards.id, { onDelete: "cascade" }),
+    worktreeId: text("worktree_id")
+      .notNull()
+      .references(() => worktrees.id, { onDelete: "cascade" }),
+    runnerId: text("runner_id")
+      .notNull()
+      .references(() => runners.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    status: text("status", { enum: ["starting", "open", "ended"] })
+      .notNull()
+      .default("starting"),
+    createdBy: text("created_by").notNull(),
+    createdAt: integer("created_at").notNull().default(now),
+    endedBy: text("ended_by"),
+    endedAt: integer("ended_at"),
+    endReason: text("end_reason"),
+  },
+  (t) => [
+    index("terminals_board").on(t.boardId, t.status),
+    index("terminals_worktree").on(t.worktreeId, t.status),
+    index("terminals_runner").on(t.runnerId, t.status),
+  ],
+);
+
+/**
+ * Who opened, attached to, detached from and ended which terminal. Kept when the terminal's row
+ * goes (a deleted card or board): it is the runner owner's record of shells on their machine.
+ */
+export const terminalEvents = sqliteTable(
+  "terminal_events",
+  {
+    id: text("id").primaryKey(),
+    terminalId: text("terminal_id").notNull(),
+    runnerId: text("runner_id")
+      .notNull()
+      .references(() => runners.id, { onDelete: "cascade" }),
+    boardId: text("board_id").notNull(),
+    /** Null when the runner reported it (the shell exited). */
+    userId: text("user_id"),
+    kind: text("kind", { enum: ["created", "attached", "detached", "ended", "exited"] }).notNull(),
+    detail: text("detail"),
+    at: integer("at").notNull().default(now),
+  },
+  (t) => [index("terminal_events_runner").on(t.runnerId, t.id), index("terminal_events_terminal").on(t.terminalId)],
+);
+
+/** Single-use, 30 s tickets for a browser to open one terminal's socket. */
+export const terminalTickets = sqliteTable("terminal_tickets", {
+  ticketHash: text("ticket_hash").primaryKey(),
+  userId: text("user_id").notNull(),
+  /** The credential the ticket was made with: the socket ends when it does. */
+  credential: text("credential").notNull(),
+  terminalId: text("terminal_id").notNull(),
+  expiresAt: integer("expires_at").notNull(),
+});

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { createMiddleware } from "hono/factory";
-import { RUNNER_HEADERS } from "../../party/runner-link.ts";
+import { RUNNER_HEADERS, TERMINAL_HEADERS } from "../../party/runner-link.ts";
 import { getRunnerLink } from "../../party/stubs.ts";
 import {
   ClaimBody,
@@ -71,7 +71,7 @@ export const runnerApi = new Hono<AppEnv>()
     const { actor } = c.var.ctx;
     if (actor.kind !== "runner") throw unauthorized();
     const headers = new Headers(c.req.raw.headers);
-    for (const h of Object.values(RUNNER_HEADERS)) headers.delete(h);
+    for (const h of [...Object.values(RUNNER_HEADERS), ...Object.values(TERMINAL_HEADERS)]) headers.delete(h);
     headers.set(RUNNER_HEADERS.runnerId, actor.runnerId);
     headers.set(RUNNER_HEADERS.ownerId, actor.ownerId);
     if (info) headers.set(RUNNER_HEADERS.info, JSON.stringify(info));

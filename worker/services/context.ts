@@ -1,6 +1,7 @@
 import type { EntityEvent, EntityRow, EntityType, LinkMessage, Notice, StreamFrame } from "../../protocol/index.ts";
 import type { Db } from "../db/client.ts";
 import type { CredentialName, SocketMatch } from "./sockets.ts";
+import type { TerminalNotice } from "./terminals.ts";
 
 /** Who is asking. Every service function takes one and checks it; routes never decide access. */
 export type Actor =
@@ -43,6 +44,8 @@ export interface LinkPorts {
   hangUp(runnerId: string, code: number, reason: string): Promise<void>;
   /** Any frame to one runner's socket (permission decisions, terminal input, as they come). */
   send(runnerId: string, msg: LinkMessage): Promise<void>;
+  /** A terminal ended, or its viewers' access must be re-checked: to the sockets on that runner's link. */
+  terminal(runnerId: string, notice: TerminalNotice): Promise<void>;
 }
 
 /** Flags and secrets a service may read; never the raw bindings. */

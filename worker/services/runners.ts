@@ -29,6 +29,7 @@ export const toRunner = (r: RunnerRow, boardIds: string[]): Runner => ({
   info: r.data as Partial<RunnerInfo>,
   boardIds,
   createdAt: r.createdAt,
+  terminalAccess: r.terminalAccess,
 });
 
 /** Boards see a runner without the owner's list of where else it is shared. */

@@ -26,6 +26,7 @@ import type { JobEffect, JobOutcome, JobRow } from "./job-queue.ts";
 import { authorizeJob, insertJob, jobQueued, keepJobOnlyIf, queueJob, toJob } from "./job-queue.ts";
 import { patchData, publishRepo, type RepoRow, toRepo } from "./repos.ts";
 import { actingRunnerId, assertUsable, isSharedWithBoard, loadRunner, requireRunnerUse } from "./runner-access.ts";
+import { endWorktreeTerminals } from "./terminals.ts";
 
 const { worktrees, repos, zones } = schema;
 type WorktreeRow = typeof worktrees.$inferSelect;
@@ -361,6 +362,7 @@ export async function deleteWorktree(
   if (runner.status === "revoked" || !(await isSharedWithBoard(ctx, wt.runnerId, boardId))) {
     // Nobody may be asked (the runner was revoked, or unshared from this board, which takes it
     // away from the board's old cards too): the card goes, the folder stays on that machine.
+    await endWorktreeTerminals(ctx, wt.id, "its worktree was deleted");
     await ctx.db.delete(worktrees).where(eq(worktrees.id, wt.id));
     await ctx.publish(boardId, removed("worktree", wt.id));
     return null;
@@ -397,6 +399,8 @@ export async function deleteWorktree(
     ),
   ]);
   if (!row) throw new AppError(409, "worktree_busy", "The worktree changed meanwhile; try again.");
+  // Its shells go before its folder does.
+  await endWorktreeTerminals(ctx, wt.id, "its worktree is being deleted");
   await publishWorktree(ctx, "patched", row);
   await jobQueued(ctx, job!);
   return toWorktree(row);

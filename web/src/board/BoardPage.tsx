@@ -3,6 +3,8 @@ import { useCallback, useMemo, useState } from "react";
 import type { Member, User } from "../../../protocol/index.ts";
 import { Link } from "../lib/router.tsx";
 import { type Store, useStore, useStoreState } from "../lib/store.ts";
+import { TerminalsContext } from "../terminals/context.ts";
+import { TerminalDock } from "../terminals/TerminalDock.tsx";
 import { InlineEdit } from "../ui/InlineEdit.tsx";
 import { ChevronLeftIcon, ServerIcon, UsersIcon } from "../ui/icons.tsx";
 import { UserMenu } from "../ui/UserMenu.tsx";
@@ -47,6 +49,11 @@ export function BoardPage({ boardId, user }: { boardId: string; user: User }) {
     [],
   );
   const ctx = useMemo(() => ({ canEdit, actions, jobs, ui, runners }), [canEdit, actions, jobs, ui, runners]);
+  const role = board?.role ?? null;
+  const terminals = useMemo(
+    () => ({ store: state.terminals, runners, meId: user.id, role }),
+    [state.terminals, runners, user.id, role],
+  );
   const closeDialog = useCallback(() => setDialog(null), []);
   const toggle = (p: "members" | "runners") => setPanel((open) => (open === p ? null : p));
   const dialogCard = useWorktree(entities, dialog && dialog.kind !== "create" ? dialog.worktreeId : undefined);
@@ -127,21 +134,26 @@ export function BoardPage({ boardId, user }: { boardId: string; user: User }) {
         <UserMenu user={user} />
       </header>
       <div className="board-body">
-        <BoardContext.Provider value={ctx}>
-          <ReactFlowProvider>
-            {room && (
-              <Canvas
-                entities={entities}
-                cardsLoading={state.catchUp.firstLoad}
-                room={room}
-                canEdit={canEdit}
-                actions={actions}
-                ready={load.status === "ready"}
-                onCreateWorktree={(at, placedBy) => setDialog({ kind: "create", at, placedBy })}
-              />
-            )}
-          </ReactFlowProvider>
-        </BoardContext.Provider>
+        <div className="board-main">
+          <BoardContext.Provider value={ctx}>
+            <TerminalsContext.Provider value={terminals}>
+              <ReactFlowProvider>
+                {room && (
+                  <Canvas
+                    entities={entities}
+                    cardsLoading={state.catchUp.firstLoad}
+                    room={room}
+                    canEdit={canEdit}
+                    actions={actions}
+                    ready={load.status === "ready"}
+                    onCreateWorktree={(at, placedBy) => setDialog({ kind: "create", at, placedBy })}
+                  />
+                )}
+              </ReactFlowProvider>
+            </TerminalsContext.Provider>
+          </BoardContext.Provider>
+          <TerminalDock store={state.terminals} entities={entities} runners={runners} meId={user.id} />
+        </div>
         {panel === "members" && board && (
           <MembersPanel
             members={entities.members}

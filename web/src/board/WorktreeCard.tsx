@@ -1,6 +1,7 @@
 import { type NodeProps, NodeToolbar, Position } from "@xyflow/react";
 import { memo, useState, useSyncExternalStore } from "react";
 import { isHttpUrl, type Worktree } from "../../../protocol/index.ts";
+import { CardTerminals } from "../terminals/CardTerminals.tsx";
 import { notify } from "../ui/notices.tsx";
 import { issueLabel, type WorktreeNode } from "./cards.ts";
 import { useBoardContext } from "./context.ts";
@@ -205,6 +206,7 @@ export const WorktreeCard = memo(function WorktreeCard({ id, data, selected, dra
             {issueLabel(wt.issueUrl)}
           </a>
         )}
+        <CardTerminals wt={wt} active={hover || !!selected} />
       </div>
     </div>
   );

@@ -3,6 +3,7 @@ import { ApiError, api, messageOf } from "../lib/api.ts";
 import { navigate } from "../lib/router.tsx";
 import { Store } from "../lib/store.ts";
 import { RunnerStore } from "../runners/store.ts";
+import { TerminalStore } from "../terminals/store.ts";
 import { notify } from "../ui/notices.tsx";
 import { BoardActions } from "./actions.ts";
 import { CatchUp } from "./catchUp.ts";
@@ -25,6 +26,8 @@ export class BoardState {
   readonly entities: BoardEntities;
   readonly jobs = new CardJobs();
   readonly runners: RunnerStore;
+  /** The board's terminals (web/src/terminals), listed on their cards. */
+  readonly terminals: TerminalStore;
   readonly catchUp: CatchUp;
   readonly actions: BoardActions;
   readonly load = new Store<LoadState>({ status: "loading" });
@@ -38,11 +41,13 @@ export class BoardState {
   ) {
     this.entities = new BoardEntities(user.id);
     this.runners = new RunnerStore(boardId);
+    this.terminals = new TerminalStore(api, boardId);
     this.catchUp = new CatchUp(api, boardId, this.entities, {
       apply: (e) => this.applyEntity(e),
       afterRead: () => {
         this.jobs.clear();
         this.runners.loadBoard().catch(() => {});
+        this.terminals.load().catch(() => {});
       },
     });
     this.actions = new BoardActions(api, boardId, this.entities, this.jobs);
@@ -58,8 +63,13 @@ export class BoardState {
       case "repo":
         return this.runners.apply(e);
       case "worktree":
-        if (e.op === "removed") this.jobs.forget(e.id);
+        if (e.op === "removed") {
+          this.jobs.forget(e.id);
+          this.terminals.forgetWorktree(e.id);
+        }
         return this.entities.apply(e);
+      case "terminal":
+        return this.terminals.apply(e);
       default:
         return this.entities.apply(e);
     }

@@ -2,6 +2,7 @@ import { useEffect, useState } from "react";
 import type { Runner } from "../../../protocol/index.ts";
 import { messageOf } from "../lib/api.ts";
 import { ago, fullDate, useNow } from "../lib/format.ts";
+import { TerminalAccessSetting } from "../terminals/TerminalAccess.tsx";
 import { confirm } from "../ui/confirm.tsx";
 import { notify } from "../ui/notices.tsx";
 import { RepoList } from "./RepoList.tsx";
@@ -149,6 +150,7 @@ export function RunnerItem({
           </button>
         </div>
       )}
+      {mine && !revoked && <TerminalAccessSetting runner={runner} store={store} />}
       {open && !revoked && <RunnerRepos runner={runner} store={store} canUse={canUse} />}
     </li>
   );

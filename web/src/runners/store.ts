@@ -148,6 +148,15 @@ export class RunnerStore {
     if (boardId === this.boardId) this.board.update((l) => l?.filter((r) => r.id !== runnerId) ?? null);
   }
 
+  /** Who may open terminals on the runner: its owner only, or members of the boards it is shared with. */
+  async setTerminalAccess(runnerId: string, terminalAccess: Runner["terminalAccess"]): Promise<void> {
+    const runner = await unwrap(
+      api.api.runners[":runnerId"]["terminal-access"].$put({ param: { runnerId }, json: { terminalAccess } }),
+    );
+    this.all.update((l) => upsert(l, runner));
+    this.board.update((l) => (l?.some((r) => r.id === runnerId) ? upsert(l, runner, mergeRunner) : l));
+  }
+
   async revoke(runnerId: string): Promise<void> {
     await expectOk(api.api.runners[":runnerId"].$delete({ param: { runnerId } }));
     this.all.update((l) => l?.map((r) => (r.id === runnerId ? { ...r, status: "revoked" as const } : r)) ?? null);
