@@ -3,6 +3,8 @@ import { ApiError, api, messageOf } from "../lib/api.ts";
 import { navigate } from "../lib/router.tsx";
 import { Store } from "../lib/store.ts";
 import { RunnerStore } from "../runners/store.ts";
+import { SessionActions } from "../sessions/actions.ts";
+import { BoardSessions } from "../sessions/store.ts";
 import { notify } from "../ui/notices.tsx";
 import { BoardActions } from "./actions.ts";
 import { CatchUp } from "./catchUp.ts";
@@ -27,6 +29,8 @@ export class BoardState {
   readonly runners: RunnerStore;
   readonly catchUp: CatchUp;
   readonly actions: BoardActions;
+  readonly sessions: BoardSessions;
+  readonly sessionActions: SessionActions;
   readonly load = new Store<LoadState>({ status: "loading" });
   /** The room socket while the page is open. */
   readonly room = new Store<RoomConnection | null>(null);
@@ -38,12 +42,18 @@ export class BoardState {
   ) {
     this.entities = new BoardEntities(user.id);
     this.runners = new RunnerStore(boardId);
+    this.sessions = new BoardSessions(api, boardId);
+    this.sessionActions = new SessionActions(api, boardId, this.sessions);
     this.catchUp = new CatchUp(api, boardId, this.entities, {
       apply: (e) => this.applyEntity(e),
       afterRead: () => {
         this.jobs.clear();
         this.runners.loadBoard().catch(() => {});
       },
+      // Sessions failing to load must not take the board down with them: say so, and the next
+      // (re)join reads them again.
+      readMore: () =>
+        this.sessions.readAll().catch((err) => notify(`Could not load the agent sessions: ${messageOf(err)}`, "error")),
     });
     this.actions = new BoardActions(api, boardId, this.entities, this.jobs);
   }
@@ -60,16 +70,22 @@ export class BoardState {
       case "worktree":
         if (e.op === "removed") this.jobs.forget(e.id);
         return this.entities.apply(e);
+      case "session":
+      case "task":
+      case "message":
+        return this.sessions.apply(e);
       default:
         return this.entities.apply(e);
     }
   }
 
   /**
-   * Agent stream deltas arrive many times a second: they belong to the sessions' own store (to
-   * come), never to the entities, whose every change re-renders the canvas.
+   * Agent stream deltas arrive many times a second: they belong to the open session panels'
+   * stores, never to the entities, whose every change re-renders the canvas.
    */
-  private onStream(_frame: StreamMessage): void {}
+  private onStream(frame: StreamMessage): void {
+    this.sessions.onStream(frame);
+  }
 
   private leave(message: string): void {
     // The room says it twice (the entity event, then the socket close): tell the person once.
@@ -108,13 +124,20 @@ export class BoardState {
       notice: (notice) => notify(notice.title),
       // Every (re)join re-reads: whatever happened while we were not listening, including in the
       // moment between the first read above and the first join, is only in D1.
-      welcomed: () => this.catchUp.joined(),
+      welcomed: () => {
+        this.sessions.rejoined();
+        this.catchUp.joined();
+      },
       gone: (message) => this.leave(message),
     });
     this.room.set(room);
+    // The room streams the open panels' sessions to this socket, and only those.
+    room.watch(this.sessions.open.get());
+    const stopWatch = this.sessions.open.subscribe(() => room.watch(this.sessions.open.get()));
     return () => {
       live = false;
       stopGone();
+      stopWatch();
       room.close();
       this.runners.close();
     };
