@@ -52,8 +52,8 @@ export class BoardSessions {
   apply(e: EntityEvent): void {
     switch (e.entity) {
       case "session":
-        if (e.op === "removed") return this.remove(e.id);
-        if (e.row) this.upsert(e.row);
+        if (e.op === "removed") this.remove(e.id);
+        else if (e.row) this.upsert(e.row);
         return;
       case "task":
         if (e.op === "removed") {
