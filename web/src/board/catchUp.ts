@@ -15,6 +15,11 @@ export interface CatchUpHooks {
   apply(e: EntityEvent): void;
   /** After each read: what it made stale outside the entities (open jobs, the board's runners). */
   afterRead(): void;
+  /**
+   * Other slices read alongside the board's meta (the agent sessions), so room events that arrive
+   * meanwhile wait for them too. The board is shown without waiting for them.
+   */
+  readMore?(): Promise<void>;
 }
 
 /**
@@ -80,7 +85,7 @@ export class CatchUp {
             first();
             first = undefined;
           };
-          const [, joinCursor]: [unknown, string | undefined] = await Promise.all([
+          const [, joinCursor]: [unknown, string | undefined, unknown] = await Promise.all([
             this.readMeta().then(() => {
               metaDone = true;
               show();
@@ -94,6 +99,7 @@ export class CatchUp {
                   },
                 })
               : undefined,
+            this.hooks.readMore?.(),
           ]);
           // Joined meanwhile: re-read what was read before the join (all of it if the join came
           // after the last page went out; none of the cards if it came before the first).

@@ -62,6 +62,8 @@ export class RoomConnection {
   private dragDirty = false;
   private cursorSentAt = 0;
   private cursorTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The sessions whose stream this tab wants (its open panels): told to every socket it joins on. */
+  private watching: readonly string[] = [];
 
   constructor(
     private readonly boardId: string,
@@ -119,6 +121,9 @@ export class RoomConnection {
         this.presence.reset(msg.peers);
         this.status.set("connected");
         this.handlers.welcomed();
+        // A new socket watches nothing: say again what this tab watches. The room answers with the
+        // text so far of any message still being written.
+        if (this.watching.length > 0) this.send({ type: "watch", sessionIds: [...this.watching] });
         break;
       case "join":
         this.presence.join(msg.peer);
@@ -190,6 +195,16 @@ export class RoomConnection {
     if (this.socket.readyState !== WebSocket.OPEN) return;
     this.send({ type: "presence", cursor: this.cursor, ...(this.dragDirty ? { drag: this.drag } : {}) });
     this.dragDirty = false;
+  }
+
+  /**
+   * Replace the list of sessions this tab watches. Sent now only on an open socket (never
+   * queued: a socket that opens later is told at its welcome).
+   */
+  watch(sessionIds: readonly string[]): void {
+    if (sessionIds.length === this.watching.length && sessionIds.every((id, i) => id === this.watching[i])) return;
+    this.watching = [...sessionIds];
+    if (this.socket.readyState === WebSocket.OPEN) this.send({ type: "watch", sessionIds: [...sessionIds] });
   }
 
   sendPresence(msg: Omit<Presence, "type" | "cursor">): void {

@@ -3,6 +3,8 @@ import { ApiError, api, messageOf } from "../lib/api.ts";
 import { navigate } from "../lib/router.tsx";
 import { Store } from "../lib/store.ts";
 import { RunnerStore } from "../runners/store.ts";
+import { SessionActions } from "../sessions/actions.ts";
+import { BoardSessions } from "../sessions/store.ts";
 import { TerminalStore } from "../terminals/store.ts";
 import { notify } from "../ui/notices.tsx";
 import { BoardActions } from "./actions.ts";
@@ -30,6 +32,8 @@ export class BoardState {
   readonly terminals: TerminalStore;
   readonly catchUp: CatchUp;
   readonly actions: BoardActions;
+  readonly sessions: BoardSessions;
+  readonly sessionActions: SessionActions;
   readonly load = new Store<LoadState>({ status: "loading" });
   /** The room socket while the page is open. */
   readonly room = new Store<RoomConnection | null>(null);
@@ -42,6 +46,8 @@ export class BoardState {
     this.entities = new BoardEntities(user.id);
     this.runners = new RunnerStore(boardId);
     this.terminals = new TerminalStore(api, boardId);
+    this.sessions = new BoardSessions(api, boardId);
+    this.sessionActions = new SessionActions(api, boardId, this.sessions);
     this.catchUp = new CatchUp(api, boardId, this.entities, {
       apply: (e) => this.applyEntity(e),
       afterRead: () => {
@@ -49,6 +55,10 @@ export class BoardState {
         this.runners.loadBoard().catch(() => {});
         this.terminals.load().catch(() => {});
       },
+      // Sessions failing to load must not take the board down with them: say so, and the next
+      // (re)join reads them again.
+      readMore: () =>
+        this.sessions.readAll().catch((err) => notify(`Could not load the agent sessions: ${messageOf(err)}`, "error")),
     });
     this.actions = new BoardActions(api, boardId, this.entities, this.jobs);
   }
@@ -70,16 +80,22 @@ export class BoardState {
         return this.entities.apply(e);
       case "terminal":
         return this.terminals.apply(e);
+      case "session":
+      case "task":
+      case "message":
+        return this.sessions.apply(e);
       default:
         return this.entities.apply(e);
     }
   }
 
   /**
-   * Agent stream deltas arrive many times a second: they belong to the sessions' own store (to
-   * come), never to the entities, whose every change re-renders the canvas.
+   * Agent stream deltas arrive many times a second: they belong to the open session panels'
+   * stores, never to the entities, whose every change re-renders the canvas.
    */
-  private onStream(_frame: StreamMessage): void {}
+  private onStream(frame: StreamMessage): void {
+    this.sessions.onStream(frame);
+  }
 
   private leave(message: string): void {
     // The room says it twice (the entity event, then the socket close): tell the person once.
@@ -118,13 +134,20 @@ export class BoardState {
       notice: (notice) => notify(notice.title),
       // Every (re)join re-reads: whatever happened while we were not listening, including in the
       // moment between the first read above and the first join, is only in D1.
-      welcomed: () => this.catchUp.joined(),
+      welcomed: () => {
+        this.sessions.rejoined();
+        this.catchUp.joined();
+      },
       gone: (message) => this.leave(message),
     });
     this.room.set(room);
+    // The room streams the open panels' sessions to this socket, and only those.
+    room.watch(this.sessions.open.get());
+    const stopWatch = this.sessions.open.subscribe(() => room.watch(this.sessions.open.get()));
     return () => {
       live = false;
       stopGone();
+      stopWatch();
       room.close();
       this.runners.close();
     };

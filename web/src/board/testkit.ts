@@ -94,7 +94,7 @@ export function entityEvent<E extends EntityType>(
   return EntityEvent.parse({ type: "entity", v: ROOM_PROTOCOL, entity, op, id, row, actorId, at: 1 });
 }
 
-type Handler = (req: { method: string; url: URL; body: unknown }) => { status: number; body?: unknown };
+export type Handler = (req: { method: string; url: URL; body: unknown }) => { status: number; body?: unknown };
 
 /**
  * The board's REST answers from in-memory rows: board, zones, members, the paged card list, and
@@ -109,6 +109,9 @@ export class FakeBoardApi {
   cards: Worktree[] = [];
   /** Every request, as `METHOD /path?query`. */
   readonly log: string[] = [];
+  /** Answers for routes beyond the board's own (another domain's fake); undefined falls through. */
+  more: ((req: { method: string; url: URL; body: unknown; path: string }) => ReturnType<Handler> | undefined) | null =
+    null;
   private holds: { match: string; arrived: () => void; released: Promise<void> }[] = [];
   private failures: { match: string; status: number }[] = [];
   readonly client: ApiClient = hc<AppType>("http://trellis.test", {
@@ -181,6 +184,8 @@ export class FakeBoardApi {
     }
     if (kind === "zones") return write(this.zones, id, method, body);
     if (kind === "worktrees") return write(this.cards, id, method, body);
+    const more = this.more?.({ method, url, body, path });
+    if (more) return more;
     return { status: 405, body: { error: { code: "test", message: "Not in the fake." } } };
   };
 }
