@@ -70,7 +70,7 @@ export async function dispatchNext(ctx: Ctx, sessionId: string): Promise<void> {
   });
   if (!next) return;
   const wt = await ctx.db.query.worktrees.findFirst({ where: eq(worktrees.id, session.worktreeId) });
-  if (!wt || wt.status !== "ready") {
+  if (wt?.status !== "ready") {
     return failQueued(ctx, session, next.id, "The worktree is not ready on its runner; this prompt was not sent.");
   }
   let spec: Awaited<ReturnType<typeof authorizeJob<"session.task">>>;
@@ -470,7 +470,7 @@ async function heldSessionJob(ctx: Ctx, jobId: string, leaseToken: string): Prom
       inArray(jobs.status, ["claimed", "running"]),
     ),
   });
-  if (!job || job.type !== "session.task") throw notFound("Job");
+  if (job?.type !== "session.task") throw notFound("Job");
   return job;
 }
 

@@ -33,10 +33,8 @@ import {
   publishSession,
   publishTask,
   type SessionData,
-  type SessionRow,
   selectSessions,
   sessionOnBoard,
-  type TaskData,
   toMessage,
   toTask,
 } from "./session-rows.ts";
