@@ -9,5 +9,6 @@ export * from "./repos.ts";
 export * from "./room.ts";
 export * from "./runners.ts";
 export * from "./sessions.ts";
+export * from "./templates.ts";
 export * from "./terminals.ts";
 export * from "./worktrees.ts";

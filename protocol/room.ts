@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { Board, Member, Zone } from "./boards.ts";
+import { Board, Member, Zone, ZoneTrigger } from "./boards.ts";
 import { Text } from "./common.ts";
 import { Job } from "./jobs.ts";
 import { Repo } from "./repos.ts";
@@ -156,6 +156,8 @@ export const Notice = z.object({
   href: Text.regex(/^\/[^/]/, "must be an in-app path")
     .max(500)
     .optional(),
+  /** A zone's `ask` trigger: the rendered prompt, for the person who dropped the card to edit and send. */
+  ask: z.object({ zoneId: z.string(), worktreeId: z.string(), prompt: z.string(), trigger: ZoneTrigger }).optional(),
 });
 export type Notice = z.infer<typeof Notice>;
 

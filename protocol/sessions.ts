@@ -177,6 +177,8 @@ export const Session = z.object({
   /** `fork` (a copy up to a message) or `spawn` (a child started with a prompt); null for a root. */
   origin: z.enum(["fork", "spawn"]).nullable(),
   forkedFromMessageId: z.string().nullable(),
+  /** The zone whose trigger started it (a worktree dropped there); null when a person did. */
+  zoneId: z.string().nullable(),
   provider: Provider,
   model: z.string(),
   /** OpenAI-compatible servers: where to send requests (null: the runner's OPENAI_BASE_URL, or OpenAI). */
@@ -249,6 +251,8 @@ export const CreateSessionBody = z.object({
   permissionMode: PermissionMode.default("ask"),
   title: SessionTitle.optional(),
   prompt: Prompt.optional(),
+  /** Started from a zone's "ask" trigger: the session shows which zone. */
+  zoneId: Id.optional(),
 });
 export type CreateSessionBody = z.input<typeof CreateSessionBody>;
 

@@ -31,6 +31,7 @@ export interface SessionData {
   permissionMode?: PermissionMode;
   baseUrl?: string | null;
   origin?: "fork" | "spawn" | null;
+  zoneId?: string | null;
   nowDoing?: string | null;
   todos?: Todo[];
   /** Requests waiting for a person, by id (a map, so one can be added or removed with json_patch). */
@@ -80,6 +81,7 @@ export function toSession(r: SessionRow, queued: number): Session {
     parentId: r.parentId,
     origin: d.origin ?? null,
     forkedFromMessageId: r.forkedFromMessageId,
+    zoneId: d.zoneId ?? null,
     provider: r.provider as Provider,
     model: r.model,
     baseUrl: d.baseUrl ?? null,

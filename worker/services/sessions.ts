@@ -135,8 +135,20 @@ export async function createSession(
     throw badRequest("baseUrl: only OpenAI-compatible sessions take a base URL.");
   }
   await checkProvider(ctx, wt.runnerId, body.provider, body.baseUrl);
+  if (body.zoneId) {
+    const zone = await ctx.db.query.zones.findFirst({
+      where: and(eq(schema.zones.id, body.zoneId), eq(schema.zones.boardId, boardId)),
+      columns: { id: true },
+    });
+    if (!zone) throw badRequest("zoneId: no such zone on this board.");
+  }
   const id = newId();
-  const data: SessionData = { permissionMode: body.permissionMode, baseUrl: body.baseUrl ?? null, origin: null };
+  const data: SessionData = {
+    permissionMode: body.permissionMode,
+    baseUrl: body.baseUrl ?? null,
+    origin: null,
+    zoneId: body.zoneId ?? null,
+  };
   const author = { authorId: userId(ctx), authorName: await nameOf(ctx) };
   await ctx.db.batch([
     ctx.db.insert(sessions).values({

@@ -27,6 +27,7 @@ import { authorizeJob, insertJob, jobQueued, keepJobOnlyIf, queueJob, toJob } fr
 import { patchData, publishRepo, type RepoRow, toRepo } from "./repos.ts";
 import { actingRunnerId, assertUsable, isSharedWithBoard, loadRunner, requireRunnerUse } from "./runner-access.ts";
 import { endWorktreeTerminals } from "./terminals.ts";
+import { fireZoneTrigger } from "./zone-triggers.ts";
 
 const { worktrees, repos, zones } = schema;
 type WorktreeRow = typeof worktrees.$inferSelect;
@@ -320,17 +321,37 @@ export async function patchWorktree(
   await requireBoardRole(ctx, boardId, "member");
   await assertZoneOnBoard(ctx, boardId, body.zoneId);
   const { notes, ...columns } = body;
-  const [row] = await ctx.db
+  const where = and(eq(worktrees.id, worktreeId), eq(worktrees.boardId, boardId));
+  const update = ctx.db
     .update(worktrees)
     .set({
       ...columns,
       ...(notes !== undefined ? { data: patchData(worktrees.data, { notes }) } : {}),
       updatedAt: Date.now(),
     })
-    .where(and(eq(worktrees.id, worktreeId), eq(worktrees.boardId, boardId)))
+    .where(where)
     .returning();
+  const zoneId = body.zoneId;
+  let row: WorktreeRow | undefined;
+  let entered = false;
+  if (!zoneId) [row] = await update;
+  else {
+    // Did this write put the card into the zone, or was it there already? Asked in the same batch
+    // (a transaction) as the move, so of two people dropping it at once exactly one fires the trigger.
+    const [enter, rows] = await ctx.db.batch([
+      ctx.db
+        .update(worktrees)
+        .set({ zoneId })
+        .where(and(where, sql`${worktrees.zoneId} is not ${zoneId}`))
+        .returning({ id: worktrees.id }),
+      update,
+    ]);
+    [row] = rows;
+    entered = enter.length > 0;
+  }
   if (!row) throw notFound("Worktree");
   await publishWorktree(ctx, "patched", row);
+  if (entered && zoneId) await fireZoneTrigger(ctx, boardId, row, zoneId);
   return toWorktree(row);
 }
 

@@ -94,6 +94,7 @@ export class BoardActions {
       y: Math.round(at.y),
       ...ZONE_SIZE,
       promptTemplate: "",
+      trigger: null,
     };
     try {
       const zone = await unwrap(

@@ -15,6 +15,7 @@ export const sessionRow = (id: string, over: Partial<Session> = {}): Session => 
   parentId: null,
   origin: null,
   forkedFromMessageId: null,
+  zoneId: null,
   provider: "anthropic",
   model: "claude-sonnet-4-5",
   baseUrl: null,
