@@ -37,6 +37,8 @@ export const ERROR_CODES = [
   "email_taken",
   "bad_zone",
   "conflict",
+  // comments
+  "not_author",
   // runners, repos, worktrees
   "not_runner_owner",
   "runner_revoked",

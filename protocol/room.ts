@@ -1,7 +1,9 @@
 import { z } from "zod";
 import { Board, Member, Zone, ZoneTrigger } from "./boards.ts";
+import { Comment } from "./comments.ts";
 import { Text } from "./common.ts";
 import { Job } from "./jobs.ts";
+import { Notification } from "./notifications.ts";
 import { Repo } from "./repos.ts";
 import { Runner } from "./runners.ts";
 import { Message, Session, Task } from "./sessions.ts";
@@ -95,6 +97,8 @@ export const EntityRows = {
   message: Message,
   /** A shared terminal: listed on its worktree's card while not ended. */
   terminal: Terminal,
+  /** Threaded comments on the board, its zones, worktrees and sessions. */
+  comment: Comment,
 } as const;
 export type EntityType = keyof typeof EntityRows;
 export type EntityRow<E extends EntityType> = z.infer<(typeof EntityRows)[E]>;
@@ -126,6 +130,7 @@ export const EntityEvent = z.discriminatedUnion("entity", [
   entityEvent("task"),
   entityEvent("message"),
   entityEvent("terminal"),
+  entityEvent("comment"),
 ]);
 export type EntityEvent = z.infer<typeof EntityEvent>;
 
@@ -158,6 +163,8 @@ export const Notice = z.object({
     .optional(),
   /** A zone's `ask` trigger: the rendered prompt, for the person who dropped the card to edit and send. */
   ask: z.object({ zoneId: z.string(), worktreeId: z.string(), prompt: z.string(), trigger: ZoneTrigger }).optional(),
+  /** A stored notification (the bell): the tab adds it and counts it unread. */
+  notification: Notification.optional(),
 });
 export type Notice = z.infer<typeof Notice>;
 

@@ -5,8 +5,10 @@ import pkg from "../package.json" with { type: "json" };
 import { AppError } from "./lib/errors.ts";
 import type { AppEnv } from "./middleware.ts";
 import { requireUser } from "./middleware.ts";
+import { attention } from "./routes/attention.ts";
 import { auth } from "./routes/auth.ts";
 import { boards } from "./routes/boards.ts";
+import { comments } from "./routes/comments.ts";
 import { jobs } from "./routes/jobs.ts";
 import { me } from "./routes/me.ts";
 import { runnerApi } from "./routes/runner-api.ts";
@@ -29,6 +31,8 @@ const api = new Hono<AppEnv>()
   .route("/boards", boardRunners)
   .route("/boards", worktrees)
   .route("/boards", sessions)
+  .route("/boards", comments)
+  .route("/boards", attention)
   .route("/runners", runners)
   .route("/jobs", jobs)
   .route("/tokens", tokens)

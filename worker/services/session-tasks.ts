@@ -12,6 +12,7 @@ import type { Ctx } from "./context.ts";
 import type { JobEffect, JobOutcome, JobRow } from "./job-queue.ts";
 import { authorizeJob, insertJob, jobQueued, keepJobOnlyIf } from "./job-queue.ts";
 import { actingRunnerId } from "./runner-access.ts";
+import { notifyPermission, notifySessionEnded } from "./session-notices.ts";
 import {
   lastSeq,
   loadSession,
@@ -245,6 +246,7 @@ export function sessionTaskEffect(ctx: Ctx, job: JobRow, outcome: JobOutcome, gu
         if (msg) await publishMessage(ctx, session.boardId, msg);
       }
       await publishSession(ctx, sessionId);
+      if (status === "completed" || status === "failed") await notifySessionEnded(ctx, session, status, error);
       await dispatchNext(ctx, sessionId);
       if ((session.data as SessionData).origin === "spawn" && session.parentId) {
         await answerParent(ctx, session, status, finalText, error);
@@ -304,6 +306,7 @@ export async function sessionEventsEffect(ctx: Ctx, job: JobRow, events: Events,
   const stmts: Stmt[] = [];
   const inserted: number[] = [];
   const spawns: z.infer<typeof SessionEvents.spawn>[] = [];
+  const asked: { summary: string }[] = [];
   const now = Date.now();
   for (const e of events) {
     const schemaFor = SessionEvents[e.kind as keyof typeof SessionEvents];
@@ -373,6 +376,7 @@ export async function sessionEventsEffect(ctx: Ctx, job: JobRow, events: Events,
       );
     } else if (kind === "permission") {
       const req = { ...(parsed.data as z.infer<typeof SessionEvents.permission>), taskId, requestedAt: now };
+      asked.push(req);
       stmts.push(
         ctx.db
           .update(sessions)
@@ -412,6 +416,7 @@ export async function sessionEventsEffect(ctx: Ctx, job: JobRow, events: Events,
       const task = await ctx.db.query.tasks.findFirst({ where: eq(tasks.id, taskId) });
       if (task && inserted.length) await publishTask(ctx, task);
       await publishSession(ctx, sessionId);
+      for (const req of asked) await notifyPermission(ctx, session, req);
       for (const s of spawns) await spawnFromAgent(ctx, session, taskId, s);
     },
   };
