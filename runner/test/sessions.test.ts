@@ -218,6 +218,32 @@ describe("streaming to the board", () => {
     expect(c.entities("message")).toEqual([]);
     for (const r of [a, b, c]) r.close();
   });
+
+  it("a burst written all at once reaches a watcher whole, every piece before the stored message", async () => {
+    const wt = await readyWorktree(w, "burst");
+    const s = await owner.start({ worktreeId: wt.id, provider: "openai", model: MODEL.openai, permissionMode: "full" });
+    const room = await Room.open(w.edge.url, w.s.boardId, owner.token);
+    room.watch([s.id]);
+    await new Promise((r) => setTimeout(r, 200));
+    // No pause between chunks: the whole answer lands inside one coalescing window, so the runner
+    // posts the finished message while its last pieces are still gathering.
+    const text = Array.from({ length: 60 }, (_, i) => `burst${i}`).join(" ");
+    w.server.script("openai", [{ text, chunkSize: 4, chunkDelayMs: 0 }]);
+    const task = await owner.prompt(s.id, "All at once.");
+    const message = await room.next(
+      "entity",
+      (e) => e.entity === "message" && (e.row as Message | null)?.role === "assistant",
+      15_000,
+    );
+    await taskEnded(owner, s.id, task.id);
+    await new Promise((r) => setTimeout(r, 300));
+    const order = room.messages.map((m) => m.msg);
+    const pieces = room.streams(s.id).filter((f) => f.messageId === message.id && f.part === "text");
+    expect(pieces.map((f) => f.delta).join("")).toBe(text);
+    const lastText = pieces.filter((f) => f.delta).at(-1)!;
+    expect(order.indexOf(message)).toBeGreaterThan(order.indexOf(lastText));
+    room.close();
+  });
 });
 
 const LONG = "Thinking about it carefully, step by step, before I change anything at all. ".repeat(30);
