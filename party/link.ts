@@ -95,6 +95,8 @@ export function parseRunnerFrame(raw: string | ArrayBuffer): RunnerFrame | strin
 
 export class RunnerLinkCore {
   private worksOn = new Map<string, { ok: boolean; until: number }>();
+  /** Per board, the relay of the last frame the runner sent there (see `inOrder`). */
+  private relays = new Map<string, Promise<void>>();
 
   constructor(private readonly host: LinkHost) {}
 
@@ -141,11 +143,12 @@ export class RunnerLinkCore {
     switch (frame.type) {
       case "stream": {
         const { type: _t, v: _v, boardId, ...piece } = frame;
-        if (!(await this.mayStream(boardId, piece.sessionId))) {
-          return refuse(socket, "This runner holds no active task of that session: its stream is not relayed.");
-        }
-        await this.host.services.stream(boardId, piece);
-        return;
+        return this.inOrder(boardId, async () => {
+          if (!(await this.mayStream(boardId, piece.sessionId))) {
+            return refuse(socket, "This runner holds no active task of that session: its stream is not relayed.");
+          }
+          await this.host.services.stream(boardId, piece);
+        });
       }
       case "term.sessions":
       case "term.opened":
@@ -155,6 +158,22 @@ export class RunnerLinkCore {
         await this.host.terminals?.fromRunner(frame);
         return;
     }
+  }
+
+  /**
+   * One board's pieces go to its room one after another, in the order the runner sent them: a frame
+   * waiting on D1 (is this runner still on that session?) or on the room must not be overtaken by
+   * the next one, or the room, which keeps only the newest `seq` of a message, would drop it.
+   */
+  private inOrder(boardId: string, work: () => Promise<void>): Promise<void> {
+    const next = (this.relays.get(boardId) ?? Promise.resolve()).then(work);
+    // A failure is its own frame's; the frames after it still go.
+    const settled = next.catch(() => {});
+    this.relays.set(boardId, settled);
+    void settled.then(() => {
+      if (this.relays.get(boardId) === settled) this.relays.delete(boardId);
+    });
+    return next;
   }
 
   /** Asked of D1 at most every few seconds per board: stream pieces come many times a second. */

@@ -157,6 +157,35 @@ describe("RunnerLinkCore", () => {
     expect(streamed).toHaveLength(2);
   });
 
+  it("relays one board's pieces in the order the runner sent them, while D1 or the room is slow to answer", async () => {
+    const s = await connect("a");
+    working.add("board-1");
+    // The first look-up of who works on what is slow; the ones after it answer at once.
+    const { worksOn, stream } = host.services;
+    let first = true;
+    host.services.worksOn = async (boardId, sessionId) => {
+      if (first) {
+        first = false;
+        await new Promise((r) => setTimeout(r, 30));
+      }
+      return worksOn(boardId, sessionId);
+    };
+    // And the room takes longer over some pieces than others.
+    host.services.stream = async (boardId, p) => {
+      await new Promise((r) => setTimeout(r, p.seq % 2 ? 15 : 0));
+      return stream(boardId, p);
+    };
+    try {
+      const sends = [1, 2, 3, 4, 5].map((seq) =>
+        link.message(s, frame({ type: "stream", boardId: "board-1", ...piece, sessionId: `s${seq % 2}`, seq })),
+      );
+      await Promise.all(sends);
+      expect(streamed.map((x) => x.piece.seq)).toEqual([1, 2, 3, 4, 5]);
+    } finally {
+      Object.assign(host.services, { worksOn, stream });
+    }
+  });
+
   it("answers a malformed frame with why, and stays up", async () => {
     const s = await connect("a");
     for (const raw of ["nope", JSON.stringify({ type: "stream" }), frame({ type: "teleport" }), new ArrayBuffer(2)]) {
