@@ -36,7 +36,8 @@ export interface LinkServices {
   sweepLeases(): Promise<number | null>;
   /** May this runner stream to this board now (it holds an active job there)? */
   worksOn(boardId: string, sessionId: string): Promise<boolean>;
-  stream(boardId: string, piece: StreamFrame): Promise<void>;
+  /** Pieces of running messages for one board, in order, to its room in one call. */
+  stream(boardId: string, pieces: StreamFrame[]): Promise<void>;
 }
 
 export interface LinkHost {
@@ -143,13 +144,10 @@ export class RunnerLinkCore {
     switch (frame.type) {
       case "stream": {
         const { type: _t, v: _v, boardId, ...piece } = frame;
-        return this.inOrder(boardId, async () => {
-          if (!(await this.mayStream(boardId, piece.sessionId))) {
-            return refuse(socket, "This runner holds no active task of that session: its stream is not relayed.");
-          }
-          await this.host.services.stream(boardId, piece);
-        });
+        return this.relay(socket, boardId, [piece]);
       }
+      case "streams":
+        return this.relay(socket, frame.boardId, frame.pieces);
       case "term.sessions":
       case "term.opened":
       case "term.output":
@@ -158,6 +156,21 @@ export class RunnerLinkCore {
         await this.host.terminals?.fromRunner(frame);
         return;
     }
+  }
+
+  /** Pieces for one board, to its room in one call; those of sessions this runner does not run are dropped. */
+  private relay(socket: LinkSocket, boardId: string, pieces: StreamFrame[]): Promise<void> {
+    return this.inOrder(boardId, async () => {
+      const refused = new Set<string>();
+      for (const sessionId of new Set(pieces.map((p) => p.sessionId))) {
+        if (!(await this.mayStream(boardId, sessionId))) refused.add(sessionId);
+      }
+      if (refused.size) {
+        refuse(socket, "This runner holds no active task of that session: its stream is not relayed.");
+      }
+      const allowed = refused.size ? pieces.filter((p) => !refused.has(p.sessionId)) : pieces;
+      if (allowed.length) await this.host.services.stream(boardId, allowed);
+    });
   }
 
   /**

@@ -31,6 +31,7 @@ let onlineAnswer: boolean;
 let registered: boolean;
 let working: Set<string>;
 let streamed: Array<{ boardId: string; piece: StreamFrame }>;
+let batches: number[];
 let nextLease: number | null;
 let link: RunnerLinkCore;
 
@@ -70,8 +71,9 @@ const host: LinkHost = {
       calls.push(`worksOn ${boardId} ${sessionId}`);
       return working.has(boardId);
     },
-    stream: async (boardId, piece) => {
-      streamed.push({ boardId, piece });
+    stream: async (boardId, pieces) => {
+      batches.push(pieces.length);
+      for (const piece of pieces) streamed.push({ boardId, piece });
     },
   },
 };
@@ -96,6 +98,7 @@ beforeEach(() => {
   registered = true;
   working = new Set();
   streamed = [];
+  batches = [];
   nextLease = null;
   link = new RunnerLinkCore(host);
 });
@@ -171,9 +174,9 @@ describe("RunnerLinkCore", () => {
       return worksOn(boardId, sessionId);
     };
     // And the room takes longer over some pieces than others.
-    host.services.stream = async (boardId, p) => {
-      await new Promise((r) => setTimeout(r, p.seq % 2 ? 15 : 0));
-      return stream(boardId, p);
+    host.services.stream = async (boardId, pieces) => {
+      await new Promise((r) => setTimeout(r, pieces[0]!.seq % 2 ? 15 : 0));
+      return stream(boardId, pieces);
     };
     try {
       const sends = [1, 2, 3, 4, 5].map((seq) =>
@@ -183,6 +186,36 @@ describe("RunnerLinkCore", () => {
       expect(streamed.map((x) => x.piece.seq)).toEqual([1, 2, 3, 4, 5]);
     } finally {
       Object.assign(host.services, { worksOn, stream });
+    }
+  });
+
+  it("relays a batch for one board in one call, in order, dropping only the pieces of sessions it does not run", async () => {
+    const s = await connect("a");
+    working.add("board-1");
+    let session2 = false;
+    const { worksOn } = host.services;
+    host.services.worksOn = async (boardId, sessionId) => (sessionId === "s2" ? session2 : worksOn(boardId, sessionId));
+    try {
+      const pieces = [1, 2, 3, 4].map((seq) => ({ ...piece, sessionId: seq % 2 ? "s1" : "s2", seq }));
+      await link.message(s, frame({ type: "streams", boardId: "board-1", pieces }));
+      expect(batches).toEqual([2]);
+      expect(streamed.map((x) => [x.piece.sessionId, x.piece.seq])).toEqual([
+        ["s1", 1],
+        ["s1", 3],
+      ]);
+      expect(s.sent.at(-1)).toMatchObject({ type: "refused", message: expect.stringMatching(/no active task/) });
+      session2 = true;
+      now += 1_000;
+      const more = [5, 6].map((seq) => ({ ...piece, sessionId: seq % 2 ? "s1" : "s2", seq }));
+      await link.message(s, frame({ type: "streams", boardId: "board-1", pieces: more }));
+      expect(batches).toEqual([2, 2]);
+      // Too many pieces for one frame: refused whole, with why.
+      const tooMany = Array.from({ length: 201 }, (_, i) => ({ ...piece, seq: 10 + i }));
+      await link.message(s, frame({ type: "streams", boardId: "board-1", pieces: tooMany }));
+      expect(batches).toEqual([2, 2]);
+      expect(s.sent.at(-1)).toMatchObject({ type: "refused", message: expect.stringMatching(/^Unknown or malformed/) });
+    } finally {
+      host.services.worksOn = worksOn;
     }
   });
 

@@ -245,23 +245,58 @@ export class BoardRoomCore {
 
   /** A streaming piece, to the watchers of its session; the room keeps the message's text so far. */
   stream(piece: StreamFrame): number {
-    let parts = this.inflight.get(piece.sessionId);
+    return this.streams([piece]);
+  }
+
+  /**
+   * A runner's batch of pieces for this board, to the watchers of their sessions: each socket gets
+   * the pieces of the sessions it watches in one frame, and sockets watching the same sessions share
+   * one serialization. Returns how many sockets got something.
+   */
+  streams(pieces: readonly StreamFrame[]): number {
+    const live = pieces.filter((p) => this.accept(p));
+    if (!live.length) return 0;
+    const texts = new Map<string, string | null>();
+    let sent = 0;
+    for (const s of this.open()) {
+      const watching = s.state!.watching;
+      if (!watching?.length) continue;
+      const key = watching.join(" ");
+      let text = texts.get(key);
+      if (text === undefined) {
+        const mine = live.filter((p) => watching.includes(p.sessionId));
+        text =
+          mine.length === 0
+            ? null
+            : mine.length === 1
+              ? frame({ type: "stream", v: ROOM_PROTOCOL, ...mine[0]! })
+              : frame({ type: "streams", v: ROOM_PROTOCOL, pieces: mine });
+        texts.set(key, text);
+      }
+      if (text !== null && trySend(s, text)) sent++;
+    }
+    return sent;
+  }
+
+  /** Keep a piece's text so far; false for a piece no watcher should see (repeated, or late). */
+  private accept(piece: StreamFrame): boolean {
     if (piece.done) {
       this.forget(piece.sessionId, piece.messageId);
-    } else {
-      // The stored message was announced already (it holds this text), or its task ended.
-      if (this.finished.get(piece.sessionId)?.has(piece.messageId)) return 0;
-      if (!parts) {
-        parts = new Map();
-        this.inflight.set(piece.sessionId, parts);
-      }
-      const key = `${piece.messageId} ${piece.part}`;
-      const so = parts.get(key);
-      // A repeated or late piece (a retried send) is dropped: watchers never see text twice.
-      if (so && piece.seq <= so.seq) return 0;
-      parts.set(key, { ...piece, delta: (so?.delta ?? "") + piece.delta });
+      return true;
     }
-    return this.sendTo({ sessionId: piece.sessionId }, { type: "stream", v: ROOM_PROTOCOL, ...piece });
+    // The stored message was announced already (it holds this text), or its task ended.
+    if (this.finished.get(piece.sessionId)?.has(piece.messageId)) return false;
+    let parts = this.inflight.get(piece.sessionId);
+    if (!parts) {
+      parts = new Map();
+      this.inflight.set(piece.sessionId, parts);
+    }
+    const key = `${piece.messageId} ${piece.part}`;
+    const so = parts.get(key);
+    // A repeated or late piece (a retried send) is dropped: watchers never see text twice.
+    if (so && piece.seq <= so.seq) return false;
+    parts.set(key, { ...piece, delta: (so?.delta ?? "") + piece.delta });
+    return true;
   }
 
   /**

@@ -298,6 +298,43 @@ describe("BoardRoomCore", () => {
     expect(a.of("stream").at(-1)).toMatchObject({ messageId: "m-next", delta: "Again" });
   });
 
+  it("fans a runner's batch out in one frame per socket, with only the sessions it watches, in order", () => {
+    const both = join("both", who("ann"));
+    const one = join("one", who("bob"));
+    const twin = join("twin", who("cy"));
+    const none = join("none", who("dee"));
+    room.message(both, JSON.stringify({ type: "watch", sessionIds: ["s1", "s2"] }));
+    room.message(one, JSON.stringify({ type: "watch", sessionIds: ["s2"] }));
+    room.message(twin, JSON.stringify({ type: "watch", sessionIds: ["s1", "s2"] }));
+    const p = (sessionId: string, seq: number, delta: string) => ({
+      sessionId,
+      messageId: `m-${sessionId}`,
+      part: "text" as const,
+      seq,
+      delta,
+    });
+    const before = [both, one, twin, none].map((x) => x.sent.length);
+    const sent = room.streams([p("s1", 1, "A"), p("s2", 1, "x"), p("s1", 2, "B"), p("s1", 2, "B"), p("s2", 2, "y")]);
+    expect(sent).toBe(3);
+    const got = [both, one, twin, none].map((x, i) => x.sent.slice(before[i]));
+    expect(got[0]).toEqual([
+      {
+        type: "streams",
+        v: ROOM_PROTOCOL,
+        pieces: [p("s1", 1, "A"), p("s2", 1, "x"), p("s1", 2, "B"), p("s2", 2, "y")],
+      },
+    ]);
+    expect(got[2]).toEqual(got[0]);
+    expect(got[1]).toEqual([{ type: "streams", v: ROOM_PROTOCOL, pieces: [p("s2", 1, "x"), p("s2", 2, "y")] }]);
+    expect(got[3]).toEqual([]);
+    // A single piece goes as a plain `stream` frame; the text so far is kept as for single pieces.
+    room.streams([p("s2", 3, "z")]);
+    expect(one.sent.at(-1)).toEqual({ type: "stream", v: ROOM_PROTOCOL, ...p("s2", 3, "z") });
+    const late = join("late", who("eve"));
+    room.message(late, JSON.stringify({ type: "watch", sessionIds: ["s1"] }));
+    expect(late.of("stream")).toEqual([expect.objectContaining({ delta: "AB", seq: 2, snapshot: true })]);
+  });
+
   it("keeps who a socket watches in its kept state (it survives hibernation), and bounds the list", () => {
     const a = join("a", who("ann"));
     room.message(a, JSON.stringify({ type: "watch", sessionIds: ["s1", "s2"] }));
