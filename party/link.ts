@@ -36,7 +36,8 @@ export interface LinkServices {
   sweepLeases(): Promise<number | null>;
   /** May this runner stream to this board now (it holds an active job there)? */
   worksOn(boardId: string, sessionId: string): Promise<boolean>;
-  stream(boardId: string, piece: StreamFrame): Promise<void>;
+  /** Pieces of running messages for one board, in order, to its room in one call. */
+  stream(boardId: string, pieces: StreamFrame[]): Promise<void>;
 }
 
 export interface LinkHost {
@@ -95,6 +96,8 @@ export function parseRunnerFrame(raw: string | ArrayBuffer): RunnerFrame | strin
 
 export class RunnerLinkCore {
   private worksOn = new Map<string, { ok: boolean; until: number }>();
+  /** Per board, the relay of the last frame the runner sent there (see `inOrder`). */
+  private relays = new Map<string, Promise<void>>();
 
   constructor(private readonly host: LinkHost) {}
 
@@ -141,12 +144,10 @@ export class RunnerLinkCore {
     switch (frame.type) {
       case "stream": {
         const { type: _t, v: _v, boardId, ...piece } = frame;
-        if (!(await this.mayStream(boardId, piece.sessionId))) {
-          return refuse(socket, "This runner holds no active task of that session: its stream is not relayed.");
-        }
-        await this.host.services.stream(boardId, piece);
-        return;
+        return this.relay(socket, boardId, [piece]);
       }
+      case "streams":
+        return this.relay(socket, frame.boardId, frame.pieces);
       case "term.sessions":
       case "term.opened":
       case "term.output":
@@ -155,6 +156,37 @@ export class RunnerLinkCore {
         await this.host.terminals?.fromRunner(frame);
         return;
     }
+  }
+
+  /** Pieces for one board, to its room in one call; those of sessions this runner does not run are dropped. */
+  private relay(socket: LinkSocket, boardId: string, pieces: StreamFrame[]): Promise<void> {
+    return this.inOrder(boardId, async () => {
+      const refused = new Set<string>();
+      for (const sessionId of new Set(pieces.map((p) => p.sessionId))) {
+        if (!(await this.mayStream(boardId, sessionId))) refused.add(sessionId);
+      }
+      if (refused.size) {
+        refuse(socket, "This runner holds no active task of that session: its stream is not relayed.");
+      }
+      const allowed = refused.size ? pieces.filter((p) => !refused.has(p.sessionId)) : pieces;
+      if (allowed.length) await this.host.services.stream(boardId, allowed);
+    });
+  }
+
+  /**
+   * One board's pieces go to its room one after another, in the order the runner sent them: a frame
+   * waiting on D1 (is this runner still on that session?) or on the room must not be overtaken by
+   * the next one, or the room, which keeps only the newest `seq` of a message, would drop it.
+   */
+  private inOrder(boardId: string, work: () => Promise<void>): Promise<void> {
+    const next = (this.relays.get(boardId) ?? Promise.resolve()).then(work);
+    // A failure is its own frame's; the frames after it still go.
+    const settled = next.catch(() => {});
+    this.relays.set(boardId, settled);
+    void settled.then(() => {
+      if (this.relays.get(boardId) === settled) this.relays.delete(boardId);
+    });
+    return next;
   }
 
   /** Asked of D1 at most every few seconds per board: stream pieces come many times a second. */

@@ -152,6 +152,16 @@ export const StreamFrame = z.object({
 });
 export type StreamFrame = z.infer<typeof StreamFrame>;
 
+/** At most this many pieces travel in one batch, on the runner's link and from the room. */
+export const MAX_STREAM_PIECES = 200;
+/**
+ * Pieces of running messages gathered in one coalescing window: a runner's `streams` frame (every
+ * session it runs on one board, one window per runner) and a room's `streams` frame (the pieces of
+ * the sessions one socket watches). In order: a message's pieces keep their `seq` order.
+ */
+export const StreamBatch = z.array(StreamFrame).min(1).max(MAX_STREAM_PIECES);
+export type StreamBatch = z.infer<typeof StreamBatch>;
+
 /** Something one person should hear about (a mention, an agent waiting for them), to their sockets only. */
 export const Notice = z.object({
   kind: Text.min(1).max(40),
@@ -183,6 +193,8 @@ export const ServerMessage = z.discriminatedUnion("type", [
   }),
   EntityEvent,
   z.object({ type: z.literal("stream"), v, ...StreamFrame.shape, snapshot: z.boolean().optional() }),
+  /** Several live pieces at once (never snapshots): treat each as a `stream` frame, in order. */
+  z.object({ type: z.literal("streams"), v, pieces: StreamBatch }),
   z.object({ type: z.literal("notice"), v, notice: Notice }),
   z.object({ type: z.literal("error"), v, code: z.string(), message: z.string() }),
 ]);

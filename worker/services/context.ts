@@ -26,8 +26,8 @@ export type EntityChange = EntityEvent extends infer E
 export interface RoomPorts {
   /** End a user's sockets on one board (a credential ended). */
   endSockets(boardId: string, match: SocketMatch): Promise<void>;
-  /** A piece of a running agent message, to the board's sockets watching that session. */
-  stream(boardId: string, piece: StreamFrame): Promise<void>;
+  /** Pieces of running agent messages, in order, to the board's sockets watching their sessions. */
+  stream(boardId: string, pieces: StreamFrame[]): Promise<void>;
   /** Something for one person's sockets on a board only. */
   notify(boardId: string, userId: string, notice: Notice): Promise<void>;
 }
