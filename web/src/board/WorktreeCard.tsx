@@ -84,6 +84,7 @@ export const WorktreeCard = memo(function WorktreeCard({ id, data, selected, dra
       {selected && !dragging && (
         <NodeToolbar isVisible position={Position.Top} align="end" offset={8}>
           <div className="zone-toolbar nodrag" data-testid="worktree-toolbar">
+            {wt.status === "ready" && <NewSessionButton wt={wt} inToolbar />}
             <button type="button" className="btn btn-small btn-ghost" onClick={() => ui.editNotes(id)}>
               {canEdit ? "Notes" : "View notes"}
             </button>

@@ -80,21 +80,22 @@ export function CardSessionStats({ sessions }: { sessions: WorktreeSessions }) {
   );
 }
 
-/** "+ session" on a card that is pointed at or selected. */
-export function NewSessionButton({ wt }: { wt: Worktree }) {
+/** "New session" on a card that is pointed at or selected: compact in its stats line, in words on its toolbar. */
+export function NewSessionButton({ wt, inToolbar = false }: { wt: Worktree; inToolbar?: boolean }) {
   const { role, starting } = useSessions();
   const allowed = canAct(role);
   const ready = wt.status === "ready";
   return (
     <button
       type="button"
-      className="wt-term wt-term-new wt-sess-new"
+      className={inToolbar ? "btn btn-small btn-ghost" : "wt-term wt-term-new wt-sess-new"}
       disabled={!allowed || !ready}
       onClick={() => starting.set(wt.id)}
       title={!allowed ? VIEWER_WHY : ready ? "New agent session in this worktree" : "The worktree is not ready yet"}
-      data-testid="session-new"
+      aria-label="New session"
+      data-testid={inToolbar ? "session-new-toolbar" : "session-new"}
     >
-      ✦ New session
+      {inToolbar ? "New session" : "✦ +"}
     </button>
   );
 }

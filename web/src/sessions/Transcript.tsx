@@ -221,36 +221,38 @@ function ToolCallView({ call, result }: { call: ToolCallBlock; result: ToolResul
   const exit = result?.meta?.exitCode;
   const state = !result ? "pending" : result.isError ? "error" : "ok";
   return (
-    <details
-      className={`tool tool-${state}`}
-      data-testid="tool-call"
-      data-tool={call.name}
-      data-state={state}
-      open={state === "error" || undefined}
-    >
-      <summary>
-        <span className="tool-name">{call.name}</span>
-        <span className="tool-what">{callSummary(call)}</span>
-        {exit !== undefined && exit !== null && (
-          <span className={`tool-exit${exit === 0 ? "" : " bad"}`} title="exit code">
-            exit {exit}
-          </span>
-        )}
-        {result?.meta?.durationMs !== undefined && (
-          <span className="tool-took">{formatDuration(result.meta.durationMs)}</span>
-        )}
-        <span className="tool-state">{state === "pending" ? "…" : state === "ok" ? "✓" : "✗"}</span>
-      </summary>
-      <div className="tool-body">
-        {call.name === "shell" && typeof call.input.command === "string" ? (
-          <pre className="tool-cmd">$ {call.input.command}</pre>
-        ) : (
-          <ToolInput call={call} />
-        )}
-        {result && <ResultBody result={result} />}
-      </div>
+    <div className="tool-wrap">
+      <details
+        className={`tool tool-${state}`}
+        data-testid="tool-call"
+        data-tool={call.name}
+        data-state={state}
+        open={state === "error" || undefined}
+      >
+        <summary>
+          <span className="tool-name">{call.name}</span>
+          <span className="tool-what">{callSummary(call)}</span>
+          {exit !== undefined && exit !== null && (
+            <span className={`tool-exit${exit === 0 ? "" : " bad"}`} title="exit code">
+              exit {exit}
+            </span>
+          )}
+          {result?.meta?.durationMs !== undefined && (
+            <span className="tool-took">{formatDuration(result.meta.durationMs)}</span>
+          )}
+          <span className="tool-state">{state === "pending" ? "…" : state === "ok" ? "✓" : "✗"}</span>
+        </summary>
+        <div className="tool-body">
+          {call.name === "shell" && typeof call.input.command === "string" ? (
+            <pre className="tool-cmd">$ {call.input.command}</pre>
+          ) : (
+            <ToolInput call={call} />
+          )}
+          {result && <ResultBody result={result} />}
+        </div>
+      </details>
       {result?.meta?.decision && <DecisionLine d={result.meta.decision} />}
-    </details>
+    </div>
   );
 }
 
