@@ -139,6 +139,9 @@ test("Ada starts a session on a card; Grace watches it stream, approves the writ
   assert.match((await vicAllow.getAttribute("title"))!, /viewer/);
   assert.equal(await panel(vic).getByTestId("composer-input").isDisabled(), true);
   assert.equal(await panel(vic).getByTestId("composer-send").isDisabled(), true);
+  assert.equal(await panel(vic).getByTestId("session-stop").isDisabled(), true);
+  await card(vic).hover();
+  assert.equal(await card(vic).getByTestId("session-new").isDisabled(), true);
   assert.equal(readFileSync(join(wt.path!, "src/app.ts"), "utf8"), 'export const greeting = "hello";\n');
   await shot(grace, "permission");
 
@@ -176,6 +179,17 @@ test("a prompt to a busy session queues, visible to everyone, and is removed; St
   await panel(ada).getByTestId("composer-send").click();
   await panel(ada).locator('[data-testid="session-status"]', { hasText: "running" }).waitFor({ timeout: 10_000 });
   await panel(ada).locator('[data-testid="message"][data-live="true"]').waitFor({ timeout: 10_000 });
+
+  // The mode can change while it runs; everyone's panel follows.
+  await panel(ada).getByTestId("session-mode-select").selectOption("full");
+  await until(
+    "mode is full",
+    async () => (await sessionsOf()).find((s) => s.id === sessionId)?.permissionMode === "full",
+  );
+  await until(
+    "Grace sees the mode",
+    async () => (await panel(grace).getByTestId("session-mode-select").inputValue()) === "full",
+  );
 
   // Busy: the next prompt queues, and Grace sees who queued it.
   assert.equal((await panel(ada).getByTestId("composer-send").textContent())?.trim(), "Queue");
@@ -221,4 +235,13 @@ test("a fork at a message holds that many messages, and shows under its parent o
     await card(p).locator(`[data-testid="session-row"][data-session-id="${fork.id}"][data-depth="1"]`).waitFor();
   }
   await shot(grace, "fork");
+
+  // A child spawned from the fork's panel runs and shows under it.
+  await panel(grace).getByTestId("session-spawn").click();
+  await panel(grace).getByTestId("spawn-prompt").fill("Check the notes file.");
+  await panel(grace).getByTestId("spawn-confirm").click();
+  const child = await until("the child exists", async () =>
+    (await sessionsOf()).find((s) => s.parentId === fork.id && s.origin === "spawn"),
+  );
+  await card(ada).locator(`[data-testid="session-row"][data-session-id="${child.id}"][data-depth="2"]`).waitFor();
 });

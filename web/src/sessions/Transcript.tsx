@@ -221,14 +221,8 @@ function ToolCallView({ call, result }: { call: ToolCallBlock; result: ToolResul
   const exit = result?.meta?.exitCode;
   const state = !result ? "pending" : result.isError ? "error" : "ok";
   return (
-    <div className="tool-wrap">
-      <details
-        className={`tool tool-${state}`}
-        data-testid="tool-call"
-        data-tool={call.name}
-        data-state={state}
-        open={state === "error" || undefined}
-      >
+    <div className="tool-wrap" data-testid="tool-call" data-tool={call.name} data-state={state}>
+      <details className={`tool tool-${state}`} open={state === "error" || undefined}>
         <summary>
           <span className="tool-name">{call.name}</span>
           <span className="tool-what">{callSummary(call)}</span>
