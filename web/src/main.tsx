@@ -2,6 +2,7 @@ import "@xyflow/react/dist/style.css";
 import "./styles/app.css";
 import "./styles/board.css";
 import "./styles/terminals.css";
+import "./styles/sessions.css";
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { App } from "./App.tsx";

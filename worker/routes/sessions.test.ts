@@ -70,7 +70,8 @@ beforeAll(async () => {
       {
         provider: "openai",
         ready: false,
-        reason: "has no OPENAI_API_KEY or OPENAI_BASE_URL: set one and restart the runner",
+        // As the runner words it (runner/src/agent/readiness.ts).
+        reason: "no OPENAI_API_KEY or OPENAI_BASE_URL: set one and restart the runner",
       },
     ],
   });
@@ -91,7 +92,9 @@ beforeAll(async () => {
 describe("starting a session", () => {
   it("refuses a provider the runner cannot serve, naming the runner and what to set", async () => {
     const err = await expectError(start({ provider: "openai", model: "gpt-5" }), 409, "provider_unavailable");
-    expect(err.message).toMatch(/runner 'laptop' has no OPENAI_API_KEY/);
+    expect(err.message).toBe(
+      "OpenAI-compatible: runner 'laptop' has no OPENAI_API_KEY or OPENAI_BASE_URL: set one and restart the runner",
+    );
     expect((await json<{ items: Session[] }>(call(base(), { token: member.token }))).items).toHaveLength(0);
   });
 

@@ -80,7 +80,9 @@ async function checkProvider(ctx: Ctx, runnerId: string, provider: Session["prov
   if (!info.agents || ready?.ready) return;
   // An OpenAI-compatible server named by the session itself needs no runner setting (local servers take no key).
   if (provider === "openai" && baseUrl) return;
-  const why = ready?.reason ?? `has no ${PROVIDER_ENV[provider]}: set it and restart the runner`;
+  // The runner words its reason as "no X: set it…"; the sentence here names the runner before it.
+  const reason = ready?.reason?.replace(/^no /, "has no ");
+  const why = reason ?? `has no ${PROVIDER_ENV[provider]}: set it and restart the runner`;
   throw conflict(`${PROVIDER_LABELS[provider]}: runner '${runner.name}' ${why}`, "provider_unavailable");
 }
 

@@ -3,6 +3,8 @@ import { useCallback, useMemo, useState } from "react";
 import type { Member, User } from "../../../protocol/index.ts";
 import { Link } from "../lib/router.tsx";
 import { type Store, useStore, useStoreState } from "../lib/store.ts";
+import { newStartingStore, SessionsContext } from "../sessions/context.ts";
+import { BoardUsage, SessionDock, StartSessionHost } from "../sessions/SessionDock.tsx";
 import { TerminalsContext } from "../terminals/context.ts";
 import { TerminalDock } from "../terminals/TerminalDock.tsx";
 import { InlineEdit } from "../ui/InlineEdit.tsx";
@@ -54,6 +56,19 @@ export function BoardPage({ boardId, user }: { boardId: string; user: User }) {
     () => ({ store: state.terminals, runners, meId: user.id, role }),
     [state.terminals, runners, user.id, role],
   );
+  const [starting] = useState(newStartingStore);
+  const sessions = useMemo(
+    () => ({
+      store: state.sessions,
+      actions: state.sessionActions,
+      runners,
+      entities,
+      meId: user.id,
+      role,
+      starting,
+    }),
+    [state.sessions, state.sessionActions, runners, entities, user.id, role, starting],
+  );
   const closeDialog = useCallback(() => setDialog(null), []);
   const toggle = (p: "members" | "runners") => setPanel((open) => (open === p ? null : p));
   const dialogCard = useWorktree(entities, dialog && dialog.kind !== "create" ? dialog.worktreeId : undefined);
@@ -73,126 +88,137 @@ export function BoardPage({ boardId, user }: { boardId: string; user: User }) {
   }
 
   return (
-    <div className="board-page" data-testid="board-page">
-      <header className="board-bar">
-        <Link href="/" className="back" title="All boards" data-testid="back">
-          <ChevronLeftIcon />
-          <span>Boards</span>
-        </Link>
-        <span className="bar-sep" />
-        {board &&
-          (renaming ? (
-            <InlineEdit
-              value={board.name}
-              label="Board name"
-              className="board-title-input"
-              onDone={(name) => {
-                setRenaming(false);
-                if (name !== board.name) void actions.renameBoard(name);
-              }}
-              onCancel={() => setRenaming(false)}
+    <SessionsContext.Provider value={sessions}>
+      <div className="board-page" data-testid="board-page">
+        <header className="board-bar">
+          <Link href="/" className="back" title="All boards" data-testid="back">
+            <ChevronLeftIcon />
+            <span>Boards</span>
+          </Link>
+          <span className="bar-sep" />
+          {board &&
+            (renaming ? (
+              <InlineEdit
+                value={board.name}
+                label="Board name"
+                className="board-title-input"
+                onDone={(name) => {
+                  setRenaming(false);
+                  if (name !== board.name) void actions.renameBoard(name);
+                }}
+                onCancel={() => setRenaming(false)}
+              />
+            ) : (
+              <h1
+                className={`board-title${canEdit ? " editable" : ""}`}
+                onDoubleClick={canEdit ? () => setRenaming(true) : undefined}
+                title={canEdit ? "Double-click to rename" : undefined}
+                data-testid="board-title"
+              >
+                {board.name}
+              </h1>
+            ))}
+          {board?.role === "viewer" && <span className="badge">View only</span>}
+          <span className="spacer" />
+          <BoardUsage />
+          {room && <ConnectionState room={room} />}
+          <CardsLoading progress={state.catchUp.firstLoad} />
+          {room && <Facepile presence={room.presence} />}
+          <button
+            type="button"
+            className={`btn btn-small${panel === "runners" ? " active" : ""}`}
+            onClick={() => toggle("runners")}
+            aria-expanded={panel === "runners"}
+            title={boardRunners ? `${online} of ${boardRunners.length} runners online` : "Runners"}
+            data-testid="runners-button"
+          >
+            <ServerIcon />
+            {boardRunners && boardRunners.length > 0 && (
+              <span className={`dot ${online ? "dot-online" : "dot-offline"}`} data-testid="runners-online" />
+            )}
+            <span>Runners</span>
+          </button>
+          <button
+            type="button"
+            className={`btn btn-small${panel === "members" ? " active" : ""}`}
+            onClick={() => toggle("members")}
+            aria-expanded={panel === "members"}
+            data-testid="members-button"
+          >
+            <UsersIcon /> <MemberCount members={entities.members} />
+            <span className="sr-only">members</span>
+          </button>
+          <UserMenu user={user} />
+        </header>
+        <div className="board-body">
+          <div className="board-main">
+            <BoardContext.Provider value={ctx}>
+              <TerminalsContext.Provider value={terminals}>
+                <ReactFlowProvider>
+                  {room && (
+                    <Canvas
+                      entities={entities}
+                      cardsLoading={state.catchUp.firstLoad}
+                      room={room}
+                      canEdit={canEdit}
+                      actions={actions}
+                      ready={load.status === "ready"}
+                      onCreateWorktree={(at, placedBy) => setDialog({ kind: "create", at, placedBy })}
+                    />
+                  )}
+                </ReactFlowProvider>
+              </TerminalsContext.Provider>
+            </BoardContext.Provider>
+            <TerminalDock store={state.terminals} entities={entities} runners={runners} meId={user.id} />
+          </div>
+          <SessionDock />
+          {panel === "members" && board && (
+            <MembersPanel
+              members={entities.members}
+              me={user}
+              myRole={board.role}
+              actions={actions}
+              onClose={() => setPanel(null)}
             />
-          ) : (
-            <h1
-              className={`board-title${canEdit ? " editable" : ""}`}
-              onDoubleClick={canEdit ? () => setRenaming(true) : undefined}
-              title={canEdit ? "Double-click to rename" : undefined}
-              data-testid="board-title"
-            >
-              {board.name}
-            </h1>
-          ))}
-        {board?.role === "viewer" && <span className="badge">View only</span>}
-        <span className="spacer" />
-        {room && <ConnectionState room={room} />}
-        <CardsLoading progress={state.catchUp.firstLoad} />
-        {room && <Facepile presence={room.presence} />}
-        <button
-          type="button"
-          className={`btn btn-small${panel === "runners" ? " active" : ""}`}
-          onClick={() => toggle("runners")}
-          aria-expanded={panel === "runners"}
-          title={boardRunners ? `${online} of ${boardRunners.length} runners online` : "Runners"}
-          data-testid="runners-button"
-        >
-          <ServerIcon />
-          {boardRunners && boardRunners.length > 0 && (
-            <span className={`dot ${online ? "dot-online" : "dot-offline"}`} data-testid="runners-online" />
           )}
-          <span>Runners</span>
-        </button>
-        <button
-          type="button"
-          className={`btn btn-small${panel === "members" ? " active" : ""}`}
-          onClick={() => toggle("members")}
-          aria-expanded={panel === "members"}
-          data-testid="members-button"
-        >
-          <UsersIcon /> <MemberCount members={entities.members} />
-          <span className="sr-only">members</span>
-        </button>
-        <UserMenu user={user} />
-      </header>
-      <div className="board-body">
-        <div className="board-main">
-          <BoardContext.Provider value={ctx}>
-            <TerminalsContext.Provider value={terminals}>
-              <ReactFlowProvider>
-                {room && (
-                  <Canvas
-                    entities={entities}
-                    cardsLoading={state.catchUp.firstLoad}
-                    room={room}
-                    canEdit={canEdit}
-                    actions={actions}
-                    ready={load.status === "ready"}
-                    onCreateWorktree={(at, placedBy) => setDialog({ kind: "create", at, placedBy })}
-                  />
-                )}
-              </ReactFlowProvider>
-            </TerminalsContext.Provider>
-          </BoardContext.Provider>
-          <TerminalDock store={state.terminals} entities={entities} runners={runners} meId={user.id} />
+          {panel === "runners" && board && (
+            <RunnersPanel
+              boardId={boardId}
+              me={user}
+              canEdit={canEdit}
+              store={runners}
+              onClose={() => setPanel(null)}
+            />
+          )}
         </div>
-        {panel === "members" && board && (
-          <MembersPanel
-            members={entities.members}
-            me={user}
-            myRole={board.role}
+        {dialog?.kind === "create" && (
+          <CreateWorktreeDialog
+            boardId={boardId}
+            at={dialog.at}
+            placedBy={dialog.placedBy}
+            entities={entities}
+            store={runners}
             actions={actions}
-            onClose={() => setPanel(null)}
+            onClose={closeDialog}
+            onOpenRunners={() => setPanel("runners")}
           />
         )}
-        {panel === "runners" && board && (
-          <RunnersPanel boardId={boardId} me={user} canEdit={canEdit} store={runners} onClose={() => setPanel(null)} />
+        {dialog?.kind === "delete" && <DeleteWorktreeDialog wt={dialogCard} actions={actions} onClose={closeDialog} />}
+        {dialog?.kind === "failure" && dialogCard && (
+          <RetryWorktreeDialog
+            wt={dialogCard}
+            canEdit={canEdit}
+            actions={actions}
+            onRemove={() => setDialog({ kind: "delete", worktreeId: dialogCard.id })}
+            onClose={closeDialog}
+          />
         )}
+        {dialog?.kind === "notes" && dialogCard && (
+          <NotesDialog wt={dialogCard} canEdit={canEdit} actions={actions} onClose={closeDialog} />
+        )}
+        <StartSessionHost />
       </div>
-      {dialog?.kind === "create" && (
-        <CreateWorktreeDialog
-          boardId={boardId}
-          at={dialog.at}
-          placedBy={dialog.placedBy}
-          entities={entities}
-          store={runners}
-          actions={actions}
-          onClose={closeDialog}
-          onOpenRunners={() => setPanel("runners")}
-        />
-      )}
-      {dialog?.kind === "delete" && <DeleteWorktreeDialog wt={dialogCard} actions={actions} onClose={closeDialog} />}
-      {dialog?.kind === "failure" && dialogCard && (
-        <RetryWorktreeDialog
-          wt={dialogCard}
-          canEdit={canEdit}
-          actions={actions}
-          onRemove={() => setDialog({ kind: "delete", worktreeId: dialogCard.id })}
-          onClose={closeDialog}
-        />
-      )}
-      {dialog?.kind === "notes" && dialogCard && (
-        <NotesDialog wt={dialogCard} canEdit={canEdit} actions={actions} onClose={closeDialog} />
-      )}
-    </div>
+    </SessionsContext.Provider>
   );
 }
 

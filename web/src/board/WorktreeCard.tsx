@@ -1,6 +1,9 @@
 import { type NodeProps, NodeToolbar, Position } from "@xyflow/react";
 import { memo, useState, useSyncExternalStore } from "react";
 import { isHttpUrl, type Worktree } from "../../../protocol/index.ts";
+import { CardSessionStats, CardSessions, NewSessionButton } from "../sessions/CardSessions.tsx";
+import { useSessions } from "../sessions/context.ts";
+import { useWorktreeSessions } from "../sessions/store.ts";
 import { CardTerminals } from "../terminals/CardTerminals.tsx";
 import { notify } from "../ui/notices.tsx";
 import { issueLabel, type WorktreeNode } from "./cards.ts";
@@ -36,6 +39,9 @@ export const WorktreeCard = memo(function WorktreeCard({ id, data, selected, dra
   const { canEdit, actions, jobs, ui, runners } = useBoardContext();
   const job = useCardJob(jobs, id);
   const { wt } = data;
+  // This card's sessions only: a change to another card's sessions does not wake this one.
+  const sessions = useWorktreeSessions(useSessions().store, id);
+  const awaiting = (sessions?.awaiting ?? 0) > 0;
   // A boolean snapshot, so a runner's status change re-renders only the cards whose answer changed.
   const detached = useSyncExternalStore(runners.board.subscribe, () => {
     const shared = runners.board.get();
@@ -64,7 +70,7 @@ export const WorktreeCard = memo(function WorktreeCard({ id, data, selected, dra
 
   return (
     <div
-      className={`wt wt-${wt.status}${selected ? " selected" : ""}${dragging ? " dragging" : ""}`}
+      className={`wt wt-${wt.status}${selected ? " selected" : ""}${dragging ? " dragging" : ""}${sessions ? " wt-has-sessions" : ""}${awaiting ? " wt-waits" : ""}`}
       data-testid="worktree"
       data-worktree-id={id}
       data-name={wt.name}
@@ -78,6 +84,7 @@ export const WorktreeCard = memo(function WorktreeCard({ id, data, selected, dra
       {selected && !dragging && (
         <NodeToolbar isVisible position={Position.Top} align="end" offset={8}>
           <div className="zone-toolbar nodrag" data-testid="worktree-toolbar">
+            {wt.status === "ready" && <NewSessionButton wt={wt} inToolbar />}
             <button type="button" className="btn btn-small btn-ghost" onClick={() => ui.editNotes(id)}>
               {canEdit ? "Notes" : "View notes"}
             </button>
@@ -163,7 +170,9 @@ export const WorktreeCard = memo(function WorktreeCard({ id, data, selected, dra
         <span className="wt-ref">{wt.branch}</span>
         {wt.baseBranch && wt.baseBranch !== wt.branch && <span className="wt-base">← {wt.baseBranch}</span>}
       </div>
-      {wt.error ? (
+      {sessions && !wt.error ? (
+        <CardSessions wt={wt} sessions={sessions} />
+      ) : wt.error ? (
         // The whole message, scrollable in place; no tooltip holding the rest.
         <pre className="wt-message nodrag nowheel" data-testid="worktree-error">
           {wt.error}
@@ -206,7 +215,9 @@ export const WorktreeCard = memo(function WorktreeCard({ id, data, selected, dra
             {issueLabel(wt.issueUrl)}
           </a>
         )}
+        {sessions && <CardSessionStats sessions={sessions} />}
         <CardTerminals wt={wt} active={hover || !!selected} />
+        {(hover || selected) && wt.status === "ready" && <NewSessionButton wt={wt} />}
       </div>
     </div>
   );

@@ -1,0 +1,247 @@
+/**
+ * Agent sessions end to end: real Chromium (Debian's), a real Worker (`wrangler dev`), a real
+ * runner process whose Anthropic provider talks, through the real SDK, to the scripted model
+ * server (test/model-server.ts, the one stand-in), and a real git worktree.
+ *
+ * Ada starts a session from a worktree card in `ask` mode with a prompt. Grace, a member, opens
+ * it from her own browser and watches the answer stream in; the agent asks to write a file, and
+ * Grace approves it; the card's changed-file count moves for both and the transcript shows the
+ * call, who approved it, and the final answer. Vic, a viewer, sees the request with its buttons
+ * greyed and cannot prompt. Then: a prompt to the busy session queues and is removed, Stop stops
+ * it, and a fork at a message holds that many messages.
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import type { Browser, Page } from "playwright-core";
+import type { MessagePage, Session, Worktree } from "../protocol/index.ts";
+import { readyWorktree, until, type World, world } from "../runner/test/session-kit.ts";
+import { api, registerUser } from "../test/server.ts";
+import { launchChromium, logIn } from "./people.ts";
+
+let w: World;
+let browser: Browser;
+let wt: Worktree;
+let ada: Page;
+let grace: Page;
+let vic: Page;
+
+const SHOTS = process.env.TRELLIS_SESSION_SHOTS;
+
+before(async () => {
+  [w, browser] = await Promise.all([
+    world("Ada", { "src/app.ts": 'export const greeting = "hello";\n' }),
+    launchChromium(),
+  ]);
+  const owner = w.s.user as unknown as { email: string; token: string };
+  const [g, v] = await Promise.all([registerUser(w.edge.url, "Grace"), registerUser(w.edge.url, "Vic")]);
+  for (const [u, role] of [
+    [g, "member"],
+    [v, "viewer"],
+  ] as const) {
+    await api(w.edge.url, `/api/boards/${w.s.boardId}/members`, { token: owner.token, json: { email: u.email, role } });
+  }
+  wt = await readyWorktree(w, "greet");
+  [ada, grace, vic] = await Promise.all([
+    logIn(browser, w.edge.url, owner.email),
+    logIn(browser, w.edge.url, g.email),
+    logIn(browser, w.edge.url, v.email),
+  ]);
+  const boardUrl = `${w.edge.url}/b/${w.s.boardId}`;
+  await Promise.all([ada, grace, vic].map((p) => p.goto(boardUrl)));
+  await Promise.all(
+    [ada, grace, vic].map((p) => p.locator('[data-testid="connection"][data-status="connected"]').waitFor()),
+  );
+});
+
+after(async () => {
+  await browser?.close();
+  await w?.stop();
+});
+
+const card = (p: Page) => p.locator(`[data-testid="worktree"][data-worktree-id="${wt.id}"]`);
+const panel = (p: Page) => p.getByTestId("session-panel");
+const shot = async (p: Page, name: string) => {
+  if (SHOTS) await p.screenshot({ path: `/tmp/session-ui-${name}.png` });
+};
+const sessionsOf = async () =>
+  (await api(w.edge.url, `/api/boards/${w.s.boardId}/sessions`, { token: w.s.user.token })).items as Session[];
+const messagesOf = async (id: string) =>
+  (
+    (await api(w.edge.url, `/api/boards/${w.s.boardId}/sessions/${id}/messages`, {
+      token: w.s.user.token,
+    })) as MessagePage
+  ).items;
+
+const ANSWER =
+  "I will add a notes file for the team. First I look at what is there, then I write NOTES.md with a short line, and then I check it. ".repeat(
+    3,
+  );
+let sessionId = "";
+
+test("Ada starts a session on a card; Grace watches it stream, approves the write, and both see the card change", async () => {
+  w.server.script("anthropic", [
+    {
+      text: ANSWER,
+      chunkSize: 6,
+      chunkDelayMs: 25,
+      toolCalls: [{ name: "write_file", input: { path: "NOTES.md", content: "# Notes\nhello from the agent\n" } }],
+    },
+    { text: "Done: **NOTES.md** is written.\n\n```md\n# Notes\n```" },
+  ]);
+  await card(ada).locator('[data-testid="worktree-changed"]', { hasText: "clean" }).waitFor();
+
+  // Ada: "New session" on the card, mode ask, a first prompt.
+  await card(ada).hover();
+  await card(ada).getByTestId("session-new").click();
+  const dialog = ada.getByTestId("start-session");
+  await dialog.waitFor();
+  assert.equal(await ada.getByTestId("session-model").inputValue(), "claude-sonnet-4-5");
+  await ada.getByTestId("session-mode").selectOption("ask");
+  await ada.getByTestId("session-title").fill("Notes file");
+  await ada.getByTestId("session-prompt").fill("Add a NOTES.md for the team.");
+  await shot(ada, "start-dialog");
+  await ada.getByTestId("session-start").click();
+  await dialog.waitFor({ state: "detached" });
+  await panel(ada).waitFor();
+
+  // Grace sees the session on the card and opens it while the answer is still being written.
+  const row = card(grace).getByTestId("session-row");
+  await row.waitFor();
+  sessionId = (await row.getAttribute("data-session-id"))!;
+  await row.click();
+  await panel(grace).waitFor();
+  const liveText = panel(grace).locator('[data-testid="message"][data-live="true"] .md');
+  await liveText.waitFor({ timeout: 15_000 });
+  const early = (await liveText.textContent()) ?? "";
+  assert.ok(early.length < ANSWER.length && ANSWER.startsWith(early), `not the answer so far: ${early}`);
+  await until("more text streams in", async () => ((await liveText.textContent()) ?? "").length > early.length + 20);
+  await shot(grace, "streaming");
+
+  // Vic, a viewer, opens it too.
+  await card(vic).getByTestId("session-row").click();
+  await panel(vic).waitFor();
+
+  // The agent asks to write the file: the card says it waits, for everyone; Grace sees the diff.
+  for (const p of [ada, grace, vic]) {
+    await card(p).getByTestId("worktree-awaiting").waitFor({ timeout: 15_000 });
+    await card(p).locator('[data-testid="session-row"][data-status="awaiting_permission"]').waitFor();
+  }
+  const request = panel(grace).getByTestId("permission");
+  await request.waitFor();
+  assert.match((await request.textContent())!, /create NOTES\.md/);
+  assert.match((await request.getByTestId("diff").textContent())!, /hello from the agent/);
+  // Vic sees it but cannot act, and is told why.
+  const vicAllow = panel(vic).getByTestId("permission-allow");
+  await vicAllow.waitFor();
+  assert.equal(await vicAllow.isDisabled(), true);
+  assert.match((await vicAllow.getAttribute("title"))!, /viewer/);
+  assert.equal(await panel(vic).getByTestId("composer-input").isDisabled(), true);
+  assert.equal(await panel(vic).getByTestId("composer-send").isDisabled(), true);
+  assert.equal(await panel(vic).getByTestId("session-stop").isDisabled(), true);
+  await card(vic).hover();
+  assert.equal(await card(vic).getByTestId("session-new").isDisabled(), true);
+  assert.equal(readFileSync(join(wt.path!, "src/app.ts"), "utf8"), 'export const greeting = "hello";\n');
+  await shot(grace, "permission");
+
+  await request.getByTestId("permission-allow").click();
+  await request.waitFor({ state: "detached" });
+
+  // The file lands; the card's changed-file count moves, for Ada too.
+  await until("NOTES.md written", () => readFileSync(join(wt.path!, "NOTES.md"), "utf8").includes("hello"));
+  for (const p of [ada, grace]) {
+    await card(p).locator('[data-testid="worktree-changed"]', { hasText: "1 changed" }).waitFor({ timeout: 15_000 });
+  }
+
+  // The transcript: the call with who approved it, then the final answer (markdown rendered).
+  for (const p of [ada, grace]) {
+    await panel(p).locator('[data-testid="session-status"]', { hasText: "completed" }).waitFor({ timeout: 15_000 });
+    const call = panel(p).locator('[data-testid="tool-call"][data-tool="write_file"]');
+    await call.waitFor();
+    assert.equal(await call.getAttribute("data-state"), "ok");
+    assert.match((await call.getByTestId("decision").textContent())!, /Approved once by Grace/);
+    const last = panel(p).locator('[data-testid="message"][data-role="assistant"]').last();
+    await last.locator("strong", { hasText: "NOTES.md" }).waitFor();
+    await last.locator("pre code", { hasText: "# Notes" }).waitFor();
+  }
+  await card(ada).locator('[data-testid="session-row"][data-status="completed"]').waitFor();
+  await ada.getByTestId("board-usage").waitFor();
+  assert.match((await ada.getByTestId("board-cost").textContent())!, /^\$/);
+  await shot(ada, "completed");
+});
+
+test("a prompt to a busy session queues, visible to everyone, and is removed; Stop stops it", async () => {
+  assert.ok(sessionId);
+  w.server.script("anthropic", [{ text: "Working on it. ".repeat(200), chunkSize: 4, chunkDelayMs: 40 }]);
+  const input = panel(ada).getByTestId("composer-input");
+  await input.fill("Now write a long essay.");
+  await panel(ada).getByTestId("composer-send").click();
+  await panel(ada).locator('[data-testid="session-status"]', { hasText: "running" }).waitFor({ timeout: 10_000 });
+  await panel(ada).locator('[data-testid="message"][data-live="true"]').waitFor({ timeout: 10_000 });
+
+  // The mode can change while it runs; everyone's panel follows.
+  await panel(ada).getByTestId("session-mode-select").selectOption("full");
+  await until(
+    "mode is full",
+    async () => (await sessionsOf()).find((s) => s.id === sessionId)?.permissionMode === "full",
+  );
+  await until(
+    "Grace sees the mode",
+    async () => (await panel(grace).getByTestId("session-mode-select").inputValue()) === "full",
+  );
+
+  // Busy: the next prompt queues, and Grace sees who queued it.
+  assert.equal((await panel(ada).getByTestId("composer-send").textContent())?.trim(), "Queue");
+  await input.fill("Then shorten it.");
+  await input.press("Enter");
+  for (const p of [ada, grace]) {
+    const item = panel(p).getByTestId("queue-item");
+    await item.waitFor();
+    assert.match((await item.textContent())!, /Ada.*Then shorten it\./s);
+  }
+  await shot(ada, "queue");
+  await panel(grace).getByTestId("queue-remove").click();
+  for (const p of [ada, grace]) await panel(p).getByTestId("queue-item").waitFor({ state: "detached" });
+
+  await panel(ada).getByTestId("session-stop").click();
+  for (const p of [ada, grace]) {
+    await panel(p).locator('[data-testid="session-status"]', { hasText: "stopped" }).waitFor({ timeout: 5_000 });
+  }
+  await panel(ada).locator('[data-testid="session-notice"][data-kind="stopped"]').waitFor({ timeout: 5_000 });
+});
+
+test("a fork at a message holds that many messages, and shows under its parent on the card", async () => {
+  assert.ok(sessionId);
+  // The first agent turn with its tool result is one row: forking there holds messages 1…3.
+  const row = panel(grace).locator('[data-testid="message"][data-role="assistant"]').first();
+  const upTo = Number(await row.getAttribute("data-last-seq"));
+  assert.equal(upTo, 3);
+  await row.hover();
+  await row.getByTestId("message-fork").click();
+  await grace.getByTestId("fork-dialog").waitFor();
+  await grace.getByTestId("fork-confirm").click();
+  await grace.getByTestId("fork-dialog").waitFor({ state: "detached" });
+
+  const fork = await until("the fork exists", async () =>
+    (await sessionsOf()).find((s) => s.parentId === sessionId && s.origin === "fork"),
+  );
+  assert.equal(fork.forkedFromMessageId, (await messagesOf(sessionId))[upTo - 1]!.id);
+  assert.equal((await messagesOf(fork.id)).length, upTo);
+  // Grace's panel now shows the fork, with its three messages; the card shows it under its parent.
+  await grace.locator(`[data-testid="session-panel"][data-session-id="${fork.id}"]`).waitFor();
+  await until("fork transcript", async () => (await panel(grace).locator('[data-testid="message"]').count()) === 2);
+  for (const p of [ada, grace]) {
+    await card(p).locator(`[data-testid="session-row"][data-session-id="${fork.id}"][data-depth="1"]`).waitFor();
+  }
+  await shot(grace, "fork");
+
+  // A child spawned from the fork's panel runs and shows under it.
+  await panel(grace).getByTestId("session-spawn").click();
+  await panel(grace).getByTestId("spawn-prompt").fill("Check the notes file.");
+  await panel(grace).getByTestId("spawn-confirm").click();
+  const child = await until("the child exists", async () =>
+    (await sessionsOf()).find((s) => s.parentId === fork.id && s.origin === "spawn"),
+  );
+  await card(ada).locator(`[data-testid="session-row"][data-session-id="${child.id}"][data-depth="2"]`).waitFor();
+});

@@ -1,0 +1,115 @@
+import { type FormEvent, useEffect, useMemo, useRef, useState } from "react";
+import { type Message, type Session, SessionTitle } from "../../../protocol/index.ts";
+import { isCard } from "../board/cards.ts";
+import { problem } from "../lib/problems.ts";
+import { useStore } from "../lib/store.ts";
+import { useSubmit } from "../lib/useSubmit.ts";
+import { useSessions } from "./context.ts";
+
+/**
+ * Fork a session at a message: a new session holding the conversation up to it, in the same
+ * worktree or another one on the board. The fork's panel opens when it exists.
+ */
+export function ForkDialog({ session, at, onClose }: { session: Session; at: Message; onClose: () => void }) {
+  const { actions, entities, store } = useSessions();
+  const ref = useRef<HTMLDialogElement>(null);
+  const nodes = useStore(entities.nodes);
+  const others = useMemo(
+    () =>
+      nodes
+        .filter(isCard)
+        .map((n) => n.data.wt)
+        .filter((w) => w.id !== session.worktreeId && w.status === "ready"),
+    [nodes, session.worktreeId],
+  );
+  const [where, setWhere] = useState<"same" | "other">("same");
+  const [target, setTarget] = useState("");
+  const [title, setTitle] = useState(`${session.title || "Session"} (fork)`.slice(0, 200));
+  const { busy, error, run } = useSubmit();
+  useEffect(() => {
+    ref.current?.showModal();
+  }, []);
+  const titleProblem = problem(SessionTitle, title, "The title");
+  const worktreeId = where === "other" ? target || others[0]?.id : undefined;
+
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    if (titleProblem || (where === "other" && !worktreeId)) return;
+    void run(async () => {
+      const fork = await actions.fork(session.id, {
+        messageId: at.id,
+        ...(worktreeId ? { worktreeId } : {}),
+        ...(title.trim() ? { title: title.trim() } : {}),
+      });
+      store.openPanel(fork.id);
+      onClose();
+    });
+  };
+
+  return (
+    <dialog ref={ref} className="dialog" onClose={onClose} data-testid="fork-dialog">
+      <form onSubmit={submit} className="stack">
+        <h2>Fork at message {at.seq}</h2>
+        <p className="small muted">
+          A new session with the first {at.seq} message{at.seq === 1 ? "" : "s"} of this one, the same model and
+          permissions. This session goes on unchanged.
+        </p>
+        <div className="field">
+          <label className="radio">
+            <input
+              type="radio"
+              name="fork-where"
+              checked={where === "same"}
+              onChange={() => setWhere("same")}
+              data-testid="fork-same"
+            />
+            <span>In this worktree</span>
+          </label>
+          <label className={`radio${others.length ? "" : " disabled"}`}>
+            <input
+              type="radio"
+              name="fork-where"
+              checked={where === "other"}
+              disabled={!others.length}
+              onChange={() => setWhere("other")}
+              data-testid="fork-other"
+            />
+            <span>In another worktree{others.length ? "" : " (none other is ready on this board)"}</span>
+          </label>
+          {where === "other" && (
+            <select value={worktreeId ?? ""} onChange={(e) => setTarget(e.target.value)} data-testid="fork-worktree">
+              {others.map((w) => (
+                <option key={w.id} value={w.id}>
+                  {w.name} ({w.branch})
+                </option>
+              ))}
+            </select>
+          )}
+        </div>
+        <label className="field">
+          <span>Title</span>
+          <input value={title} onChange={(e) => setTitle(e.target.value)} data-testid="fork-title" />
+          {titleProblem && <small className="field-error">{titleProblem}</small>}
+        </label>
+        {error && (
+          <div className="error" role="alert" data-testid="fork-error">
+            {error}
+          </div>
+        )}
+        <div className="dialog-actions">
+          <button type="button" className="btn" onClick={onClose}>
+            Cancel
+          </button>
+          <button
+            type="submit"
+            className="btn btn-primary"
+            disabled={busy || !!titleProblem}
+            data-testid="fork-confirm"
+          >
+            {busy ? "Forking…" : "Fork"}
+          </button>
+        </div>
+      </form>
+    </dialog>
+  );
+}

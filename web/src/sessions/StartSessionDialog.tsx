@@ -1,0 +1,259 @@
+import { type FormEvent, useEffect, useId, useRef, useState, useSyncExternalStore } from "react";
+import {
+  CreateSessionBody,
+  HttpUrl,
+  PERMISSION_MODE_LABELS,
+  PERMISSION_MODES,
+  type PermissionMode,
+  PROVIDER_LABELS,
+  PROVIDERS,
+  type Provider,
+  type Worktree,
+} from "../../../protocol/index.ts";
+import { problem } from "../lib/problems.ts";
+import { useSubmit } from "../lib/useSubmit.ts";
+import { useSessions } from "./context.ts";
+import { DEFAULT_MODEL, modelsOf, providerChoice } from "./readiness.ts";
+
+const LAST_KEY = "trellis:last-session";
+
+interface Choice {
+  provider: Provider;
+  model: string;
+  baseUrl: string;
+  mode: PermissionMode;
+}
+
+function lastChoice(): Partial<Choice> {
+  try {
+    return JSON.parse(localStorage.getItem(LAST_KEY) ?? "{}");
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * Start an agent session on a worktree: provider, model (the known ones offered, any name
+ * typed), permission mode, and an optional title and first prompt. A provider the card's runner
+ * cannot serve is disabled with what its owner should set. The edge's refusal, if any, is shown
+ * here in its words, and nothing typed is lost.
+ */
+export function StartSessionDialog({ wt, onClose }: { wt: Worktree; onClose: () => void }) {
+  const { actions, runners, store } = useSessions();
+  const ref = useRef<HTMLDialogElement>(null);
+  const listId = useId();
+  const runner = useSyncExternalStore(runners.board.subscribe, () =>
+    runners.board.get()?.find((r) => r.id === wt.runnerId),
+  );
+  const [last] = useState(lastChoice);
+  const firstReady = PROVIDERS.find((p) => providerChoice(runner, p).ok) ?? "anthropic";
+  const [provider, setProvider] = useState<Provider>(() =>
+    last.provider && providerChoice(runner, last.provider, last.baseUrl).ok ? last.provider : firstReady,
+  );
+  const [model, setModel] = useState(() =>
+    last.provider === provider && last.model ? last.model : DEFAULT_MODEL[provider],
+  );
+  const [baseUrl, setBaseUrl] = useState(() => (last.provider === "openai" ? (last.baseUrl ?? "") : ""));
+  const [mode, setMode] = useState<PermissionMode>(last.mode ?? "ask");
+  const [title, setTitle] = useState("");
+  const [prompt, setPrompt] = useState("");
+  const [tried, setTried] = useState(false);
+  const { busy, error, run } = useSubmit();
+
+  useEffect(() => {
+    ref.current?.showModal();
+    runners.loadBoard().catch(() => {});
+  }, [runners]);
+
+  const pick = (p: Provider) => {
+    setProvider(p);
+    if (!modelsOf(p).some((m) => m.id === model)) setModel(DEFAULT_MODEL[p]);
+  };
+
+  const choice = providerChoice(runner, provider, baseUrl);
+  const problems = {
+    model: problem(CreateSessionBody.shape.model, model, "The model"),
+    baseUrl: provider === "openai" && baseUrl.trim() ? problem(HttpUrl, baseUrl, "The base URL") : null,
+    title: problem(CreateSessionBody.shape.title, title, "The title"),
+    prompt: prompt.trim() ? problem(CreateSessionBody.shape.prompt, prompt, "The prompt") : null,
+  };
+  const invalid = Object.values(problems).some(Boolean) || !choice.ok;
+
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    setTried(true);
+    if (invalid) return;
+    void run(async () => {
+      const s = await actions.create({
+        worktreeId: wt.id,
+        provider,
+        model: model.trim(),
+        permissionMode: mode,
+        ...(provider === "openai" && baseUrl.trim() ? { baseUrl: baseUrl.trim() } : {}),
+        ...(title.trim() ? { title: title.trim() } : {}),
+        ...(prompt.trim() ? { prompt } : {}),
+      });
+      try {
+        localStorage.setItem(LAST_KEY, JSON.stringify({ provider, model: model.trim(), baseUrl, mode }));
+      } catch {}
+      store.openPanel(s.id);
+      onClose();
+    });
+  };
+
+  const show = (field: keyof typeof problems) =>
+    tried && problems[field] ? (
+      <small className="field-error" data-testid={`problem-${field}`}>
+        {problems[field]}
+      </small>
+    ) : null;
+
+  return (
+    <dialog ref={ref} className="dialog dialog-wide" onClose={onClose} data-testid="start-session">
+      <form onSubmit={submit} noValidate>
+        <h2>New session on “{wt.name}”</h2>
+        <p className="muted small">
+          An agent works in this worktree on {runner ? `runner '${runner.name}'` : "its runner"}; everyone on the board
+          sees it live.
+        </p>
+        <div className="form-grid">
+          <fieldset className="field span-2 provider-pick">
+            <legend>Provider</legend>
+            {PROVIDERS.map((p) => {
+              const c = providerChoice(runner, p, p === "openai" ? baseUrl : "");
+              // An OpenAI-compatible server can still be named below, so that choice stays open.
+              const usable = c.ok || p === "openai";
+              return (
+                <label key={p} className={`radio${usable ? "" : " disabled"}`} title={c.ok ? undefined : c.reason}>
+                  <input
+                    type="radio"
+                    name="provider"
+                    value={p}
+                    checked={provider === p}
+                    disabled={!usable}
+                    onChange={() => pick(p)}
+                    data-testid={`session-provider-${p}`}
+                  />
+                  <span>{PROVIDER_LABELS[p]}</span>
+                  {!c.ok && (
+                    <small className="muted provider-why" data-testid={`session-provider-why-${p}`}>
+                      {c.reason}
+                      {p === "openai" && ", or give a base URL below"}
+                    </small>
+                  )}
+                </label>
+              );
+            })}
+          </fieldset>
+          <label className={`field${provider === "openai" ? "" : " span-2"}`}>
+            <span>Model</span>
+            <input
+              list={listId}
+              value={model}
+              onChange={(e) => setModel(e.target.value)}
+              spellCheck={false}
+              autoComplete="off"
+              data-testid="session-model"
+            />
+            <datalist id={listId}>
+              {modelsOf(provider).map((m) => (
+                <option key={m.id} value={m.id}>
+                  {m.label}
+                </option>
+              ))}
+            </datalist>
+            {show("model") ?? (
+              <small className="muted">
+                {modelsOf(provider).some((m) => m.id === model.trim())
+                  ? "Priced: tokens and cost are shown."
+                  : "Not in Trellis's price table: tokens are shown, cost is not."}
+              </small>
+            )}
+          </label>
+          {provider === "openai" && (
+            <label className="field">
+              <span>
+                Base URL <span className="muted">(optional)</span>
+              </span>
+              <input
+                type="url"
+                value={baseUrl}
+                onChange={(e) => setBaseUrl(e.target.value)}
+                placeholder={choice.ok && choice.baseUrl ? choice.baseUrl : "https://api.openai.com/v1"}
+                spellCheck={false}
+                data-testid="session-base-url"
+              />
+              {show("baseUrl") ?? (
+                <small className="muted">
+                  Ollama, vLLM, LM Studio…: the server's /v1 address, as the runner reaches it.
+                </small>
+              )}
+            </label>
+          )}
+          <label className="field span-2">
+            <span>Permissions</span>
+            <select value={mode} onChange={(e) => setMode(e.target.value as PermissionMode)} data-testid="session-mode">
+              {PERMISSION_MODES.map((m) => (
+                <option key={m} value={m}>
+                  {PERMISSION_MODE_LABELS[m]}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label className="field span-2">
+            <span>
+              Title <span className="muted">(optional)</span>
+            </span>
+            <input
+              value={title}
+              onChange={(e) => setTitle(e.target.value)}
+              placeholder="What this session is for"
+              data-testid="session-title"
+            />
+            {show("title")}
+          </label>
+          <label className="field span-2">
+            <span>
+              First prompt <span className="muted">(optional)</span>
+            </span>
+            <textarea
+              autoFocus
+              value={prompt}
+              onChange={(e) => setPrompt(e.target.value)}
+              rows={4}
+              placeholder="Fix the failing login test and explain the cause."
+              onKeyDown={(e) => {
+                if (e.key === "Enter" && (e.metaKey || e.ctrlKey)) submit(e);
+              }}
+              data-testid="session-prompt"
+            />
+            {show("prompt")}
+          </label>
+        </div>
+        {!choice.ok && (
+          <div className="callout" data-testid="session-provider-unavailable">
+            {PROVIDER_LABELS[provider]}: {choice.reason}.
+          </div>
+        )}
+        {error && (
+          <div className="error" role="alert" data-testid="session-error">
+            {error}
+          </div>
+        )}
+        <div className="dialog-actions">
+          <button type="button" className="btn" onClick={onClose}>
+            Cancel
+          </button>
+          <button
+            type="submit"
+            className="btn btn-primary"
+            disabled={busy || !choice.ok || (tried && invalid)}
+            data-testid="session-start"
+          >
+            {busy ? "Starting…" : "Start session"}
+          </button>
+        </div>
+      </form>
+    </dialog>
+  );
+}

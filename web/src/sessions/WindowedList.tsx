@@ -1,0 +1,93 @@
+import { type ReactNode, useCallback, useEffect, useLayoutEffect, useReducer, useRef, useState } from "react";
+import { RowHeights, windowOf } from "./windowing.ts";
+
+/** How close to the end counts as "at the end", where new rows keep the view pinned. */
+const PINNED_PX = 48;
+
+/**
+ * A vertical list that draws only the rows near its viewport (a thousand-message transcript opens
+ * at once), measuring each drawn row so the spacers stay true. Pinned to the end while the person
+ * is there, so streaming text stays in view; scrolled up, it stays where they are.
+ */
+export function WindowedList<T extends { key: string }>({
+  items,
+  render,
+  estimate = 90,
+  className,
+  testId,
+}: {
+  items: readonly T[];
+  render: (item: T) => ReactNode;
+  estimate?: number;
+  className?: string;
+  testId?: string;
+}) {
+  const ref = useRef<HTMLDivElement>(null);
+  const [heights] = useState(() => new RowHeights(estimate));
+  const [view, setView] = useState({ top: 0, height: 800 });
+  const [, remeasured] = useReducer((n: number) => n + 1, 0);
+  const pinned = useRef(true);
+  const observer = useRef<ResizeObserver | null>(null);
+
+  useEffect(() => {
+    const ro = new ResizeObserver((entries) => {
+      let changed = false;
+      for (const e of entries) {
+        const key = (e.target as HTMLElement).dataset.rowKey;
+        const h = e.borderBoxSize?.[0]?.blockSize ?? e.contentRect.height;
+        if (key && heights.set(key, h)) changed = true;
+      }
+      if (changed) remeasured();
+    });
+    observer.current = ro;
+    for (const el of ref.current?.querySelectorAll<HTMLElement>("[data-row-key]") ?? []) ro.observe(el);
+    return () => ro.disconnect();
+  }, [heights]);
+
+  useLayoutEffect(() => {
+    const box = ref.current;
+    if (!box) return;
+    const onResize = () => setView({ top: box.scrollTop, height: box.clientHeight });
+    const ro = new ResizeObserver(onResize);
+    ro.observe(box);
+    onResize();
+    return () => ro.disconnect();
+  }, []);
+
+  const w = windowOf(heights.of(items.map((i) => i.key)), view.top, view.height);
+
+  // After every render: pinned, the end stays in view (new rows, longer streaming text).
+  useLayoutEffect(() => {
+    const box = ref.current;
+    if (box && pinned.current && box.scrollHeight - box.scrollTop - box.clientHeight > 1) {
+      box.scrollTop = box.scrollHeight;
+    }
+  });
+
+  const onScroll = useCallback(() => {
+    const box = ref.current;
+    if (!box) return;
+    pinned.current = box.scrollHeight - box.scrollTop - box.clientHeight < PINNED_PX;
+    setView((v) =>
+      v.top === box.scrollTop && v.height === box.clientHeight ? v : { top: box.scrollTop, height: box.clientHeight },
+    );
+  }, []);
+
+  const rowRef = useCallback((node: HTMLElement | null) => {
+    if (!node) return;
+    observer.current?.observe(node);
+    return () => observer.current?.unobserve(node);
+  }, []);
+
+  return (
+    <div ref={ref} className={className} onScroll={onScroll} data-testid={testId} data-rows={items.length}>
+      <div style={{ height: w.before }} aria-hidden="true" />
+      {items.slice(w.start, w.end).map((item) => (
+        <div key={item.key} ref={rowRef} data-row-key={item.key}>
+          {render(item)}
+        </div>
+      ))}
+      <div style={{ height: w.after }} aria-hidden="true" />
+    </div>
+  );
+}
