@@ -33,7 +33,11 @@ export type McpClient = Awaited<ReturnType<typeof mcpClient>>;
 /** Call a tool; the result with its structured content typed as the caller expects. */
 export async function callTool<T = Record<string, unknown>>(client: McpClient, name: string, args: object = {}) {
   const r = (await client.callTool({ name, arguments: args as Record<string, unknown> })) as CallToolResult;
-  return { ...r, data: r.structuredContent as T, text: r.content.map((c) => (c.type === "text" ? c.text : "")).join("") };
+  return {
+    ...r,
+    data: r.structuredContent as T,
+    text: r.content.map((c) => (c.type === "text" ? c.text : "")).join(""),
+  };
 }
 
 /** A tool call that must succeed: its structured content. */
