@@ -237,6 +237,17 @@ export type SessionDetail = z.infer<typeof SessionDetail>;
 export const SessionPageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(500),
   cursor: Text.max(64).optional(),
+  /** Only the sessions of one worktree, in one status, or of one provider. */
+  worktreeId: Text.max(64).optional(),
+  status: SessionStatus.optional(),
+  provider: Provider.optional(),
+});
+
+/** A session's tasks (its prompts), oldest first. */
+export const TaskPageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  cursor: Text.max(64).optional(),
+  status: TaskStatus.optional(),
 });
 
 export const Prompt = Text.trim().min(1, "must not be empty").max(100_000, "must be at most 100,000 characters");
@@ -285,6 +296,12 @@ export const TaskContext = z.object({
   worktreePath: z.string(),
   /** Who prompted, as the agent's tools name them. */
   prompterName: z.string().nullable(),
+  /**
+   * Trellis's own MCP server for this session's agent: the URL and a Bearer token (never put in a
+   * URL) that sees what the session's user may see on this board and knows its session. It
+   * expires at `expiresAt` and ends when the session is deleted or its next task starts.
+   */
+  mcp: z.object({ url: z.string(), token: z.string(), expiresAt: z.number() }),
 });
 export type TaskContext = z.infer<typeof TaskContext>;
 

@@ -3,6 +3,7 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import pkg from "../package.json" with { type: "json" };
 import { AppError } from "./lib/errors.ts";
+import { mcpRoute } from "./mcp/route.ts";
 import type { AppEnv } from "./middleware.ts";
 import { requireUser } from "./middleware.ts";
 import { attention } from "./routes/attention.ts";
@@ -51,6 +52,7 @@ export const app = new Hono<AppEnv>()
   )
   .route("/api", api)
   .route("/runner", runnerApi)
+  .all("/mcp", (c) => mcpRoute(c.req.raw, c.env))
   .notFound((c) =>
     c.json({ error: { code: "not_found", message: `No route for ${c.req.method} ${c.req.path}.` } }, 404),
   )

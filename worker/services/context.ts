@@ -11,7 +11,9 @@ export type Actor =
       via: "jwt" | "personal" | "session";
       /** Which sign-in or token this is (`fam:…`, `tok:…`): sockets remember it, so ending it ends them. */
       credential: CredentialName;
+      /** A session token's own session, and the one board it may reach (`via: "session"` only). */
       sessionId?: string;
+      boardId?: string;
     }
   | { kind: "runner"; runnerId: string; ownerId: string };
 
@@ -77,6 +79,11 @@ export type Deps = Omit<Ctx, "actor">;
 export function userId(ctx: Ctx): string {
   if (ctx.actor.kind !== "user") throw new Error("a runner credential reached a user service");
   return ctx.actor.userId;
+}
+
+/** The board a session token is bound to, or null when the actor may reach every board of its user. */
+export function boundBoard(ctx: Ctx): string | null {
+  return ctx.actor.kind === "user" && ctx.actor.via === "session" ? (ctx.actor.boardId ?? "") : null;
 }
 
 export function entity<E extends EntityType>(entity: E, op: "created" | "patched", row: EntityRow<E>): EntityChange {

@@ -29,6 +29,7 @@ import {
   toMessage,
   toTask,
 } from "./session-rows.ts";
+import { mintSessionToken } from "./tokens.ts";
 
 /**
  * A session's tasks on the runner: handing the next prompt to the worktree's runner, what the
@@ -479,8 +480,12 @@ async function heldSessionJob(ctx: Ctx, jobId: string, leaseToken: string): Prom
   return job;
 }
 
-/** The claim named the work; this is the rest: config, prompt, history, and where the worktree is. */
-export async function taskContext(ctx: Ctx, jobId: string, leaseToken: string): Promise<TaskContext> {
+/**
+ * The claim named the work; this is the rest: config, prompt, history, where the worktree is, and
+ * the session's own MCP token for Trellis's `/mcp` at `mcpUrl` (a new one on every read: only its
+ * hash is kept, and reading again means the runner lost the one before).
+ */
+export async function taskContext(ctx: Ctx, jobId: string, leaseToken: string, mcpUrl: string): Promise<TaskContext> {
   const job = await heldSessionJob(ctx, jobId, leaseToken);
   const { sessionId, taskId, worktreeId } = payloadOf(job);
   const [session, task, wt] = await Promise.all([
@@ -495,12 +500,14 @@ export async function taskContext(ctx: Ctx, jobId: string, leaseToken: string): 
   const prompter = task.authorId
     ? await ctx.db.query.users.findFirst({ where: eq(users.id, task.authorId), columns: { name: true } })
     : null;
+  const mcp = await mintSessionToken(ctx.db, session);
   return {
     session,
     task: toTask(task),
     history: history.map(toMessage),
     worktreePath: path,
     prompterName: prompter?.name ?? (task.data as TaskData).authorName ?? null,
+    mcp: { url: mcpUrl, token: mcp.token, expiresAt: mcp.expiresAt },
   };
 }
 

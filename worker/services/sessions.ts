@@ -17,6 +17,7 @@ import type {
   SessionPageQuery,
   SpawnBody,
   Task,
+  TaskPageQuery,
 } from "../../protocol/index.ts";
 import { PROVIDER_ENV, PROVIDER_LABELS } from "../../protocol/index.ts";
 import { schema } from "../db/client.ts";
@@ -39,6 +40,7 @@ import {
   toTask,
 } from "./session-rows.ts";
 import { createChild, dispatchNext, resumeIfNothingPending, taskValues } from "./session-tasks.ts";
+import { revokeSessionTokens } from "./tokens.ts";
 
 /**
  * Agent sessions as people use them: start one on a worktree, prompt it (prompts queue behind a
@@ -94,7 +96,13 @@ export async function listSessions(
   await requireBoardRole(ctx, boardId, "viewer");
   const items = await selectSessions(
     ctx,
-    and(eq(sessions.boardId, boardId), q.cursor ? gt(sessions.id, q.cursor) : undefined),
+    and(
+      eq(sessions.boardId, boardId),
+      q.cursor ? gt(sessions.id, q.cursor) : undefined,
+      q.worktreeId ? eq(sessions.worktreeId, q.worktreeId) : undefined,
+      q.status ? eq(sessions.status, q.status) : undefined,
+      q.provider ? eq(sessions.provider, q.provider) : undefined,
+    ),
     q.limit + 1,
   );
   const more = items.length > q.limit;
@@ -110,6 +118,35 @@ export async function getSession(ctx: Ctx, boardId: string, sessionId: string): 
     ctx.db.query.tasks.findMany({ where: eq(tasks.sessionId, sessionId), orderBy: asc(tasks.id) }),
   ]);
   return { session: session!, tasks: rows.map(toTask) };
+}
+
+/** A session's tasks (one per prompt), oldest first, optionally in one status. */
+export async function listTasks(
+  ctx: Ctx,
+  boardId: string,
+  sessionId: string,
+  q: z.infer<typeof TaskPageQuery>,
+): Promise<Page<Task>> {
+  await requireBoardRole(ctx, boardId, "viewer");
+  await sessionOnBoard(ctx, boardId, sessionId);
+  const rows = await ctx.db.query.tasks.findMany({
+    where: and(
+      eq(tasks.sessionId, sessionId),
+      q.cursor ? gt(tasks.id, q.cursor) : undefined,
+      q.status ? eq(tasks.status, q.status) : undefined,
+    ),
+    orderBy: asc(tasks.id),
+    limit: q.limit + 1,
+  });
+  const items = rows.slice(0, q.limit).map(toTask);
+  return { items, nextCursor: rows.length > q.limit ? items.at(-1)!.id : null };
+}
+
+export async function getTask(ctx: Ctx, boardId: string, taskId: string): Promise<Task> {
+  await requireBoardRole(ctx, boardId, "viewer");
+  const row = await ctx.db.query.tasks.findFirst({ where: and(eq(tasks.id, taskId), eq(tasks.boardId, boardId)) });
+  if (!row) throw notFound("Task");
+  return toTask(row);
 }
 
 export async function listMessages(
@@ -200,7 +237,11 @@ export async function deleteSession(ctx: Ctx, boardId: string, sessionId: string
   await requireBoardRole(ctx, boardId, "member");
   const row = await sessionOnBoard(ctx, boardId, sessionId);
   if (row.activeTaskId) await stopTask(ctx, row.activeTaskId);
-  await ctx.db.delete(sessions).where(eq(sessions.id, sessionId));
+  // Its agent's MCP token ends with it.
+  await ctx.db.batch([
+    ctx.db.delete(sessions).where(eq(sessions.id, sessionId)),
+    revokeSessionTokens(ctx.db, sessionId),
+  ]);
   await ctx.publish(boardId, removed("session", sessionId));
 }
 
