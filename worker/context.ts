@@ -19,7 +19,7 @@ export function depsFor(env: Env, actorId: string | null = null): Deps {
   };
   return {
     db: openDb(env.DB),
-    config: { singleUser: env.SINGLE_USER === "1", jwtSecret: env.JWT_SECRET },
+    config: { singleUser: env.SINGLE_USER === "1", jwtSecret: env.JWT_SECRET, encryptionKey: env.ENCRYPTION_KEY },
     publish: (boardId, change) =>
       attempt("publish to board room", boardId, () =>
         getBoardRoom(env, boardId).publish({

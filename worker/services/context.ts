@@ -56,6 +56,8 @@ export interface Config {
   singleUser: boolean;
   /** HMAC key for access tokens (base64). */
   jwtSecret: string;
+  /** AES-GCM keys for secrets at rest, newest first (`worker/lib/crypto.ts` keyring). */
+  encryptionKey: string;
 }
 
 /**
