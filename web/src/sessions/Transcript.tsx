@@ -140,7 +140,7 @@ const MessageRow = memo(function MessageRow({
           title={canFork ? `Fork here: a new session holding messages 1–${row.last.seq}` : forkWhy}
           data-testid="message-fork"
         >
-          ⑂ Fork
+          ⋔ Fork
         </button>
       </header>
       <div className="msg-body">
