@@ -245,7 +245,7 @@ function ToolCallView({ call, result }: { call: ToolCallBlock; result: ToolResul
           {result && <ResultBody result={result} />}
         </div>
       </details>
-      {result?.meta?.decision && <DecisionLine d={result.meta.decision} />}
+      <DecisionLine d={result?.meta?.decision} />
     </div>
   );
 }
@@ -281,21 +281,21 @@ function ResultView({ result }: { result: ToolResultBlock }) {
     <div className={`tool tool-${result.isError ? "error" : "ok"}`} data-testid="tool-result">
       <div className="tool-name">{result.name}</div>
       <ResultBody result={result} />
-      {result.meta?.decision && <DecisionLine d={result.meta.decision} />}
+      <DecisionLine d={result.meta?.decision} />
     </div>
   );
 }
 
-function DecisionLine({ d }: { d: DecisionRecord }) {
+/** Who let the call run or refused it; nothing when the permission mode allowed it (the header says the mode). */
+function DecisionLine({ d }: { d: DecisionRecord | undefined }) {
+  if (!d || d.decision === "mode") return null;
   const by = d.byName ?? "someone";
   const text =
-    d.decision === "mode"
-      ? "Allowed by the session's permission mode"
-      : d.decision === "allow"
-        ? `Approved once by ${by}`
-        : d.decision === "allow_always"
-          ? `Approved for the rest of the session by ${by}`
-          : `Denied by ${by}${d.reason ? `: “${d.reason}”` : ""}`;
+    d.decision === "allow"
+      ? `Approved once by ${by}`
+      : d.decision === "allow_always"
+        ? `Approved for the rest of the session by ${by}`
+        : `Denied by ${by}${d.reason ? `: “${d.reason}”` : ""}`;
   return (
     <div className={`decision decision-${d.decision}`} data-testid="decision">
       {text} · {timeOf(d.at)}
