@@ -38,6 +38,7 @@ export function Transcript({
   const messages = useSyncExternalStore(view.messages.subscribe, view.messages.get);
   const tasks = useSyncExternalStore(view.tasks.subscribe, view.tasks.get);
   const live = useSyncExternalStore(view.live.subscribe, () => liveKey(view));
+  const loading = useSyncExternalStore(view.status.subscribe, () => view.status.get().status === "loading");
   const prevRows = useRef<TranscriptRow[]>([]);
   const rows = useMemo(() => {
     const next = transcriptRows(messages, prevRows.current);
@@ -58,7 +59,7 @@ export function Transcript({
   if (items.length === 0) {
     return (
       <div className="transcript transcript-empty muted" data-testid="transcript">
-        No messages yet. Send a prompt below to set the agent to work.
+        {loading ? "Loading the conversation…" : "No messages yet. Send a prompt below to set the agent to work."}
       </div>
     );
   }
