@@ -1,4 +1,4 @@
-import { useCallback, useState } from "react";
+import { useCallback, useEffect, useState } from "react";
 import {
   type Message,
   PERMISSION_MODE_LABELS,
@@ -49,7 +49,18 @@ export function SessionPanel({ sessionId, view }: { sessionId: string; view: Ses
   const allowed = canAct(role);
   const why = allowed ? null : VIEWER_WHY;
   const onFork = useCallback((m: Message) => setForkAt(m), []);
-  const close = () => store.closePanel(sessionId);
+  const close = useCallback(() => store.closePanel(sessionId), [store, sessionId]);
+  // Escape closes the panel, unless it is closing something inside it (a dialog, an edit).
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key !== "Escape" || e.defaultPrevented) return;
+      const t = e.target as HTMLElement | null;
+      if (t?.closest("dialog, input, textarea, select")) return;
+      close();
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [close]);
 
   if (!session) {
     return (
