@@ -110,6 +110,7 @@ const taskEvent = (sessionId: string, status: string): EntityEvent =>
       error: status === "failed" ? "runner lost" : null,
       jobId: "j1",
       stoppedBy: null,
+      keySource: null,
       createdAt: now,
       startedAt: now,
       endedAt: status === "running" ? null : now,

@@ -61,6 +61,8 @@ export const ERROR_CODES = [
   "provider_unavailable",
   "task_not_queued",
   "request_answered",
+  // keys and environment variables
+  "secret_unreadable",
   // jobs (the runner's side)
   "stale_lease",
   "concurrent_events",

@@ -2,6 +2,7 @@ import type { Column, SQL } from "drizzle-orm";
 import { and, asc, eq, gt, sql } from "drizzle-orm";
 import type {
   DecisionRecord,
+  KeySource,
   Message,
   PermissionMode,
   PermissionRequest,
@@ -49,6 +50,7 @@ export interface TaskData {
   fromSessionId?: string | null;
   error?: string | null;
   stoppedBy?: string | null;
+  keySource?: KeySource | null;
   startedAt?: number | null;
   endedAt?: number | null;
 }
@@ -131,6 +133,7 @@ export function toTask(r: TaskRow): Task {
     error: d.error ?? null,
     jobId: r.jobId,
     stoppedBy: d.stoppedBy ?? null,
+    keySource: d.keySource ?? null,
     createdAt: r.createdAt,
     startedAt: d.startedAt ?? null,
     endedAt: d.endedAt ?? null,
