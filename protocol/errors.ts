@@ -61,6 +61,9 @@ export const ERROR_CODES = [
   "provider_unavailable",
   "task_not_queued",
   "request_answered",
+  // MCP servers attached to sessions
+  "mcp_server_exists",
+  "agents_cannot_add_servers",
   // jobs (the runner's side)
   "stale_lease",
   "concurrent_events",

@@ -11,6 +11,7 @@ import { describeIssues } from "../lib/validate.ts";
 import type { Ctx } from "./context.ts";
 import type { JobEffect, JobOutcome, JobRow } from "./job-queue.ts";
 import { authorizeJob, insertJob, jobQueued, keepJobOnlyIf } from "./job-queue.ts";
+import { serversForTask } from "./mcp-servers.ts";
 import { actingRunnerId } from "./runner-access.ts";
 import { notifyPermission, notifySessionEnded } from "./session-notices.ts";
 import {
@@ -500,7 +501,11 @@ export async function taskContext(ctx: Ctx, jobId: string, leaseToken: string, m
   const prompter = task.authorId
     ? await ctx.db.query.users.findFirst({ where: eq(users.id, task.authorId), columns: { name: true } })
     : null;
-  const mcp = await mintSessionToken(ctx.db, session);
+  const [mcp, attached] = await Promise.all([
+    mintSessionToken(ctx.db, session),
+    // Only here, for the runner holding the lease, are the servers' secrets unsealed.
+    serversForTask(ctx, session.boardId, session.mcpServerIds, job.runnerId),
+  ]);
   return {
     session,
     task: toTask(task),
@@ -508,6 +513,8 @@ export async function taskContext(ctx: Ctx, jobId: string, leaseToken: string, m
     worktreePath: path,
     prompterName: prompter?.name ?? (task.data as TaskData).authorName ?? null,
     mcp: { url: mcpUrl, token: mcp.token, expiresAt: mcp.expiresAt },
+    mcpServers: attached.servers,
+    mcpRefused: attached.refused,
   };
 }
 
@@ -522,6 +529,7 @@ export async function createChild(
     permissionMode: pd.permissionMode ?? "ask",
     baseUrl: pd.baseUrl ?? null,
     origin: "spawn",
+    mcpServerIds: pd.mcpServerIds ?? [],
   };
   await ctx.db.batch([
     ctx.db.insert(sessions).values({
