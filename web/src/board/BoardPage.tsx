@@ -1,6 +1,8 @@
 import { ReactFlowProvider } from "@xyflow/react";
 import { useCallback, useMemo, useState } from "react";
 import type { Member, User } from "../../../protocol/index.ts";
+import { BellMenu } from "../collab/BellMenu.tsx";
+import { useBell } from "../collab/context.ts";
 import { Link } from "../lib/router.tsx";
 import { type Store, useStore, useStoreState } from "../lib/store.ts";
 import { newStartingStore, SessionsContext } from "../sessions/context.ts";
@@ -30,7 +32,7 @@ type Dialog =
   | null;
 
 export function BoardPage({ boardId, user }: { boardId: string; user: User }) {
-  const state = useBoard(boardId, user);
+  const state = useBoard(boardId, user, useBell());
   const { entities, actions, runners, jobs } = state;
   // The page shows the board's name and role; the canvas, the panels and the dialogs subscribe to
   // their own slices, so a card moving never re-renders the page around the canvas.
@@ -148,6 +150,7 @@ export function BoardPage({ boardId, user }: { boardId: string; user: User }) {
             <UsersIcon /> <MemberCount members={entities.members} />
             <span className="sr-only">members</span>
           </button>
+          <BellMenu />
           <UserMenu user={user} />
         </header>
         <div className="board-body">
