@@ -2,6 +2,7 @@ import { createContext, useContext } from "react";
 import type { Role } from "../../../protocol/index.ts";
 import type { BoardComments } from "./comments.ts";
 import type { CommentsUi } from "./commentsUi.ts";
+import type { Follow } from "./follow.ts";
 import type { SessionSeen } from "./seen.ts";
 
 /** What the board's collaboration views need; given once by the board page and stable. */
@@ -9,6 +10,7 @@ export interface BoardCollab {
   comments: BoardComments;
   ui: CommentsUi;
   seen: SessionSeen;
+  follow: Follow;
   meId: string;
   role: Role | null;
 }
