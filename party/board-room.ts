@@ -96,9 +96,9 @@ export class BoardRoom extends Server<Env> {
     return this.core.endSockets(match);
   }
 
-  /** A piece of a running agent message, to the watchers of its session. */
-  async stream(piece: StreamFrame): Promise<number> {
-    return this.core.stream(piece);
+  /** Pieces of running agent messages (a runner's batch), to the watchers of their sessions. */
+  async stream(pieces: StreamFrame[]): Promise<number> {
+    return this.core.streams(pieces);
   }
 
   /** Something for one person's sockets only. */

@@ -36,7 +36,8 @@ export interface LinkServices {
   sweepLeases(): Promise<number | null>;
   /** May this runner stream to this board now (it holds an active job there)? */
   worksOn(boardId: string, sessionId: string): Promise<boolean>;
-  stream(boardId: string, piece: StreamFrame): Promise<void>;
+  /** Pieces of running messages for one board, in order, to its room in one call. */
+  stream(boardId: string, pieces: StreamFrame[]): Promise<void>;
 }
 
 export interface LinkHost {
@@ -66,6 +67,16 @@ export interface LinkTerminals {
  * under the 30 s in which a runner cut off without a close must show offline.
  */
 export const SWEEP_MS = 5_000;
+/** Pieces handed to a board's room in one call at most (a batch is 200; a backlog goes in a few). */
+const MAX_ROOM_CALL_PIECES = 1000;
+
+interface Outbox {
+  pieces: StreamFrame[];
+  /** Resolvers of the frames whose pieces are in `pieces`. */
+  done: (() => void)[];
+  sending: boolean;
+}
+
 /** How long the link trusts "this runner works on that board" before asking D1 again. */
 const REFUSED_TTL_MS = 500;
 const WORKS_ON_TTL_MS = 5_000;
@@ -95,6 +106,10 @@ export function parseRunnerFrame(raw: string | ArrayBuffer): RunnerFrame | strin
 
 export class RunnerLinkCore {
   private worksOn = new Map<string, { ok: boolean; until: number }>();
+  /** Per board, the relay of the last frame the runner sent there (see `inOrder`). */
+  private relays = new Map<string, Promise<void>>();
+  /** Per board, pieces checked and waiting for the room call in flight to end (see `toRoom`). */
+  private outbox = new Map<string, Outbox>();
 
   constructor(private readonly host: LinkHost) {}
 
@@ -141,12 +156,10 @@ export class RunnerLinkCore {
     switch (frame.type) {
       case "stream": {
         const { type: _t, v: _v, boardId, ...piece } = frame;
-        if (!(await this.mayStream(boardId, piece.sessionId))) {
-          return refuse(socket, "This runner holds no active task of that session: its stream is not relayed.");
-        }
-        await this.host.services.stream(boardId, piece);
-        return;
+        return this.relay(socket, boardId, [piece]);
       }
+      case "streams":
+        return this.relay(socket, frame.boardId, frame.pieces);
       case "term.sessions":
       case "term.opened":
       case "term.output":
@@ -155,6 +168,70 @@ export class RunnerLinkCore {
         await this.host.terminals?.fromRunner(frame);
         return;
     }
+  }
+
+  /** Pieces for one board, to its room; those of sessions this runner does not run are dropped. */
+  private relay(socket: LinkSocket, boardId: string, pieces: StreamFrame[]): Promise<void> {
+    let handed: Promise<void> | undefined;
+    // Checked in order; the room call is not waited for here, so the next frame's check goes on.
+    const checked = this.inOrder(boardId, async () => {
+      const refused = new Set<string>();
+      for (const sessionId of new Set(pieces.map((p) => p.sessionId))) {
+        if (!(await this.mayStream(boardId, sessionId))) refused.add(sessionId);
+      }
+      if (refused.size) {
+        refuse(socket, "This runner holds no active task of that session: its stream is not relayed.");
+      }
+      const allowed = refused.size ? pieces.filter((p) => !refused.has(p.sessionId)) : pieces;
+      if (allowed.length) handed = this.toRoom(boardId, allowed);
+    });
+    return checked.then(() => handed);
+  }
+
+  /**
+   * One call to a board's room at a time: what the runner sends while one is on its way goes
+   * together in the next, so a slow moment in the room costs one late batch, not a queue of calls.
+   * Resolves once these pieces were handed over.
+   */
+  private toRoom(boardId: string, pieces: StreamFrame[]): Promise<void> {
+    const box = this.outbox.get(boardId) ?? { pieces: [], done: [], sending: false };
+    this.outbox.set(boardId, box);
+    box.pieces.push(...pieces);
+    const handed = new Promise<void>((resolve) => box.done.push(resolve));
+    if (!box.sending) void this.pump(boardId, box);
+    return handed;
+  }
+
+  private async pump(boardId: string, box: Outbox): Promise<void> {
+    box.sending = true;
+    while (box.pieces.length) {
+      const pieces = box.pieces.splice(0, MAX_ROOM_CALL_PIECES);
+      const done = box.pieces.length ? [] : box.done.splice(0);
+      try {
+        await this.host.services.stream(boardId, pieces);
+      } catch {
+        // Best effort, like every room call: the pieces are lost, the stream goes on.
+      }
+      for (const resolve of done) resolve();
+    }
+    box.sending = false;
+    this.outbox.delete(boardId);
+  }
+
+  /**
+   * One board's pieces go to its room one after another, in the order the runner sent them: a frame
+   * waiting on D1 (is this runner still on that session?) or on the room must not be overtaken by
+   * the next one, or the room, which keeps only the newest `seq` of a message, would drop it.
+   */
+  private inOrder(boardId: string, work: () => Promise<void>): Promise<void> {
+    const next = (this.relays.get(boardId) ?? Promise.resolve()).then(work);
+    // A failure is its own frame's; the frames after it still go.
+    const settled = next.catch(() => {});
+    this.relays.set(boardId, settled);
+    void settled.then(() => {
+      if (this.relays.get(boardId) === settled) this.relays.delete(boardId);
+    });
+    return next;
   }
 
   /** Asked of D1 at most every few seconds per board: stream pieces come many times a second. */

@@ -31,6 +31,7 @@ let onlineAnswer: boolean;
 let registered: boolean;
 let working: Set<string>;
 let streamed: Array<{ boardId: string; piece: StreamFrame }>;
+let batches: number[];
 let nextLease: number | null;
 let link: RunnerLinkCore;
 
@@ -70,8 +71,9 @@ const host: LinkHost = {
       calls.push(`worksOn ${boardId} ${sessionId}`);
       return working.has(boardId);
     },
-    stream: async (boardId, piece) => {
-      streamed.push({ boardId, piece });
+    stream: async (boardId, pieces) => {
+      batches.push(pieces.length);
+      for (const piece of pieces) streamed.push({ boardId, piece });
     },
   },
 };
@@ -96,6 +98,7 @@ beforeEach(() => {
   registered = true;
   working = new Set();
   streamed = [];
+  batches = [];
   nextLease = null;
   link = new RunnerLinkCore(host);
 });
@@ -155,6 +158,87 @@ describe("RunnerLinkCore", () => {
     now += 6_000;
     await link.message(s, frame({ type: "stream", boardId: "board-1", ...piece, seq: 3 }));
     expect(streamed).toHaveLength(2);
+  });
+
+  it("relays one board's pieces in the order the runner sent them, while D1 or the room is slow to answer", async () => {
+    const s = await connect("a");
+    working.add("board-1");
+    // The first look-up of who works on what is slow; the ones after it answer at once.
+    const { worksOn, stream } = host.services;
+    let first = true;
+    host.services.worksOn = async (boardId, sessionId) => {
+      if (first) {
+        first = false;
+        await new Promise((r) => setTimeout(r, 30));
+      }
+      return worksOn(boardId, sessionId);
+    };
+    // And the room takes longer over some pieces than others.
+    host.services.stream = async (boardId, pieces) => {
+      await new Promise((r) => setTimeout(r, pieces[0]!.seq % 2 ? 15 : 0));
+      return stream(boardId, pieces);
+    };
+    try {
+      const sends = [1, 2, 3, 4, 5].map((seq) =>
+        link.message(s, frame({ type: "stream", boardId: "board-1", ...piece, sessionId: `s${seq % 2}`, seq })),
+      );
+      await Promise.all(sends);
+      expect(streamed.map((x) => x.piece.seq)).toEqual([1, 2, 3, 4, 5]);
+    } finally {
+      Object.assign(host.services, { worksOn, stream });
+    }
+  });
+
+  it("relays a batch for one board in one call, in order, dropping only the pieces of sessions it does not run", async () => {
+    const s = await connect("a");
+    working.add("board-1");
+    let session2 = false;
+    const { worksOn } = host.services;
+    host.services.worksOn = async (boardId, sessionId) => (sessionId === "s2" ? session2 : worksOn(boardId, sessionId));
+    try {
+      const pieces = [1, 2, 3, 4].map((seq) => ({ ...piece, sessionId: seq % 2 ? "s1" : "s2", seq }));
+      await link.message(s, frame({ type: "streams", boardId: "board-1", pieces }));
+      expect(batches).toEqual([2]);
+      expect(streamed.map((x) => [x.piece.sessionId, x.piece.seq])).toEqual([
+        ["s1", 1],
+        ["s1", 3],
+      ]);
+      expect(s.sent.at(-1)).toMatchObject({ type: "refused", message: expect.stringMatching(/no active task/) });
+      session2 = true;
+      now += 1_000;
+      const more = [5, 6].map((seq) => ({ ...piece, sessionId: seq % 2 ? "s1" : "s2", seq }));
+      await link.message(s, frame({ type: "streams", boardId: "board-1", pieces: more }));
+      expect(batches).toEqual([2, 2]);
+      // Too many pieces for one frame: refused whole, with why.
+      const tooMany = Array.from({ length: 201 }, (_, i) => ({ ...piece, seq: 10 + i }));
+      await link.message(s, frame({ type: "streams", boardId: "board-1", pieces: tooMany }));
+      expect(batches).toEqual([2, 2]);
+      expect(s.sent.at(-1)).toMatchObject({ type: "refused", message: expect.stringMatching(/^Unknown or malformed/) });
+    } finally {
+      host.services.worksOn = worksOn;
+    }
+  });
+
+  it("while a room call is on its way, the frames that come meanwhile go together in the next one", async () => {
+    const s = await connect("a");
+    working.add("board-1");
+    const { stream } = host.services;
+    host.services.stream = async (boardId, pieces) => {
+      await new Promise((r) => setTimeout(r, 20));
+      return stream(boardId, pieces);
+    };
+    try {
+      const first = link.message(s, frame({ type: "stream", boardId: "board-1", ...piece, seq: 1 }));
+      await new Promise((r) => setTimeout(r, 5));
+      const rest = [2, 3, 4, 5].map((seq) =>
+        link.message(s, frame({ type: "stream", boardId: "board-1", ...piece, seq })),
+      );
+      await Promise.all([first, ...rest]);
+      expect(batches).toEqual([1, 4]);
+      expect(streamed.map((x) => x.piece.seq)).toEqual([1, 2, 3, 4, 5]);
+    } finally {
+      host.services.stream = stream;
+    }
   });
 
   it("answers a malformed frame with why, and stays up", async () => {

@@ -1,5 +1,10 @@
 import type { ClientMessage, EntityEvent, Notice, Peer, ServerMessage, StreamFrame } from "../protocol/index.ts";
-import { ClientMessage as ClientMessageSchema, ROOM_CLOSE, ROOM_PROTOCOL } from "../protocol/index.ts";
+import {
+  ClientMessage as ClientMessageSchema,
+  MAX_STREAM_PIECES,
+  ROOM_CLOSE,
+  ROOM_PROTOCOL,
+} from "../protocol/index.ts";
 import { describeIssues } from "../worker/lib/validate.ts";
 import type { SocketIdentity, SocketMatch } from "../worker/services/sockets.ts";
 import { matches } from "../worker/services/sockets.ts";
@@ -63,6 +68,11 @@ export const MAX_CONNECTIONS = 250;
 /** A socket that has not pinged for this long is presumed gone (a laptop lid closed, a cut network). */
 export const STALE_MS = 20_000;
 
+/** How many finished message ids the room remembers per session, and for how many sessions. */
+const FINISHED_PER_SESSION = 100;
+const FINISHED_SESSIONS = 2000;
+const TASK_ENDED = new Set(["completed", "failed", "stopped"]);
+
 /** Which sockets a frame is for: everyone, one person's, or the watchers of one session. */
 export type Audience = { all: true } | { userId: string } | { sessionId: string };
 
@@ -72,11 +82,12 @@ export class BoardRoomCore {
   /** Text so far of each streaming message part, per session, so a late watcher gets it whole. */
   private inflight = new Map<string, Map<string, StreamFrame>>();
   /**
-   * Messages whose stored row was announced: a piece of them that comes after (the runner's link
-   * and its event post race to the room) is dropped, so no socket gets text after the whole message.
-   * Recent ids only: a piece can only be late by moments.
+   * Per session, messages whose stored row was announced or whose task ended: a piece of them that
+   * comes after (the runner's link and its event post race to the room, or the runner was lost
+   * mid-send) is dropped, so no socket gets text after the whole message. Kept per session so a
+   * busy session never pushes out another's; recent ids only, since a piece is late by moments.
    */
-  private finished = new Set<string>();
+  private finished = new Map<string, Set<string>>();
   private batcher: PresenceBatcher;
 
   constructor(
@@ -221,13 +232,13 @@ export class BoardRoomCore {
       const sessionId = event.row?.sessionId;
       if (sessionId) {
         this.forget(sessionId, event.id);
-        this.finished.add(event.id);
-        if (this.finished.size > 1000) this.finished.delete(this.finished.values().next().value!);
+        this.finish(sessionId, [event.id]);
         this.sendTo({ sessionId }, event);
       }
       return;
     }
     this.sendAll(event);
+    if (event.entity === "task" && event.row && TASK_ENDED.has(event.row.status)) this.taskEnded(event.row.sessionId);
     if (event.entity === "member" && event.op === "removed") {
       for (const s of this.open())
         if (s.state?.userId === event.id) this.end(s, ROOM_CLOSE.removed, "removed from board");
@@ -239,23 +250,87 @@ export class BoardRoomCore {
 
   /** A streaming piece, to the watchers of its session; the room keeps the message's text so far. */
   stream(piece: StreamFrame): number {
-    let parts = this.inflight.get(piece.sessionId);
+    return this.streams([piece]);
+  }
+
+  /**
+   * A runner's batch of pieces for this board, to the watchers of their sessions: each socket gets
+   * the pieces of the sessions it watches in one frame, and sockets watching the same sessions share
+   * one serialization. Returns how many sockets got something.
+   */
+  streams(pieces: readonly StreamFrame[]): number {
+    const live = pieces.filter((p) => this.accept(p));
+    if (!live.length) return 0;
+    const texts = new Map<string, string[]>();
+    let sent = 0;
+    for (const s of this.open()) {
+      const watching = s.state!.watching;
+      if (!watching?.length) continue;
+      const key = watching.join(" ");
+      let out = texts.get(key);
+      if (out === undefined) {
+        const mine = live.filter((p) => watching.includes(p.sessionId));
+        out = [];
+        for (let i = 0; i < mine.length; i += MAX_STREAM_PIECES) {
+          const pieces = mine.slice(i, i + MAX_STREAM_PIECES);
+          out.push(
+            pieces.length === 1
+              ? frame({ type: "stream", v: ROOM_PROTOCOL, ...pieces[0]! })
+              : frame({ type: "streams", v: ROOM_PROTOCOL, pieces }),
+          );
+        }
+        texts.set(key, out);
+      }
+      let ok = out.length > 0;
+      for (const text of out) ok = trySend(s, text) && ok;
+      if (ok) sent++;
+    }
+    return sent;
+  }
+
+  /** Keep a piece's text so far; false for a piece no watcher should see (repeated, or late). */
+  private accept(piece: StreamFrame): boolean {
     if (piece.done) {
       this.forget(piece.sessionId, piece.messageId);
-    } else {
-      // The stored message was announced already: it holds this text.
-      if (this.finished.has(piece.messageId)) return 0;
-      if (!parts) {
-        parts = new Map();
-        this.inflight.set(piece.sessionId, parts);
-      }
-      const key = `${piece.messageId} ${piece.part}`;
-      const so = parts.get(key);
-      // A repeated or late piece (a retried send) is dropped: watchers never see text twice.
-      if (so && piece.seq <= so.seq) return 0;
-      parts.set(key, { ...piece, delta: (so?.delta ?? "") + piece.delta });
+      return true;
     }
-    return this.sendTo({ sessionId: piece.sessionId }, { type: "stream", v: ROOM_PROTOCOL, ...piece });
+    // The stored message was announced already (it holds this text), or its task ended.
+    if (this.finished.get(piece.sessionId)?.has(piece.messageId)) return false;
+    let parts = this.inflight.get(piece.sessionId);
+    if (!parts) {
+      parts = new Map();
+      this.inflight.set(piece.sessionId, parts);
+    }
+    const key = `${piece.messageId} ${piece.part}`;
+    const so = parts.get(key);
+    // A repeated or late piece (a retried send) is dropped: watchers never see text twice.
+    if (so && piece.seq <= so.seq) return false;
+    parts.set(key, { ...piece, delta: (so?.delta ?? "") + piece.delta });
+    return true;
+  }
+
+  /**
+   * The session's task ended (completed, failed with its runner lost, stopped): text still in
+   * flight will never be finished, so a late watcher must not be handed it, nor see more of it.
+   */
+  private taskEnded(sessionId: string) {
+    const parts = this.inflight.get(sessionId);
+    if (!parts) return;
+    this.finish(
+      sessionId,
+      [...parts.values()].map((p) => p.messageId),
+    );
+    this.inflight.delete(sessionId);
+  }
+
+  private finish(sessionId: string, messageIds: string[]) {
+    const ids = this.finished.get(sessionId) ?? new Set();
+    // Most recently used last, so the oldest session is the one let go.
+    this.finished.delete(sessionId);
+    this.finished.set(sessionId, ids);
+    for (const id of messageIds) ids.add(id);
+    while (ids.size > FINISHED_PER_SESSION) ids.delete(ids.values().next().value!);
+    if (this.finished.size > FINISHED_SESSIONS) this.finished.delete(this.finished.keys().next().value!);
   }
 
   /** A finished message's text so far is no longer kept (keys are `<messageId> <part>`). */

@@ -70,6 +70,53 @@ const zoneEvent = (id: string): EntityEvent => ({
   at: now,
 });
 
+const messageEvent = (id: string, sessionId: string): EntityEvent =>
+  ({
+    ...zoneEvent(id),
+    entity: "message",
+    op: "created",
+    row: {
+      id,
+      sessionId,
+      seq: 1,
+      role: "assistant",
+      content: [{ type: "text", text: "Done." }],
+      taskId: "t1",
+      authorId: null,
+      authorName: null,
+      fromSessionId: null,
+      usage: null,
+      model: "m",
+      createdAt: now,
+    },
+  }) as EntityEvent;
+
+const taskEvent = (sessionId: string, status: string): EntityEvent =>
+  ({
+    ...zoneEvent(`task-of-${sessionId}`),
+    entity: "task",
+    op: "patched",
+    row: {
+      id: `task-of-${sessionId}`,
+      boardId: "b1",
+      sessionId,
+      prompt: "p",
+      status,
+      authorId: null,
+      authorName: null,
+      fromSessionId: null,
+      usage: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 },
+      costMicros: null,
+      error: status === "failed" ? "runner lost" : null,
+      jobId: "j1",
+      stoppedBy: null,
+      keySource: null,
+      createdAt: now,
+      startedAt: now,
+      endedAt: status === "running" ? null : now,
+    },
+  }) as EntityEvent;
+
 beforeEach(() => {
   now = 1_000_000;
   sockets = [];
@@ -211,6 +258,86 @@ describe("BoardRoomCore", () => {
     const late = join("l", who("bob"));
     room.message(late, JSON.stringify({ type: "watch", sessionIds: ["s1"] }));
     expect(late.of("stream")).toEqual([]);
+  });
+
+  it("remembers stored messages per session: a busy session never makes the room forget another's", () => {
+    const a = join("a", who("ann"));
+    room.message(a, JSON.stringify({ type: "watch", sessionIds: ["s1"] }));
+    const piece = { sessionId: "s1", messageId: "m1", part: "text" as const };
+    room.stream({ ...piece, seq: 1, delta: "Hello, " });
+    room.publish(messageEvent("m1", "s1"));
+    // Another session on the board finishes many messages meanwhile.
+    for (let i = 0; i < 1500; i++) room.publish(messageEvent(`busy-${i}`, "s2"));
+    expect(room.stream({ ...piece, seq: 2, delta: "world" })).toBe(0);
+    expect(a.of("stream").map((f) => f.delta)).toEqual(["Hello, "]);
+  });
+
+  it("drops a session's text in flight when its task ends, and any piece of it that comes later", () => {
+    const a = join("a", who("ann"));
+    room.message(a, JSON.stringify({ type: "watch", sessionIds: ["s1", "s2"] }));
+    const piece = { sessionId: "s1", messageId: "m1", part: "text" as const };
+    for (const status of ["failed", "stopped", "completed"] as const) {
+      const messageId = `m-${status}`;
+      room.stream({ ...piece, messageId, seq: 1, delta: "Half a sen" });
+      room.stream({ sessionId: "s2", messageId: `other-${status}`, part: "text", seq: 1, delta: "Still going" });
+      room.publish(taskEvent("s1", "running"));
+      const late = join(`l-${status}`, who("bob"));
+      room.message(late, JSON.stringify({ type: "watch", sessionIds: ["s1"] }));
+      expect(late.of("stream")).toHaveLength(1);
+
+      room.publish(taskEvent("s1", status));
+      const later = join(`x-${status}`, who("cy"));
+      room.message(later, JSON.stringify({ type: "watch", sessionIds: ["s1", "s2"] }));
+      // Nothing stale of s1; s2's answer is untouched.
+      expect(later.of("stream").filter((f) => f.sessionId === "s1")).toEqual([]);
+      expect(later.of("stream").filter((f) => f.messageId === `other-${status}`)).toHaveLength(1);
+      // The runner was lost or stopped mid-send: what it sent after the end is not shown.
+      expect(room.stream({ ...piece, messageId, seq: 2, delta: "tence" })).toBe(0);
+    }
+    // The session's next task streams as before.
+    room.stream({ ...piece, messageId: "m-next", seq: 1, delta: "Again" });
+    expect(a.of("stream").at(-1)).toMatchObject({ messageId: "m-next", delta: "Again" });
+  });
+
+  it("fans a runner's batch out in one frame per socket, with only the sessions it watches, in order", () => {
+    const both = join("both", who("ann"));
+    const one = join("one", who("bob"));
+    const twin = join("twin", who("cy"));
+    const none = join("none", who("dee"));
+    room.message(both, JSON.stringify({ type: "watch", sessionIds: ["s1", "s2"] }));
+    room.message(one, JSON.stringify({ type: "watch", sessionIds: ["s2"] }));
+    room.message(twin, JSON.stringify({ type: "watch", sessionIds: ["s1", "s2"] }));
+    const p = (sessionId: string, seq: number, delta: string) => ({
+      sessionId,
+      messageId: `m-${sessionId}`,
+      part: "text" as const,
+      seq,
+      delta,
+    });
+    const before = [both, one, twin, none].map((x) => x.sent.length);
+    const sent = room.streams([p("s1", 1, "A"), p("s2", 1, "x"), p("s1", 2, "B"), p("s1", 2, "B"), p("s2", 2, "y")]);
+    expect(sent).toBe(3);
+    const got = [both, one, twin, none].map((x, i) => x.sent.slice(before[i]));
+    expect(got[0]).toEqual([
+      {
+        type: "streams",
+        v: ROOM_PROTOCOL,
+        pieces: [p("s1", 1, "A"), p("s2", 1, "x"), p("s1", 2, "B"), p("s2", 2, "y")],
+      },
+    ]);
+    expect(got[2]).toEqual(got[0]);
+    expect(got[1]).toEqual([{ type: "streams", v: ROOM_PROTOCOL, pieces: [p("s2", 1, "x"), p("s2", 2, "y")] }]);
+    expect(got[3]).toEqual([]);
+    // A single piece goes as a plain `stream` frame; the text so far is kept as for single pieces.
+    room.streams([p("s2", 3, "z")]);
+    expect(one.sent.at(-1)).toEqual({ type: "stream", v: ROOM_PROTOCOL, ...p("s2", 3, "z") });
+    const late = join("late", who("eve"));
+    room.message(late, JSON.stringify({ type: "watch", sessionIds: ["s1"] }));
+    expect(late.of("stream")).toEqual([expect.objectContaining({ delta: "AB", seq: 2, snapshot: true })]);
+    // A backlog the link hands over at once still goes in frames of the contract's size.
+    const n = one.sent.length;
+    room.streams(Array.from({ length: 450 }, (_, i) => p("s2", 10 + i, "w")));
+    expect(one.sent.slice(n).map((m) => (m.type === "streams" ? m.pieces.length : 0))).toEqual([200, 200, 50]);
   });
 
   it("keeps who a socket watches in its kept state (it survives hibernation), and bounds the list", () => {

@@ -82,7 +82,7 @@ export class RunnerLink extends Server<Env> {
       },
       sweepLeases: async () => sweepExpiredLeases(await this.ctxFor(), this.name),
       worksOn: async (boardId, sessionId) => runnerWorksOn(await this.ctxFor(), boardId, sessionId),
-      stream: async (boardId, piece) => relayStream(await this.ctxFor(), boardId, piece),
+      stream: async (boardId, pieces) => relayStream(await this.ctxFor(), boardId, pieces),
     },
     terminals: {
       fromRunner: (frame) => this.hub.fromRunner(frame),

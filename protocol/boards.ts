@@ -1,6 +1,9 @@
 import { z } from "zod";
 import { Email } from "./auth.ts";
-import { Color, Name, Role, Text } from "./common.ts";
+import { Color, HttpUrl, Name, Role, Text } from "./common.ts";
+import { Provider } from "./models.ts";
+import { PermissionMode } from "./sessions.ts";
+import { templateProblem } from "./templates.ts";
 
 export const Board = z.object({
   id: z.string(),
@@ -33,6 +36,28 @@ export const PatchMemberBody = z.object({ role: Role });
 const Coord = z.number().finite().min(-1_000_000).max(1_000_000);
 const Size = z.number().finite().min(40).max(100_000);
 
+/**
+ * What dropping a worktree into a zone does with the zone's rendered prompt: start a new session
+ * with these settings, send it to the worktree's latest session, or show it to the person who
+ * dropped it to edit and send. One drop fires once, decided on the edge.
+ */
+export const ZONE_TRIGGER_BEHAVIOURS = ["new_session", "latest_session", "ask"] as const;
+export const ZoneTriggerBehaviour = z.enum(ZONE_TRIGGER_BEHAVIOURS);
+export const ZoneTrigger = z.object({
+  behaviour: ZoneTriggerBehaviour,
+  provider: Provider,
+  model: Text.trim().min(1, "must not be empty").max(200),
+  permissionMode: PermissionMode.default("ask"),
+  baseUrl: HttpUrl.optional(),
+});
+export type ZoneTrigger = z.infer<typeof ZoneTrigger>;
+
+/** A template is checked when it is saved, so a drop never fires a prompt nobody could have meant. */
+const PromptTemplate = Text.max(20_000).superRefine((t, ctx) => {
+  const problem = templateProblem(t);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+
 export const Zone = z.object({
   id: z.string(),
   boardId: z.string(),
@@ -44,6 +69,8 @@ export const Zone = z.object({
   height: z.number(),
   /** Prompt fired when a worktree is dropped in; `{{worktree.name}}`-style placeholders. */
   promptTemplate: z.string(),
+  /** Null: dropping a worktree here only moves it. */
+  trigger: ZoneTrigger.nullable(),
   createdAt: z.number(),
   updatedAt: z.number(),
 });
@@ -56,7 +83,9 @@ export const CreateZoneBody = z.object({
   y: Coord.default(0),
   width: Size.default(480),
   height: Size.default(320),
-  promptTemplate: Text.max(20_000).default(""),
+  promptTemplate: PromptTemplate.default(""),
+  /** Needs a non-empty template (checked by the zone service, for REST and MCP alike). */
+  trigger: ZoneTrigger.nullable().default(null),
 });
 export const PatchZoneBody = z
   .object({
@@ -66,7 +95,8 @@ export const PatchZoneBody = z
     y: Coord,
     width: Size,
     height: Size,
-    promptTemplate: Text.max(20_000),
+    promptTemplate: PromptTemplate,
+    trigger: ZoneTrigger.nullable(),
   })
   .partial()
   .refine((b) => Object.keys(b).length > 0, "nothing to change");

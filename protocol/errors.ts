@@ -37,6 +37,8 @@ export const ERROR_CODES = [
   "email_taken",
   "bad_zone",
   "conflict",
+  // comments
+  "not_author",
   // runners, repos, worktrees
   "not_runner_owner",
   "runner_revoked",
@@ -59,6 +61,11 @@ export const ERROR_CODES = [
   "provider_unavailable",
   "task_not_queued",
   "request_answered",
+  // keys and environment variables
+  "secret_unreadable",
+  // MCP servers attached to sessions
+  "mcp_server_exists",
+  "agents_cannot_add_servers",
   // jobs (the runner's side)
   "stale_lease",
   "concurrent_events",

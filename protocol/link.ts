@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { Text } from "./common.ts";
-import { StreamFrame } from "./room.ts";
+import { StreamBatch, StreamFrame } from "./room.ts";
 import { Decision, PermissionMode } from "./sessions.ts";
 import { terminalLinkMessages, terminalRunnerFrames } from "./terminals.ts";
 
@@ -82,6 +82,12 @@ export const RunnerFrame = z.discriminatedUnion("type", [
    * active job on that board.
    */
   z.object({ type: z.literal("stream"), v, boardId: Text.min(1).max(64), ...StreamFrame.shape }),
+  /**
+   * What the runner gathered for one board in its coalescing window (one window per runner, over
+   * every session it runs): relayed in order, each piece as a `stream` frame would be. A piece of a
+   * session this runner holds no active task of is dropped (and the runner told), not the batch.
+   */
+  z.object({ type: z.literal("streams"), v, boardId: Text.min(1).max(64), pieces: StreamBatch }),
   /** Shared terminals: `term.output`, `term.screen`, … (protocol/terminals.ts). */
   ...terminalRunnerFrames(v),
 ]);

@@ -1,7 +1,10 @@
 import { z } from "zod";
-import { Board, Member, Zone } from "./boards.ts";
+import { Board, Member, Zone, ZoneTrigger } from "./boards.ts";
+import { Comment } from "./comments.ts";
 import { Text } from "./common.ts";
 import { Job } from "./jobs.ts";
+import { McpServer } from "./mcp-servers.ts";
+import { Notification } from "./notifications.ts";
 import { Repo } from "./repos.ts";
 import { Runner } from "./runners.ts";
 import { Message, Session, Task } from "./sessions.ts";
@@ -95,6 +98,10 @@ export const EntityRows = {
   message: Message,
   /** A shared terminal: listed on its worktree's card while not ended. */
   terminal: Terminal,
+  /** Threaded comments on the board, its zones, worktrees and sessions. */
+  comment: Comment,
+  /** An MCP server config on the board (names and last four of its secrets, never the values). */
+  mcp_server: McpServer,
 } as const;
 export type EntityType = keyof typeof EntityRows;
 export type EntityRow<E extends EntityType> = z.infer<(typeof EntityRows)[E]>;
@@ -126,6 +133,8 @@ export const EntityEvent = z.discriminatedUnion("entity", [
   entityEvent("task"),
   entityEvent("message"),
   entityEvent("terminal"),
+  entityEvent("comment"),
+  entityEvent("mcp_server"),
 ]);
 export type EntityEvent = z.infer<typeof EntityEvent>;
 
@@ -147,6 +156,16 @@ export const StreamFrame = z.object({
 });
 export type StreamFrame = z.infer<typeof StreamFrame>;
 
+/** At most this many pieces travel in one batch, on the runner's link and from the room. */
+export const MAX_STREAM_PIECES = 200;
+/**
+ * Pieces of running messages gathered in one coalescing window: a runner's `streams` frame (every
+ * session it runs on one board, one window per runner) and a room's `streams` frame (the pieces of
+ * the sessions one socket watches). In order: a message's pieces keep their `seq` order.
+ */
+export const StreamBatch = z.array(StreamFrame).min(1).max(MAX_STREAM_PIECES);
+export type StreamBatch = z.infer<typeof StreamBatch>;
+
 /** Something one person should hear about (a mention, an agent waiting for them), to their sockets only. */
 export const Notice = z.object({
   kind: Text.min(1).max(40),
@@ -156,6 +175,10 @@ export const Notice = z.object({
   href: Text.regex(/^\/[^/]/, "must be an in-app path")
     .max(500)
     .optional(),
+  /** A zone's `ask` trigger: the rendered prompt, for the person who dropped the card to edit and send. */
+  ask: z.object({ zoneId: z.string(), worktreeId: z.string(), prompt: z.string(), trigger: ZoneTrigger }).optional(),
+  /** A stored notification (the bell): the tab adds it and counts it unread. */
+  notification: Notification.optional(),
 });
 export type Notice = z.infer<typeof Notice>;
 
@@ -174,6 +197,8 @@ export const ServerMessage = z.discriminatedUnion("type", [
   }),
   EntityEvent,
   z.object({ type: z.literal("stream"), v, ...StreamFrame.shape, snapshot: z.boolean().optional() }),
+  /** Several live pieces at once (never snapshots): treat each as a `stream` frame, in order. */
+  z.object({ type: z.literal("streams"), v, pieces: StreamBatch }),
   z.object({ type: z.literal("notice"), v, notice: Notice }),
   z.object({ type: z.literal("error"), v, code: z.string(), message: z.string() }),
 ]);

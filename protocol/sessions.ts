@@ -1,6 +1,8 @@
 import { z } from "zod";
 import { HttpUrl, Id, Text } from "./common.ts";
+import { McpServerIds, McpServerRefused, McpServerRuntime } from "./mcp-servers.ts";
 import { Provider, Usage } from "./models.ts";
+import { KeySource, TaskSecrets } from "./secrets.ts";
 
 /**
  * Agent sessions. A session is a conversation with one model in one worktree; each prompt is a
@@ -177,6 +179,8 @@ export const Session = z.object({
   /** `fork` (a copy up to a message) or `spawn` (a child started with a prompt); null for a root. */
   origin: z.enum(["fork", "spawn"]).nullable(),
   forkedFromMessageId: z.string().nullable(),
+  /** The zone whose trigger started it (a worktree dropped there); null when a person did. */
+  zoneId: z.string().nullable(),
   provider: Provider,
   model: z.string(),
   /** OpenAI-compatible servers: where to send requests (null: the runner's OPENAI_BASE_URL, or OpenAI). */
@@ -197,6 +201,8 @@ export const Session = z.object({
   pending: z.array(PermissionRequest),
   /** Tools approved "for the rest of the session". */
   allowedTools: z.array(z.string()),
+  /** The board's MCP servers this session's agent gets (`protocol/mcp-servers.ts`), from its next task on. */
+  mcpServerIds: z.array(z.string()),
   /** Prompts waiting behind the running one. */
   queued: z.number().int().nonnegative(),
   messageCount: z.number().int().nonnegative(),
@@ -223,6 +229,8 @@ export const Task = z.object({
   error: z.string().nullable(),
   jobId: z.string().nullable(),
   stoppedBy: z.string().nullable(),
+  /** Whose credentials the model calls used: the prompter's own key, or the runner's; null until it starts. */
+  keySource: KeySource.nullable(),
   createdAt: z.number(),
   startedAt: z.number().nullable(),
   endedAt: z.number().nullable(),
@@ -235,6 +243,17 @@ export type SessionDetail = z.infer<typeof SessionDetail>;
 export const SessionPageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(500),
   cursor: Text.max(64).optional(),
+  /** Only the sessions of one worktree, in one status, or of one provider. */
+  worktreeId: Text.max(64).optional(),
+  status: SessionStatus.optional(),
+  provider: Provider.optional(),
+});
+
+/** A session's tasks (its prompts), oldest first. */
+export const TaskPageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  cursor: Text.max(64).optional(),
+  status: TaskStatus.optional(),
 });
 
 export const Prompt = Text.trim().min(1, "must not be empty").max(100_000, "must be at most 100,000 characters");
@@ -249,13 +268,17 @@ export const CreateSessionBody = z.object({
   permissionMode: PermissionMode.default("ask"),
   title: SessionTitle.optional(),
   prompt: Prompt.optional(),
+  /** Started from a zone's "ask" trigger: the session shows which zone. */
+  zoneId: Id.optional(),
+  /** The board's MCP servers to attach (their tools join the agent's from the first task). */
+  mcpServerIds: McpServerIds.optional(),
 });
 export type CreateSessionBody = z.input<typeof CreateSessionBody>;
 
 export const PatchSessionBody = z
-  .object({ title: SessionTitle, permissionMode: PermissionMode })
+  .object({ title: SessionTitle, permissionMode: PermissionMode, mcpServerIds: McpServerIds })
   .partial()
-  .refine((b) => Object.keys(b).length > 0, "nothing to change: send title or permissionMode");
+  .refine((b) => Object.keys(b).length > 0, "nothing to change: send title, permissionMode or mcpServerIds");
 
 export const PromptBody = z.object({ text: Prompt });
 export const PatchTaskBody = z.object({ prompt: Prompt });
@@ -281,6 +304,18 @@ export const TaskContext = z.object({
   worktreePath: z.string(),
   /** Who prompted, as the agent's tools name them. */
   prompterName: z.string().nullable(),
+  /**
+   * Trellis's own MCP server for this session's agent: the URL and a Bearer token (never put in a
+   * URL) that sees what the session's user may see on this board and knows its session. It
+   * expires at `expiresAt` and ends when the session is deleted or its next task starts.
+   */
+  mcp: z.object({ url: z.string(), token: z.string(), expiresAt: z.number() }),
+  /** The prompter's own key and environment variables (`protocol/secrets.ts`); absent from older edges. */
+  secrets: TaskSecrets.optional(),
+  /** The MCP servers the session picked that this runner may start, secrets unsealed (lease holder only). */
+  mcpServers: z.array(McpServerRuntime).default([]),
+  /** Those it may not start, with why: the runner says so in the transcript. */
+  mcpRefused: z.array(McpServerRefused).default([]),
 });
 export type TaskContext = z.infer<typeof TaskContext>;
 

@@ -105,6 +105,9 @@ export const PatchWorktreeBody = z
 export const WorktreePageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(500),
   cursor: Text.max(64).optional(),
+  /** Only the cards in one zone, or in one status. */
+  zoneId: Text.max(64).optional(),
+  status: z.enum(["creating", "ready", "deleting", "error"]).optional(),
 });
 /**
  * `POST /api/boards/:boardId/worktrees/:worktreeId/retry`: run the create again for a card in

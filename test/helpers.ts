@@ -208,3 +208,33 @@ export function inbox(ws: WebSocket) {
     },
   };
 }
+
+/**
+ * A session row on a fresh board of `userId`'s, written straight into D1 (with the runner, repo
+ * and worktree it needs), for tests about credentials rather than about sessions.
+ */
+export async function insertSession(userId: string) {
+  const id = () => crypto.randomUUID();
+  const [runnerId, repoId, boardId, worktreeId, sessionId] = [id(), id(), id(), id(), id()];
+  await testEnv.DB.batch([
+    testEnv.DB.prepare("INSERT INTO runners (id, owner_id, name) VALUES (?, ?, 'seeded')").bind(runnerId, userId),
+    testEnv.DB.prepare("INSERT INTO repos (id, runner_id, name, created_by) VALUES (?, ?, ?, ?)").bind(
+      repoId,
+      runnerId,
+      `repo-${repoId}`,
+      userId,
+    ),
+    testEnv.DB.prepare("INSERT INTO boards (id, name, owner_id) VALUES (?, 'Seeded', ?)").bind(boardId, userId),
+    testEnv.DB.prepare("INSERT INTO board_members (board_id, user_id, role) VALUES (?, ?, 'owner')").bind(
+      boardId,
+      userId,
+    ),
+    testEnv.DB.prepare(
+      "INSERT INTO worktrees (id, board_id, repo_id, runner_id, name, branch, status, created_by) VALUES (?, ?, ?, ?, 'wt', 'wt', 'ready', ?)",
+    ).bind(worktreeId, boardId, repoId, runnerId, userId),
+    testEnv.DB.prepare(
+      "INSERT INTO sessions (id, board_id, worktree_id, provider, model, created_by) VALUES (?, ?, ?, 'anthropic', 'claude-sonnet-4-5', ?)",
+    ).bind(sessionId, boardId, worktreeId, userId),
+  ]);
+  return { boardId, sessionId, worktreeId };
+}

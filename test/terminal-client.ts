@@ -44,6 +44,8 @@ export interface ViewerOptions {
   noAck?: boolean;
   /** Skip rendering: count characters only (the bench's throughput viewers). */
   countOnly?: boolean;
+  /** Send the edge's own Origin, as a browser on the board's page does (ticket auth only). */
+  origin?: boolean;
 }
 
 type Msg<K extends TerminalServerMessage["type"]> = Extract<TerminalServerMessage, { type: K }>;
@@ -82,6 +84,7 @@ export class TerminalViewer {
       const t = await api<TerminalTicket>(base, `/api/terminals/${terminalId}/ticket`, { token, method: "POST" });
       q.set("ticket", t.ticket);
       runnerId = t.runnerId;
+      if (opts.origin) headers = { origin: new URL(base).origin };
     } else {
       runnerId = (await api<TerminalTicket>(base, `/api/terminals/${terminalId}/ticket`, { token, method: "POST" }))
         .runnerId;

@@ -3,11 +3,15 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import pkg from "../package.json" with { type: "json" };
 import { AppError } from "./lib/errors.ts";
+import { mcpRoute } from "./mcp/route.ts";
 import type { AppEnv } from "./middleware.ts";
 import { requireUser } from "./middleware.ts";
+import { attention } from "./routes/attention.ts";
 import { auth } from "./routes/auth.ts";
 import { boards } from "./routes/boards.ts";
+import { comments } from "./routes/comments.ts";
 import { jobs } from "./routes/jobs.ts";
+import { mcpServers } from "./routes/mcp-servers.ts";
 import { me } from "./routes/me.ts";
 import { runnerApi } from "./routes/runner-api.ts";
 import { boardRunners, runners } from "./routes/runners.ts";
@@ -29,6 +33,9 @@ const api = new Hono<AppEnv>()
   .route("/boards", boardRunners)
   .route("/boards", worktrees)
   .route("/boards", sessions)
+  .route("/boards", comments)
+  .route("/boards", attention)
+  .route("/boards", mcpServers)
   .route("/runners", runners)
   .route("/jobs", jobs)
   .route("/tokens", tokens)
@@ -47,6 +54,7 @@ export const app = new Hono<AppEnv>()
   )
   .route("/api", api)
   .route("/runner", runnerApi)
+  .all("/mcp", (c) => mcpRoute(c.req.raw, c.env))
   .notFound((c) =>
     c.json({ error: { code: "not_found", message: `No route for ${c.req.method} ${c.req.path}.` } }, 404),
   )

@@ -19,7 +19,7 @@ export function depsFor(env: Env, actorId: string | null = null): Deps {
   };
   return {
     db: openDb(env.DB),
-    config: { singleUser: env.SINGLE_USER === "1", jwtSecret: env.JWT_SECRET },
+    config: { singleUser: env.SINGLE_USER === "1", jwtSecret: env.JWT_SECRET, encryptionKey: env.ENCRYPTION_KEY },
     publish: (boardId, change) =>
       attempt("publish to board room", boardId, () =>
         getBoardRoom(env, boardId).publish({
@@ -33,8 +33,8 @@ export function depsFor(env: Env, actorId: string | null = null): Deps {
     rooms: {
       endSockets: (boardId, match) =>
         attempt("ending sockets", boardId, () => getBoardRoom(env, boardId).endSockets(match)),
-      stream: (boardId, piece) =>
-        attempt("stream to board room", boardId, () => getBoardRoom(env, boardId).stream(piece)),
+      stream: (boardId, pieces) =>
+        attempt("stream to board room", boardId, () => getBoardRoom(env, boardId).stream(pieces)),
       notify: (boardId, userId, notice) =>
         attempt("notice to board room", boardId, () => getBoardRoom(env, boardId).notify(userId, notice)),
     },

@@ -148,7 +148,13 @@ export function seedSql(plan: SeedPlan): { sql: string; seeded: Seeded } {
 /** Write the SQL next to the edge's state and run it against that local D1. */
 export function seed(stateDir: string, plan: SeedPlan): Seeded {
   const { sql, seeded } = seedSql(plan);
-  const file = join(stateDir, "bench-board-seed.sql");
+  executeLocalSql(stateDir, sql, "bench-board-seed.sql");
+  return seeded;
+}
+
+/** Run SQL against the local D1 of a `wrangler dev` started with `--persist-to stateDir`. */
+export function executeLocalSql(stateDir: string, sql: string, fileName: string): void {
+  const file = join(stateDir, fileName);
   writeFileSync(file, sql);
   const bin = join(ROOT, "node_modules/.bin");
   const r = spawnSync(
@@ -167,5 +173,4 @@ export function seed(stateDir: string, plan: SeedPlan): Seeded {
     },
   );
   if (r.status !== 0) throw new Error(`seeding D1 failed:\n${r.stdout}\n${r.stderr}`);
-  return seeded;
 }

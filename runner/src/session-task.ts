@@ -7,20 +7,20 @@ import type {
   SessionEvent,
   StreamFrame,
 } from "../../protocol/index.ts";
+import { TRELLIS_MCP_NAME } from "../../protocol/index.ts";
 import type { AgentSink, PermissionAnswer, PermissionAsk } from "./agent/index.ts";
 import { type Edge, isStaleLease, isTransient } from "./edge.ts";
 import { backoff, type FrameBody } from "./link.ts";
+import { StreamWindow } from "./stream-window.ts";
 
 /**
  * One `session.task` job on this runner: fetch the task's context from the edge, run the agent,
  * and carry what it reports where it belongs. Text being written goes up the link as stream
- * frames (coalesced, never stored); finished messages, state, permission requests and spawns go
+ * frames (coalesced in one window per runner, never stored); finished messages, state, permission requests and spawns go
  * to the edge as job events (in order, each exactly once); permission decisions and mode changes
  * come back down the link.
  */
 
-/** Deltas are gathered this long before they go up the link: a few frames a second per message, not hundreds. */
-const COALESCE_MS = 16;
 /** Posting an event is retried this many times while the edge is unreachable. */
 const MAX_EVENT_ATTEMPTS = 10;
 
@@ -47,9 +47,12 @@ const allowedBy = (mode: PermissionMode, tool: string) => mode === "full" || (mo
 export class SessionTasks {
   private readonly live = new Map<string, Live>();
   private readonly host: SessionHost;
+  /** One coalescing window for every task this runner runs. */
+  private readonly window: StreamWindow;
 
   constructor(host: SessionHost) {
     this.host = host;
+    this.window = new StreamWindow((frame) => host.send(frame));
   }
 
   /** Link frames for running tasks: a person's decision, or a new permission mode. */
@@ -94,7 +97,7 @@ export class SessionTasks {
     const ctx = await edge.taskContext(job.id, job.leaseToken);
     const { session } = ctx;
     const events = new EventPoster(edge, job.id, job.leaseToken);
-    const stream = new StreamSender(this.host, job.boardId, payload.sessionId);
+    const stream = new TaskStream(this.window, job.boardId, payload.sessionId);
     const live: Live = {
       leaseToken: job.leaseToken,
       mode: session.permissionMode,
@@ -123,7 +126,7 @@ export class SessionTasks {
       // The pieces still gathering go up first: a watcher must never get text of a message after
       // the stored message itself (the post takes the shorter way to the room often enough).
       message: (m) => {
-        stream.flush();
+        stream.flush(m.id);
         return events.post({ kind: "message", data: m });
       },
       state: (s) => events.post({ kind: "state", data: s }),
@@ -166,6 +169,20 @@ export class SessionTasks {
         permissionMode: () => live.mode,
         allowedTools: new Set(session.allowedTools),
         env: this.host.env,
+        mcp: {
+          // Trellis's own /mcp first, with the session's token as a header (never in the URL).
+          servers: [
+            {
+              id: TRELLIS_MCP_NAME,
+              name: TRELLIS_MCP_NAME,
+              transport: "http",
+              url: ctx.mcp.url,
+              headers: { authorization: `Bearer ${ctx.mcp.token}` },
+            },
+            ...ctx.mcpServers,
+          ],
+          refused: ctx.mcpRefused,
+        },
         signal,
         sink,
       });
@@ -215,68 +232,35 @@ class EventPoster {
   }
 }
 
-/** Stream pieces for one session, gathered per message part for a few ms and sent up the link. */
-class StreamSender {
-  private pending = new Map<string, { messageId: string; part: StreamFrame["part"]; text: string }>();
-  private seqs = new Map<string, number>();
-  private parts = new Map<string, Set<StreamFrame["part"]>>();
-  private timer: NodeJS.Timeout | undefined;
-
-  private readonly host: SessionHost;
+/** One task's view of the runner's stream window: which of its messages are still open. */
+class TaskStream {
+  private readonly ids = new Set<string>();
+  private readonly window: StreamWindow;
   private readonly boardId: string;
   private readonly sessionId: string;
 
-  constructor(host: SessionHost, boardId: string, sessionId: string) {
-    this.host = host;
+  constructor(window: StreamWindow, boardId: string, sessionId: string) {
+    this.window = window;
     this.boardId = boardId;
     this.sessionId = sessionId;
   }
 
   delta(messageId: string, part: StreamFrame["part"], text: string): void {
-    if (!text) return;
-    const key = `${messageId} ${part}`;
-    const p = this.pending.get(key);
-    if (p) p.text += text;
-    else this.pending.set(key, { messageId, part, text });
-    const seen = this.parts.get(messageId) ?? new Set();
-    this.parts.set(messageId, seen.add(part));
-    this.timer ??= setTimeout(() => this.flush(), COALESCE_MS);
+    this.ids.add(messageId);
+    this.window.delta(this.boardId, this.sessionId, messageId, part, text);
+  }
+
+  flush(messageId: string): void {
+    this.window.flushMessage(messageId);
   }
 
   end(messageId: string): void {
-    this.flush();
-    for (const part of this.parts.get(messageId) ?? []) this.frame(messageId, part, "", true);
-    this.parts.delete(messageId);
-    this.seqs.delete(messageId);
+    this.ids.delete(messageId);
+    this.window.end(messageId);
   }
 
   close(): void {
-    for (const id of [...this.parts.keys()]) this.end(id);
-    clearTimeout(this.timer);
-  }
-
-  flush(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    for (const p of this.pending.values()) {
-      // A delta is capped at 64 KiB on the wire: a burst bigger than that goes in pieces.
-      for (let i = 0; i < p.text.length; i += 60_000) this.frame(p.messageId, p.part, p.text.slice(i, i + 60_000));
-    }
-    this.pending.clear();
-  }
-
-  private frame(messageId: string, part: StreamFrame["part"], delta: string, done?: boolean): void {
-    const seq = (this.seqs.get(messageId) ?? 0) + 1;
-    this.seqs.set(messageId, seq);
-    this.host.send({
-      type: "stream",
-      boardId: this.boardId,
-      sessionId: this.sessionId,
-      messageId,
-      seq,
-      part,
-      delta,
-      ...(done ? { done: true } : {}),
-    });
+    for (const id of this.ids) this.window.end(id);
+    this.ids.clear();
   }
 }

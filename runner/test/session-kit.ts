@@ -184,6 +184,8 @@ type Msg<K extends ServerMessage["type"]> = Extract<ServerMessage, { type: K }>;
 /** A board-room socket as the CLI opens one: bearer token on the upgrade. Every frame is kept, with when it came. */
 export class Room {
   readonly messages: { msg: ServerMessage; at: number }[] = [];
+  /** Each `streams` frame that came, as the session of each of its pieces. */
+  readonly batches: string[][] = [];
   private waiters: { pred: (m: ServerMessage) => boolean; resolve: (m: ServerMessage) => void }[] = [];
   readonly ws: WebSocket;
   private constructor(ws: WebSocket) {
@@ -196,11 +198,17 @@ export class Room {
       } catch {
         return;
       }
-      this.messages.push({ msg, at });
-      for (const w of [...this.waiters]) {
-        if (w.pred(msg)) {
-          this.waiters.splice(this.waiters.indexOf(w), 1);
-          w.resolve(msg);
+      // A batch is kept as the pieces it carries, each as the `stream` frame it stands for.
+      const each: ServerMessage[] =
+        msg.type === "streams" ? msg.pieces.map((p) => ({ type: "stream", v: msg.v, ...p })) : [msg];
+      if (msg.type === "streams") this.batches.push(msg.pieces.map((p) => p.sessionId));
+      for (const m of each) {
+        this.messages.push({ msg: m, at });
+        for (const w of [...this.waiters]) {
+          if (w.pred(m)) {
+            this.waiters.splice(this.waiters.indexOf(w), 1);
+            w.resolve(m);
+          }
         }
       }
     });

@@ -218,6 +218,64 @@ describe("streaming to the board", () => {
     expect(c.entities("message")).toEqual([]);
     for (const r of [a, b, c]) r.close();
   });
+
+  it("sessions streaming at once share the runner's window: a watcher gets their pieces together in batches, each text whole", async () => {
+    const wts = await Promise.all([readyWorktree(w, "batch-a"), readyWorktree(w, "batch-b")]);
+    const sessions = await Promise.all(
+      wts.map((wt) =>
+        owner.start({ worktreeId: wt.id, provider: "anthropic", model: MODEL.anthropic, permissionMode: "full" }),
+      ),
+    );
+    const ids = sessions.map((x) => x.id);
+    const room = await Room.open(w.edge.url, w.s.boardId, owner.token);
+    room.watch(ids);
+    await new Promise((r) => setTimeout(r, 200));
+    const texts = ids.map((_, n) => Array.from({ length: 50 }, (_, i) => `s${n}w${i}`).join(" "));
+    w.server.script(
+      "anthropic",
+      texts.map((text) => ({ text, chunkSize: 6, chunkDelayMs: 5 })),
+    );
+    const tasks = await Promise.all(ids.map((id, n) => owner.prompt(id, `Write text ${n}.`)));
+    await Promise.all(ids.map((id, n) => taskEnded(owner, id, tasks[n]!.id)));
+    await new Promise((r) => setTimeout(r, 300));
+    for (const id of ids) {
+      const said = room
+        .streams(id)
+        .filter((f) => f.part === "text")
+        .map((f) => f.delta)
+        .join("");
+      expect(texts).toContain(said);
+    }
+    // One frame carried pieces of both sessions: the window is the runner's, not each session's.
+    expect(room.batches.some((b) => ids.every((id) => b.includes(id)))).toBe(true);
+    room.close();
+  });
+
+  it("a burst written all at once reaches a watcher whole, every piece before the stored message", async () => {
+    const wt = await readyWorktree(w, "burst");
+    const s = await owner.start({ worktreeId: wt.id, provider: "openai", model: MODEL.openai, permissionMode: "full" });
+    const room = await Room.open(w.edge.url, w.s.boardId, owner.token);
+    room.watch([s.id]);
+    await new Promise((r) => setTimeout(r, 200));
+    // No pause between chunks: the whole answer lands inside one coalescing window, so the runner
+    // posts the finished message while its last pieces are still gathering.
+    const text = Array.from({ length: 60 }, (_, i) => `burst${i}`).join(" ");
+    w.server.script("openai", [{ text, chunkSize: 4, chunkDelayMs: 0 }]);
+    const task = await owner.prompt(s.id, "All at once.");
+    const message = await room.next(
+      "entity",
+      (e) => e.entity === "message" && (e.row as Message | null)?.role === "assistant",
+      15_000,
+    );
+    await taskEnded(owner, s.id, task.id);
+    await new Promise((r) => setTimeout(r, 300));
+    const order = room.messages.map((m) => m.msg);
+    const pieces = room.streams(s.id).filter((f) => f.messageId === message.id && f.part === "text");
+    expect(pieces.map((f) => f.delta).join("")).toBe(text);
+    const lastText = pieces.filter((f) => f.delta).at(-1)!;
+    expect(order.indexOf(message)).toBeGreaterThan(order.indexOf(lastText));
+    room.close();
+  });
 });
 
 const LONG = "Thinking about it carefully, step by step, before I change anything at all. ".repeat(30);

@@ -321,16 +321,75 @@ export const comments = sqliteTable(
       .references(() => boards.id, { onDelete: "cascade" }),
     /** board | zone | worktree | session */
     targetType: text("target_type").notNull(),
+    /** The zone, worktree or session's id (the board's own for a board thread). */
     targetId: text("target_id").notNull(),
+    /** The thread a reply belongs to; null for the thread itself (which carries the target). */
     parentId: text("parent_id"),
     authorId: text("author_id").notNull(),
     body: text("body").notNull(),
     resolvedAt: integer("resolved_at"),
+    // The target again, as real foreign keys: a thread goes with what it is pinned to.
+    zoneId: text("zone_id").references(() => zones.id, { onDelete: "cascade" }),
+    worktreeId: text("worktree_id").references(() => worktrees.id, { onDelete: "cascade" }),
+    sessionId: text("session_id").references(() => sessions.id, { onDelete: "cascade" }),
+    /** Mentions, the pin point, the message it is on, who resolved it, when it was edited. */
     data: json<Record<string, unknown>>("data").notNull().default({}),
     createdAt: integer("created_at").notNull().default(now),
     updatedAt: integer("updated_at").notNull().default(now),
   },
-  (t) => [index("comments_target").on(t.boardId, t.targetType, t.targetId)],
+  (t) => [index("comments_target").on(t.boardId, t.targetType, t.targetId), index("comments_parent").on(t.parentId)],
+);
+
+/** One row per person, emoji and comment: adding and taking back a reaction never races another's. */
+export const commentReactions = sqliteTable(
+  "comment_reactions",
+  {
+    commentId: text("comment_id")
+      .notNull()
+      .references(() => comments.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    emoji: text("emoji").notNull(),
+    createdAt: integer("created_at").notNull().default(now),
+  },
+  (t) => [primaryKey({ columns: [t.commentId, t.userId, t.emoji] })],
+);
+
+/** When a person last looked at a session: what "finished since you last looked" is measured from. */
+export const sessionViews = sqliteTable(
+  "session_views",
+  {
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    sessionId: text("session_id")
+      .notNull()
+      .references(() => sessions.id, { onDelete: "cascade" }),
+    boardId: text("board_id").notNull(),
+    seenAt: integer("seen_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.sessionId] }), index("session_views_board").on(t.userId, t.boardId)],
+);
+
+/** Things one person should hear about: a mention, a permission request, a session of theirs ended. */
+export const notifications = sqliteTable(
+  "notifications",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    boardId: text("board_id")
+      .notNull()
+      .references(() => boards.id, { onDelete: "cascade" }),
+    kind: text("kind", { enum: ["mention", "permission", "session_finished", "session_failed"] }).notNull(),
+    /** Title, body, link, and what it is about (comment, session, worktree, who). */
+    data: json<Record<string, unknown>>("data").notNull().default({}),
+    readAt: integer("read_at"),
+    createdAt: integer("created_at").notNull().default(now),
+  },
+  (t) => [index("notifications_user").on(t.userId, t.readAt, t.id)],
 );
 
 /**
@@ -434,3 +493,56 @@ export const terminalTickets = sqliteTable("terminal_tickets", {
   terminalId: text("terminal_id").notNull(),
   expiresAt: integer("expires_at").notNull(),
 });
+
+/**
+ * A person's provider keys (`kind` key, `name` the provider) and environment variables (`kind`
+ * env, `name` the variable), sealed with AES-GCM under ENCRYPTION_KEY and bound to the user, kind
+ * and name (`worker/services/user-secrets.ts`). Only `sealed` holds the value; `key_version` is
+ * the version it was sealed with, so rotation finds what is not on the current key.
+ */
+export const userSecrets = sqliteTable(
+  "user_secrets",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    kind: text("kind").notNull(),
+    name: text("name").notNull(),
+    sealed: text("sealed").notNull(),
+    keyVersion: integer("key_version").notNull(),
+    /** For display only; null when the value is too short to show any of it. */
+    last4: text("last4"),
+    /** Where an OpenAI-compatible key is sent: not a secret, shown in settings. */
+    baseUrl: text("base_url"),
+    createdAt: integer("created_at").notNull().default(now),
+    updatedAt: integer("updated_at").notNull().default(now),
+  },
+  (t) => [
+    uniqueIndex("user_secrets_name").on(t.userId, t.kind, t.name),
+    index("user_secrets_version").on(t.keyVersion),
+  ],
+);
+
+// ---- MCP servers attached to sessions ----
+
+/**
+ * An MCP server config on a board (`protocol/mcp-servers.ts`). `data` holds the command and args
+ * or the URL, the names and last four characters of its secrets, and `sealed`: the env values or
+ * header values, AES-GCM sealed with ENCRYPTION_KEY and bound to this row's id.
+ */
+export const mcpServers = sqliteTable(
+  "mcp_servers",
+  {
+    id: text("id").primaryKey(),
+    boardId: text("board_id")
+      .notNull()
+      .references(() => boards.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    transport: text("transport", { enum: ["stdio", "http"] }).notNull(),
+    data: json<Record<string, unknown>>("data").notNull().default({}),
+    createdBy: text("created_by").notNull(),
+    createdAt: integer("created_at").notNull().default(now),
+  },
+  (t) => [uniqueIndex("mcp_servers_board_name").on(t.boardId, t.name)],
+);

@@ -57,24 +57,80 @@ export function dummyPasswordHash(): Promise<string> {
   return dummyHash;
 }
 
-// AES-GCM for secrets users store (provider keys, env vars): `v1.<iv>.<ciphertext>`.
-async function aesKey(base64Key: string) {
-  return crypto.subtle.importKey("raw", fromBase64(base64Key), "AES-GCM", false, ["encrypt", "decrypt"]);
+// ---- secrets at rest ----
+//
+// Provider keys, env vars and MCP server secrets are sealed with AES-GCM under the Worker's
+// ENCRYPTION_KEY: `v<version>.<iv>.<ciphertext>`. The key is a comma-separated list, newest first,
+// each `<version>:<base64>` (a bare base64 key is version 1), so a key can be rotated: add the new
+// one in front, run the rotation, then drop the old one. Each secret is bound to where it lives
+// (`aad`, e.g. `user-key:<userId>:anthropic`), so a ciphertext copied to another row or another
+// user does not open there.
+
+export interface Keyring {
+  current: number;
+  keys: Map<number, CryptoKey>;
 }
 
-export async function encryptSecret(base64Key: string, plaintext: string): Promise<string> {
+const rings = new Map<string, Promise<Keyring>>();
+
+/** The keyring of an ENCRYPTION_KEY value (imported once per isolate). */
+export function keyring(raw: string): Promise<Keyring> {
+  let ring = rings.get(raw);
+  if (!ring) {
+    ring = importRing(raw);
+    rings.set(raw, ring);
+  }
+  return ring;
+}
+
+async function importRing(raw: string): Promise<Keyring> {
+  const keys = new Map<number, CryptoKey>();
+  let current = 0;
+  for (const part of raw
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const m = part.match(/^(\d+):(.+)$/);
+    const version = m ? Number(m[1]) : 1;
+    const bytes = fromBase64(m ? m[2]! : part);
+    if (bytes.length !== 32) throw new Error(`ENCRYPTION_KEY version ${version} must be 32 bytes of base64`);
+    if (keys.has(version)) throw new Error(`ENCRYPTION_KEY lists version ${version} twice`);
+    keys.set(version, await crypto.subtle.importKey("raw", bytes, "AES-GCM", false, ["encrypt", "decrypt"]));
+    if (current === 0) current = version;
+  }
+  if (current === 0) throw new Error("ENCRYPTION_KEY is empty: set it to 32 random bytes of base64");
+  return { current, keys };
+}
+
+export async function seal(ring: Keyring, plaintext: string, aad: string): Promise<string> {
   const iv = crypto.getRandomValues(new Uint8Array(12));
-  const ct = await crypto.subtle.encrypt({ name: "AES-GCM", iv }, await aesKey(base64Key), enc.encode(plaintext));
-  return `v1.${toBase64Url(iv)}.${toBase64Url(new Uint8Array(ct))}`;
+  const ct = await crypto.subtle.encrypt(
+    { name: "AES-GCM", iv, additionalData: enc.encode(aad) },
+    ring.keys.get(ring.current)!,
+    enc.encode(plaintext),
+  );
+  return `v${ring.current}.${toBase64Url(iv)}.${toBase64Url(new Uint8Array(ct))}`;
 }
 
-export async function decryptSecret(base64Key: string, sealed: string): Promise<string> {
+/** Throws when the key version is gone, the ciphertext was altered, or it belongs elsewhere (`aad`). */
+export async function unseal(ring: Keyring, sealed: string, aad: string): Promise<string> {
   const [v, iv, ct] = sealed.split(".");
-  if (v !== "v1" || !iv || !ct) throw new Error("unknown secret format");
+  const key = v?.startsWith("v") ? ring.keys.get(Number(v.slice(1))) : undefined;
+  if (!key || !iv || !ct)
+    throw new Error(`a secret sealed with key ${v ?? "?"} cannot be opened with this ENCRYPTION_KEY`);
   const pt = await crypto.subtle.decrypt(
-    { name: "AES-GCM", iv: fromBase64(iv) },
-    await aesKey(base64Key),
+    { name: "AES-GCM", iv: fromBase64(iv), additionalData: enc.encode(aad) },
+    key,
     fromBase64(ct),
   );
   return new TextDecoder().decode(pt);
+}
+
+/** The key version a secret was sealed with: rotation re-seals what is not the current one. */
+export const sealedVersion = (sealed: string): number => Number(sealed.split(".")[0]?.slice(1) ?? 0);
+
+/** Re-seal under the current key, or null when it already is. */
+export async function reseal(ring: Keyring, sealed: string, aad: string): Promise<string | null> {
+  if (sealedVersion(sealed) === ring.current) return null;
+  return seal(ring, await unseal(ring, sealed, aad), aad);
 }

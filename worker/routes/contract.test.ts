@@ -12,6 +12,7 @@ async function outcome<T>(res: Promise<Response>): Promise<Outcome<T>> {
 
 const rest: ServiceAdapter = {
   name: "REST",
+  full: true,
   as(user) {
     const send = <T>(method: string, path: string, json?: unknown) =>
       outcome<T>(call(`/api${path}`, { method, token: user.token, ...(json === undefined ? {} : { json }) }));

@@ -1,11 +1,13 @@
 import { Hono } from "hono";
-import { ChangePasswordBody } from "../../protocol/index.ts";
+import { ChangePasswordBody, NotificationQuery } from "../../protocol/index.ts";
 import { notFound } from "../lib/errors.ts";
 import { valid } from "../lib/validate.ts";
 import type { AppEnv } from "../middleware.ts";
 import { userId } from "../services/context.ts";
+import { listNotifications, markAllRead, markRead } from "../services/notifications.ts";
 import { changePassword, getUser, loginSource } from "../services/users.ts";
 import { checkOrigin, withCookie } from "./auth.ts";
+import { userSecrets } from "./user-secrets.ts";
 
 /** `/api/me`: the signed-in person. */
 export const me = new Hono<AppEnv>()
@@ -19,4 +21,12 @@ export const me = new Hono<AppEnv>()
     checkOrigin(c);
     const session = await changePassword(c.var.ctx, c.req.valid("json"), loginSource(c.req.header("cf-connecting-ip")));
     return c.json(withCookie(c, session));
-  });
+  })
+  .get("/notifications", valid("query", NotificationQuery), async (c) =>
+    c.json(await listNotifications(c.var.ctx, c.req.valid("query"))),
+  )
+  .route("/secrets", userSecrets)
+  .post("/notifications/read", async (c) => c.json(await markAllRead(c.var.ctx)))
+  .post("/notifications/:notificationId/read", async (c) =>
+    c.json(await markRead(c.var.ctx, c.req.param("notificationId"))),
+  );

@@ -94,7 +94,14 @@ export const runnerApi = new Hono<AppEnv>()
     c.json(await heartbeatJob(c.var.ctx, c.req.param("jobId"), c.req.valid("json").leaseToken)),
   )
   .post("/jobs/:jobId/session", valid("json", LeaseBody), async (c) =>
-    c.json(await taskContext(c.var.ctx, c.req.param("jobId"), c.req.valid("json").leaseToken)),
+    c.json(
+      await taskContext(
+        c.var.ctx,
+        c.req.param("jobId"),
+        c.req.valid("json").leaseToken,
+        `${new URL(c.req.url).origin}/mcp`,
+      ),
+    ),
   )
   .post("/jobs/:jobId/decisions", valid("json", LeaseBody), async (c) =>
     c.json(await taskDecisions(c.var.ctx, c.req.param("jobId"), c.req.valid("json").leaseToken)),

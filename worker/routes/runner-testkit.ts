@@ -2,7 +2,7 @@
  * Test helpers for the runner tests: they play the runner's side over real HTTP and a real link
  * socket, through the real Worker entry. Imported only by `*.test.ts`.
  */
-import type { GitState, JobClaim, LinkMessage, Repo, RunnerInfo } from "../../protocol/index.ts";
+import type { GitState, JobClaim, LinkMessage, Repo, RunnerInfo, TaskContext } from "../../protocol/index.ts";
 import { addMember, call, createBoard, json, registerUsers, testEnv } from "../../test/helpers.ts";
 
 /** The runner link of a runner, for tests that drive its alarm. */
@@ -106,4 +106,24 @@ export async function boardWithRepo(opts: { path: string; branches: string[] }) 
     result: { path: opts.path, defaultBranch: "main", branches: opts.branches },
   });
   return { owner, member, runner, boardId, repo };
+}
+
+/** Claim the next job as a session task, start it and fetch its context, as the runner does. */
+export async function takeSessionTask(credential: string) {
+  const c: JobClaim = await claim(credential);
+  if (c.job.type !== "session.task") throw new Error(`expected a session task, got ${c.job.type}`);
+  const started = await post(credential, `/runner/jobs/${c.job.id}/start`, { leaseToken: c.leaseToken });
+  if (started.status !== 200) throw new Error(`start failed: ${started.status} ${await started.text()}`);
+  const ctx = await json<TaskContext>(
+    post(credential, `/runner/jobs/${c.job.id}/session`, { leaseToken: c.leaseToken }),
+  );
+  let seq = 0;
+  const events = (...evs: { kind: string; data: Record<string, unknown> }[]) =>
+    post(credential, `/runner/jobs/${c.job.id}/events`, {
+      leaseToken: c.leaseToken,
+      events: evs.map((e) => ({ seq: ++seq, ...e })),
+    });
+  const complete = (outcome: Record<string, unknown>) =>
+    post(credential, `/runner/jobs/${c.job.id}/complete`, { leaseToken: c.leaseToken, ...outcome });
+  return { claim: c, ctx, events, complete };
 }

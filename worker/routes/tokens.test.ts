@@ -1,7 +1,7 @@
 import { base64url, exportJWK, generateKeyPair, SignJWT, UnsecuredJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ApiToken, CreatedApiToken } from "../../protocol/index.ts";
-import { call, expectError, json, registerUsers, type TestUser, testEnv } from "../../test/helpers.ts";
+import { call, expectError, insertSession, json, registerUsers, type TestUser, testEnv } from "../../test/helpers.ts";
 import { sha256 } from "../lib/crypto.ts";
 
 /** The JWT_SECRET vitest.worker.config.ts gives the Worker. */
@@ -177,16 +177,27 @@ describe("personal API tokens", () => {
 
   it("an agent's session token can use the API but cannot manage API tokens", async () => {
     const token = `trl_ses_${crypto.randomUUID()}`;
+    const { sessionId } = await insertSession(alice.id);
     await testEnv.DB.prepare(
       "INSERT INTO api_tokens (id, user_id, name, scope, session_id, token_hash, expires_at) VALUES (?, ?, 'agent', 'session', ?, ?, ?)",
     )
-      .bind(crypto.randomUUID(), alice.id, crypto.randomUUID(), await sha256(token), Date.now() + 60_000)
+      .bind(crypto.randomUUID(), alice.id, sessionId, await sha256(token), Date.now() + 60_000)
       .run();
     expect(await json(me(token))).toMatchObject({ id: alice.id });
     await expectError(call("/api/tokens", { token }), 403, "wrong_credential");
     await expectError(call("/api/tokens", { method: "POST", token, json: { name: "forever" } }), 403);
     const mine = await create(alice.token, "kept");
     await expectError(call(`/api/tokens/${mine.id}`, { method: "DELETE", token }), 403);
+  });
+
+  it("a session token whose session is gone is no credential", async () => {
+    const token = `trl_ses_${crypto.randomUUID()}`;
+    await testEnv.DB.prepare(
+      "INSERT INTO api_tokens (id, user_id, name, scope, session_id, token_hash, expires_at) VALUES (?, ?, 'agent', 'session', ?, ?, ?)",
+    )
+      .bind(crypto.randomUUID(), alice.id, crypto.randomUUID(), await sha256(token), Date.now() + 60_000)
+      .run();
+    await expectError(me(token), 401, "invalid_token");
   });
 
   it("an expired session token is refused", async () => {

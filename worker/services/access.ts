@@ -4,7 +4,7 @@ import type { Db } from "../db/client.ts";
 import { schema } from "../db/client.ts";
 import { forbidden, notFound } from "../lib/errors.ts";
 import type { Ctx } from "./context.ts";
-import { userId } from "./context.ts";
+import { boundBoard, userId } from "./context.ts";
 
 const RANK: Record<Role, number> = { viewer: 0, member: 1, owner: 2 };
 
@@ -13,6 +13,9 @@ const RANK: Record<Role, number> = { viewer: 0, member: 1, owner: 2 };
  * exist, so board ids cannot be probed; a member below `min` gets 403 saying what is needed.
  */
 export async function requireBoardRole(ctx: Ctx, boardId: string, min: Role): Promise<Role> {
+  // An agent's session token reaches its own board only; any other is as if it did not exist.
+  const bound = boundBoard(ctx);
+  if (bound !== null && bound !== boardId) throw notFound("Board");
   const role = await roleOn(ctx.db, boardId, userId(ctx));
   if (!role) throw notFound("Board");
   if (RANK[role] < RANK[min]) {

@@ -1,11 +1,11 @@
 import { and, desc, eq, lt, ne, sql } from "drizzle-orm";
 import type { Board, Page, PageQuery, Role } from "../../protocol/index.ts";
 import { schema } from "../db/client.ts";
-import { notFound } from "../lib/errors.ts";
+import { forbidden, notFound } from "../lib/errors.ts";
 import { newId } from "../lib/ids.ts";
 import { requireBoardRole } from "./access.ts";
 import type { Ctx } from "./context.ts";
-import { entity, removed, userId } from "./context.ts";
+import { boundBoard, entity, removed, userId } from "./context.ts";
 
 const { boards, boardMembers, runners, runnerBoards } = schema;
 
@@ -19,6 +19,12 @@ const toBoard = (r: typeof boards.$inferSelect, role: Role): Board => ({
 });
 
 export async function createBoard(ctx: Ctx, name: string): Promise<Board> {
+  if (boundBoard(ctx) !== null) {
+    throw forbidden(
+      "A session token works on its own session's board only; ask a person to create boards.",
+      "wrong_credential",
+    );
+  }
   const uid = userId(ctx);
   const id = newId();
   const [rows] = await ctx.db.batch([
@@ -44,14 +50,20 @@ export async function createBoard(ctx: Ctx, name: string): Promise<Board> {
   return toBoard(rows[0]!, "owner");
 }
 
-/** Boards the caller belongs to, newest first. */
+/** Boards the caller belongs to, newest first (a session token: its own board). */
 export async function listBoards(ctx: Ctx, q: PageQuery): Promise<Page<Board>> {
   const uid = userId(ctx);
   const rows = await ctx.db
     .select({ board: boards, role: boardMembers.role })
     .from(boardMembers)
     .innerJoin(boards, eq(boards.id, boardMembers.boardId))
-    .where(and(eq(boardMembers.userId, uid), q.cursor ? lt(boards.id, q.cursor) : undefined))
+    .where(
+      and(
+        eq(boardMembers.userId, uid),
+        q.cursor ? lt(boards.id, q.cursor) : undefined,
+        boundBoard(ctx) !== null ? eq(boards.id, boundBoard(ctx)!) : undefined,
+      ),
+    )
     .orderBy(desc(boards.id))
     .limit(q.limit + 1);
   const items = rows.slice(0, q.limit).map((r) => toBoard(r.board, r.role));

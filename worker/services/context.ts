@@ -11,7 +11,9 @@ export type Actor =
       via: "jwt" | "personal" | "session";
       /** Which sign-in or token this is (`fam:…`, `tok:…`): sockets remember it, so ending it ends them. */
       credential: CredentialName;
+      /** A session token's own session, and the one board it may reach (`via: "session"` only). */
       sessionId?: string;
+      boardId?: string;
     }
   | { kind: "runner"; runnerId: string; ownerId: string };
 
@@ -26,8 +28,8 @@ export type EntityChange = EntityEvent extends infer E
 export interface RoomPorts {
   /** End a user's sockets on one board (a credential ended). */
   endSockets(boardId: string, match: SocketMatch): Promise<void>;
-  /** A piece of a running agent message, to the board's sockets watching that session. */
-  stream(boardId: string, piece: StreamFrame): Promise<void>;
+  /** Pieces of running agent messages, in order, to the board's sockets watching their sessions. */
+  stream(boardId: string, pieces: StreamFrame[]): Promise<void>;
   /** Something for one person's sockets on a board only. */
   notify(boardId: string, userId: string, notice: Notice): Promise<void>;
 }
@@ -54,6 +56,8 @@ export interface Config {
   singleUser: boolean;
   /** HMAC key for access tokens (base64). */
   jwtSecret: string;
+  /** AES-GCM keys for secrets at rest, newest first (`worker/lib/crypto.ts` keyring). */
+  encryptionKey: string;
 }
 
 /**
@@ -77,6 +81,11 @@ export type Deps = Omit<Ctx, "actor">;
 export function userId(ctx: Ctx): string {
   if (ctx.actor.kind !== "user") throw new Error("a runner credential reached a user service");
   return ctx.actor.userId;
+}
+
+/** The board a session token is bound to, or null when the actor may reach every board of its user. */
+export function boundBoard(ctx: Ctx): string | null {
+  return ctx.actor.kind === "user" && ctx.actor.via === "session" ? (ctx.actor.boardId ?? "") : null;
 }
 
 export function entity<E extends EntityType>(entity: E, op: "created" | "patched", row: EntityRow<E>): EntityChange {

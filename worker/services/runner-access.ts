@@ -3,7 +3,7 @@ import type { Role } from "../../protocol/index.ts";
 import { schema } from "../db/client.ts";
 import { AppError, forbidden, notFound } from "../lib/errors.ts";
 import type { Ctx } from "./context.ts";
-import { userId } from "./context.ts";
+import { boundBoard, userId } from "./context.ts";
 
 const { runners, runnerBoards, boardMembers } = schema;
 
@@ -22,7 +22,15 @@ export async function loadRunner(ctx: Ctx, runnerId: string): Promise<RunnerRow>
   return row;
 }
 
+/** Machines are a person's to manage: an agent's session token may use a shared runner, never run it. */
+export function requireNotSessionToken(ctx: Ctx) {
+  if (boundBoard(ctx) !== null) {
+    throw forbidden("Session tokens cannot manage runners. Sign in as the user.", "wrong_credential");
+  }
+}
+
 export async function requireRunnerOwner(ctx: Ctx, runnerId: string): Promise<RunnerRow> {
+  requireNotSessionToken(ctx);
   const row = await loadRunner(ctx, runnerId);
   if (row.ownerId === userId(ctx)) return row;
   if (await sharedRoleOf(ctx, runnerId)) throw forbidden("Only the runner's owner can do this.", "not_runner_owner");

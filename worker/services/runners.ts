@@ -9,10 +9,16 @@ import { notFound, unauthorized } from "../lib/errors.ts";
 import { newId } from "../lib/ids.ts";
 import { requireBoardRole } from "./access.ts";
 import type { Actor, Ctx, Deps } from "./context.ts";
-import { entity, removed, userId } from "./context.ts";
+import { boundBoard, entity, removed, userId } from "./context.ts";
 import { failOpenJobs } from "./jobs.ts";
 import type { RunnerRow } from "./runner-access.ts";
-import { actingRunnerId, publishToRunnerBoards, requireRunnerOwner, runnerBoardIds } from "./runner-access.ts";
+import {
+  actingRunnerId,
+  publishToRunnerBoards,
+  requireNotSessionToken,
+  requireRunnerOwner,
+  runnerBoardIds,
+} from "./runner-access.ts";
 
 const { runners, runnerBoards, boardMembers } = schema;
 
@@ -40,6 +46,7 @@ const publishRunner = (ctx: Ctx, r: RunnerRow) =>
 const shellQuote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
 export async function createRunner(ctx: Ctx, name: string, origin: string): Promise<RunnerRegistration> {
+  requireNotSessionToken(ctx);
   const token = randomToken(REGISTRATION_PREFIX);
   const expiresAt = Date.now() + REGISTRATION_TTL_MS;
   const [row] = await ctx.db
@@ -62,6 +69,9 @@ export async function createRunner(ctx: Ctx, name: string, origin: string): Prom
 
 /** Runners I own (with where I shared them) and runners shared with boards I belong to. */
 export async function listRunners(ctx: Ctx): Promise<Runner[]> {
+  // A session token sees the runners of its own board, as any member of that board does.
+  const bound = boundBoard(ctx);
+  if (bound !== null) return listBoardRunners(ctx, bound);
   const uid = userId(ctx);
   const sharedWithMe = ctx.db
     .select({ id: runnerBoards.runnerId })

@@ -2,6 +2,7 @@ import type { Column, SQL } from "drizzle-orm";
 import { and, asc, eq, gt, sql } from "drizzle-orm";
 import type {
   DecisionRecord,
+  KeySource,
   Message,
   PermissionMode,
   PermissionRequest,
@@ -31,6 +32,7 @@ export interface SessionData {
   permissionMode?: PermissionMode;
   baseUrl?: string | null;
   origin?: "fork" | "spawn" | null;
+  zoneId?: string | null;
   nowDoing?: string | null;
   todos?: Todo[];
   /** Requests waiting for a person, by id (a map, so one can be added or removed with json_patch). */
@@ -38,6 +40,8 @@ export interface SessionData {
   /** Tools approved for the rest of the session (tool → true). */
   allowedTools?: Record<string, true>;
   lastError?: string | null;
+  /** The board's MCP servers the session picked (`mcp_servers` ids). */
+  mcpServerIds?: string[];
   /** Answers given during the running task, by request id. */
   decisions?: Record<string, DecisionRecord>;
 }
@@ -48,6 +52,7 @@ export interface TaskData {
   fromSessionId?: string | null;
   error?: string | null;
   stoppedBy?: string | null;
+  keySource?: KeySource | null;
   startedAt?: number | null;
   endedAt?: number | null;
 }
@@ -80,6 +85,7 @@ export function toSession(r: SessionRow, queued: number): Session {
     parentId: r.parentId,
     origin: d.origin ?? null,
     forkedFromMessageId: r.forkedFromMessageId,
+    zoneId: d.zoneId ?? null,
     provider: r.provider as Provider,
     model: r.model,
     baseUrl: d.baseUrl ?? null,
@@ -99,6 +105,7 @@ export function toSession(r: SessionRow, queued: number): Session {
     todos: d.todos ?? [],
     pending: Object.values(d.pending ?? {}).sort((a, b) => a.requestedAt - b.requestedAt),
     allowedTools: Object.keys(d.allowedTools ?? {}),
+    mcpServerIds: d.mcpServerIds ?? [],
     queued: Number(queued),
     messageCount: r.messageCount,
     lastError: d.lastError ?? null,
@@ -129,6 +136,7 @@ export function toTask(r: TaskRow): Task {
     error: d.error ?? null,
     jobId: r.jobId,
     stoppedBy: d.stoppedBy ?? null,
+    keySource: d.keySource ?? null,
     createdAt: r.createdAt,
     startedAt: d.startedAt ?? null,
     endedAt: d.endedAt ?? null,

@@ -11,7 +11,9 @@ import { describeIssues } from "../lib/validate.ts";
 import type { Ctx } from "./context.ts";
 import type { JobEffect, JobOutcome, JobRow } from "./job-queue.ts";
 import { authorizeJob, insertJob, jobQueued, keepJobOnlyIf } from "./job-queue.ts";
+import { serversForTask } from "./mcp-servers.ts";
 import { actingRunnerId } from "./runner-access.ts";
+import { notifyPermission, notifySessionEnded } from "./session-notices.ts";
 import {
   lastSeq,
   loadSession,
@@ -28,6 +30,8 @@ import {
   toMessage,
   toTask,
 } from "./session-rows.ts";
+import { mintSessionToken } from "./tokens.ts";
+import { releaseTaskSecrets } from "./user-secrets.ts";
 
 /**
  * A session's tasks on the runner: handing the next prompt to the worktree's runner, what the
@@ -245,6 +249,7 @@ export function sessionTaskEffect(ctx: Ctx, job: JobRow, outcome: JobOutcome, gu
         if (msg) await publishMessage(ctx, session.boardId, msg);
       }
       await publishSession(ctx, sessionId);
+      if (status === "completed" || status === "failed") await notifySessionEnded(ctx, session, status, error);
       await dispatchNext(ctx, sessionId);
       if ((session.data as SessionData).origin === "spawn" && session.parentId) {
         await answerParent(ctx, session, status, finalText, error);
@@ -304,6 +309,7 @@ export async function sessionEventsEffect(ctx: Ctx, job: JobRow, events: Events,
   const stmts: Stmt[] = [];
   const inserted: number[] = [];
   const spawns: z.infer<typeof SessionEvents.spawn>[] = [];
+  const asked: { summary: string }[] = [];
   const now = Date.now();
   for (const e of events) {
     const schemaFor = SessionEvents[e.kind as keyof typeof SessionEvents];
@@ -373,6 +379,7 @@ export async function sessionEventsEffect(ctx: Ctx, job: JobRow, events: Events,
       );
     } else if (kind === "permission") {
       const req = { ...(parsed.data as z.infer<typeof SessionEvents.permission>), taskId, requestedAt: now };
+      asked.push(req);
       stmts.push(
         ctx.db
           .update(sessions)
@@ -412,6 +419,7 @@ export async function sessionEventsEffect(ctx: Ctx, job: JobRow, events: Events,
       const task = await ctx.db.query.tasks.findFirst({ where: eq(tasks.id, taskId) });
       if (task && inserted.length) await publishTask(ctx, task);
       await publishSession(ctx, sessionId);
+      for (const req of asked) await notifyPermission(ctx, session, req);
       for (const s of spawns) await spawnFromAgent(ctx, session, taskId, s);
     },
   };
@@ -474,8 +482,14 @@ async function heldSessionJob(ctx: Ctx, jobId: string, leaseToken: string): Prom
   return job;
 }
 
-/** The claim named the work; this is the rest: config, prompt, history, and where the worktree is. */
-export async function taskContext(ctx: Ctx, jobId: string, leaseToken: string): Promise<TaskContext> {
+/**
+ * The claim named the work; this is the rest: config, prompt, history, where the worktree is, and
+ * the session's own MCP token for Trellis's `/mcp` at `mcpUrl` (a new one on every read: only its
+ * hash is kept, and reading again means the runner lost the one before), and the prompter's own
+ * key and environment variables: the only way a stored secret ever leaves the edge, to the runner
+ * that holds this task's lease.
+ */
+export async function taskContext(ctx: Ctx, jobId: string, leaseToken: string, mcpUrl: string): Promise<TaskContext> {
   const job = await heldSessionJob(ctx, jobId, leaseToken);
   const { sessionId, taskId, worktreeId } = payloadOf(job);
   const [session, task, wt] = await Promise.all([
@@ -490,12 +504,35 @@ export async function taskContext(ctx: Ctx, jobId: string, leaseToken: string): 
   const prompter = task.authorId
     ? await ctx.db.query.users.findFirst({ where: eq(users.id, task.authorId), columns: { name: true } })
     : null;
+  // A prompt with no person behind it (a child's answer to its parent) runs on the session creator's keys.
+  const [secrets, mcp, attached] = await Promise.all([
+    releaseTaskSecrets(ctx, task.authorId ?? session.createdBy, session),
+    mintSessionToken(ctx.db, session),
+    // Only here, for the runner holding the lease, are the servers' secrets unsealed.
+    serversForTask(ctx, session.boardId, session.mcpServerIds, job.runnerId),
+  ]);
+  let row = task;
+  if ((task.data as TaskData).keySource !== secrets.keySource) {
+    const [updated] = await ctx.db
+      .update(tasks)
+      .set({ data: patchJson(tasks.data, { keySource: secrets.keySource }) })
+      .where(eq(tasks.id, taskId))
+      .returning();
+    if (updated) {
+      row = updated;
+      await publishTask(ctx, updated);
+    }
+  }
   return {
     session,
-    task: toTask(task),
+    task: toTask(row),
     history: history.map(toMessage),
     worktreePath: path,
     prompterName: prompter?.name ?? (task.data as TaskData).authorName ?? null,
+    mcp: { url: mcpUrl, token: mcp.token, expiresAt: mcp.expiresAt },
+    secrets,
+    mcpServers: attached.servers,
+    mcpRefused: attached.refused,
   };
 }
 
@@ -510,6 +547,7 @@ export async function createChild(
     permissionMode: pd.permissionMode ?? "ask",
     baseUrl: pd.baseUrl ?? null,
     origin: "spawn",
+    mcpServerIds: pd.mcpServerIds ?? [],
   };
   await ctx.db.batch([
     ctx.db.insert(sessions).values({

@@ -17,6 +17,7 @@ import type {
   SessionPageQuery,
   SpawnBody,
   Task,
+  TaskPageQuery,
 } from "../../protocol/index.ts";
 import { PROVIDER_ENV, PROVIDER_LABELS } from "../../protocol/index.ts";
 import { schema } from "../db/client.ts";
@@ -26,6 +27,7 @@ import { requireBoardRole } from "./access.ts";
 import type { Ctx } from "./context.ts";
 import { removed, userId } from "./context.ts";
 import { cancelJob } from "./jobs.ts";
+import { checkMcpServerIds } from "./mcp-servers.ts";
 import {
   loadSession,
   messagesAfter,
@@ -39,6 +41,8 @@ import {
   toTask,
 } from "./session-rows.ts";
 import { createChild, dispatchNext, resumeIfNothingPending, taskValues } from "./session-tasks.ts";
+import { revokeSessionTokens } from "./tokens.ts";
+import { hasProviderKey } from "./user-secrets.ts";
 
 /**
  * Agent sessions as people use them: start one on a worktree, prompt it (prompts queue behind a
@@ -80,6 +84,8 @@ async function checkProvider(ctx: Ctx, runnerId: string, provider: Session["prov
   if (!info.agents || ready?.ready) return;
   // An OpenAI-compatible server named by the session itself needs no runner setting (local servers take no key).
   if (provider === "openai" && baseUrl) return;
+  // Nor does a person who saved their own key (Keys & environment).
+  if (await hasProviderKey(ctx, userId(ctx), provider)) return;
   // The runner words its reason as "no X: set it…"; the sentence here names the runner before it.
   const reason = ready?.reason?.replace(/^no /, "has no ");
   const why = reason ?? `has no ${PROVIDER_ENV[provider]}: set it and restart the runner`;
@@ -94,7 +100,13 @@ export async function listSessions(
   await requireBoardRole(ctx, boardId, "viewer");
   const items = await selectSessions(
     ctx,
-    and(eq(sessions.boardId, boardId), q.cursor ? gt(sessions.id, q.cursor) : undefined),
+    and(
+      eq(sessions.boardId, boardId),
+      q.cursor ? gt(sessions.id, q.cursor) : undefined,
+      q.worktreeId ? eq(sessions.worktreeId, q.worktreeId) : undefined,
+      q.status ? eq(sessions.status, q.status) : undefined,
+      q.provider ? eq(sessions.provider, q.provider) : undefined,
+    ),
     q.limit + 1,
   );
   const more = items.length > q.limit;
@@ -110,6 +122,35 @@ export async function getSession(ctx: Ctx, boardId: string, sessionId: string): 
     ctx.db.query.tasks.findMany({ where: eq(tasks.sessionId, sessionId), orderBy: asc(tasks.id) }),
   ]);
   return { session: session!, tasks: rows.map(toTask) };
+}
+
+/** A session's tasks (one per prompt), oldest first, optionally in one status. */
+export async function listTasks(
+  ctx: Ctx,
+  boardId: string,
+  sessionId: string,
+  q: z.infer<typeof TaskPageQuery>,
+): Promise<Page<Task>> {
+  await requireBoardRole(ctx, boardId, "viewer");
+  await sessionOnBoard(ctx, boardId, sessionId);
+  const rows = await ctx.db.query.tasks.findMany({
+    where: and(
+      eq(tasks.sessionId, sessionId),
+      q.cursor ? gt(tasks.id, q.cursor) : undefined,
+      q.status ? eq(tasks.status, q.status) : undefined,
+    ),
+    orderBy: asc(tasks.id),
+    limit: q.limit + 1,
+  });
+  const items = rows.slice(0, q.limit).map(toTask);
+  return { items, nextCursor: rows.length > q.limit ? items.at(-1)!.id : null };
+}
+
+export async function getTask(ctx: Ctx, boardId: string, taskId: string): Promise<Task> {
+  await requireBoardRole(ctx, boardId, "viewer");
+  const row = await ctx.db.query.tasks.findFirst({ where: and(eq(tasks.id, taskId), eq(tasks.boardId, boardId)) });
+  if (!row) throw notFound("Task");
+  return toTask(row);
 }
 
 export async function listMessages(
@@ -137,8 +178,22 @@ export async function createSession(
     throw badRequest("baseUrl: only OpenAI-compatible sessions take a base URL.");
   }
   await checkProvider(ctx, wt.runnerId, body.provider, body.baseUrl);
+  if (body.zoneId) {
+    const zone = await ctx.db.query.zones.findFirst({
+      where: and(eq(schema.zones.id, body.zoneId), eq(schema.zones.boardId, boardId)),
+      columns: { id: true },
+    });
+    if (!zone) throw badRequest("zoneId: no such zone on this board.");
+  }
+  const mcpServerIds = await checkMcpServerIds(ctx, boardId, body.mcpServerIds ?? []);
   const id = newId();
-  const data: SessionData = { permissionMode: body.permissionMode, baseUrl: body.baseUrl ?? null, origin: null };
+  const data: SessionData = {
+    permissionMode: body.permissionMode,
+    baseUrl: body.baseUrl ?? null,
+    origin: null,
+    zoneId: body.zoneId ?? null,
+    mcpServerIds,
+  };
   const author = { authorId: userId(ctx), authorName: await nameOf(ctx) };
   await ctx.db.batch([
     ctx.db.insert(sessions).values({
@@ -166,11 +221,16 @@ export async function patchSession(
 ): Promise<Session> {
   await requireBoardRole(ctx, boardId, "member");
   const row = await sessionOnBoard(ctx, boardId, sessionId);
+  const patch: SessionData = {
+    ...(body.permissionMode ? { permissionMode: body.permissionMode } : {}),
+    // A running task keeps the servers it started with; the pick applies from the next task.
+    ...(body.mcpServerIds ? { mcpServerIds: await checkMcpServerIds(ctx, boardId, body.mcpServerIds) } : {}),
+  };
   await ctx.db
     .update(sessions)
     .set({
       ...(body.title !== undefined ? { title: body.title } : {}),
-      ...(body.permissionMode ? { data: patchJson(sessions.data, { permissionMode: body.permissionMode }) } : {}),
+      ...(Object.keys(patch).length ? { data: patchJson(sessions.data, patch) } : {}),
       updatedAt: Date.now(),
     })
     .where(eq(sessions.id, sessionId));
@@ -188,7 +248,11 @@ export async function deleteSession(ctx: Ctx, boardId: string, sessionId: string
   await requireBoardRole(ctx, boardId, "member");
   const row = await sessionOnBoard(ctx, boardId, sessionId);
   if (row.activeTaskId) await stopTask(ctx, row.activeTaskId);
-  await ctx.db.delete(sessions).where(eq(sessions.id, sessionId));
+  // Its agent's MCP token ends with it.
+  await ctx.db.batch([
+    ctx.db.delete(sessions).where(eq(sessions.id, sessionId)),
+    revokeSessionTokens(ctx.db, sessionId),
+  ]);
   await ctx.publish(boardId, removed("session", sessionId));
 }
 
@@ -353,7 +417,12 @@ export async function forkSession(
   const wt = await readyWorktree(ctx, boardId, body.worktreeId ?? source.worktreeId);
   const id = newId();
   const sd = source.data as SessionData;
-  const data: SessionData = { permissionMode: sd.permissionMode ?? "ask", baseUrl: sd.baseUrl ?? null, origin: "fork" };
+  const data: SessionData = {
+    permissionMode: sd.permissionMode ?? "ask",
+    baseUrl: sd.baseUrl ?? null,
+    origin: "fork",
+    mcpServerIds: sd.mcpServerIds ?? [],
+  };
   await ctx.db.batch([
     ctx.db.insert(sessions).values({
       id,

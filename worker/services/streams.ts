@@ -25,7 +25,7 @@ export async function runnerWorksOn(ctx: Ctx, boardId: string, sessionId: string
   return !!row;
 }
 
-/** A runner's piece of a running message, to the board's sockets watching its session. */
-export function relayStream(ctx: Ctx, boardId: string, piece: StreamFrame): Promise<void> {
-  return ctx.rooms.stream(boardId, piece);
+/** A runner's pieces of running messages (one coalescing window), to the board's sockets watching their sessions. */
+export function relayStream(ctx: Ctx, boardId: string, pieces: StreamFrame[]): Promise<void> {
+  return ctx.rooms.stream(boardId, pieces);
 }

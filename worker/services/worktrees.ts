@@ -27,6 +27,7 @@ import { authorizeJob, insertJob, jobQueued, keepJobOnlyIf, queueJob, toJob } fr
 import { patchData, publishRepo, type RepoRow, toRepo } from "./repos.ts";
 import { actingRunnerId, assertUsable, isSharedWithBoard, loadRunner, requireRunnerUse } from "./runner-access.ts";
 import { endWorktreeTerminals } from "./terminals.ts";
+import { fireZoneTrigger } from "./zone-triggers.ts";
 
 const { worktrees, repos, zones } = schema;
 type WorktreeRow = typeof worktrees.$inferSelect;
@@ -106,12 +107,26 @@ export async function listWorktrees(
 ): Promise<Page<Worktree>> {
   await requireBoardRole(ctx, boardId, "viewer");
   const rows = await ctx.db.query.worktrees.findMany({
-    where: and(eq(worktrees.boardId, boardId), q.cursor ? gt(worktrees.id, q.cursor) : undefined),
+    where: and(
+      eq(worktrees.boardId, boardId),
+      q.cursor ? gt(worktrees.id, q.cursor) : undefined,
+      q.zoneId ? eq(worktrees.zoneId, q.zoneId) : undefined,
+      q.status ? eq(worktrees.status, q.status) : undefined,
+    ),
     orderBy: asc(worktrees.id),
     limit: q.limit + 1,
   });
   const items = rows.slice(0, q.limit).map(toWorktree);
   return { items, nextCursor: rows.length > q.limit ? items.at(-1)!.id : null };
+}
+
+export async function getWorktree(ctx: Ctx, boardId: string, worktreeId: string): Promise<Worktree> {
+  await requireBoardRole(ctx, boardId, "viewer");
+  const row = await ctx.db.query.worktrees.findFirst({
+    where: and(eq(worktrees.id, worktreeId), eq(worktrees.boardId, boardId)),
+  });
+  if (!row) throw notFound("Worktree");
+  return toWorktree(row);
 }
 
 /**
@@ -320,18 +335,68 @@ export async function patchWorktree(
   await requireBoardRole(ctx, boardId, "member");
   await assertZoneOnBoard(ctx, boardId, body.zoneId);
   const { notes, ...columns } = body;
-  const [row] = await ctx.db
+  const where = and(eq(worktrees.id, worktreeId), eq(worktrees.boardId, boardId));
+  const update = ctx.db
     .update(worktrees)
     .set({
       ...columns,
       ...(notes !== undefined ? { data: patchData(worktrees.data, { notes }) } : {}),
       updatedAt: Date.now(),
     })
-    .where(and(eq(worktrees.id, worktreeId), eq(worktrees.boardId, boardId)))
+    .where(where)
     .returning();
+  const zoneId = body.zoneId;
+  let row: WorktreeRow | undefined;
+  let entered = false;
+  if (!zoneId) [row] = await update;
+  else {
+    // Did this write put the card into the zone, or was it there already? Asked in the same batch
+    // (a transaction) as the move, so of two people dropping it at once exactly one fires the trigger.
+    const [enter, rows] = await ctx.db.batch([
+      ctx.db
+        .update(worktrees)
+        .set({ zoneId })
+        .where(and(where, sql`${worktrees.zoneId} is not ${zoneId}`))
+        .returning({ id: worktrees.id }),
+      update,
+    ]);
+    [row] = rows;
+    entered = enter.length > 0;
+  }
   if (!row) throw notFound("Worktree");
   await publishWorktree(ctx, "patched", row);
+  if (entered && zoneId) await fireZoneTrigger(ctx, boardId, row, zoneId);
   return toWorktree(row);
+}
+
+/**
+ * Put a card in a zone at a position inside it (`x`, `y` from the zone's top-left corner), or on
+ * the open canvas (`zoneId` null, `x`, `y` on the canvas). The card's stored position is on the
+ * canvas, as the board's own drag stores it, so both reach every board the same way.
+ */
+export async function moveWorktree(
+  ctx: Ctx,
+  boardId: string,
+  worktreeId: string,
+  to: { zoneId: string | null; x: number; y: number },
+): Promise<Worktree> {
+  await requireBoardRole(ctx, boardId, "member");
+  if (to.zoneId === null) return patchWorktree(ctx, boardId, worktreeId, { zoneId: null, x: to.x, y: to.y });
+  const zone = await ctx.db.query.zones.findFirst({
+    where: and(eq(zones.id, to.zoneId), eq(zones.boardId, boardId)),
+  });
+  if (!zone) throw badRequest("zoneId: that zone is not on this board.", "bad_zone");
+  for (const [axis, v, size] of [
+    ["x", to.x, zone.width],
+    ["y", to.y, zone.height],
+  ] as const) {
+    if (v < 0 || v > size) {
+      throw badRequest(
+        `${axis}: must be between 0 and ${size} (the zone "${zone.name}" is ${zone.width} × ${zone.height}); it is measured from the zone's top-left corner.`,
+      );
+    }
+  }
+  return patchWorktree(ctx, boardId, worktreeId, { zoneId: zone.id, x: zone.x + to.x, y: zone.y + to.y });
 }
 
 /**

@@ -1,15 +1,20 @@
 import { and, asc, eq, sql } from "drizzle-orm";
 import type { z } from "zod";
-import type { CreateZoneBody, PatchZoneBody, Zone } from "../../protocol/index.ts";
+import type { CreateZoneBody, PatchZoneBody, Zone, ZoneTrigger } from "../../protocol/index.ts";
 import { schema } from "../db/client.ts";
-import { notFound } from "../lib/errors.ts";
+import { badRequest, notFound } from "../lib/errors.ts";
 import { newId } from "../lib/ids.ts";
 import { requireBoardRole } from "./access.ts";
 import type { Ctx } from "./context.ts";
 import { entity, removed } from "./context.ts";
+import { patchData } from "./repos.ts";
 import { toWorktree } from "./worktrees.ts";
 
 const { zones, worktrees } = schema;
+
+export interface ZoneData {
+  trigger?: ZoneTrigger | null;
+}
 
 const toZone = (r: typeof zones.$inferSelect): Zone => ({
   id: r.id,
@@ -21,6 +26,7 @@ const toZone = (r: typeof zones.$inferSelect): Zone => ({
   width: r.width,
   height: r.height,
   promptTemplate: r.promptTemplate,
+  trigger: ((r.data as ZoneData).trigger ?? null) as ZoneTrigger | null,
   createdAt: r.createdAt,
   updatedAt: r.updatedAt,
 });
@@ -34,9 +40,12 @@ export async function listZones(ctx: Ctx, boardId: string): Promise<Zone[]> {
 
 export async function createZone(ctx: Ctx, boardId: string, body: z.infer<typeof CreateZoneBody>): Promise<Zone> {
   await requireBoardRole(ctx, boardId, "member");
+  const { trigger, ...columns } = body;
+  if (trigger && columns.promptTemplate.trim() === "") throw NEEDS_PROMPT();
+  const data: ZoneData = { trigger };
   const [row] = await ctx.db
     .insert(zones)
-    .values({ id: newId(), boardId, ...body })
+    .values({ id: newId(), boardId, ...columns, data: data as Record<string, unknown> })
     .returning();
   const zone = toZone(row!);
   await ctx.publish(boardId, entity("zone", "created", zone));
@@ -50,10 +59,13 @@ export async function patchZone(
   body: z.infer<typeof PatchZoneBody>,
 ): Promise<Zone> {
   await requireBoardRole(ctx, boardId, "member");
+  const { trigger, ...columns } = body;
+  if (trigger !== undefined || columns.promptTemplate !== undefined)
+    await checkTriggerHasPrompt(ctx, boardId, zoneId, body);
   const now = Date.now();
   const updateZone = ctx.db
     .update(zones)
-    .set({ ...body, updatedAt: now })
+    .set({ ...columns, ...(trigger !== undefined ? { data: patchData(zones.data, { trigger }) } : {}), updatedAt: now })
     .where(and(eq(zones.id, zoneId), eq(zones.boardId, boardId)))
     .returning();
   let row: typeof zones.$inferSelect | undefined;
@@ -88,6 +100,18 @@ export async function patchZone(
     ...carried.map((wt) => ctx.publish(boardId, entity("worktree", "patched", toWorktree(wt)))),
   ]);
   return zone;
+}
+
+const NEEDS_PROMPT = () =>
+  badRequest("promptTemplate: a trigger needs a prompt template to send; write one or remove the trigger.");
+
+/** A trigger with nothing to send would fire an empty prompt: refuse the change that makes one. */
+async function checkTriggerHasPrompt(ctx: Ctx, boardId: string, zoneId: string, body: z.infer<typeof PatchZoneBody>) {
+  const row = await ctx.db.query.zones.findFirst({ where: and(eq(zones.id, zoneId), eq(zones.boardId, boardId)) });
+  if (!row) throw notFound("Zone");
+  const trigger = body.trigger !== undefined ? body.trigger : (row.data as ZoneData).trigger;
+  const template = body.promptTemplate ?? row.promptTemplate;
+  if (trigger && template.trim() === "") throw NEEDS_PROMPT();
 }
 
 export async function deleteZone(ctx: Ctx, boardId: string, zoneId: string): Promise<void> {

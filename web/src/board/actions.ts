@@ -94,6 +94,7 @@ export class BoardActions {
       y: Math.round(at.y),
       ...ZONE_SIZE,
       promptTemplate: "",
+      trigger: null,
     };
     try {
       const zone = await unwrap(
@@ -155,6 +156,18 @@ export class BoardActions {
         );
       notify(`Could not save the zone: ${messageOf(err)}`, "error");
     }
+  }
+
+  /** A zone's prompt and trigger, saved as one write; throws the edge's words for the editor to show. */
+  async saveZoneTrigger(zoneId: string, body: Pick<Zone, "promptTemplate" | "trigger">): Promise<Zone> {
+    const zone = await unwrap(
+      this.api.api.boards[":boardId"].zones[":zoneId"].$patch({
+        param: { boardId: this.boardId, zoneId },
+        json: body,
+      }),
+    );
+    this.entities.upsertZone(zone);
+    return zone;
   }
 
   async removeZone(zoneId: string): Promise<void> {

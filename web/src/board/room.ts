@@ -140,6 +140,9 @@ export class RoomConnection {
       case "stream":
         this.handlers.stream(msg);
         break;
+      case "streams":
+        for (const piece of msg.pieces) this.handlers.stream({ type: "stream", v: msg.v, ...piece });
+        break;
       case "notice":
         this.handlers.notice(msg.notice);
         break;

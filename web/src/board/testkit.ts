@@ -41,6 +41,7 @@ export const zoneRow = (id: string, over: Partial<Zone> = {}): Zone => ({
   width: 592,
   height: 344,
   promptTemplate: "",
+  trigger: null,
   createdAt: 1,
   updatedAt: 1,
   ...over,

@@ -8,6 +8,7 @@ import {
   type Session,
   type Todo,
 } from "../../../protocol/index.ts";
+import { SessionExtras } from "../collab/SessionExtras.tsx";
 import { messageOf } from "../lib/api.ts";
 import { useStore } from "../lib/store.ts";
 import { useSubmit } from "../lib/useSubmit.ts";
@@ -234,6 +235,7 @@ function PanelMeta({ session, disabledWhy }: { session: Session; disabledWhy: st
         </span>
       )}
       {session.queued > 0 && <span className="muted">{session.queued} queued</span>}
+      <SessionExtras session={session} />
     </div>
   );
 }

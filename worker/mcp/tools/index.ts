@@ -1,0 +1,15 @@
+import { boardTools, runnerTools, zoneTools } from "./boards.ts";
+import type { Tool } from "./define.ts";
+import { messageTools, sessionTools, taskTools } from "./sessions.ts";
+import { worktreeTools } from "./worktrees.ts";
+
+/** Every tool `/mcp` offers, in the order `tools/list` shows them. */
+export const TOOLS: Tool[] = [
+  ...sessionTools,
+  ...taskTools,
+  ...messageTools,
+  ...worktreeTools,
+  ...boardTools,
+  ...zoneTools,
+  ...runnerTools,
+] as unknown as Tool[];
