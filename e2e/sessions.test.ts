@@ -74,6 +74,12 @@ const messagesOf = async (id: string) =>
     })) as MessagePage
   ).items;
 
+/** Where a test's time goes, printed with its output (a slow run says which step was slow). */
+function stopwatch() {
+  const t0 = Date.now();
+  return (what: string) => console.log(`${what}: ${Date.now() - t0} ms`);
+}
+
 const ANSWER =
   "I will add a notes file for the team. First I look at what is there, then I write NOTES.md with a short line, and then I check it. ".repeat(
     3,
@@ -90,7 +96,9 @@ test("Ada starts a session on a card; Grace watches it stream, approves the writ
     },
     { text: "Done: **NOTES.md** is written.\n\n```md\n# Notes\n```" },
   ]);
+  const mark = stopwatch();
   await card(ada).locator('[data-testid="worktree-changed"]', { hasText: "clean" }).waitFor();
+  mark("card clean");
 
   // Ada: "New session" on the card, mode ask, a first prompt.
   await card(ada).hover();
@@ -105,6 +113,7 @@ test("Ada starts a session on a card; Grace watches it stream, approves the writ
   await ada.getByTestId("session-start").click();
   await dialog.waitFor({ state: "detached" });
   await panel(ada).waitFor();
+  mark("session started");
 
   // Grace sees the session on the card and opens it while the answer is still being written.
   const row = card(grace).getByTestId("session-row");
@@ -117,6 +126,7 @@ test("Ada starts a session on a card; Grace watches it stream, approves the writ
   const early = (await liveText.textContent()) ?? "";
   assert.ok(early.length < ANSWER.length && ANSWER.startsWith(early), `not the answer so far: ${early}`);
   await until("more text streams in", async () => ((await liveText.textContent()) ?? "").length > early.length + 20);
+  mark("Grace saw it stream");
   await shot(grace, "streaming");
 
   // Vic, a viewer, opens it too.
@@ -128,6 +138,7 @@ test("Ada starts a session on a card; Grace watches it stream, approves the writ
     await card(p).getByTestId("worktree-awaiting").waitFor({ timeout: 15_000 });
     await card(p).locator('[data-testid="session-row"][data-status="awaiting_permission"]').waitFor();
   }
+  mark("everyone sees it wait");
   const request = panel(grace).getByTestId("permission");
   await request.waitFor();
   assert.match((await request.textContent())!, /create NOTES\.md/);
@@ -154,6 +165,7 @@ test("Ada starts a session on a card; Grace watches it stream, approves the writ
     await card(p).locator('[data-testid="worktree-changed"]', { hasText: "1 changed" }).waitFor({ timeout: 15_000 });
   }
 
+  mark("card changed");
   // The transcript: the call with who approved it, then the final answer (markdown rendered).
   for (const p of [ada, grace]) {
     await panel(p).locator('[data-testid="session-status"]', { hasText: "completed" }).waitFor({ timeout: 15_000 });
@@ -168,6 +180,7 @@ test("Ada starts a session on a card; Grace watches it stream, approves the writ
   await card(ada).locator('[data-testid="session-row"][data-status="completed"]').waitFor();
   await ada.getByTestId("board-usage").waitFor();
   assert.match((await ada.getByTestId("board-cost").textContent())!, /^\$/);
+  mark("transcript complete");
   await shot(ada, "completed");
 });
 
