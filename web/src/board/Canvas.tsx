@@ -13,6 +13,7 @@ import {
 } from "@xyflow/react";
 import { type PointerEvent, type MouseEvent as ReactMouseEvent, useCallback, useEffect, useRef, useState } from "react";
 import { messageOf } from "../lib/api.ts";
+import { countCanvasRender } from "../lib/renderCount.ts";
 import { type Store, useStoreState } from "../lib/store.ts";
 import { confirm } from "../ui/confirm.tsx";
 import { FitIcon, GitIcon, PlusIcon } from "../ui/icons.tsx";
@@ -99,6 +100,7 @@ export function Canvas({
   /** `at` is the new card's top-left in canvas coordinates. */
   onCreateWorktree: (at: { x: number; y: number }, placedBy: "pointer" | "view") => void;
 }) {
+  countCanvasRender();
   const nodes = useStoreState(entities.nodes);
   const { setNodes } = entities;
   const loaded = useStoreState(cardsLoading) === null;
