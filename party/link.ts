@@ -105,7 +105,7 @@ export function parseRunnerFrame(raw: string | ArrayBuffer): RunnerFrame | strin
 }
 
 export class RunnerLinkCore {
-  private worksOn = new Map<string, { ok: boolean; until: number }>();
+  private worksOn = new Map<string, { ok: boolean; until: number; asking?: boolean }>();
   /** Per board, the relay of the last frame the runner sent there (see `inOrder`). */
   private relays = new Map<string, Promise<void>>();
   /** Per board, pieces checked and waiting for the room call in flight to end (see `toRoom`). */
@@ -239,10 +239,24 @@ export class RunnerLinkCore {
     const now = this.host.now();
     const key = `${boardId} ${sessionId}`;
     const known = this.worksOn.get(key);
-    if (known && known.until > now) return known.ok;
+    if (known && known.until > now) {
+      // Past half its life, a "yes" is asked again beside the stream, so a session that keeps
+      // streaming never has its pieces (and every piece behind them on the board) wait on D1.
+      if (known.ok && !known.asking && known.until - now < WORKS_ON_TTL_MS / 2) {
+        known.asking = true;
+        this.ask(key, boardId, sessionId).catch(() => {
+          known.asking = false;
+        });
+      }
+      return known.ok;
+    }
+    return this.ask(key, boardId, sessionId);
+  }
+
+  private async ask(key: string, boardId: string, sessionId: string): Promise<boolean> {
     const ok = await this.host.services.worksOn(boardId, sessionId);
     // A refusal is remembered only briefly: the session's next task may start any moment.
-    this.worksOn.set(key, { ok, until: now + (ok ? WORKS_ON_TTL_MS : REFUSED_TTL_MS) });
+    this.worksOn.set(key, { ok, until: this.host.now() + (ok ? WORKS_ON_TTL_MS : REFUSED_TTL_MS) });
     if (this.worksOn.size > 1000) this.worksOn.clear();
     return ok;
   }

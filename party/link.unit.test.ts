@@ -241,6 +241,33 @@ describe("RunnerLinkCore", () => {
     }
   });
 
+  it("a session that keeps streaming is re-checked in the background: after the first, its pieces never wait on D1", async () => {
+    const s = await connect("a");
+    working.add("board-1");
+    await link.message(s, frame({ type: "stream", boardId: "board-1", ...piece, seq: 1 }));
+    const { worksOn } = host.services;
+    let release = () => {};
+    host.services.worksOn = (boardId, sessionId) =>
+      new Promise((resolve) => {
+        release = () => resolve(worksOn(boardId, sessionId));
+      });
+    try {
+      // Halfway through what the link trusts, a piece goes on at once while D1 is asked again.
+      now += 3_000;
+      await link.message(s, frame({ type: "stream", boardId: "board-1", ...piece, seq: 2 }));
+      expect(streamed.map((x) => x.piece.seq)).toEqual([1, 2]);
+      release();
+      await new Promise((r) => setTimeout(r, 0));
+      expect(calls.filter((c) => c.startsWith("worksOn"))).toHaveLength(2);
+      // The fresh answer counts from when it came: still trusted 4 s later, with no D1 wait.
+      now += 4_000;
+      await link.message(s, frame({ type: "stream", boardId: "board-1", ...piece, seq: 3 }));
+      expect(streamed.map((x) => x.piece.seq)).toEqual([1, 2, 3]);
+    } finally {
+      host.services.worksOn = worksOn;
+    }
+  });
+
   it("answers a malformed frame with why, and stays up", async () => {
     const s = await connect("a");
     for (const raw of ["nope", JSON.stringify({ type: "stream" }), frame({ type: "teleport" }), new ArrayBuffer(2)]) {

@@ -15,6 +15,7 @@ import { type PointerEvent, type MouseEvent as ReactMouseEvent, useCallback, use
 import { useBoardCollab } from "../collab/boardContext.ts";
 import { CollabLayer } from "../collab/CollabLayer.tsx";
 import { messageOf } from "../lib/api.ts";
+import { countCanvasRender } from "../lib/renderCount.ts";
 import { type Store, useStore, useStoreState } from "../lib/store.ts";
 import { useSessions } from "../sessions/context.ts";
 import { confirm } from "../ui/confirm.tsx";
@@ -104,6 +105,7 @@ export function Canvas({
   /** `at` is the new card's top-left in canvas coordinates. */
   onCreateWorktree: (at: { x: number; y: number }, placedBy: "pointer" | "view") => void;
 }) {
+  countCanvasRender();
   const nodes = useStoreState(entities.nodes);
   const { setNodes } = entities;
   const loaded = useStoreState(cardsLoading) === null;
