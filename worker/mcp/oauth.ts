@@ -105,6 +105,7 @@ export function oauthFor(origin: string): OAuthPair | null {
   } catch (err) {
     console.error("no OAuth for origin", origin, err);
   }
-  pairs.set(origin, pair);
+  // A deployment answers on an origin or two; a flood of made-up Host headers must not grow this.
+  if (pairs.size < 16) pairs.set(origin, pair);
   return pair;
 }
