@@ -1,6 +1,7 @@
 /**
  * `npm run deploy`: Trellis on your Cloudflare account. Idempotent; run it again to ship changes.
- *   1. create the D1 database `trellis` if it does not exist, and put its id in wrangler.toml
+ *   1. create the D1 database `trellis` and the KV namespace `trellis-oauth` (MCP's OAuth) if
+ *      they do not exist, and put their ids in wrangler.toml
  *   2. apply migrations remotely
  *   3. set JWT_SECRET and ENCRYPTION_KEY once (random; never printed)
  *   4. build the board and `wrangler deploy`
@@ -30,9 +31,21 @@ if (!id) {
   id = out.match(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/)?.[0];
   if (!id) throw new Error(`could not read the new database id from:\n${out}`);
 }
+const namespaces = JSON.parse(wrangler(["kv", "namespace", "list"])) as Array<{ id: string; title: string }>;
+let kvId = namespaces.find((n) => n.title === "trellis-oauth")?.id;
+if (!kvId) {
+  const out = wrangler(["kv", "namespace", "create", "trellis-oauth"]);
+  kvId = out.match(/\b[0-9a-f]{32}\b/)?.[0];
+  if (!kvId) throw new Error(`could not read the new KV namespace id from:\n${out}`);
+}
 const toml = readFileSync(`${root}wrangler.toml`, "utf8");
-writeFileSync(`${root}wrangler.toml`, toml.replace(/database_id = "[^"]*"/, `database_id = "${id}"`));
-console.log(`D1 database trellis: ${id}`);
+writeFileSync(
+  `${root}wrangler.toml`,
+  toml
+    .replace(/database_id = "[^"]*"/, `database_id = "${id}"`)
+    .replace(/(binding = "OAUTH_KV"\n(?:#.*\n)*id = )"[^"]*"/, `$1"${kvId}"`),
+);
+console.log(`D1 database trellis: ${id}; KV namespace trellis-oauth: ${kvId}`);
 
 step(["wrangler", "d1", "migrations", "apply", "DB", "--remote"]);
 

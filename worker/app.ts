@@ -3,6 +3,8 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import pkg from "../package.json" with { type: "json" };
 import { AppError } from "./lib/errors.ts";
+import { oauthRoute } from "./mcp/consent.ts";
+import { oauthFor } from "./mcp/oauth.ts";
 import { mcpRoute } from "./mcp/route.ts";
 import type { AppEnv } from "./middleware.ts";
 import { requireUser } from "./middleware.ts";
@@ -54,7 +56,13 @@ export const app = new Hono<AppEnv>()
   )
   .route("/api", api)
   .route("/runner", runnerApi)
-  .all("/mcp", (c) => mcpRoute(c.req.raw, c.env))
+  .all("/mcp", (c) => mcpRoute(c.req.raw, c.env, c.executionCtx as unknown as ExecutionContext))
+  .all("/oauth/*", (c) =>
+    oauthRoute(c.req.raw, c.env, c.executionCtx as unknown as ExecutionContext, oauthFor(new URL(c.req.url).origin)),
+  )
+  .all("/.well-known/*", (c) =>
+    oauthRoute(c.req.raw, c.env, c.executionCtx as unknown as ExecutionContext, oauthFor(new URL(c.req.url).origin)),
+  )
   .notFound((c) =>
     c.json({ error: { code: "not_found", message: `No route for ${c.req.method} ${c.req.path}.` } }, 404),
   )

@@ -6,6 +6,8 @@ export interface Env {
   ASSETS: Fetcher;
   BoardRoom: DurableObjectNamespace<BoardRoom>;
   RunnerLink: DurableObjectNamespace<RunnerLink>;
+  /** OAuth clients, grants and tokens for outside MCP clients (@cloudflare/workers-oauth-provider). */
+  OAUTH_KV: KVNamespace;
   /** HMAC key for access-token JWTs (base64, ≥ 32 bytes). */
   JWT_SECRET: string;
   /** AES-GCM key for secrets users store (base64, 32 bytes). */

@@ -353,8 +353,9 @@ describe("an agent's session token", () => {
     const expired = await rawMcp(INIT, { authorization: `Bearer ${token}` });
     expect(expired.status).toBe(401);
     expect(challengeOf(expired)).toMatch(
-      /^Bearer resource_metadata="http:\/\/localhost\/\.well-known\/oauth-protected-resource[^"]*", error="invalid_token"/,
+      /^Bearer .*resource_metadata="http:\/\/localhost\/\.well-known\/oauth-protected-resource\/mcp"/,
     );
+    expect(challengeOf(expired)).toMatch(/error="invalid_token"/);
     await testEnv.DB.prepare("UPDATE api_tokens SET expires_at = ? WHERE session_id = ?")
       .bind(Date.now() + 60_000, sessionId)
       .run();
@@ -397,7 +398,7 @@ describe("credentials and requests at the door", () => {
     const none = await rawMcp(INIT, {});
     expect(none.status).toBe(401);
     expect(challengeOf(none)).toMatch(
-      /^Bearer resource_metadata="http:\/\/localhost\/\.well-known\/oauth-protected-resource/,
+      /^Bearer .*resource_metadata="http:\/\/localhost\/\.well-known\/oauth-protected-resource\/mcp"/,
     );
     const runner = await rawMcp(INIT, { authorization: `Bearer ${stage.runner.credential}` });
     expect(runner.status).toBe(401);

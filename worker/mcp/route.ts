@@ -1,24 +1,22 @@
 import type { Env } from "../env.ts";
 import { originAllowed } from "../middleware.ts";
 import { mcpActor } from "./auth.ts";
-import { serveMcp } from "./server.ts";
-
-const jsonRpcError = (status: number, code: number, message: string, headers: Record<string, string> = {}) =>
-  Response.json({ jsonrpc: "2.0", error: { code, message }, id: null }, { status, headers });
+import { oauthFor } from "./oauth.ts";
+import { jsonRpcError, serveMcp } from "./server.ts";
 
 /**
  * `/mcp`: MCP over Streamable HTTP. A page on another site must not drive a signed-in browser's
  * local Trellis (DNS rebinding), so a foreign Origin is refused; clients that are not browsers
- * send none. Stateless, so there is no server-to-client stream to open with GET.
+ * send none. Then the protected resource checks the Bearer token (OAuth's or one of Trellis's
+ * own) and answers a 401 that starts OAuth; without OAuth on this origin, only our own tokens.
  */
-export async function mcpRoute(request: Request, env: Env): Promise<Response> {
+export async function mcpRoute(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
   if (!originAllowed(env, request)) {
     return jsonRpcError(403, -32000, `Origin ${request.headers.get("origin")} may not call this MCP server.`);
   }
+  const oauth = oauthFor(new URL(request.url).origin);
+  if (oauth) return oauth.resourceServer.fetch(request, env, ctx);
   const actor = await mcpActor(request, env);
   if (actor instanceof Response) return actor;
-  if (request.method !== "POST") {
-    return jsonRpcError(405, -32000, "This MCP server is stateless: send requests with POST.", { Allow: "POST" });
-  }
   return serveMcp(request, env, actor);
 }

@@ -14,6 +14,9 @@ import { TOOLS } from "./tools/index.ts";
 const INSTRUCTIONS =
   "Trellis is a shared canvas of boards. A board holds zones and worktree cards (git worktrees on runners); agent sessions run in worktrees. Find ids with the list tools (trellis_boards_list first), then act. An agent running inside Trellis finds its own session, board and worktree with trellis_sessions_get_current.";
 
+export const jsonRpcError = (status: number, code: number, message: string, headers: Record<string, string> = {}) =>
+  Response.json({ jsonrpc: "2.0", error: { code, message }, id: null }, { status, headers });
+
 /** A long call keeps its stream alive with an SSE comment this often (proxies drop idle streams). */
 const KEEP_ALIVE_MS = 25_000;
 
@@ -57,6 +60,9 @@ async function callTool(env: Env, actor: Actor, name: string, raw: unknown): Pro
  * CVE-2026-25536). Tool calls run the same service functions as REST, with the same actor.
  */
 export async function serveMcp(request: Request, env: Env, actor: Actor): Promise<Response> {
+  if (request.method !== "POST") {
+    return jsonRpcError(405, -32000, "This MCP server is stateless: send requests with POST.", { Allow: "POST" });
+  }
   const server = new Server(
     { name: "trellis", title: "Trellis", version: pkg.version },
     { capabilities: { tools: {} }, instructions: INSTRUCTIONS, jsonSchemaValidator: noSchemaValidator },

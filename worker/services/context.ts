@@ -8,7 +8,8 @@ export type Actor =
   | {
       kind: "user";
       userId: string;
-      via: "jwt" | "personal" | "session";
+      /** `oauth`: an MCP client's token from Trellis's OAuth server (only `/mcp` takes one). */
+      via: "jwt" | "personal" | "session" | "oauth";
       /** Which sign-in or token this is (`fam:…`, `tok:…`): sockets remember it, so ending it ends them. */
       credential: CredentialName;
       /** A session token's own session, and the one board it may reach (`via: "session"` only). */
