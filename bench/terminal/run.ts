@@ -65,6 +65,19 @@ const wait = async <T>(what: string, fn: () => Promise<T | undefined | null | fa
   throw new Error(`timed out waiting for ${what}`);
 };
 
+/** `p`, or an error naming what did not happen within `ms`. */
+async function within<T>(what: string, p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function rssMb(pid: number): number {
   try {
     const m = readFileSync(`/proc/${pid}/status`, "utf8").match(/^VmRSS:\s+(\d+) kB/m);
@@ -254,7 +267,11 @@ async function main() {
   }, 10_000);
   onCleanup(async () => clearInterval(ping));
   const view = async (countOnly: boolean) => {
-    const v = await TerminalViewer.open(edge.url, user.token, term.id, { origin: true, countOnly });
+    const v = await within(
+      "a viewer's socket to open",
+      TerminalViewer.open(edge.url, user.token, term.id, { origin: true, countOnly }),
+      15_000,
+    );
     viewers.push(v);
     await v.next("screen", () => true, 15_000);
     return v;
@@ -321,13 +338,16 @@ async function main() {
   note(`latency: ${busy(latCpu)}; machine ${f(latMachine)}%; bench ${ownLoad(latLoad)}`);
   typist.type("\x03");
   await sleep(300);
+  debug("cat ended; attaching the throughput viewers");
 
   // ---- throughput: N viewers while `cat` streams the file ----
   const watchers = await Promise.all(Array.from({ length: opts.viewers }, () => view(true)));
+  debug(`${watchers.length} throughput viewers attached`);
   // The typist renders with xterm; at this volume it would measure this process, not the path.
   typist.close();
   viewers.splice(viewers.indexOf(typist), 1);
-  await typist.closed;
+  const closed = await Promise.race([typist.closed.then(() => true), sleep(5000).then(() => false)]);
+  if (!closed) note(`the typist's socket did not finish closing within 5 s (readyState ${typist.ws.readyState})`);
 
   const tmux = (...args: string[]) => execFileSync("tmux", ["-L", SOCKET, ...args], { encoding: "utf8" });
   /** What tmux wrote to the runner's PTY, and what it threw away because that PTY was behind. */
@@ -358,7 +378,10 @@ async function main() {
     // `$((6*7))`: the marker is only in what the command prints, never in its echo.
     watchers[0]!.type(`cat ${file}; echo BENCH-$((6*7))-DONE\r`);
     const by = Date.now() + 180_000;
-    while (watches.some(({ w }) => w.doneAt === null) && Date.now() < by) await sleep(20);
+    while (watches.some(({ w }) => w.doneAt === null) && Date.now() < by) {
+      await sleep(20);
+      debug(watches.map(({ w }) => `${w.chars}/${w.seen}`).join(" "));
+    }
     const streamed = performance.now() - t0;
     const own = load.stop();
     const children = cpu.stop();
@@ -428,6 +451,11 @@ async function main() {
     mb_per_s: full.wireRate,
     rss_growth_mb: growth,
   });
+}
+
+/** Progress lines, with BENCH_DEBUG=1 set. */
+function debug(message: string): void {
+  if (process.env.BENCH_DEBUG) note(`debug: ${message}`);
 }
 
 function busy(cpu: Record<string, number>): string {
