@@ -54,6 +54,20 @@ const ECHO_TIMEOUT_MS = 5000;
 /** Each line of the file: `L<8 digits> ` and 69 characters that change from line to line, then `\n`. */
 const LINE_BYTES = 80;
 const MARKER = "BENCH-42-DONE";
+const PACED_MB_S = 10;
+/** Writes a file to stdout at a steady rate (MB/s), 16 KB at a time. */
+const PACED_WRITER = `import { readFileSync, writeSync } from "node:fs";
+const [path, rate] = process.argv.slice(2);
+const data = readFileSync(path);
+const perMs = (Number(rate) * 1024 * 1024) / 1000;
+const nap = new Int32Array(new SharedArrayBuffer(4));
+const t0 = performance.now();
+for (let at = 0; at < data.length; ) {
+  const wait = t0 + at / perMs - performance.now();
+  if (wait > 0) Atomics.wait(nap, 0, 0, wait);
+  at += writeSync(1, data, at, Math.min(16384, data.length - at));
+}
+`;
 
 const wait = async <T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 30_000) => {
   const by = Date.now() + timeoutMs;
@@ -363,7 +377,7 @@ async function main() {
   const windowSize = () =>
     tmux("display-message", "-p", "-t", `=${term.id}:`, "#{window_width}x#{window_height}").trim();
 
-  const pass = async (label: string, cols: number, rows: number) => {
+  const pass = async (label: string, cols: number, rows: number, command = `cat ${file}`) => {
     if (windowSize() !== `${cols}x${rows}`) {
       watchers[0]!.resize(cols, rows);
       await wait(`the window at ${cols}x${rows}`, async () => windowSize() === `${cols}x${rows}`, 10_000);
@@ -376,7 +390,7 @@ async function main() {
     const machine = watchMachineCpu();
     const t0 = performance.now();
     // `$((6*7))`: the marker is only in what the command prints, never in its echo.
-    watchers[0]!.type(`cat ${file}; echo BENCH-$((6*7))-DONE\r`);
+    watchers[0]!.type(`${command}; echo BENCH-$((6*7))-DONE\r`);
     const by = Date.now() + 180_000;
     while (watches.some(({ w }) => w.doneAt === null) && Date.now() < by) {
       await sleep(20);
@@ -438,6 +452,10 @@ async function main() {
   // tmux passes every byte on, so the second pass measures the path through Trellis itself.
   await pass("80x24", 80, 24);
   const full = await pass("500x300", 500, 300);
+  // The same bytes at the budget's rate, in 16 KB writes: does the path carry that, every byte?
+  const paced = join(dir, "paced.mjs");
+  writeFileSync(paced, PACED_WRITER);
+  await pass(`500x300 paced ${PACED_MB_S} MB/s`, 500, 300, `${NODE} ${paced} ${file} ${PACED_MB_S}`);
   clearInterval(sampler);
   note(`memory peak during: runner ${f(peak.runner)} MB, workerd ${f(peak.workerd)} MB`);
   await sleep(2000);
