@@ -168,6 +168,7 @@ export class SessionTasks {
         permissionMode: () => live.mode,
         allowedTools: new Set(session.allowedTools),
         env: this.host.env,
+        ...(ctx.secrets ? { secrets: ctx.secrets } : {}),
         signal,
         sink,
       });
