@@ -63,6 +63,9 @@ export const ERROR_CODES = [
   "request_answered",
   // keys and environment variables
   "secret_unreadable",
+  // MCP servers attached to sessions
+  "mcp_server_exists",
+  "agents_cannot_add_servers",
   // jobs (the runner's side)
   "stale_lease",
   "concurrent_events",

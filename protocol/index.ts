@@ -5,6 +5,7 @@ export * from "./common.ts";
 export * from "./errors.ts";
 export * from "./jobs.ts";
 export * from "./link.ts";
+export * from "./mcp-servers.ts";
 export * from "./mentions.ts";
 export * from "./models.ts";
 export * from "./notifications.ts";

@@ -3,6 +3,7 @@ import { Board, Member, Zone, ZoneTrigger } from "./boards.ts";
 import { Comment } from "./comments.ts";
 import { Text } from "./common.ts";
 import { Job } from "./jobs.ts";
+import { McpServer } from "./mcp-servers.ts";
 import { Notification } from "./notifications.ts";
 import { Repo } from "./repos.ts";
 import { Runner } from "./runners.ts";
@@ -99,6 +100,8 @@ export const EntityRows = {
   terminal: Terminal,
   /** Threaded comments on the board, its zones, worktrees and sessions. */
   comment: Comment,
+  /** An MCP server config on the board (names and last four of its secrets, never the values). */
+  mcp_server: McpServer,
 } as const;
 export type EntityType = keyof typeof EntityRows;
 export type EntityRow<E extends EntityType> = z.infer<(typeof EntityRows)[E]>;
@@ -131,6 +134,7 @@ export const EntityEvent = z.discriminatedUnion("entity", [
   entityEvent("message"),
   entityEvent("terminal"),
   entityEvent("comment"),
+  entityEvent("mcp_server"),
 ]);
 export type EntityEvent = z.infer<typeof EntityEvent>;
 

@@ -33,6 +33,11 @@ export const RunnerInfo = z.object({
   providers: z.array(Text.max(40)).max(20),
   /** Each provider with why it can or cannot be served (a runner from before sessions omits it). */
   agents: z.array(ProviderReadiness).max(10).optional(),
+  /**
+   * Its owner started it with TRELLIS_MCP_BOARD_STDIO=1: it runs stdio MCP servers that any writer
+   * on its boards added, not only the ones its owner added (`protocol/mcp-servers.ts`).
+   */
+  mcpBoardStdio: z.boolean().optional(),
 });
 export type RunnerInfo = z.infer<typeof RunnerInfo>;
 

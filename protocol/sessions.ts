@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { HttpUrl, Id, Text } from "./common.ts";
+import { McpServerIds, McpServerRefused, McpServerRuntime } from "./mcp-servers.ts";
 import { Provider, Usage } from "./models.ts";
 import { KeySource, TaskSecrets } from "./secrets.ts";
 
@@ -200,6 +201,8 @@ export const Session = z.object({
   pending: z.array(PermissionRequest),
   /** Tools approved "for the rest of the session". */
   allowedTools: z.array(z.string()),
+  /** The board's MCP servers this session's agent gets (`protocol/mcp-servers.ts`), from its next task on. */
+  mcpServerIds: z.array(z.string()),
   /** Prompts waiting behind the running one. */
   queued: z.number().int().nonnegative(),
   messageCount: z.number().int().nonnegative(),
@@ -267,13 +270,15 @@ export const CreateSessionBody = z.object({
   prompt: Prompt.optional(),
   /** Started from a zone's "ask" trigger: the session shows which zone. */
   zoneId: Id.optional(),
+  /** The board's MCP servers to attach (their tools join the agent's from the first task). */
+  mcpServerIds: McpServerIds.optional(),
 });
 export type CreateSessionBody = z.input<typeof CreateSessionBody>;
 
 export const PatchSessionBody = z
-  .object({ title: SessionTitle, permissionMode: PermissionMode })
+  .object({ title: SessionTitle, permissionMode: PermissionMode, mcpServerIds: McpServerIds })
   .partial()
-  .refine((b) => Object.keys(b).length > 0, "nothing to change: send title or permissionMode");
+  .refine((b) => Object.keys(b).length > 0, "nothing to change: send title, permissionMode or mcpServerIds");
 
 export const PromptBody = z.object({ text: Prompt });
 export const PatchTaskBody = z.object({ prompt: Prompt });
@@ -307,6 +312,10 @@ export const TaskContext = z.object({
   mcp: z.object({ url: z.string(), token: z.string(), expiresAt: z.number() }),
   /** The prompter's own key and environment variables (`protocol/secrets.ts`); absent from older edges. */
   secrets: TaskSecrets.optional(),
+  /** The MCP servers the session picked that this runner may start, secrets unsealed (lease holder only). */
+  mcpServers: z.array(McpServerRuntime).default([]),
+  /** Those it may not start, with why: the runner says so in the transcript. */
+  mcpRefused: z.array(McpServerRefused).default([]),
 });
 export type TaskContext = z.infer<typeof TaskContext>;
 

@@ -11,6 +11,7 @@ import { auth } from "./routes/auth.ts";
 import { boards } from "./routes/boards.ts";
 import { comments } from "./routes/comments.ts";
 import { jobs } from "./routes/jobs.ts";
+import { mcpServers } from "./routes/mcp-servers.ts";
 import { me } from "./routes/me.ts";
 import { runnerApi } from "./routes/runner-api.ts";
 import { boardRunners, runners } from "./routes/runners.ts";
@@ -34,6 +35,7 @@ const api = new Hono<AppEnv>()
   .route("/boards", sessions)
   .route("/boards", comments)
   .route("/boards", attention)
+  .route("/boards", mcpServers)
   .route("/runners", runners)
   .route("/jobs", jobs)
   .route("/tokens", tokens)

@@ -15,5 +15,7 @@ export async function runnerInfo(env: Record<string, string | undefined> = proce
     gitVersion: (await gitVersion()).slice(0, 80),
     providers: agents.filter((a) => a.ready).map((a) => a.provider),
     agents,
+    // The owner's consent to run stdio MCP servers that other writers on its boards added.
+    ...(env.TRELLIS_MCP_BOARD_STDIO === "1" ? { mcpBoardStdio: true } : {}),
   };
 }

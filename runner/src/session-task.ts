@@ -7,6 +7,7 @@ import type {
   SessionEvent,
   StreamFrame,
 } from "../../protocol/index.ts";
+import { TRELLIS_MCP_NAME } from "../../protocol/index.ts";
 import type { AgentSink, PermissionAnswer, PermissionAsk } from "./agent/index.ts";
 import { type Edge, isStaleLease, isTransient } from "./edge.ts";
 import { backoff, type FrameBody } from "./link.ts";
@@ -169,6 +170,20 @@ export class SessionTasks {
         allowedTools: new Set(session.allowedTools),
         env: this.host.env,
         ...(ctx.secrets ? { secrets: ctx.secrets } : {}),
+        mcp: {
+          // Trellis's own /mcp first, with the session's token as a header (never in the URL).
+          servers: [
+            {
+              id: TRELLIS_MCP_NAME,
+              name: TRELLIS_MCP_NAME,
+              transport: "http",
+              url: ctx.mcp.url,
+              headers: { authorization: `Bearer ${ctx.mcp.token}` },
+            },
+            ...ctx.mcpServers,
+          ],
+          refused: ctx.mcpRefused,
+        },
         signal,
         sink,
       });

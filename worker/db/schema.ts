@@ -523,3 +523,26 @@ export const userSecrets = sqliteTable(
     index("user_secrets_version").on(t.keyVersion),
   ],
 );
+
+// ---- MCP servers attached to sessions ----
+
+/**
+ * An MCP server config on a board (`protocol/mcp-servers.ts`). `data` holds the command and args
+ * or the URL, the names and last four characters of its secrets, and `sealed`: the env values or
+ * header values, AES-GCM sealed with ENCRYPTION_KEY and bound to this row's id.
+ */
+export const mcpServers = sqliteTable(
+  "mcp_servers",
+  {
+    id: text("id").primaryKey(),
+    boardId: text("board_id")
+      .notNull()
+      .references(() => boards.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    transport: text("transport", { enum: ["stdio", "http"] }).notNull(),
+    data: json<Record<string, unknown>>("data").notNull().default({}),
+    createdBy: text("created_by").notNull(),
+    createdAt: integer("created_at").notNull().default(now),
+  },
+  (t) => [uniqueIndex("mcp_servers_board_name").on(t.boardId, t.name)],
+);

@@ -40,6 +40,8 @@ export interface SessionData {
   /** Tools approved for the rest of the session (tool → true). */
   allowedTools?: Record<string, true>;
   lastError?: string | null;
+  /** The board's MCP servers the session picked (`mcp_servers` ids). */
+  mcpServerIds?: string[];
   /** Answers given during the running task, by request id. */
   decisions?: Record<string, DecisionRecord>;
 }
@@ -103,6 +105,7 @@ export function toSession(r: SessionRow, queued: number): Session {
     todos: d.todos ?? [],
     pending: Object.values(d.pending ?? {}).sort((a, b) => a.requestedAt - b.requestedAt),
     allowedTools: Object.keys(d.allowedTools ?? {}),
+    mcpServerIds: d.mcpServerIds ?? [],
     queued: Number(queued),
     messageCount: r.messageCount,
     lastError: d.lastError ?? null,

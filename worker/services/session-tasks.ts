@@ -11,6 +11,7 @@ import { describeIssues } from "../lib/validate.ts";
 import type { Ctx } from "./context.ts";
 import type { JobEffect, JobOutcome, JobRow } from "./job-queue.ts";
 import { authorizeJob, insertJob, jobQueued, keepJobOnlyIf } from "./job-queue.ts";
+import { serversForTask } from "./mcp-servers.ts";
 import { actingRunnerId } from "./runner-access.ts";
 import { notifyPermission, notifySessionEnded } from "./session-notices.ts";
 import {
@@ -504,8 +505,12 @@ export async function taskContext(ctx: Ctx, jobId: string, leaseToken: string, m
     ? await ctx.db.query.users.findFirst({ where: eq(users.id, task.authorId), columns: { name: true } })
     : null;
   // A prompt with no person behind it (a child's answer to its parent) runs on the session creator's keys.
-  const secrets = await releaseTaskSecrets(ctx, task.authorId ?? session.createdBy, session);
-  const mcp = await mintSessionToken(ctx.db, session);
+  const [secrets, mcp, attached] = await Promise.all([
+    releaseTaskSecrets(ctx, task.authorId ?? session.createdBy, session),
+    mintSessionToken(ctx.db, session),
+    // Only here, for the runner holding the lease, are the servers' secrets unsealed.
+    serversForTask(ctx, session.boardId, session.mcpServerIds, job.runnerId),
+  ]);
   let row = task;
   if ((task.data as TaskData).keySource !== secrets.keySource) {
     const [updated] = await ctx.db
@@ -526,6 +531,8 @@ export async function taskContext(ctx: Ctx, jobId: string, leaseToken: string, m
     prompterName: prompter?.name ?? (task.data as TaskData).authorName ?? null,
     mcp: { url: mcpUrl, token: mcp.token, expiresAt: mcp.expiresAt },
     secrets,
+    mcpServers: attached.servers,
+    mcpRefused: attached.refused,
   };
 }
 
@@ -540,6 +547,7 @@ export async function createChild(
     permissionMode: pd.permissionMode ?? "ask",
     baseUrl: pd.baseUrl ?? null,
     origin: "spawn",
+    mcpServerIds: pd.mcpServerIds ?? [],
   };
   await ctx.db.batch([
     ctx.db.insert(sessions).values({

@@ -27,6 +27,7 @@ import { requireBoardRole } from "./access.ts";
 import type { Ctx } from "./context.ts";
 import { removed, userId } from "./context.ts";
 import { cancelJob } from "./jobs.ts";
+import { checkMcpServerIds } from "./mcp-servers.ts";
 import {
   loadSession,
   messagesAfter,
@@ -184,12 +185,14 @@ export async function createSession(
     });
     if (!zone) throw badRequest("zoneId: no such zone on this board.");
   }
+  const mcpServerIds = await checkMcpServerIds(ctx, boardId, body.mcpServerIds ?? []);
   const id = newId();
   const data: SessionData = {
     permissionMode: body.permissionMode,
     baseUrl: body.baseUrl ?? null,
     origin: null,
     zoneId: body.zoneId ?? null,
+    mcpServerIds,
   };
   const author = { authorId: userId(ctx), authorName: await nameOf(ctx) };
   await ctx.db.batch([
@@ -218,11 +221,16 @@ export async function patchSession(
 ): Promise<Session> {
   await requireBoardRole(ctx, boardId, "member");
   const row = await sessionOnBoard(ctx, boardId, sessionId);
+  const patch: SessionData = {
+    ...(body.permissionMode ? { permissionMode: body.permissionMode } : {}),
+    // A running task keeps the servers it started with; the pick applies from the next task.
+    ...(body.mcpServerIds ? { mcpServerIds: await checkMcpServerIds(ctx, boardId, body.mcpServerIds) } : {}),
+  };
   await ctx.db
     .update(sessions)
     .set({
       ...(body.title !== undefined ? { title: body.title } : {}),
-      ...(body.permissionMode ? { data: patchJson(sessions.data, { permissionMode: body.permissionMode }) } : {}),
+      ...(Object.keys(patch).length ? { data: patchJson(sessions.data, patch) } : {}),
       updatedAt: Date.now(),
     })
     .where(eq(sessions.id, sessionId));
@@ -409,7 +417,12 @@ export async function forkSession(
   const wt = await readyWorktree(ctx, boardId, body.worktreeId ?? source.worktreeId);
   const id = newId();
   const sd = source.data as SessionData;
-  const data: SessionData = { permissionMode: sd.permissionMode ?? "ask", baseUrl: sd.baseUrl ?? null, origin: "fork" };
+  const data: SessionData = {
+    permissionMode: sd.permissionMode ?? "ask",
+    baseUrl: sd.baseUrl ?? null,
+    origin: "fork",
+    mcpServerIds: sd.mcpServerIds ?? [],
+  };
   await ctx.db.batch([
     ctx.db.insert(sessions).values({
       id,

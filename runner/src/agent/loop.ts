@@ -4,12 +4,13 @@ import type { DecisionRecord, ToolCallBlock, ToolResultBlock } from "../../../pr
 import { anthropicClient } from "./anthropic.ts";
 import { AgentError } from "./errors.ts";
 import { newId } from "./ids.ts";
+import { McpTools } from "./mcp.ts";
 import { openaiClient } from "./openai.ts";
 import { gate } from "./permissions.ts";
 import { systemPrompt } from "./prompt.ts";
 import { type ModelClient, type ModelTurn, type TurnResult, textOf } from "./provider.ts";
 import { backoffMs, classify, DEFAULT_RETRY, formatWait, ModelCallError, sleep } from "./retry.ts";
-import { TOOLS, type ToolContext, toolNamed } from "./tools/index.ts";
+import { TOOLS, type Tool, type ToolContext } from "./tools/index.ts";
 import { oneLine, wellFormed } from "./tools/tool.ts";
 import type { PermissionAnswer, TaskInput } from "./types.ts";
 
@@ -52,14 +53,73 @@ export async function runTask(input: TaskInput): Promise<{ finalText: string }> 
     throw new AgentError("worktree_missing", `the worktree folder ${input.worktreePath} is missing on this runner`);
   }
   const ctx: ToolContext = { root, env: input.env, userEnv: input.secrets?.env ?? {}, signal, sink };
-  const system = systemPrompt(TOOLS);
+  const mcp = await openMcp(input, root);
+  try {
+    for (const p of mcp.problems) {
+      await sink.message({
+        id: newId(),
+        role: "system",
+        content: [
+          {
+            type: "notice",
+            kind: "error",
+            text: oneLine(
+              `MCP server "${p.server}" is not available for this task: ${p.why}. The task goes on without its tools.`,
+              4000,
+            ),
+          },
+        ],
+      });
+    }
+    const tools: Toolbox = { list: [...TOOLS, ...mcp.tools], byName: new Map() };
+    for (const t of tools.list) tools.byName.set(t.name, t);
+    return await loop(input, client, ctx, tools);
+  } finally {
+    await mcp.close();
+  }
+}
+
+/** The task's MCP servers; a stop while they start ends the wait at once (they are closed when ready). */
+async function openMcp(input: TaskInput, root: string): Promise<McpTools> {
+  const { mcp, signal } = input;
+  if (!mcp?.servers.length && !mcp?.refused?.length) return McpTools.none;
+  const opening = McpTools.open(mcp, { cwd: root, reserved: new Set(TOOLS.map((t) => t.name)) });
+  let onAbort = () => {};
+  const stopped = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([opening, stopped]);
+  } catch (err) {
+    void opening.then((m) => m.close());
+    throw err;
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
+}
+
+/** The tools of one task: the built-in ones, then its MCP servers'. */
+interface Toolbox {
+  list: readonly Tool[];
+  byName: Map<string, Tool>;
+}
+
+async function loop(
+  input: TaskInput,
+  client: ModelClient,
+  ctx: ToolContext,
+  tools: Toolbox,
+): Promise<{ finalText: string }> {
+  const { sink, signal } = input;
+  const system = systemPrompt(tools.list);
   const turns: ModelTurn[] = [...input.history];
   const maxTurns = input.maxTurns ?? DEFAULT_MAX_TURNS;
   let finalText = "";
 
   for (let n = 0; n < maxTurns; n++) {
     if (signal.aborted) throw signal.reason;
-    const result = await callModel(input, client, system, turns);
+    const result = await callModel(input, client, system, turns, tools.list);
     turns.push({ role: "assistant", content: result.content });
     const text = textOf(result.content);
     if (text) {
@@ -68,7 +128,7 @@ export async function runTask(input: TaskInput): Promise<{ finalText: string }> 
     }
     const calls = result.content.filter((b): b is ToolCallBlock => b.type === "tool_call");
     if (!calls.length) return { finalText };
-    const results = await runCalls(input, ctx, calls, result.badInput);
+    const results = await runCalls(input, ctx, tools, calls, result.badInput);
     turns.push({ role: "tool", content: results });
   }
   await sink.message({
@@ -94,6 +154,7 @@ async function callModel(
   client: ModelClient,
   system: string,
   turns: ModelTurn[],
+  tools: readonly Tool[],
 ): Promise<TurnResult> {
   const { sink, signal } = input;
   const policy = { ...DEFAULT_RETRY, ...input.retry };
@@ -106,7 +167,7 @@ async function callModel(
       result = await client.turn({
         model: input.model,
         system,
-        tools: TOOLS,
+        tools,
         history: turns,
         signal,
         onDelta(part, text) {
@@ -161,6 +222,7 @@ async function callModel(
 async function runCalls(
   input: TaskInput,
   ctx: ToolContext,
+  tools: Toolbox,
   calls: ToolCallBlock[],
   badInput: Map<string, string> | undefined,
 ): Promise<ToolResultBlock[]> {
@@ -171,7 +233,7 @@ async function runCalls(
       results.push({ type: "tool_result", callId: call.id, name: call.name, output: STOPPED, isError: true });
       continue;
     }
-    results.push(await runCall(input, ctx, call, badInput?.get(call.id)));
+    results.push(await runCall(input, ctx, tools, call, badInput?.get(call.id)));
   }
   await input.sink.message({ id: newId(), role: "tool", content: results });
   if (signal.aborted) throw signal.reason;
@@ -190,6 +252,7 @@ function denial(answer: PermissionAnswer): string {
 async function runCall(
   input: TaskInput,
   ctx: ToolContext,
+  tools: Toolbox,
   call: ToolCallBlock,
   badJson: string | undefined,
 ): Promise<ToolResultBlock> {
@@ -209,9 +272,12 @@ async function runCall(
       durationMs: Math.round(performance.now() - started),
     },
   });
-  const tool = toolNamed(call.name);
+  const tool = tools.byName.get(call.name);
   if (!tool) {
-    return result(`There is no tool named ${call.name}. The tools are: ${TOOLS.map((t) => t.name).join(", ")}.`, true);
+    return result(
+      `There is no tool named ${call.name}. The tools are: ${tools.list.map((t) => t.name).join(", ")}.`,
+      true,
+    );
   }
   if (badJson !== undefined) {
     return result(`The arguments were not valid JSON, so ${call.name} did not run: ${oneLine(badJson, 500)}`, true);
@@ -223,8 +289,12 @@ async function runCall(
     const g = gate(tool.kind, mode, approved);
     let decision: DecisionRecord;
     if (g === "refuse") {
+      const what =
+        tool.kind === "mcp"
+          ? "its MCP server does not mark it read-only, and nothing may change"
+          : "no file may be written and no command run";
       return result(
-        `This session is read-only: ${tool.name} is not allowed (no file may be written and no command run). ` +
+        `This session is read-only: ${tool.name} is not allowed (${what}). ` +
           "Say what you would change instead; a person can switch the session's permission mode.",
         true,
         {

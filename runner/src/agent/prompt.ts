@@ -18,6 +18,13 @@ export function systemPrompt(tools: readonly Tool[]): string {
     "  has a way to.",
     "- Depending on the session's permission mode a person may have to approve edits and shell commands. When a call",
     "  is denied, the result gives their reason: follow it, and do not repeat the same call.",
+    ...(tools.some((t) => t.name.includes("__"))
+      ? [
+          "- Tools named <server>__<tool> come from MCP servers. The trellis__ ones reach Trellis itself: your own session",
+          "  (trellis__trellis_sessions_get_current), the board's other sessions and worktrees. Those that may change",
+          "  something wait for approval like shell commands do, depending on the permission mode.",
+        ]
+      : []),
     "- Do not commit, push or switch branches unless you are asked to.",
     "- For work with several steps keep a todo list with todo_write. For independent parts of a large job you may",
     "  start another session with spawn_session; its answer comes back later as a message.",

@@ -7,6 +7,7 @@ import type {
   TaskSecrets,
   Todo,
 } from "../../../protocol/index.ts";
+import type { McpSetup } from "./mcp.ts";
 
 export interface PermissionAsk {
   requestId: string;
@@ -71,6 +72,11 @@ export interface TaskInput {
   sink: AgentSink;
   /** Model calls per task (default 50). */
   maxTurns?: number;
+  /**
+   * MCP servers for this task (Trellis's own first), connected when it starts and closed when it
+   * ends; the ones that fail, and the ones refused, are told in the transcript.
+   */
+  mcp?: McpSetup;
   /** Retry tuning (defaults: 5 attempts, 1 s doubling, 60 s at most). */
   retry?: Partial<RetryPolicy>;
 }

@@ -30,6 +30,7 @@ export const sessionRow = (id: string, over: Partial<Session> = {}): Session => 
   todos: [],
   pending: [],
   allowedTools: [],
+  mcpServerIds: [],
   queued: 0,
   messageCount: 0,
   lastError: null,

@@ -91,6 +91,7 @@ export const sessionTools = [
         "ask (default): writes and shell commands wait for a person; auto-edit: edits allowed, shell asks; full: no asking; read-only.",
       title: TITLE,
       prompt: "The first prompt; without one the session waits for trellis_sessions_prompt.",
+      mcpServerIds: "Ids of the board's MCP servers whose tools the agent gets (GET /api/boards/:boardId/mcp-servers).",
     }).extend({ boardId }),
     output: Session,
     annotations: WRITE,
