@@ -169,6 +169,7 @@ export class SessionTasks {
         permissionMode: () => live.mode,
         allowedTools: new Set(session.allowedTools),
         env: this.host.env,
+        ...(ctx.secrets ? { secrets: ctx.secrets } : {}),
         mcp: {
           // Trellis's own /mcp first, with the session's token as a header (never in the URL).
           servers: [

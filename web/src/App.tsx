@@ -8,6 +8,7 @@ import { useStore } from "./lib/store.ts";
 import { AccountPage } from "./pages/AccountPage.tsx";
 import { AuthScreen } from "./pages/AuthScreen.tsx";
 import { BoardsPage } from "./pages/BoardsPage.tsx";
+import { KeysPage } from "./pages/KeysPage.tsx";
 import { NotFound } from "./pages/NotFound.tsx";
 import { RunnersPage } from "./pages/RunnersPage.tsx";
 import { TokensPage } from "./pages/TokensPage.tsx";
@@ -41,6 +42,7 @@ export function App() {
   else if (route.name === "tokens") page = <TokensPage user={state.user} />;
   else if (route.name === "runners") page = <RunnersPage user={state.user} />;
   else if (route.name === "account") page = <AccountPage user={state.user} />;
+  else if (route.name === "keys") page = <KeysPage user={state.user} />;
   // Keyed by board so switching boards starts from a clean slate (socket, presence, canvas).
   else if (route.name === "board") page = <BoardPage key={route.boardId} boardId={route.boardId} user={state.user} />;
   else page = <NotFound user={state.user} />;

@@ -68,8 +68,12 @@ export function maxTokensFor(model: string): number {
   return 32_000;
 }
 
-export async function anthropicClient(env: Record<string, string | undefined>): Promise<ModelClient> {
-  const apiKey = env.ANTHROPIC_API_KEY || undefined;
+/** `own`: the prompter's saved key, used instead of the runner's (still through its ANTHROPIC_BASE_URL). */
+export async function anthropicClient(
+  env: Record<string, string | undefined>,
+  own: { apiKey: string } | null = null,
+): Promise<ModelClient> {
+  const apiKey = own ? own.apiKey : env.ANTHROPIC_API_KEY || undefined;
   const authToken = apiKey ? undefined : env.ANTHROPIC_AUTH_TOKEN || undefined;
   if (!apiKey && !authToken) {
     throw new AgentError("no_credentials", "no ANTHROPIC_API_KEY: set it and restart the runner");
@@ -106,6 +110,7 @@ export async function anthropicClient(env: Record<string, string | undefined>): 
     label: "Anthropic",
     where: baseURL,
     keyVar: apiKey ? "ANTHROPIC_API_KEY" : "ANTHROPIC_AUTH_TOKEN",
+    ...(own ? { keyFix: "the prompter's Anthropic key is not valid: save a new one under Keys & environment" } : {}),
     async turn(req: TurnRequest): Promise<TurnResult> {
       try {
         const stream = client.messages.stream(

@@ -29,8 +29,9 @@ export function lastLine(text: string): string | null {
 }
 
 async function openClient(input: TaskInput): Promise<ModelClient> {
-  if (input.provider === "anthropic") return anthropicClient(input.env);
-  if (input.provider === "openai") return openaiClient(input.env, input.baseUrl);
+  const own = input.secrets?.keySource === "user" ? (input.secrets.model ?? null) : null;
+  if (input.provider === "anthropic") return anthropicClient(input.env, own);
+  if (input.provider === "openai") return openaiClient(input.env, input.baseUrl, own);
   throw new AgentError("provider", `unknown provider '${String(input.provider)}': use anthropic or openai`);
 }
 
@@ -51,7 +52,7 @@ export async function runTask(input: TaskInput): Promise<{ finalText: string }> 
   } catch {
     throw new AgentError("worktree_missing", `the worktree folder ${input.worktreePath} is missing on this runner`);
   }
-  const ctx: ToolContext = { root, env: input.env, signal, sink };
+  const ctx: ToolContext = { root, env: input.env, userEnv: input.secrets?.env ?? {}, signal, sink };
   const mcp = await openMcp(input, root);
   try {
     for (const p of mcp.problems) {

@@ -59,9 +59,11 @@ type Delta = ChatCompletionChunk.Choice.Delta & { reasoning_content?: string | n
 export async function openaiClient(
   env: Record<string, string | undefined>,
   sessionBaseUrl: string | null,
+  own: { apiKey: string; baseUrl: string | null } | null = null,
 ): Promise<ModelClient> {
-  const custom = sessionBaseUrl || env.OPENAI_BASE_URL || null;
-  const key = env.OPENAI_API_KEY || undefined;
+  // The prompter's own key goes only where they saved it for: OpenAI itself, or their own server.
+  const custom = own ? own.baseUrl : sessionBaseUrl || env.OPENAI_BASE_URL || null;
+  const key = (own ? own.apiKey : env.OPENAI_API_KEY) || undefined;
   if (!key && !custom) {
     throw new AgentError(
       "no_credentials",
@@ -99,6 +101,7 @@ export async function openaiClient(
     label: isOpenAI ? "OpenAI" : `the server at ${baseURL}`,
     where: baseURL,
     keyVar: "OPENAI_API_KEY",
+    ...(own ? { keyFix: "the prompter's saved key is not valid: save a new one under Keys & environment" } : {}),
     async turn(req: TurnRequest): Promise<TurnResult> {
       try {
         const stream = await client.chat.completions.create(

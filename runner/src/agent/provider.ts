@@ -37,6 +37,8 @@ export interface ModelClient {
   readonly where: string;
   /** The variable that holds this provider's key, for "set a valid … and restart the runner". */
   readonly keyVar: string;
+  /** How to fix a rejected key when it is not the runner's (the prompter saved it in Trellis). */
+  readonly keyFix?: string;
   turn(req: TurnRequest): Promise<TurnResult>;
 }
 

@@ -130,7 +130,7 @@ export function classify(err: ModelCallError, client: ModelClient, model: string
     if (err.errorType === "rate_limit_error") return again(`${Who} rate-limited this request (mid-stream)`);
     if (err.errorType === "invalid_request_error") return fail("bad_request", `${Who} refused the request${detail}`);
     if (err.errorType === "authentication_error") {
-      return fail("auth", `${Who} rejected the API key: set a valid ${client.keyVar} and restart the runner`);
+      return fail("auth", `${Who} rejected the API key: ${keyFix(client)}`);
     }
     return again(`${Who} failed mid-stream (${err.errorType ?? "an error without a type"})`);
   }
@@ -140,7 +140,7 @@ export function classify(err: ModelCallError, client: ModelClient, model: string
   if (s === 409) return again(`${Who} reported a conflict (409)`);
   if (s >= 500) return again(`${Who} had a server error (${s})`);
   if (s === 401) {
-    return fail("auth", `${Who} rejected the API key (401): set a valid ${client.keyVar} and restart the runner`);
+    return fail("auth", `${Who} rejected the API key (401): ${keyFix(client)}`);
   }
   if (s === 403) {
     return fail("forbidden", `${Who} refused this request (403)${detail || ": the API key may not use this model"}`);
@@ -174,3 +174,6 @@ export function formatWait(ms: number): string {
   const s = ms / 1000;
   return s < 10 ? `${Math.max(0.1, Math.ceil(s * 10) / 10)} s` : `${Math.round(s)} s`;
 }
+
+/** What to do about a rejected key: the runner's variable, or the prompter's own saved key. */
+const keyFix = (client: ModelClient) => client.keyFix ?? `set a valid ${client.keyVar} and restart the runner`;

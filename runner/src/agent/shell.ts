@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { envNameProblem } from "../../../protocol/index.ts";
 
 /** Credentials the runner holds are never handed to what the agent runs. */
 const SECRET_PREFIXES = ["ANTHROPIC_", "OPENAI_", "TRELLIS_"];
@@ -9,10 +10,18 @@ export function isSecretVar(name: string): boolean {
   return SECRET_PREFIXES.some((p) => upper.startsWith(p)) || SECRET_WORDS.some((w) => upper.includes(w));
 }
 
-/** The runner's environment minus credentials, for every process the agent starts. */
-export function agentEnv(env: Record<string, string | undefined>): Record<string, string> {
+/**
+ * The runner's environment minus credentials, for every process the agent starts, plus the
+ * prompter's own variables (theirs to give, credentials included). A name that would take over
+ * how processes start (PATH, LD_PRELOAD, …) is dropped here too, whatever the edge sent.
+ */
+export function agentEnv(
+  env: Record<string, string | undefined>,
+  userEnv: Record<string, string> = {},
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined && !isSecretVar(k)) out[k] = v;
+  for (const [k, v] of Object.entries(userEnv)) if (!envNameProblem(k)) out[k] = v;
   // Nobody is at a terminal to type a password: a git command that wants one fails instead of hanging.
   out.GIT_TERMINAL_PROMPT = "0";
   return out;

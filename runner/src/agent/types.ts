@@ -1,4 +1,12 @@
-import type { DecisionRecord, Message, NewMessage, PermissionMode, Provider, Todo } from "../../../protocol/index.ts";
+import type {
+  DecisionRecord,
+  Message,
+  NewMessage,
+  PermissionMode,
+  Provider,
+  TaskSecrets,
+  Todo,
+} from "../../../protocol/index.ts";
 import type { McpSetup } from "./mcp.ts";
 
 export interface PermissionAsk {
@@ -55,8 +63,10 @@ export interface TaskInput {
   permissionMode: () => PermissionMode;
   /** Tools approved "for the rest of the session"; allow_always adds to it. */
   allowedTools: Set<string>;
-  /** The runner's environment: provider keys and base URLs come from here. */
+  /** The runner's environment: provider keys and base URLs come from here, unless the prompter has their own. */
   env: Record<string, string | undefined>;
+  /** The prompter's own key (used instead of the runner's) and environment variables (for the agent's processes only). */
+  secrets?: TaskSecrets;
   /** Stop: aborts the model call and any running tool within 2 s. */
   signal: AbortSignal;
   sink: AgentSink;

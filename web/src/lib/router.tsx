@@ -27,6 +27,7 @@ export type Route =
   | { name: "tokens" }
   | { name: "runners" }
   | { name: "account" }
+  | { name: "keys" }
   | { name: "missing" };
 
 export function match(p: string): Route {
@@ -34,6 +35,7 @@ export function match(p: string): Route {
   if (p === "/tokens") return { name: "tokens" };
   if (p === "/runners") return { name: "runners" };
   if (p === "/account") return { name: "account" };
+  if (p === "/keys") return { name: "keys" };
   const board = /^\/b\/([^/]+)\/?$/.exec(p);
   if (board) return { name: "board", boardId: decodeURIComponent(board[1]!) };
   return { name: "missing" };

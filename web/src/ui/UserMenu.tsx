@@ -53,6 +53,9 @@ export function UserMenu({ user }: { user: User }) {
           <Link href="/tokens" role="menuitem" onClick={() => setOpen(false)}>
             API tokens
           </Link>
+          <Link href="/keys" role="menuitem" onClick={() => setOpen(false)} data-testid="keys-link">
+            Keys &amp; environment
+          </Link>
           <Link href="/account" role="menuitem" onClick={() => setOpen(false)} data-testid="account-link">
             Account
           </Link>

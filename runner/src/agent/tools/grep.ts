@@ -63,7 +63,11 @@ async function withRg(rg: string, q: GrepQuery, ctx: ToolContext): Promise<ToolO
   args.push("-e", q.pattern);
   if (q.rel !== ".") args.push("--", q.rel);
   return new Promise((resolve) => {
-    const child = spawn(rg, args, { cwd: ctx.root, env: agentEnv(ctx.env), stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(rg, args, {
+      cwd: ctx.root,
+      env: agentEnv(ctx.env, ctx.userEnv),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     const lines: string[] = [];
     let pending = "";
     let chars = 0;

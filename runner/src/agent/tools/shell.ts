@@ -49,7 +49,12 @@ export const shellTool: Tool = {
   async run(input, ctx) {
     const command = commandOf(input);
     const timeoutMs = Math.min(optInt(input, "timeoutMs", 1) ?? SHELL_DEFAULT_MS, SHELL_MAX_MS);
-    const r = await runShell(command, { cwd: ctx.root, env: agentEnv(ctx.env), timeoutMs, signal: ctx.signal });
+    const r = await runShell(command, {
+      cwd: ctx.root,
+      env: agentEnv(ctx.env, ctx.userEnv),
+      timeoutMs,
+      signal: ctx.signal,
+    });
     let output = r.output.replace(/\n+$/, "") || "(no output)";
     if (r.timedOut) {
       output += `\n[timed out after ${timeoutMs / 1000} s: the command and everything it started were killed]`;

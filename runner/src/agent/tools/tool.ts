@@ -9,6 +9,8 @@ export interface ToolContext {
   root: string;
   /** The runner's environment (the shell scrubs it). */
   env: Record<string, string | undefined>;
+  /** The prompter's own environment variables, added after the scrub (they are theirs to give). */
+  userEnv?: Record<string, string>;
   signal: AbortSignal;
   sink: AgentSink;
 }
