@@ -202,7 +202,16 @@ test("a prompt to a busy session queues, visible to everyone, and is removed; St
   }
   await shot(ada, "queue");
   await panel(grace).getByTestId("queue-remove").click();
-  for (const p of [ada, grace]) await panel(p).getByTestId("queue-item").waitFor({ state: "detached" });
+  for (const [who, p] of [
+    ["Grace", grace],
+    ["Ada", ada],
+  ] as const) {
+    await until(`the queued prompt gone for ${who}`, async () => {
+      const left = await panel(p).getByTestId("queue-item").allTextContents();
+      if (left.length) throw new Error(`still queued: ${left.join(" | ")}`);
+      return true;
+    });
+  }
 
   await panel(ada).getByTestId("session-stop").click();
   for (const p of [ada, grace]) {
@@ -244,4 +253,75 @@ test("a fork at a message holds that many messages, and shows under its parent o
     (await sessionsOf()).find((s) => s.parentId === fork.id && s.origin === "spawn"),
   );
   await card(ada).locator(`[data-testid="session-row"][data-session-id="${child.id}"][data-depth="2"]`).waitFor();
+});
+
+// A thousand messages: made for real (ten tasks of fifty model calls each), so it runs only when asked.
+test("a 1,000-message transcript opens at once and scrolls smoothly", {
+  skip: !process.env.TRELLIS_E2E_LONG,
+}, async () => {
+  const owner = w.s.user.token;
+  // The spawned child's answer wakes its parent: let that settle, so nothing else takes these turns.
+  await until(
+    "no session busy",
+    async () => (await sessionsOf()).every((x) => !["running", "queued", "awaiting_permission"].includes(x.status)),
+    30_000,
+  );
+  const base = `/api/boards/${w.s.boardId}/sessions`;
+  const s = (await api(w.edge.url, base, {
+    token: owner,
+    json: {
+      worktreeId: wt.id,
+      provider: "anthropic",
+      model: "claude-haiku-4-5",
+      permissionMode: "full",
+      title: "Long",
+    },
+  })) as Session;
+  const turns = [];
+  for (let t = 0; t < 10; t++) {
+    for (let i = 0; i < 49; i++)
+      turns.push({ text: `Looking, step ${i}.`, toolCalls: [{ name: "list_files", input: {} }] });
+    turns.push({ text: `Task ${t} done:\n\n- one\n- two\n\n\`\`\`ts\nconst x = ${t};\n\`\`\`` });
+  }
+  w.server.script("anthropic", turns);
+  for (let t = 0; t < 10; t++) {
+    await api(w.edge.url, `${base}/${s.id}/prompts`, { token: owner, json: { text: `Task ${t}: look around.` } });
+  }
+  await until(
+    "1,000 messages",
+    async () => (await sessionsOf()).find((x) => x.id === s.id)?.messageCount === 1000,
+    180_000,
+  );
+  await ada.reload();
+  await card(ada).locator(`[data-testid="session-row"][data-session-id="${s.id}"]`).waitFor();
+  const t0 = Date.now();
+  await card(ada).locator(`[data-testid="session-row"][data-session-id="${s.id}"]`).click();
+  await panel(ada).locator('[data-testid="message"][data-seq="1000"]').waitFor();
+  const openMs = Date.now() - t0;
+  const drawn = await panel(ada).locator('[data-testid="message"]').count();
+  // Scroll from the end to the top over a second, counting frames.
+  const { frames, ms } = await panel(ada)
+    .getByTestId("transcript")
+    .evaluate(async (el) => {
+      const start = performance.now();
+      let frames = 0;
+      const from = el.scrollTop;
+      await new Promise<void>((done) => {
+        const step = () => {
+          frames++;
+          const f = Math.min(1, (performance.now() - start) / 1000);
+          el.scrollTop = from * (1 - f);
+          if (f < 1) requestAnimationFrame(step);
+          else done();
+        };
+        requestAnimationFrame(step);
+      });
+      return { frames, ms: performance.now() - start };
+    });
+  await panel(ada).locator('[data-testid="message"][data-seq="1"]').waitFor();
+  const fps = Math.round((frames * 1000) / ms);
+  console.log(`long transcript: open_ms=${openMs} rows_in_dom=${drawn} scroll_fps=${fps}`);
+  assert.ok(openMs < 3000, `opened in ${openMs} ms`);
+  assert.ok(drawn < 120, `${drawn} rows in the DOM`);
+  await shot(ada, "long");
 });

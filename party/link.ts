@@ -67,6 +67,16 @@ export interface LinkTerminals {
  * under the 30 s in which a runner cut off without a close must show offline.
  */
 export const SWEEP_MS = 5_000;
+/** Pieces handed to a board's room in one call at most (a batch is 200; a backlog goes in a few). */
+const MAX_ROOM_CALL_PIECES = 1000;
+
+interface Outbox {
+  pieces: StreamFrame[];
+  /** Resolvers of the frames whose pieces are in `pieces`. */
+  done: (() => void)[];
+  sending: boolean;
+}
+
 /** How long the link trusts "this runner works on that board" before asking D1 again. */
 const REFUSED_TTL_MS = 500;
 const WORKS_ON_TTL_MS = 5_000;
@@ -98,6 +108,8 @@ export class RunnerLinkCore {
   private worksOn = new Map<string, { ok: boolean; until: number }>();
   /** Per board, the relay of the last frame the runner sent there (see `inOrder`). */
   private relays = new Map<string, Promise<void>>();
+  /** Per board, pieces checked and waiting for the room call in flight to end (see `toRoom`). */
+  private outbox = new Map<string, Outbox>();
 
   constructor(private readonly host: LinkHost) {}
 
@@ -158,9 +170,11 @@ export class RunnerLinkCore {
     }
   }
 
-  /** Pieces for one board, to its room in one call; those of sessions this runner does not run are dropped. */
+  /** Pieces for one board, to its room; those of sessions this runner does not run are dropped. */
   private relay(socket: LinkSocket, boardId: string, pieces: StreamFrame[]): Promise<void> {
-    return this.inOrder(boardId, async () => {
+    let handed: Promise<void> | undefined;
+    // Checked in order; the room call is not waited for here, so the next frame's check goes on.
+    const checked = this.inOrder(boardId, async () => {
       const refused = new Set<string>();
       for (const sessionId of new Set(pieces.map((p) => p.sessionId))) {
         if (!(await this.mayStream(boardId, sessionId))) refused.add(sessionId);
@@ -169,8 +183,39 @@ export class RunnerLinkCore {
         refuse(socket, "This runner holds no active task of that session: its stream is not relayed.");
       }
       const allowed = refused.size ? pieces.filter((p) => !refused.has(p.sessionId)) : pieces;
-      if (allowed.length) await this.host.services.stream(boardId, allowed);
+      if (allowed.length) handed = this.toRoom(boardId, allowed);
     });
+    return checked.then(() => handed);
+  }
+
+  /**
+   * One call to a board's room at a time: what the runner sends while one is on its way goes
+   * together in the next, so a slow moment in the room costs one late batch, not a queue of calls.
+   * Resolves once these pieces were handed over.
+   */
+  private toRoom(boardId: string, pieces: StreamFrame[]): Promise<void> {
+    const box = this.outbox.get(boardId) ?? { pieces: [], done: [], sending: false };
+    this.outbox.set(boardId, box);
+    box.pieces.push(...pieces);
+    const handed = new Promise<void>((resolve) => box.done.push(resolve));
+    if (!box.sending) void this.pump(boardId, box);
+    return handed;
+  }
+
+  private async pump(boardId: string, box: Outbox): Promise<void> {
+    box.sending = true;
+    while (box.pieces.length) {
+      const pieces = box.pieces.splice(0, MAX_ROOM_CALL_PIECES);
+      const done = box.pieces.length ? [] : box.done.splice(0);
+      try {
+        await this.host.services.stream(boardId, pieces);
+      } catch {
+        // Best effort, like every room call: the pieces are lost, the stream goes on.
+      }
+      for (const resolve of done) resolve();
+    }
+    box.sending = false;
+    this.outbox.delete(boardId);
   }
 
   /**

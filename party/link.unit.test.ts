@@ -219,6 +219,28 @@ describe("RunnerLinkCore", () => {
     }
   });
 
+  it("while a room call is on its way, the frames that come meanwhile go together in the next one", async () => {
+    const s = await connect("a");
+    working.add("board-1");
+    const { stream } = host.services;
+    host.services.stream = async (boardId, pieces) => {
+      await new Promise((r) => setTimeout(r, 20));
+      return stream(boardId, pieces);
+    };
+    try {
+      const first = link.message(s, frame({ type: "stream", boardId: "board-1", ...piece, seq: 1 }));
+      await new Promise((r) => setTimeout(r, 5));
+      const rest = [2, 3, 4, 5].map((seq) =>
+        link.message(s, frame({ type: "stream", boardId: "board-1", ...piece, seq })),
+      );
+      await Promise.all([first, ...rest]);
+      expect(batches).toEqual([1, 4]);
+      expect(streamed.map((x) => x.piece.seq)).toEqual([1, 2, 3, 4, 5]);
+    } finally {
+      host.services.stream = stream;
+    }
+  });
+
   it("answers a malformed frame with why, and stays up", async () => {
     const s = await connect("a");
     for (const raw of ["nope", JSON.stringify({ type: "stream" }), frame({ type: "teleport" }), new ArrayBuffer(2)]) {

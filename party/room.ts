@@ -1,5 +1,10 @@
 import type { ClientMessage, EntityEvent, Notice, Peer, ServerMessage, StreamFrame } from "../protocol/index.ts";
-import { ClientMessage as ClientMessageSchema, ROOM_CLOSE, ROOM_PROTOCOL } from "../protocol/index.ts";
+import {
+  ClientMessage as ClientMessageSchema,
+  MAX_STREAM_PIECES,
+  ROOM_CLOSE,
+  ROOM_PROTOCOL,
+} from "../protocol/index.ts";
 import { describeIssues } from "../worker/lib/validate.ts";
 import type { SocketIdentity, SocketMatch } from "../worker/services/sockets.ts";
 import { matches } from "../worker/services/sockets.ts";
@@ -256,24 +261,29 @@ export class BoardRoomCore {
   streams(pieces: readonly StreamFrame[]): number {
     const live = pieces.filter((p) => this.accept(p));
     if (!live.length) return 0;
-    const texts = new Map<string, string | null>();
+    const texts = new Map<string, string[]>();
     let sent = 0;
     for (const s of this.open()) {
       const watching = s.state!.watching;
       if (!watching?.length) continue;
       const key = watching.join(" ");
-      let text = texts.get(key);
-      if (text === undefined) {
+      let out = texts.get(key);
+      if (out === undefined) {
         const mine = live.filter((p) => watching.includes(p.sessionId));
-        text =
-          mine.length === 0
-            ? null
-            : mine.length === 1
-              ? frame({ type: "stream", v: ROOM_PROTOCOL, ...mine[0]! })
-              : frame({ type: "streams", v: ROOM_PROTOCOL, pieces: mine });
-        texts.set(key, text);
+        out = [];
+        for (let i = 0; i < mine.length; i += MAX_STREAM_PIECES) {
+          const pieces = mine.slice(i, i + MAX_STREAM_PIECES);
+          out.push(
+            pieces.length === 1
+              ? frame({ type: "stream", v: ROOM_PROTOCOL, ...pieces[0]! })
+              : frame({ type: "streams", v: ROOM_PROTOCOL, pieces }),
+          );
+        }
+        texts.set(key, out);
       }
-      if (text !== null && trySend(s, text)) sent++;
+      let ok = out.length > 0;
+      for (const text of out) ok = trySend(s, text) && ok;
+      if (ok) sent++;
     }
     return sent;
   }

@@ -110,6 +110,7 @@ const taskEvent = (sessionId: string, status: string): EntityEvent =>
       error: status === "failed" ? "runner lost" : null,
       jobId: "j1",
       stoppedBy: null,
+      keySource: null,
       createdAt: now,
       startedAt: now,
       endedAt: status === "running" ? null : now,
@@ -333,6 +334,10 @@ describe("BoardRoomCore", () => {
     const late = join("late", who("eve"));
     room.message(late, JSON.stringify({ type: "watch", sessionIds: ["s1"] }));
     expect(late.of("stream")).toEqual([expect.objectContaining({ delta: "AB", seq: 2, snapshot: true })]);
+    // A backlog the link hands over at once still goes in frames of the contract's size.
+    const n = one.sent.length;
+    room.streams(Array.from({ length: 450 }, (_, i) => p("s2", 10 + i, "w")));
+    expect(one.sent.slice(n).map((m) => (m.type === "streams" ? m.pieces.length : 0))).toEqual([200, 200, 50]);
   });
 
   it("keeps who a socket watches in its kept state (it survives hibernation), and bounds the list", () => {

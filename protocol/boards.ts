@@ -76,21 +76,17 @@ export const Zone = z.object({
 });
 export type Zone = z.infer<typeof Zone>;
 
-export const CreateZoneBody = z
-  .object({
-    name: Name,
-    color: Color.default("#7c3aed"),
-    x: Coord.default(0),
-    y: Coord.default(0),
-    width: Size.default(480),
-    height: Size.default(320),
-    promptTemplate: PromptTemplate.default(""),
-    trigger: ZoneTrigger.nullable().default(null),
-  })
-  .refine((b) => !b.trigger || b.promptTemplate.trim() !== "", {
-    message: "a trigger needs a prompt template to send",
-    path: ["promptTemplate"],
-  });
+export const CreateZoneBody = z.object({
+  name: Name,
+  color: Color.default("#7c3aed"),
+  x: Coord.default(0),
+  y: Coord.default(0),
+  width: Size.default(480),
+  height: Size.default(320),
+  promptTemplate: PromptTemplate.default(""),
+  /** Needs a non-empty template (checked by the zone service, for REST and MCP alike). */
+  trigger: ZoneTrigger.nullable().default(null),
+});
 export const PatchZoneBody = z
   .object({
     name: Name,

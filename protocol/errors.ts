@@ -61,6 +61,8 @@ export const ERROR_CODES = [
   "provider_unavailable",
   "task_not_queued",
   "request_answered",
+  // keys and environment variables
+  "secret_unreadable",
   // MCP servers attached to sessions
   "mcp_server_exists",
   "agents_cannot_add_servers",

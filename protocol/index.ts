@@ -12,6 +12,7 @@ export * from "./notifications.ts";
 export * from "./repos.ts";
 export * from "./room.ts";
 export * from "./runners.ts";
+export * from "./secrets.ts";
 export * from "./sessions.ts";
 export * from "./templates.ts";
 export * from "./terminals.ts";

@@ -42,10 +42,8 @@ export const NotificationPage = z.object({
 export type NotificationPage = z.infer<typeof NotificationPage>;
 
 export const NotificationQuery = z.object({
-  unread: z
-    .enum(["true", "false"])
-    .optional()
-    .transform((v) => v === "true"),
+  /** Only the unread ones. */
+  unread: z.enum(["true", "false"]).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: Text.max(64).optional(),
 });

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { HttpUrl, Id, Text } from "./common.ts";
 import { McpServerIds, McpServerRefused, McpServerRuntime } from "./mcp-servers.ts";
 import { Provider, Usage } from "./models.ts";
+import { KeySource, TaskSecrets } from "./secrets.ts";
 
 /**
  * Agent sessions. A session is a conversation with one model in one worktree; each prompt is a
@@ -228,6 +229,8 @@ export const Task = z.object({
   error: z.string().nullable(),
   jobId: z.string().nullable(),
   stoppedBy: z.string().nullable(),
+  /** Whose credentials the model calls used: the prompter's own key, or the runner's; null until it starts. */
+  keySource: KeySource.nullable(),
   createdAt: z.number(),
   startedAt: z.number().nullable(),
   endedAt: z.number().nullable(),
@@ -307,6 +310,8 @@ export const TaskContext = z.object({
    * expires at `expiresAt` and ends when the session is deleted or its next task starts.
    */
   mcp: z.object({ url: z.string(), token: z.string(), expiresAt: z.number() }),
+  /** The prompter's own key and environment variables (`protocol/secrets.ts`); absent from older edges. */
+  secrets: TaskSecrets.optional(),
   /** The MCP servers the session picked that this runner may start, secrets unsealed (lease holder only). */
   mcpServers: z.array(McpServerRuntime).default([]),
   /** Those it may not start, with why: the runner says so in the transcript. */

@@ -14,6 +14,7 @@ import { AppError } from "./lib/errors.ts";
 import { bearer, originAllowed } from "./middleware.ts";
 import { authorizeRoomJoin } from "./services/room-join.ts";
 import { authorizeTerminalJoin } from "./services/terminals.ts";
+import { rotateSecrets } from "./services/user-secrets.ts";
 
 export { BoardRoom, RunnerLink };
 
@@ -98,5 +99,13 @@ export default {
       return routed ?? refuse(404, "not_found", "No such room.");
     }
     return app.fetch(request, env, ctx);
+  },
+  /**
+   * The cron (wrangler.toml): re-seal users' secrets still under an older ENCRYPTION_KEY version,
+   * so a rotation finishes by itself after the new key is put first.
+   */
+  async scheduled(_controller, env) {
+    const r = await rotateSecrets(depsFor(env));
+    if (r.resealed || r.unreadable || r.remaining) console.log("secret rotation", JSON.stringify(r));
   },
 } satisfies ExportedHandler<Env>;

@@ -1,5 +1,8 @@
+import { useEffect, useMemo } from "react";
 import { BoardPage } from "./board/BoardPage.tsx";
-import { auth } from "./lib/api.ts";
+import { Bell } from "./collab/bell.ts";
+import { BellContext } from "./collab/context.ts";
+import { api, auth } from "./lib/api.ts";
 import { match, usePath } from "./lib/router.tsx";
 import { useStore } from "./lib/store.ts";
 import { AccountPage } from "./pages/AccountPage.tsx";
@@ -14,6 +17,22 @@ import { Notices } from "./ui/notices.tsx";
 export function App() {
   const state = useStore(auth);
   const route = match(usePath());
+  const userId = state.status === "signedIn" ? state.user.id : null;
+  // One bell per signed-in person, across pages and boards.
+  const bell = useMemo(() => (userId ? new Bell(api) : null), [userId]);
+  useEffect(() => {
+    if (!bell) return;
+    // Read at sign-in and whenever the tab comes back: what arrived while no board was open.
+    const read = () => void bell.read().catch(() => {});
+    const onVisible = () => document.visibilityState === "visible" && read();
+    read();
+    addEventListener("focus", read);
+    document.addEventListener("visibilitychange", onVisible);
+    return () => {
+      removeEventListener("focus", read);
+      document.removeEventListener("visibilitychange", onVisible);
+    };
+  }, [bell]);
 
   let page: React.ReactNode;
   if (state.status === "loading") page = <div className="splash" aria-busy="true" />;
@@ -27,10 +46,10 @@ export function App() {
   else page = <NotFound user={state.user} />;
 
   return (
-    <>
+    <BellContext.Provider value={bell}>
       {page}
       <ConfirmDialog />
       <Notices />
-    </>
+    </BellContext.Provider>
   );
 }

@@ -3,6 +3,7 @@ import "./styles/app.css";
 import "./styles/board.css";
 import "./styles/terminals.css";
 import "./styles/sessions.css";
+import "./styles/collab.css";
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { App } from "./App.tsx";

@@ -494,6 +494,36 @@ export const terminalTickets = sqliteTable("terminal_tickets", {
   expiresAt: integer("expires_at").notNull(),
 });
 
+/**
+ * A person's provider keys (`kind` key, `name` the provider) and environment variables (`kind`
+ * env, `name` the variable), sealed with AES-GCM under ENCRYPTION_KEY and bound to the user, kind
+ * and name (`worker/services/user-secrets.ts`). Only `sealed` holds the value; `key_version` is
+ * the version it was sealed with, so rotation finds what is not on the current key.
+ */
+export const userSecrets = sqliteTable(
+  "user_secrets",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    kind: text("kind").notNull(),
+    name: text("name").notNull(),
+    sealed: text("sealed").notNull(),
+    keyVersion: integer("key_version").notNull(),
+    /** For display only; null when the value is too short to show any of it. */
+    last4: text("last4"),
+    /** Where an OpenAI-compatible key is sent: not a secret, shown in settings. */
+    baseUrl: text("base_url"),
+    createdAt: integer("created_at").notNull().default(now),
+    updatedAt: integer("updated_at").notNull().default(now),
+  },
+  (t) => [
+    uniqueIndex("user_secrets_name").on(t.userId, t.kind, t.name),
+    index("user_secrets_version").on(t.keyVersion),
+  ],
+);
+
 // ---- MCP servers attached to sessions ----
 
 /**

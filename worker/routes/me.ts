@@ -7,6 +7,7 @@ import { userId } from "../services/context.ts";
 import { listNotifications, markAllRead, markRead } from "../services/notifications.ts";
 import { changePassword, getUser, loginSource } from "../services/users.ts";
 import { checkOrigin, withCookie } from "./auth.ts";
+import { userSecrets } from "./user-secrets.ts";
 
 /** `/api/me`: the signed-in person. */
 export const me = new Hono<AppEnv>()
@@ -24,6 +25,7 @@ export const me = new Hono<AppEnv>()
   .get("/notifications", valid("query", NotificationQuery), async (c) =>
     c.json(await listNotifications(c.var.ctx, c.req.valid("query"))),
   )
+  .route("/secrets", userSecrets)
   .post("/notifications/read", async (c) => c.json(await markAllRead(c.var.ctx)))
   .post("/notifications/:notificationId/read", async (c) =>
     c.json(await markRead(c.var.ctx, c.req.param("notificationId"))),

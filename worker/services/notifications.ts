@@ -106,7 +106,7 @@ export async function listNotifications(ctx: Ctx, q: z.infer<typeof Notification
       .where(
         and(
           mine,
-          q.unread ? isNull(notifications.readAt) : undefined,
+          q.unread === "true" ? isNull(notifications.readAt) : undefined,
           q.cursor ? lt(notifications.id, q.cursor) : undefined,
         ),
       )

@@ -2,6 +2,7 @@ import type { Column, SQL } from "drizzle-orm";
 import { and, asc, eq, gt, sql } from "drizzle-orm";
 import type {
   DecisionRecord,
+  KeySource,
   Message,
   PermissionMode,
   PermissionRequest,
@@ -51,6 +52,7 @@ export interface TaskData {
   fromSessionId?: string | null;
   error?: string | null;
   stoppedBy?: string | null;
+  keySource?: KeySource | null;
   startedAt?: number | null;
   endedAt?: number | null;
 }
@@ -134,6 +136,7 @@ export function toTask(r: TaskRow): Task {
     error: d.error ?? null,
     jobId: r.jobId,
     stoppedBy: d.stoppedBy ?? null,
+    keySource: d.keySource ?? null,
     createdAt: r.createdAt,
     startedAt: d.startedAt ?? null,
     endedAt: d.endedAt ?? null,

@@ -31,6 +31,7 @@ import {
   toTask,
 } from "./session-rows.ts";
 import { mintSessionToken } from "./tokens.ts";
+import { releaseTaskSecrets } from "./user-secrets.ts";
 
 /**
  * A session's tasks on the runner: handing the next prompt to the worktree's runner, what the
@@ -484,7 +485,9 @@ async function heldSessionJob(ctx: Ctx, jobId: string, leaseToken: string): Prom
 /**
  * The claim named the work; this is the rest: config, prompt, history, where the worktree is, and
  * the session's own MCP token for Trellis's `/mcp` at `mcpUrl` (a new one on every read: only its
- * hash is kept, and reading again means the runner lost the one before).
+ * hash is kept, and reading again means the runner lost the one before), and the prompter's own
+ * key and environment variables: the only way a stored secret ever leaves the edge, to the runner
+ * that holds this task's lease.
  */
 export async function taskContext(ctx: Ctx, jobId: string, leaseToken: string, mcpUrl: string): Promise<TaskContext> {
   const job = await heldSessionJob(ctx, jobId, leaseToken);
@@ -501,18 +504,33 @@ export async function taskContext(ctx: Ctx, jobId: string, leaseToken: string, m
   const prompter = task.authorId
     ? await ctx.db.query.users.findFirst({ where: eq(users.id, task.authorId), columns: { name: true } })
     : null;
-  const [mcp, attached] = await Promise.all([
+  // A prompt with no person behind it (a child's answer to its parent) runs on the session creator's keys.
+  const [secrets, mcp, attached] = await Promise.all([
+    releaseTaskSecrets(ctx, task.authorId ?? session.createdBy, session),
     mintSessionToken(ctx.db, session),
     // Only here, for the runner holding the lease, are the servers' secrets unsealed.
     serversForTask(ctx, session.boardId, session.mcpServerIds, job.runnerId),
   ]);
+  let row = task;
+  if ((task.data as TaskData).keySource !== secrets.keySource) {
+    const [updated] = await ctx.db
+      .update(tasks)
+      .set({ data: patchJson(tasks.data, { keySource: secrets.keySource }) })
+      .where(eq(tasks.id, taskId))
+      .returning();
+    if (updated) {
+      row = updated;
+      await publishTask(ctx, updated);
+    }
+  }
   return {
     session,
-    task: toTask(task),
+    task: toTask(row),
     history: history.map(toMessage),
     worktreePath: path,
     prompterName: prompter?.name ?? (task.data as TaskData).authorName ?? null,
     mcp: { url: mcpUrl, token: mcp.token, expiresAt: mcp.expiresAt },
+    secrets,
     mcpServers: attached.servers,
     mcpRefused: attached.refused,
   };

@@ -42,6 +42,7 @@ import {
 } from "./session-rows.ts";
 import { createChild, dispatchNext, resumeIfNothingPending, taskValues } from "./session-tasks.ts";
 import { revokeSessionTokens } from "./tokens.ts";
+import { hasProviderKey } from "./user-secrets.ts";
 
 /**
  * Agent sessions as people use them: start one on a worktree, prompt it (prompts queue behind a
@@ -83,6 +84,8 @@ async function checkProvider(ctx: Ctx, runnerId: string, provider: Session["prov
   if (!info.agents || ready?.ready) return;
   // An OpenAI-compatible server named by the session itself needs no runner setting (local servers take no key).
   if (provider === "openai" && baseUrl) return;
+  // Nor does a person who saved their own key (Keys & environment).
+  if (await hasProviderKey(ctx, userId(ctx), provider)) return;
   // The runner words its reason as "no X: set it…"; the sentence here names the runner before it.
   const reason = ready?.reason?.replace(/^no /, "has no ");
   const why = reason ?? `has no ${PROVIDER_ENV[provider]}: set it and restart the runner`;

@@ -41,6 +41,7 @@ export async function listZones(ctx: Ctx, boardId: string): Promise<Zone[]> {
 export async function createZone(ctx: Ctx, boardId: string, body: z.infer<typeof CreateZoneBody>): Promise<Zone> {
   await requireBoardRole(ctx, boardId, "member");
   const { trigger, ...columns } = body;
+  if (trigger && columns.promptTemplate.trim() === "") throw NEEDS_PROMPT();
   const data: ZoneData = { trigger };
   const [row] = await ctx.db
     .insert(zones)
@@ -101,15 +102,16 @@ export async function patchZone(
   return zone;
 }
 
+const NEEDS_PROMPT = () =>
+  badRequest("promptTemplate: a trigger needs a prompt template to send; write one or remove the trigger.");
+
 /** A trigger with nothing to send would fire an empty prompt: refuse the change that makes one. */
 async function checkTriggerHasPrompt(ctx: Ctx, boardId: string, zoneId: string, body: z.infer<typeof PatchZoneBody>) {
   const row = await ctx.db.query.zones.findFirst({ where: and(eq(zones.id, zoneId), eq(zones.boardId, boardId)) });
   if (!row) throw notFound("Zone");
   const trigger = body.trigger !== undefined ? body.trigger : (row.data as ZoneData).trigger;
   const template = body.promptTemplate ?? row.promptTemplate;
-  if (trigger && template.trim() === "") {
-    throw badRequest("promptTemplate: a trigger needs a prompt template to send; write one or remove the trigger.");
-  }
+  if (trigger && template.trim() === "") throw NEEDS_PROMPT();
 }
 
 export async function deleteZone(ctx: Ctx, boardId: string, zoneId: string): Promise<void> {

@@ -12,8 +12,11 @@ import {
   useStoreApi,
 } from "@xyflow/react";
 import { type PointerEvent, type MouseEvent as ReactMouseEvent, useCallback, useEffect, useRef, useState } from "react";
+import { useBoardCollab } from "../collab/boardContext.ts";
+import { CollabLayer } from "../collab/CollabLayer.tsx";
 import { messageOf } from "../lib/api.ts";
-import { type Store, useStoreState } from "../lib/store.ts";
+import { type Store, useStore, useStoreState } from "../lib/store.ts";
+import { useSessions } from "../sessions/context.ts";
 import { confirm } from "../ui/confirm.tsx";
 import { FitIcon, GitIcon, PlusIcon } from "../ui/icons.tsx";
 import { notify } from "../ui/notices.tsx";
@@ -76,6 +79,8 @@ async function removeSelected(picked: BoardNode[], actions: BoardActions) {
 const FIT_PADDING = 0.12;
 const MOVE_SETTLE_MS = 160;
 const MIN_ZOOM = 0.03;
+/** How often a moving view is told to the room, so a follower's view moves with it. */
+const VIEWPORT_EVERY_MS = 100;
 
 type Menu = { screen: { x: number; y: number }; flow: { x: number; y: number } };
 
@@ -111,6 +116,10 @@ export function Canvas({
   const [menu, setMenu] = useState<Menu | null>(null);
   const nodesRef = useRef(nodes);
   nodesRef.current = nodes;
+  const collab = useBoardCollab();
+  const { store: sessions } = useSessions();
+  const placing = useStore(collab.ui.placing);
+  const viewportSent = useRef(0);
 
   const onNodesChange = useCallback(
     (changes: NodeChange<BoardNode>[]) => setNodes((ns) => carryCards(ns, applyNodeChanges(changes, ns), changes)),
@@ -350,11 +359,23 @@ export function Canvas({
         onNodesChange={onNodesChange}
         onNodeDrag={onNodeDrag}
         onNodeDragStop={onNodeDragStop}
-        onMove={sendPointer}
+        onMove={(_e, viewport) => {
+          sendPointer();
+          // A follower sees the view move while it moves, not only where it stopped.
+          const now = performance.now();
+          if (now - viewportSent.current >= VIEWPORT_EVERY_MS) {
+            viewportSent.current = now;
+            room.sendPresence({ viewport });
+          }
+        }}
         onMoveStart={(e) => {
           setMenu(null);
-          // Only a person's own pan or zoom carries an event: from then on, the view is theirs.
-          if (e) framed.current = "user";
+          // Only a person's own pan or zoom carries an event: from then on, the view is theirs,
+          // and following someone stops.
+          if (e) {
+            framed.current = "user";
+            collab.follow.stop();
+          }
         }}
         onMoveEnd={(_e, viewport) => {
           room.sendPresence({ viewport });
@@ -395,25 +416,38 @@ export function Canvas({
         </Controls>
         <CardOverview nodes={nodes} active={overview} />
         <Cursors presence={room.presence} />
+        <CollabLayer entities={entities} sessions={sessions} presence={room.presence} />
         <Panel position="top-right">
           <BoardSearch nodes={nodes} select={select} />
         </Panel>
-        {canEdit && (
-          <Panel position="top-left" className="canvas-tools">
-            <button
-              type="button"
-              className="btn btn-floating btn-primary-soft"
-              onClick={() => onCreateWorktree(cardAt(viewCenter()), "view")}
-              title="New worktree (or double-click the canvas)"
-              data-testid="new-worktree"
-            >
-              <GitIcon /> New worktree
-            </button>
-            <button type="button" className="btn btn-floating" onClick={() => void addZone()} data-testid="add-zone">
-              <PlusIcon /> Add zone
-            </button>
-          </Panel>
-        )}
+        <Panel position="top-left" className="canvas-tools">
+          {canEdit && (
+            <>
+              <button
+                type="button"
+                className="btn btn-floating btn-primary-soft"
+                onClick={() => onCreateWorktree(cardAt(viewCenter()), "view")}
+                title="New worktree (or double-click the canvas)"
+                data-testid="new-worktree"
+              >
+                <GitIcon /> New worktree
+              </button>
+              <button type="button" className="btn btn-floating" onClick={() => void addZone()} data-testid="add-zone">
+                <PlusIcon /> Add zone
+              </button>
+            </>
+          )}
+          <button
+            type="button"
+            className={`btn btn-floating${placing ? " active" : ""}`}
+            onClick={() => collab.ui.placing.set(!placing)}
+            aria-pressed={placing}
+            title="Comment: click a point on the canvas to pin a thread there"
+            data-testid="comment-tool"
+          >
+            <span aria-hidden="true">💬</span> Comment
+          </button>
+        </Panel>
         {ready && nodes.length === 0 && (
           <Panel position="top-center" className="canvas-empty">
             {canEdit

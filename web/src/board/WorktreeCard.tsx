@@ -1,6 +1,9 @@
 import { type NodeProps, NodeToolbar, Position } from "@xyflow/react";
 import { memo, useState, useSyncExternalStore } from "react";
 import { isHttpUrl, type Worktree } from "../../../protocol/index.ts";
+import { useBoardCollab } from "../collab/boardContext.ts";
+import { CommentBadge } from "../collab/CommentBadge.tsx";
+import { useCardAttention } from "../collab/useAttention.ts";
 import { CardSessionStats, CardSessions, NewSessionButton } from "../sessions/CardSessions.tsx";
 import { useSessions } from "../sessions/context.ts";
 import { useWorktreeSessions } from "../sessions/store.ts";
@@ -40,7 +43,10 @@ export const WorktreeCard = memo(function WorktreeCard({ id, data, selected, dra
   const job = useCardJob(jobs, id);
   const { wt } = data;
   // This card's sessions only: a change to another card's sessions does not wake this one.
-  const sessions = useWorktreeSessions(useSessions().store, id);
+  const sessionStore = useSessions().store;
+  const sessions = useWorktreeSessions(sessionStore, id);
+  // Why this card pulses for me (mine alone: what I have not looked at).
+  const attention = useCardAttention(sessionStore, useBoardCollab().seen, id);
   const awaiting = (sessions?.awaiting ?? 0) > 0;
   // A boolean snapshot, so a runner's status change re-renders only the cards whose answer changed.
   const detached = useSyncExternalStore(runners.board.subscribe, () => {
@@ -70,12 +76,13 @@ export const WorktreeCard = memo(function WorktreeCard({ id, data, selected, dra
 
   return (
     <div
-      className={`wt wt-${wt.status}${selected ? " selected" : ""}${dragging ? " dragging" : ""}${sessions ? " wt-has-sessions" : ""}${awaiting ? " wt-waits" : ""}`}
+      className={`wt wt-${wt.status}${selected ? " selected" : ""}${dragging ? " dragging" : ""}${sessions ? " wt-has-sessions" : ""}${awaiting ? " wt-waits" : ""}${attention ? ` wt-attention wt-attention-${attention}` : ""}`}
       data-testid="worktree"
       data-worktree-id={id}
       data-name={wt.name}
       data-status={wt.status}
       data-zone-id={wt.zoneId ?? ""}
+      data-attention={attention ?? ""}
       data-x={wt.x}
       data-y={wt.y}
       onPointerEnter={() => setHover(true)}
@@ -217,6 +224,7 @@ export const WorktreeCard = memo(function WorktreeCard({ id, data, selected, dra
         )}
         {sessions && <CardSessionStats sessions={sessions} />}
         <CardTerminals wt={wt} active={hover || !!selected} />
+        <CommentBadge target="worktree" targetId={id} visible={hover || !!selected} />
         {(hover || selected) && wt.status === "ready" && <NewSessionButton wt={wt} />}
       </div>
     </div>

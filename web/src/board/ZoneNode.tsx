@@ -1,5 +1,7 @@
 import { type NodeProps, NodeResizer, NodeToolbar, Position } from "@xyflow/react";
 import { type CSSProperties, memo, useState } from "react";
+import { CommentBadge } from "../collab/CommentBadge.tsx";
+import { BEHAVIOUR_LABEL, triggerSummary } from "../collab/triggerText.ts";
 import { confirm } from "../ui/confirm.tsx";
 import { InlineEdit } from "../ui/InlineEdit.tsx";
 import { PencilIcon, TrashIcon } from "../ui/icons.tsx";
@@ -14,7 +16,8 @@ const TOOLBAR_STYLE = { zIndex: 2000 };
  * node object changes (its own row, selection, drag), never for cursors or other zones.
  */
 export const ZoneNodeView = memo(function ZoneNodeView({ id, data, selected, dragging }: NodeProps<ZoneNode>) {
-  const { canEdit, actions } = useBoardContext();
+  const { canEdit, actions, ui } = useBoardContext();
+  const [hover, setHover] = useState(false);
   const { zone } = data;
   const [editing, setEditing] = useState(false);
 
@@ -44,6 +47,9 @@ export const ZoneNodeView = memo(function ZoneNodeView({ id, data, selected, dra
       data-y={zone.y}
       data-width={zone.width}
       data-height={zone.height}
+      data-trigger={zone.trigger?.behaviour ?? ""}
+      onPointerEnter={() => setHover(true)}
+      onPointerLeave={() => setHover(false)}
     >
       {canEdit && (
         <>
@@ -88,6 +94,15 @@ export const ZoneNodeView = memo(function ZoneNodeView({ id, data, selected, dra
               <span className="toolbar-sep" />
               <button
                 type="button"
+                className="btn btn-small btn-ghost"
+                title="What dropping a worktree here does: a prompt for an agent"
+                onClick={() => ui.editTrigger(id)}
+                data-testid="zone-trigger"
+              >
+                ⚡ Trigger…
+              </button>
+              <button
+                type="button"
                 className="icon-btn"
                 title="Rename"
                 onClick={() => setEditing(true)}
@@ -129,6 +144,19 @@ export const ZoneNodeView = memo(function ZoneNodeView({ id, data, selected, dra
             {zone.name}
           </button>
         )}
+        {zone.trigger && (
+          <button
+            type="button"
+            className="zone-trigger-badge nodrag"
+            title={`${triggerSummary(zone)}${canEdit ? "\n\nClick to edit." : ""}`}
+            onClick={canEdit ? () => ui.editTrigger(id) : undefined}
+            data-testid="zone-trigger-badge"
+            data-behaviour={zone.trigger.behaviour}
+          >
+            ⚡ {BEHAVIOUR_LABEL[zone.trigger.behaviour]}
+          </button>
+        )}
+        <CommentBadge target="zone" targetId={id} visible={hover || !!selected} className="zone-comment" />
       </div>
     </div>
   );

@@ -158,6 +158,18 @@ export class BoardActions {
     }
   }
 
+  /** A zone's prompt and trigger, saved as one write; throws the edge's words for the editor to show. */
+  async saveZoneTrigger(zoneId: string, body: Pick<Zone, "promptTemplate" | "trigger">): Promise<Zone> {
+    const zone = await unwrap(
+      this.api.api.boards[":boardId"].zones[":zoneId"].$patch({
+        param: { boardId: this.boardId, zoneId },
+        json: body,
+      }),
+    );
+    this.entities.upsertZone(zone);
+    return zone;
+  }
+
   async removeZone(zoneId: string): Promise<void> {
     const node = this.entities.node(zoneId);
     this.entities.drop(zoneId);

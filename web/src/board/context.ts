@@ -9,6 +9,8 @@ export interface BoardUi {
   editNotes(worktreeId: string): void;
   /** A failed card: its whole error, retry, edit and remove. */
   openFailure(worktreeId: string): void;
+  /** A zone's prompt trigger: what dropping a card there does. */
+  editTrigger(zoneId: string): void;
 }
 
 /** What canvas nodes need beyond their row. Stable across renders, so memoized nodes stay put. */

@@ -1,4 +1,8 @@
-import type { EntityEvent, User } from "../../../protocol/index.ts";
+import type { EntityEvent, Notice, User } from "../../../protocol/index.ts";
+import type { Bell } from "../collab/bell.ts";
+import { playChime } from "../collab/chime.ts";
+import { BoardComments } from "../collab/comments.ts";
+import { SessionSeen } from "../collab/seen.ts";
 import { ApiError, api, messageOf } from "../lib/api.ts";
 import { navigate } from "../lib/router.tsx";
 import { Store } from "../lib/store.ts";
@@ -12,6 +16,9 @@ import { CatchUp } from "./catchUp.ts";
 import { BoardEntities } from "./entities.ts";
 import { CardJobs } from "./jobs.ts";
 import { RoomConnection, type StreamMessage } from "./room.ts";
+
+/** A zone's `ask` trigger, waiting for the person who dropped the card to send or cancel it. */
+export type AskNotice = Notice & { ask: NonNullable<Notice["ask"]> };
 
 export type LoadState = { status: "loading" } | { status: "ready" } | { status: "error"; message: string };
 
@@ -34,6 +41,12 @@ export class BoardState {
   readonly actions: BoardActions;
   readonly sessions: BoardSessions;
   readonly sessionActions: SessionActions;
+  /** Threads on the board, its zones, cards and sessions (web/src/collab). */
+  readonly comments: BoardComments;
+  /** When I last looked at each session: the cards' attention pulse, for me alone. */
+  readonly seen: SessionSeen;
+  /** A zone asking me to send its prompt (I dropped a card there). */
+  readonly ask = new Store<AskNotice | null>(null);
   readonly load = new Store<LoadState>({ status: "loading" });
   /** The room socket while the page is open. */
   readonly room = new Store<RoomConnection | null>(null);
@@ -42,12 +55,15 @@ export class BoardState {
   constructor(
     readonly boardId: string,
     private readonly user: User,
+    private readonly bell: Bell | null = null,
   ) {
     this.entities = new BoardEntities(user.id);
     this.runners = new RunnerStore(boardId);
     this.terminals = new TerminalStore(api, boardId);
     this.sessions = new BoardSessions(api, boardId);
     this.sessionActions = new SessionActions(api, boardId, this.sessions);
+    this.comments = new BoardComments(api, boardId);
+    this.seen = new SessionSeen(api, boardId);
     this.catchUp = new CatchUp(api, boardId, this.entities, {
       apply: (e) => this.applyEntity(e),
       afterRead: () => {
@@ -57,8 +73,16 @@ export class BoardState {
       },
       // Sessions failing to load must not take the board down with them: say so, and the next
       // (re)join reads them again.
-      readMore: () =>
-        this.sessions.readAll().catch((err) => notify(`Could not load the agent sessions: ${messageOf(err)}`, "error")),
+      readMore: async () => {
+        await Promise.all([
+          this.sessions
+            .readAll()
+            .catch((err) => notify(`Could not load the agent sessions: ${messageOf(err)}`, "error")),
+          this.comments.readAll().catch((err) => notify(`Could not load the comments: ${messageOf(err)}`, "error")),
+          // What I have looked at, read on every (re)join: a pulse cleared in another tab stays cleared.
+          this.seen.read().catch(() => {}),
+        ]);
+      },
     });
     this.actions = new BoardActions(api, boardId, this.entities, this.jobs);
   }
@@ -80,6 +104,8 @@ export class BoardState {
         return this.entities.apply(e);
       case "terminal":
         return this.terminals.apply(e);
+      case "comment":
+        return this.comments.apply(e);
       case "session":
       case "task":
       case "message":
@@ -97,12 +123,60 @@ export class BoardState {
     this.sessions.onStream(frame);
   }
 
+  /**
+   * A notice meant for me alone: a stored notification goes to the bell, a zone's question opens
+   * its dialog, a trigger that could not fire says why; anything else is a toast.
+   */
+  private onNotice(n: Notice): void {
+    if (n.notification) {
+      this.bell?.add(n.notification);
+      if (n.notification.kind === "permission") playChime();
+      return;
+    }
+    if (n.ask) {
+      this.ask.set({ ...n, ask: n.ask });
+      playChime();
+      return;
+    }
+    if (n.kind === "zone.trigger_failed") {
+      notify(n.body ? `${n.title}: ${n.body}` : n.title, "error");
+      return;
+    }
+    notify(n.body ? `${n.title}: ${n.body}` : n.title);
+  }
+
   private leave(message: string): void {
     // The room says it twice (the entity event, then the socket close): tell the person once.
     if (this.left) return;
     this.left = true;
     notify(message, "error");
     navigate("/", { replace: true });
+  }
+
+  /**
+   * An open panel is me looking at that session: its pulse clears (for me alone), and again when
+   * it changes while I watch, and what the bell said about it is read.
+   */
+  private watchLooking(): () => void {
+    const markedFor = new Map<string, number>();
+    const look = () => {
+      for (const id of this.sessions.open.get()) {
+        const s = this.sessions.get(id);
+        const version = s?.updatedAt ?? 0;
+        if (markedFor.has(id) && markedFor.get(id)! >= version) continue;
+        const first = !markedFor.has(id);
+        markedFor.set(id, version);
+        this.seen.mark(id).catch(() => {});
+        if (first) this.bell?.readAbout(id).catch(() => {});
+      }
+      for (const id of markedFor.keys()) if (!this.sessions.open.get().includes(id)) markedFor.delete(id);
+    };
+    const a = this.sessions.open.subscribe(look);
+    const b = this.sessions.rows.subscribe(look);
+    return () => {
+      a();
+      b();
+    };
   }
 
   /** Read the board and join its room; returns what closes them (the page's effect cleanup). */
@@ -131,7 +205,7 @@ export class BoardState {
     const room = new RoomConnection(this.boardId, this.user.id, {
       entity: this.catchUp.onEntity,
       stream: (frame) => this.onStream(frame),
-      notice: (notice) => notify(notice.title),
+      notice: (notice) => this.onNotice(notice),
       // Every (re)join re-reads: whatever happened while we were not listening, including in the
       // moment between the first read above and the first join, is only in D1.
       welcomed: () => {
@@ -144,10 +218,12 @@ export class BoardState {
     // The room streams the open panels' sessions to this socket, and only those.
     room.watch(this.sessions.open.get());
     const stopWatch = this.sessions.open.subscribe(() => room.watch(this.sessions.open.get()));
+    const stopLooking = this.watchLooking();
     return () => {
       live = false;
       stopGone();
       stopWatch();
+      stopLooking();
       room.close();
       this.runners.close();
     };

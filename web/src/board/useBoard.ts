@@ -1,5 +1,6 @@
 import { useEffect, useMemo, useSyncExternalStore } from "react";
 import type { User, Worktree } from "../../../protocol/index.ts";
+import type { Bell } from "../collab/bell.ts";
 import { isCard } from "./cards.ts";
 import type { BoardEntities } from "./entities.ts";
 import { BoardState } from "./state.ts";
@@ -9,9 +10,9 @@ import { BoardState } from "./state.ts";
  * joined and the board read while the page is mounted. Components subscribe to the slices they
  * show (`useStore(state.entities.members)`, …), so nothing here re-renders the page by itself.
  */
-export function useBoard(boardId: string, user: User): BoardState {
+export function useBoard(boardId: string, user: User, bell: Bell | null = null): BoardState {
   // biome-ignore lint/correctness/useExhaustiveDependencies: a new user object (a refreshed sign-in) is the same person
-  const state = useMemo(() => new BoardState(boardId, user), [boardId, user.id]);
+  const state = useMemo(() => new BoardState(boardId, user, bell), [boardId, user.id, bell]);
   useEffect(() => state.start(), [state]);
   return state;
 }

@@ -3,16 +3,23 @@ import { Store, useStore } from "./store.ts";
 
 /** The path, from the History API. The Worker serves index.html for every non-API path. */
 const path = new Store(location.pathname);
-addEventListener("popstate", () => path.set(location.pathname));
+/** The query string (`?comment=…`, `?session=…`): a link into a board says where to look. */
+export const search = new Store(location.search);
+addEventListener("popstate", () => {
+  path.set(location.pathname);
+  search.set(location.search);
+});
 
 export function navigate(to: string, opts: { replace?: boolean } = {}): void {
-  if (to === location.pathname) return;
+  if (to === location.pathname + location.search) return;
   if (opts.replace) history.replaceState(null, "", to);
   else history.pushState(null, "", to);
   path.set(location.pathname);
+  search.set(location.search);
 }
 
 export const usePath = () => useStore(path);
+export const useSearch = () => useStore(search);
 
 export type Route =
   | { name: "boards" }

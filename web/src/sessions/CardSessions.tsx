@@ -38,7 +38,7 @@ export function CardSessions({ wt, sessions }: { wt: Worktree; sessions: Worktre
           >
             {mark && (
               <span className="sess-mark" title={mark === "fork" ? "forked" : "spawned"}>
-                {mark === "fork" ? "⑂" : "↳"}
+                {mark === "fork" ? "⋔" : "↳"}
               </span>
             )}
             <span className={`sess-chip chip-${s.status}`}>{CHIP[s.status]}</span>
@@ -73,7 +73,9 @@ export function CardSessionStats({ sessions }: { sessions: WorktreeSessions }) {
           title={`${usageTitle(sessions.usage)}. ${costTitle(sessions.costMicros, sessions.unpriced)}`}
           data-testid="worktree-cost"
         >
-          {formatTokens(tokens)} · {costLabel(sessions.costMicros, sessions.unpriced)}
+          {sessions.unpriced && sessions.costMicros === 0
+            ? `${formatTokens(tokens)} tok`
+            : costLabel(sessions.costMicros, sessions.unpriced)}
         </span>
       )}
     </>

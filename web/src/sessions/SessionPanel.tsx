@@ -1,4 +1,4 @@
-import { useCallback, useState } from "react";
+import { useCallback, useEffect, useState } from "react";
 import {
   type Message,
   PERMISSION_MODE_LABELS,
@@ -8,6 +8,7 @@ import {
   type Session,
   type Todo,
 } from "../../../protocol/index.ts";
+import { SessionExtras } from "../collab/SessionExtras.tsx";
 import { messageOf } from "../lib/api.ts";
 import { useStore } from "../lib/store.ts";
 import { useSubmit } from "../lib/useSubmit.ts";
@@ -49,7 +50,18 @@ export function SessionPanel({ sessionId, view }: { sessionId: string; view: Ses
   const allowed = canAct(role);
   const why = allowed ? null : VIEWER_WHY;
   const onFork = useCallback((m: Message) => setForkAt(m), []);
-  const close = () => store.closePanel(sessionId);
+  const close = useCallback(() => store.closePanel(sessionId), [store, sessionId]);
+  // Escape closes the panel, unless it is closing something inside it (a dialog, an edit).
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key !== "Escape" || e.defaultPrevented) return;
+      const t = e.target as HTMLElement | null;
+      if (t?.closest("dialog, input, textarea, select")) return;
+      close();
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [close]);
 
   if (!session) {
     return (
@@ -223,6 +235,7 @@ function PanelMeta({ session, disabledWhy }: { session: Session; disabledWhy: st
         </span>
       )}
       {session.queued > 0 && <span className="muted">{session.queued} queued</span>}
+      <SessionExtras session={session} />
     </div>
   );
 }

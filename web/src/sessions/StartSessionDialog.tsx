@@ -230,6 +230,12 @@ export function StartSessionDialog({ wt, onClose }: { wt: Worktree; onClose: () 
             {show("prompt")}
           </label>
         </div>
+        {runner && runner.status !== "online" && (
+          <div className="callout" data-testid="session-runner-offline">
+            Runner '{runner.name}' is {runner.status}: the session is made now and its first prompt runs when the runner
+            connects.
+          </div>
+        )}
         {!choice.ok && (
           <div className="callout" data-testid="session-provider-unavailable">
             {PROVIDER_LABELS[provider]}: {choice.reason}.

@@ -38,6 +38,7 @@ export function Transcript({
   const messages = useSyncExternalStore(view.messages.subscribe, view.messages.get);
   const tasks = useSyncExternalStore(view.tasks.subscribe, view.tasks.get);
   const live = useSyncExternalStore(view.live.subscribe, () => liveKey(view));
+  const loading = useSyncExternalStore(view.status.subscribe, () => view.status.get().status === "loading");
   const prevRows = useRef<TranscriptRow[]>([]);
   const rows = useMemo(() => {
     const next = transcriptRows(messages, prevRows.current);
@@ -58,7 +59,7 @@ export function Transcript({
   if (items.length === 0) {
     return (
       <div className="transcript transcript-empty muted" data-testid="transcript">
-        No messages yet. Send a prompt below to set the agent to work.
+        {loading ? "Loading the conversation…" : "No messages yet. Send a prompt below to set the agent to work."}
       </div>
     );
   }
@@ -140,7 +141,7 @@ const MessageRow = memo(function MessageRow({
           title={canFork ? `Fork here: a new session holding messages 1–${row.last.seq}` : forkWhy}
           data-testid="message-fork"
         >
-          ⑂ Fork
+          ⋔ Fork
         </button>
       </header>
       <div className="msg-body">
@@ -245,7 +246,7 @@ function ToolCallView({ call, result }: { call: ToolCallBlock; result: ToolResul
           {result && <ResultBody result={result} />}
         </div>
       </details>
-      {result?.meta?.decision && <DecisionLine d={result.meta.decision} />}
+      <DecisionLine d={result?.meta?.decision} />
     </div>
   );
 }
@@ -281,21 +282,21 @@ function ResultView({ result }: { result: ToolResultBlock }) {
     <div className={`tool tool-${result.isError ? "error" : "ok"}`} data-testid="tool-result">
       <div className="tool-name">{result.name}</div>
       <ResultBody result={result} />
-      {result.meta?.decision && <DecisionLine d={result.meta.decision} />}
+      <DecisionLine d={result.meta?.decision} />
     </div>
   );
 }
 
-function DecisionLine({ d }: { d: DecisionRecord }) {
+/** Who let the call run or refused it; nothing when the permission mode allowed it (the header says the mode). */
+function DecisionLine({ d }: { d: DecisionRecord | undefined }) {
+  if (!d || d.decision === "mode") return null;
   const by = d.byName ?? "someone";
   const text =
-    d.decision === "mode"
-      ? "Allowed by the session's permission mode"
-      : d.decision === "allow"
-        ? `Approved once by ${by}`
-        : d.decision === "allow_always"
-          ? `Approved for the rest of the session by ${by}`
-          : `Denied by ${by}${d.reason ? `: “${d.reason}”` : ""}`;
+    d.decision === "allow"
+      ? `Approved once by ${by}`
+      : d.decision === "allow_always"
+        ? `Approved for the rest of the session by ${by}`
+        : `Denied by ${by}${d.reason ? `: “${d.reason}”` : ""}`;
   return (
     <div className={`decision decision-${d.decision}`} data-testid="decision">
       {text} · {timeOf(d.at)}

@@ -81,13 +81,13 @@ export function WindowedList<T extends { key: string }>({
 
   return (
     <div ref={ref} className={className} onScroll={onScroll} data-testid={testId} data-rows={items.length}>
-      <div style={{ height: w.before }} aria-hidden="true" />
+      <div className="list-spacer" style={{ height: w.before }} aria-hidden="true" />
       {items.slice(w.start, w.end).map((item) => (
         <div key={item.key} ref={rowRef} data-row-key={item.key}>
           {render(item)}
         </div>
       ))}
-      <div style={{ height: w.after }} aria-hidden="true" />
+      <div className="list-spacer" style={{ height: w.after }} aria-hidden="true" />
     </div>
   );
 }

@@ -194,6 +194,17 @@ describe("an open panel", () => {
     ]);
   });
 
+  it("a queued prompt removed stays removed when a read taken before the removal lands after it", async () => {
+    server.tasks = [taskRow("t1", "s1", { status: "running" }), taskRow("t2", "s1")];
+    const view = store.openPanel("s1");
+    await vi.waitFor(() => expect(view.tasks.get()).toHaveLength(2));
+    // The server still lists t2: this read's answer was made before the delete.
+    store.apply(entityEvent("task", "removed", "t2", null));
+    await view.read();
+    store.takeTask(taskRow("t2", "s1"));
+    expect(view.tasks.get().map((t) => t.id)).toEqual(["t1"]);
+  });
+
   it("is the watch list; one panel at a time unless asked otherwise", () => {
     store.openPanel("s1");
     store.openPanel("s2");

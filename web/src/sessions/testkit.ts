@@ -54,6 +54,7 @@ export const taskRow = (id: string, sessionId: string, over: Partial<Task> = {})
   error: null,
   jobId: null,
   stoppedBy: null,
+  keySource: null,
   createdAt: 1,
   startedAt: null,
   endedAt: null,

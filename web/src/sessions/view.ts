@@ -38,6 +38,8 @@ export class SessionView {
   private reading: Promise<void> | null = null;
   private again = false;
   private holeSeen = false;
+  /** Tasks removed here (a queued prompt taken out): a read that began before the removal must not bring one back. */
+  private removedTasks = new Set<string>();
 
   constructor(
     private readonly api: ApiClient,
@@ -73,10 +75,11 @@ export class SessionView {
   private hasHole = () => contiguous(this.messages.get()) < this.messages.get().length;
 
   applyTask(t: Task): void {
-    if (t.sessionId === this.sessionId) this.tasks.update((ts) => mergeTask(ts, t));
+    if (t.sessionId === this.sessionId && !this.removedTasks.has(t.id)) this.tasks.update((ts) => mergeTask(ts, t));
   }
 
   removeTask(taskId: string): void {
+    this.removedTasks.add(taskId);
     this.tasks.update((ts) => (ts.some((t) => t.id === taskId) ? ts.filter((t) => t.id !== taskId) : ts));
   }
 
@@ -149,7 +152,7 @@ export class SessionView {
     const read = new Set(d.tasks.map((t) => t.id));
     const newest = d.tasks.at(-1)?.id ?? "";
     let next: readonly Task[] = this.tasks.get().filter((t) => read.has(t.id) || t.id > newest);
-    for (const t of d.tasks) next = mergeTask(next, t);
+    for (const t of d.tasks) if (!this.removedTasks.has(t.id)) next = mergeTask(next, t);
     this.tasks.set(next);
   }
 

@@ -1,5 +1,6 @@
 import type { ReactNode } from "react";
 import type { User } from "../../../protocol/index.ts";
+import { BellMenu } from "../collab/BellMenu.tsx";
 import { Link, usePath } from "../lib/router.tsx";
 import { UserMenu } from "./UserMenu.tsx";
 
@@ -34,6 +35,7 @@ export function Shell({ user, children }: { user: User; children: ReactNode }) {
           </Link>
         </nav>
         <div className="spacer" />
+        <BellMenu />
         <UserMenu user={user} />
       </header>
       <main className="page">{children}</main>

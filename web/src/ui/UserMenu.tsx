@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from "react";
 import type { User } from "../../../protocol/index.ts";
+import { chimeOn, setChime } from "../collab/chime.ts";
 import { auth, logout } from "../lib/api.ts";
 import { Link } from "../lib/router.tsx";
 import { useStore } from "../lib/store.ts";
@@ -10,6 +11,7 @@ export function UserMenu({ user }: { user: User }) {
   const ref = useRef<HTMLDivElement>(null);
   const state = useStore(auth);
   const singleUser = state.status === "signedIn" && state.singleUser;
+  const chime = useStore(chimeOn);
 
   useEffect(() => {
     if (!open) return;
@@ -54,6 +56,16 @@ export function UserMenu({ user }: { user: User }) {
           <Link href="/account" role="menuitem" onClick={() => setOpen(false)} data-testid="account-link">
             Account
           </Link>
+          <button
+            type="button"
+            role="menuitemcheckbox"
+            aria-checked={chime}
+            onClick={() => setChime(!chime)}
+            title="A short tone when an agent waits for your approval or a zone asks you"
+            data-testid="chime-toggle"
+          >
+            {chime ? "✓ " : ""}Chime when something needs me
+          </button>
           {!singleUser && (
             <button type="button" role="menuitem" onClick={() => void logout()} data-testid="logout">
               Log out

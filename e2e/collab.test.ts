@@ -1,0 +1,254 @@
+/**
+ * Working together on the board, end to end: real Chromium (Debian's), a real Worker (`wrangler
+ * dev`), a real runner whose Anthropic provider talks through the real SDK to the scripted model
+ * server (the one stand-in), and real git worktrees. Two people in two browser contexts:
+ *
+ * - Ada gives a zone a `new session` trigger in its editor (a bad template is refused as typed)
+ *   and drops a card into it; both see the session start with the rendered prompt, and the panel
+ *   says which zone started it.
+ * - Ada mentions Bea Lee in a comment on the card (autocomplete inserts the full name); Bea's bell
+ *   counts it, and clicking it opens the thread.
+ * - A session waiting for permission pulses the card for both and changes the tab's title and
+ *   favicon.
+ * - Bea follows Ada from the facepile: Bea's view moves when Ada pans, and stops when Bea pans.
+ */
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import type { Browser, Page } from "playwright-core";
+import type { Session, Worktree, Zone } from "../protocol/index.ts";
+import { readyWorktree, until, type World, world } from "../runner/test/session-kit.ts";
+import { api, registerUser } from "../test/server.ts";
+import { launchChromium, logIn } from "./people.ts";
+
+let w: World;
+let browser: Browser;
+let wt: Worktree;
+let zone: Zone;
+let ada: Page;
+let bea: Page;
+const SHOTS = !!process.env.TRELLIS_COLLAB_SHOTS;
+
+before(async () => {
+  [w, browser] = await Promise.all([world("Ada", { "src/app.ts": "export const x = 1;\n" }), launchChromium()]);
+  const owner = w.s.user as unknown as { email: string; token: string };
+  const b = await registerUser(w.edge.url, "Bea Lee");
+  await api(w.edge.url, `/api/boards/${w.s.boardId}/members`, {
+    token: owner.token,
+    json: { email: b.email, role: "member" },
+  });
+  zone = await api(w.edge.url, `/api/boards/${w.s.boardId}/zones`, {
+    token: owner.token,
+    json: { name: "Review", x: 0, y: 0, width: 480, height: 320 },
+  });
+  const made = await readyWorktree(w, "feature");
+  wt = await api(w.edge.url, `/api/boards/${w.s.boardId}/worktrees/${made.id}`, {
+    method: "PATCH",
+    token: owner.token,
+    json: { x: 620, y: 100 },
+  });
+  [ada, bea] = await Promise.all([logIn(browser, w.edge.url, owner.email), logIn(browser, w.edge.url, b.email)]);
+  const boardUrl = `${w.edge.url}/b/${w.s.boardId}`;
+  await Promise.all([ada, bea].map((p) => p.goto(boardUrl)));
+  await Promise.all([ada, bea].map((p) => p.locator('[data-testid="connection"][data-status="connected"]').waitFor()));
+  await Promise.all([ada, bea].map((p) => p.locator('[data-testid="canvas"][data-loaded="true"]').waitFor()));
+});
+
+after(async () => {
+  await browser?.close();
+  await w?.stop();
+});
+
+const card = (p: Page) => p.locator(`[data-testid="worktree"][data-worktree-id="${wt.id}"]`);
+const zoneEl = (p: Page) => p.locator(`[data-testid="zone"][data-zone-id="${zone.id}"]`);
+const shot = async (p: Page, name: string) => {
+  if (SHOTS) await p.screenshot({ path: `/tmp/collab-${name}.png` });
+};
+const box = async (l: ReturnType<Page["locator"]>) => {
+  const b = await l.boundingBox();
+  assert.ok(b, "element on screen");
+  return b;
+};
+const sessionsOf = async () =>
+  (await api(w.edge.url, `/api/boards/${w.s.boardId}/sessions`, { token: w.s.user.token })).items as Session[];
+
+test("a zone's new-session trigger: set in its editor, fired by a drop, seen by both with the rendered prompt", async () => {
+  w.server.script("anthropic", [{ text: "Reviewed: looks fine." }]);
+  // Ada selects the zone and opens its trigger editor.
+  await zoneEl(ada).getByTestId("zone-name").click();
+  await ada.getByTestId("zone-trigger").click();
+  const dialog = ada.getByTestId("trigger-dialog");
+  await dialog.waitFor();
+  await ada.getByTestId("trigger-behaviour-new_session").check();
+  // The template is checked as it is typed, in the edge's words.
+  await ada.getByTestId("trigger-template").fill("Review {{worktree.nam}}");
+  assert.match((await ada.getByTestId("trigger-problem").textContent())!, /unknown variable \{\{worktree\.nam\}\}/);
+  assert.equal(await ada.getByTestId("trigger-save").isDisabled(), true);
+  await ada.getByTestId("trigger-template").fill("Review ");
+  await ada.locator('[data-testid="trigger-variable"][data-variable="worktree.name"]').click();
+  await ada.getByTestId("trigger-template").press("End");
+  await ada.getByTestId("trigger-template").pressSequentially(" on {{worktree.branch}}, for {{user.name}}.");
+  assert.equal(
+    await ada.getByTestId("trigger-template").inputValue(),
+    "Review {{worktree.name}} on {{worktree.branch}}, for {{user.name}}.",
+  );
+  await ada.getByTestId("trigger-mode").selectOption("full");
+  await shot(ada, "trigger-editor");
+  await ada.getByTestId("trigger-save").click();
+  await dialog.waitFor({ state: "detached" });
+  // Both see the zone's badge, which says what it does.
+  for (const p of [ada, bea]) {
+    const badge = zoneEl(p).getByTestId("zone-trigger-badge");
+    await badge.waitFor();
+    assert.match((await badge.getAttribute("title"))!, /starts a new session/);
+  }
+
+  // Ada drags the card into the zone.
+  const c = await box(card(ada).getByTestId("worktree-name"));
+  const z = await box(zoneEl(ada));
+  await ada.mouse.move(c.x + 20, c.y + 6);
+  await ada.mouse.down();
+  await ada.mouse.move(z.x + z.width / 2, z.y + z.height / 2, { steps: 10 });
+  await ada.mouse.up();
+  const started = await until("the trigger's session", async () =>
+    (await sessionsOf()).find((s) => s.worktreeId === wt.id && s.zoneId === zone.id),
+  );
+  assert.equal((await sessionsOf()).filter((s) => s.zoneId === zone.id).length, 1, "one drop, one session");
+
+  // Both see it start on the card, and its first prompt is the template rendered for this card.
+  for (const p of [ada, bea]) {
+    const row = card(p).locator(`[data-testid="session-row"][data-session-id="${started.id}"]`);
+    await row.waitFor({ timeout: 15_000 });
+    await row.click();
+    const panel = p.locator(`[data-testid="session-panel"][data-session-id="${started.id}"]`);
+    await panel.waitFor();
+    await panel
+      .locator('[data-testid="message"][data-role="user"]', { hasText: "Review feature on feature, for Ada." })
+      .waitFor({ timeout: 15_000 });
+    assert.match((await panel.getByTestId("session-zone").textContent())!, /started by zone Review/);
+  }
+  await shot(bea, "trigger-session");
+  for (const p of [ada, bea]) await p.getByTestId("session-close").click();
+});
+
+test("Ada mentions Bea in a comment on the card; Bea's bell counts it and opens the thread", async () => {
+  await card(ada).hover();
+  await card(ada).getByTestId("comment-badge").click();
+  await ada.getByTestId("comment-new").waitFor();
+  const input = ada.getByTestId("comment-input");
+  await input.pressSequentially("Could you check this, @be");
+  await ada.locator('[data-testid="mention-option"][data-name="Bea Lee"]').waitFor();
+  await input.press("Enter");
+  await input.pressSequentially("please?");
+  assert.equal(await input.inputValue(), "Could you check this, @Bea Lee please?");
+  await ada.getByTestId("comment-input-send").click();
+  const thread = ada.getByTestId("comment-thread");
+  await thread.waitFor();
+  const threadId = (await thread.getAttribute("data-thread-id"))!;
+  await thread.locator(".c-mention", { hasText: "@Bea Lee" }).waitFor();
+  // The card shows its open thread, for both.
+  for (const p of [ada, bea]) await card(p).locator('[data-testid="comment-badge"][data-count="1"]').waitFor();
+
+  // Bea's bell, live.
+  await bea.locator('[data-testid="bell-count"]', { hasText: "1" }).waitFor({ timeout: 10_000 });
+  await shot(bea, "bell-count");
+  await bea.getByTestId("bell").click();
+  const item = bea.locator('[data-testid="bell-item"][data-kind="mention"]');
+  await item.waitFor();
+  await shot(bea, "bell-list");
+  await item.getByTestId("bell-open").click();
+  await bea.locator(`[data-testid="comment-thread"][data-thread-id="${threadId}"]`).waitFor();
+  assert.match(
+    (await bea.locator(`[data-testid="comment-thread"][data-thread-id="${threadId}"]`).getAttribute("class")) ?? "",
+    /focused/,
+  );
+  await bea.getByTestId("bell-count").waitFor({ state: "detached" });
+
+  // Bea replies and reacts; Ada sees both.
+  await bea.getByTestId("comment-reply").click();
+  await bea.getByTestId("reply-input").fill("On it.");
+  await bea.getByTestId("reply-input-send").click();
+  const first = bea.locator(`[data-testid="comment"]`).first();
+  await first.hover();
+  await first.getByTestId("comment-react").click();
+  await bea.locator('[data-testid="reaction-pick"][data-emoji="👍"]').click();
+  await ada.locator('[data-testid="comment-body"]', { hasText: "On it." }).waitFor();
+  await ada.locator('[data-testid="reaction"][data-emoji="👍"]', { hasText: "1" }).waitFor();
+  await shot(ada, "thread");
+  await ada.getByTestId("comments-button").click();
+});
+
+test("a session waiting for permission pulses the card for both and marks the tab", async () => {
+  w.server.script("anthropic", [
+    { text: "Writing the file.", toolCalls: [{ name: "write_file", input: { path: "N.md", content: "n\n" } }] },
+    { text: "Done." },
+  ]);
+  const s = await api<Session>(w.edge.url, `/api/boards/${w.s.boardId}/sessions`, {
+    token: w.s.user.token,
+    json: {
+      worktreeId: wt.id,
+      provider: "anthropic",
+      model: "claude-sonnet-4-5",
+      permissionMode: "ask",
+      prompt: "Write N.md",
+    },
+  });
+  for (const p of [ada, bea]) {
+    await p
+      .locator(`[data-testid="worktree"][data-worktree-id="${wt.id}"][data-attention="permission"]`)
+      .waitFor({ timeout: 20_000 });
+    await until("the tab says an agent waits", async () => (await p.title()).startsWith("● "));
+    assert.equal(await p.locator('link[rel="icon"]').getAttribute("data-state"), "needs-you");
+    const href = (await p.locator('link[rel="icon"]').getAttribute("href"))!;
+    assert.match(href, /^data:image\/png;base64,/);
+  }
+  await shot(bea, "attention");
+  const pending = await until("the request", async () => (await sessionsOf()).find((x) => x.id === s.id)?.pending[0]);
+  await api(w.edge.url, `/api/boards/${w.s.boardId}/sessions/${s.id}/permissions/${pending.requestId}`, {
+    token: w.s.user.token,
+    json: { decision: "allow" },
+  });
+  await until("completed", async () => (await sessionsOf()).find((x) => x.id === s.id)?.status === "completed");
+  // Finished since Bea last looked: her card still calls her; opening the session clears it for her alone.
+  await card(bea).locator(`[data-testid="session-row"][data-session-id="${s.id}"]`).click();
+  await bea.locator(`[data-testid="worktree"][data-worktree-id="${wt.id}"][data-attention=""]`).waitFor();
+  await until("Bea's tab no longer says she is needed", async () => !(await bea.title()).startsWith("● "));
+  await bea.getByTestId("session-close").click();
+});
+
+test("Bea follows Ada's view from the facepile, until she pans herself", async () => {
+  const transform = (p: Page) =>
+    p.evaluate(() => document.querySelector<HTMLElement>(".react-flow__viewport")!.style.transform);
+  await bea.locator('[data-testid="facepile-peer"][data-name="Ada"]').click();
+  await bea.getByTestId("follow-banner").waitFor();
+  assert.match((await bea.getByTestId("follow-banner").textContent())!, /Following Ada/);
+  const before = await transform(bea);
+  // Ada pans with the wheel over the canvas.
+  const canvas = await box(ada.getByTestId("canvas"));
+  await ada.mouse.move(canvas.x + canvas.width - 200, canvas.y + canvas.height - 150);
+  for (let i = 0; i < 5; i++) {
+    await ada.mouse.wheel(120, 80);
+    await ada.waitForTimeout(40);
+  }
+  const adaView = await until("Ada's view settles", async () => {
+    const a = await transform(ada);
+    await ada.waitForTimeout(150);
+    return a === (await transform(ada)) ? a : undefined;
+  });
+  await until("Bea's view follows Ada's", async () => (await transform(bea)) === adaView, 10_000);
+  assert.notEqual(adaView, before);
+  await shot(bea, "following");
+
+  // Bea pans: following stops, and Ada's next move no longer moves her.
+  const bc = await box(bea.getByTestId("canvas"));
+  await bea.mouse.move(bc.x + bc.width - 200, bc.y + bc.height - 150);
+  await bea.mouse.wheel(0, 120);
+  await bea.getByTestId("follow-banner").waitFor({ state: "detached" });
+  const mine = await until("Bea's view settles", async () => {
+    const v = await transform(bea);
+    await bea.waitForTimeout(150);
+    return v === (await transform(bea)) ? v : undefined;
+  });
+  await ada.mouse.wheel(-200, 0);
+  await ada.waitForTimeout(500);
+  assert.equal(await transform(bea), mine);
+});
