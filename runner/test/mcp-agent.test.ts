@@ -22,6 +22,7 @@ import {
   sessionIs,
   taskEnded,
   textOf,
+  until,
   type World,
   world,
 } from "./session-kit.ts";
@@ -122,6 +123,11 @@ describe("Trellis's own MCP server", () => {
     ]);
     const childEnd = await taskEnded(owner, child.id, lastTask(await owner.detail(child.id)).id, 30_000);
     expect(childEnd.task.status, childEnd.task.error ?? "").toBe("completed");
+    // The child's answer comes back to the parent as its next prompt; it ends before the next test scripts.
+    const answered = await until("the parent's second task", async () => (await owner.detail(s.id)).tasks[1], 30_000);
+    const back = await taskEnded(owner, s.id, answered.id, 30_000);
+    expect(back.task.status, back.task.error ?? "").toBe("completed");
+    expect(w.server.pending("anthropic")).toBe(0);
     room.close();
   });
 });

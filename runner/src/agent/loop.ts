@@ -75,7 +75,9 @@ export async function runTask(input: TaskInput): Promise<{ finalText: string }> 
     for (const t of tools.list) tools.byName.set(t.name, t);
     return await loop(input, client, ctx, tools);
   } finally {
-    await mcp.close();
+    // A stop must end the task within 2 s; a stdio server that is slow to exit is closed meanwhile.
+    if (signal.aborted) void mcp.close();
+    else await mcp.close();
   }
 }
 

@@ -60,8 +60,12 @@ export function resultText(r: CallToolResult): string {
   return parts.join("\n") || "(no output)";
 }
 
-const why = (err: unknown): string => {
-  const e = err as NodeJS.ErrnoException;
+const why = (err: unknown, spec: McpServerRuntime): string => {
+  const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+  if (spec.transport === "http" && err instanceof TypeError) {
+    const u = new URL(spec.url);
+    return `${u.origin}${u.pathname} could not be reached${e.cause?.code ? ` (${e.cause.code})` : ""}`;
+  }
   if (e?.code === "ENOENT" && e.path) return `the command ${e.path} was not found on this runner`;
   if (e?.code === "EACCES" && e.path) return `the command ${e.path} may not be run (permission denied)`;
   return oneLine(err instanceof Error ? err.message : String(err), 400);
@@ -125,7 +129,8 @@ async function connect(spec: McpServerRuntime, cwd: string, timeoutMs: number): 
   } catch (err) {
     await client.close().catch(() => {});
     const tail = stderr.trim().split("\n").at(-1);
-    throw new Error(tail ? `${why(err)} (it said: ${oneLine(tail, 300)})` : why(err));
+    const words = why(err, spec);
+    throw new Error(tail ? `${words} (it said: ${oneLine(tail, 300)})` : words);
   }
 }
 
