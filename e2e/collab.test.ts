@@ -17,8 +17,8 @@ import { after, before, test } from "node:test";
 import type { Browser, Page } from "playwright-core";
 import type { Session, Worktree, Zone } from "../protocol/index.ts";
 import { readyWorktree, until, type World, world } from "../runner/test/session-kit.ts";
-import { api, registerUser } from "../test/server.ts";
-import { launchChromium, logIn } from "./people.ts";
+import { api } from "../test/server.ts";
+import { launchChromium, logIn, PASSWORD } from "./people.ts";
 
 let w: World;
 let browser: Browser;
@@ -31,7 +31,9 @@ const SHOTS = !!process.env.TRELLIS_COLLAB_SHOTS;
 before(async () => {
   [w, browser] = await Promise.all([world("Ada", { "src/app.ts": "export const x = 1;\n" }), launchChromium()]);
   const owner = w.s.user as unknown as { email: string; token: string };
-  const b = await registerUser(w.edge.url, "Bea Lee");
+  // A name with a space: a mention is the whole name.
+  const b = { email: `bea-${process.pid}-${Date.now()}@example.com` };
+  await api(w.edge.url, "/api/auth/register", { json: { email: b.email, password: PASSWORD, name: "Bea Lee" } });
   await api(w.edge.url, `/api/boards/${w.s.boardId}/members`, {
     token: owner.token,
     json: { email: b.email, role: "member" },
