@@ -182,7 +182,11 @@ export async function api<T = any>(
 let seq = 0;
 export async function registerUser(base: string, name: string) {
   // Display names may hold spaces and any script; the address is made only of safe characters.
-  const local = name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "") || "user";
+  const local =
+    name
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, "-")
+      .replace(/^-|-$/g, "") || "user";
   const email = `${local}-${process.pid}-${Date.now()}-${seq++}@example.com`;
   const s = await api(base, "/api/auth/register", { json: { email, password: "correct horse battery", name } });
   return { ...s, email, password: "correct horse battery", token: s.accessToken as string };
