@@ -15,7 +15,9 @@
  * - throughput: `--viewers` viewers (counting, not rendering) watch while the shell runs `cat` of a
  *   `--mb` MB file of numbered lines; each viewer's characters over its own time from the command
  *   to the marker printed after it. Every line carries its number, so lines a viewer never got
- *   are counted.
+ *   are counted. Three passes: at 80x24 (tmux drops and redraws a flood it cannot write at once),
+ *   at 500x300 (tmux's drop threshold is then 1.2 MB, so the path through Trellis is what is
+ *   measured; `mb_per_s` is this pass), and at 500x300 with the file paced at 10 MB/s.
  * The runner's and workerd's RSS are read before and after the throughput phase.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
