@@ -80,7 +80,8 @@ test("a zone's new-session trigger: set in its editor, fired by a drop, seen by 
   await ada.getByTestId("zone-trigger").click();
   const dialog = ada.getByTestId("trigger-dialog");
   await dialog.waitFor();
-  await ada.getByTestId("trigger-behaviour-new_session").check();
+  await ada.getByTestId("trigger-behaviour-new_session").click();
+  assert.equal(await ada.getByTestId("trigger-behaviour-new_session").getAttribute("aria-pressed"), "true");
   // The template is checked as it is typed, in the edge's words.
   await ada.getByTestId("trigger-template").fill("Review {{worktree.nam}}");
   assert.match((await ada.getByTestId("trigger-problem").textContent())!, /unknown variable \{\{worktree\.nam\}\}/);

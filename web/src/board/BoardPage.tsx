@@ -19,7 +19,7 @@ import type { BoardSessions } from "../sessions/store.ts";
 import { TerminalsContext } from "../terminals/context.ts";
 import { TerminalDock } from "../terminals/TerminalDock.tsx";
 import { InlineEdit } from "../ui/InlineEdit.tsx";
-import { ChevronLeftIcon, ServerIcon, UsersIcon } from "../ui/icons.tsx";
+import { ChevronLeftIcon, CommentIcon, ServerIcon, UsersIcon } from "../ui/icons.tsx";
 import { notify } from "../ui/notices.tsx";
 import { UserMenu } from "../ui/UserMenu.tsx";
 import type { BoardActions } from "./actions.ts";
@@ -297,7 +297,7 @@ function CommentsButton({ ui, comments, open }: { ui: CommentsUi; comments: Boar
       title={total ? `${total} open thread${total === 1 ? "" : "s"}` : "Comments"}
       data-testid="comments-button"
     >
-      <span aria-hidden="true">💬</span>
+      <CommentIcon size={13} />
       <span>Comments</span>
       {total > 0 && (
         <span className="c-count" data-testid="comments-open-count">

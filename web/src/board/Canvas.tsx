@@ -19,7 +19,7 @@ import { countCanvasRender } from "../lib/renderCount.ts";
 import { type Store, useStore, useStoreState } from "../lib/store.ts";
 import { useSessions } from "../sessions/context.ts";
 import { confirm } from "../ui/confirm.tsx";
-import { FitIcon, GitIcon, PlusIcon } from "../ui/icons.tsx";
+import { CommentIcon, FitIcon, GitIcon, PlusIcon } from "../ui/icons.tsx";
 import { notify } from "../ui/notices.tsx";
 import { type BoardActions, ZONE_SIZE } from "./actions.ts";
 import { BoardSearch } from "./BoardSearch.tsx";
@@ -447,7 +447,7 @@ export function Canvas({
             title="Comment: click a point on the canvas to pin a thread there"
             data-testid="comment-tool"
           >
-            <span aria-hidden="true">💬</span> Comment
+            <CommentIcon size={13} /> Comment
           </button>
         </Panel>
         {ready && nodes.length === 0 && (

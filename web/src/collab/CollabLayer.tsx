@@ -5,6 +5,7 @@ import type { BoardEntities } from "../board/entities.ts";
 import type { PresenceStore } from "../board/presence.ts";
 import { useStore } from "../lib/store.ts";
 import type { BoardSessions } from "../sessions/store.ts";
+import { CommentIcon } from "../ui/icons.tsx";
 import { notify } from "../ui/notices.tsx";
 import { useBoardCollab } from "./boardContext.ts";
 import { pinsOf, pinTransform } from "./pins.ts";
@@ -59,7 +60,7 @@ const Pins = memo(function Pins() {
             data-x={p.x}
             data-y={p.y}
           >
-            <span className="comment-pin-dot">{p.replies > 0 ? p.replies + 1 : "💬"}</span>
+            <span className="comment-pin-dot">{p.replies > 0 ? p.replies + 1 : <CommentIcon size={14} />}</span>
           </button>
         ))}
         {draft && (

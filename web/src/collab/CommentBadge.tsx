@@ -1,5 +1,6 @@
 import { useSyncExternalStore } from "react";
 import type { CommentTarget } from "../../../protocol/index.ts";
+import { CommentIcon } from "../ui/icons.tsx";
 import { useBoardCollab } from "./boardContext.ts";
 import { placeKey } from "./comments.ts";
 
@@ -41,7 +42,7 @@ export function CommentBadge({
       data-testid="comment-badge"
       data-count={open}
     >
-      <span aria-hidden="true">💬</span>
+      <CommentIcon size={13} />
       {open > 0 && <span>{open}</span>}
     </button>
   );

@@ -130,22 +130,21 @@ export function TriggerDialog({
         }}
       >
         <h2>Trigger on “{zone.name}”</h2>
-        <fieldset className="trigger-behaviours">
-          <legend className="small muted">When a worktree is dropped here</legend>
+        <div className="small muted">When a worktree is dropped here</div>
+        <div className="trigger-behaviours" data-testid="trigger-behaviours">
           {(["none", "new_session", "latest_session", "ask"] as const).map((b) => (
-            <label key={b} className={`trigger-behaviour${behaviour === b ? " on" : ""}`}>
-              <input
-                type="radio"
-                name="behaviour"
-                value={b}
-                checked={behaviour === b}
-                onChange={() => setBehaviour(b)}
-                data-testid={`trigger-behaviour-${b}`}
-              />
-              <span>{b === "none" ? "Nothing" : BEHAVIOUR_LABEL[b]}</span>
-            </label>
+            <button
+              key={b}
+              type="button"
+              className={`trigger-behaviour${behaviour === b ? " on" : ""}`}
+              aria-pressed={behaviour === b}
+              onClick={() => setBehaviour(b)}
+              data-testid={`trigger-behaviour-${b}`}
+            >
+              {b === "none" ? "Nothing" : BEHAVIOUR_LABEL[b]}
+            </button>
           ))}
-        </fieldset>
+        </div>
         <p className="small muted">{BEHAVIOUR_HELP[behaviour]}</p>
         <label className="field">
           <span>Prompt template</span>

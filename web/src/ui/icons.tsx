@@ -110,3 +110,8 @@ export const FitIcon = () => (
     <path d="M4 9V5a1 1 0 0 1 1-1h4M15 4h4a1 1 0 0 1 1 1v4M20 15v4a1 1 0 0 1-1 1h-4M9 20H5a1 1 0 0 1-1-1v-4" />
   </Icon>
 );
+export const CommentIcon = ({ size = 15 }: { size?: number }) => (
+  <Icon size={size}>
+    <path d="M21 12a8 8 0 0 1-11.8 7L3 21l2-6.2A8 8 0 1 1 21 12Z" />
+  </Icon>
+);
