@@ -9,6 +9,7 @@ import type {
 } from "../../protocol/index.ts";
 import { TRELLIS_MCP_NAME } from "../../protocol/index.ts";
 import type { AgentSink, PermissionAnswer, PermissionAsk } from "./agent/index.ts";
+import type { ShellSandbox } from "./agent/sandbox.ts";
 import { type Edge, isStaleLease, isTransient } from "./edge.ts";
 import { backoff, type FrameBody } from "./link.ts";
 import { StreamWindow } from "./stream-window.ts";
@@ -38,6 +39,8 @@ export interface SessionHost {
   /** A frame up the link; false when it is down (a stream piece is then simply lost). */
   send(frame: FrameBody): boolean;
   env: Record<string, string | undefined>;
+  /** The OS sandbox for the agents' shell commands, found when the runner started. */
+  sandbox: ShellSandbox;
 }
 
 /** Tools a mode lets run without asking: a request still waiting when the mode widens is let through. */
@@ -169,6 +172,9 @@ export class SessionTasks {
         permissionMode: () => live.mode,
         allowedTools: new Set(session.allowedTools),
         env: this.host.env,
+        sandbox: this.host.sandbox,
+        // An edge from before the sandbox sends none: the network stays off.
+        allowedHosts: session.allowedHosts ?? [],
         mcp: {
           // Trellis's own /mcp first, with the session's token as a header (never in the URL).
           servers: [
