@@ -55,7 +55,8 @@ export async function runTask(input: TaskInput): Promise<{ finalText: string }> 
   const sandbox = await input.sandbox.forTask(root, input.allowedHosts ?? []);
   const ctx: ToolContext = { root, env: input.env, signal, sink, sandbox };
   try {
-    if (lastSandboxNotice(input.history) !== sandbox.notice) {
+    // Off is the runner owner's own choice, shown on the runner's card: the transcript is not told.
+    if (input.sandbox.info.state !== "off" && lastSandboxNotice(input.history) !== sandbox.notice) {
       await sink.message({
         id: newId(),
         role: "system",
@@ -68,7 +69,7 @@ export async function runTask(input: TaskInput): Promise<{ finalText: string }> 
   }
 }
 
-const SANDBOX_NOTICE = /^(Commands run sandboxed|Commands run without a sandbox|No sandbox on this machine)/;
+const SANDBOX_NOTICE = /^(Commands run sandboxed|No sandbox on this machine)/;
 
 /** What the session was last told about the sandbox: it is told again only when that changes. */
 function lastSandboxNotice(history: Message[]): string | undefined {
