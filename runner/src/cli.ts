@@ -40,6 +40,10 @@ Options:
 Connects to Trellis and runs jobs until stopped. Ctrl-C drains: running jobs finish (or are handed
 back after the grace period), then it exits. Ctrl-C twice stops running jobs at once.
 
+Agents' shell commands run in an OS sandbox where the machine has one (Linux: apt-get install
+bubblewrap socat ripgrep; macOS: built in): writes only in their worktree, this runner's folders
+hidden, network only to the hosts a session allows. TRELLIS_SANDBOX=off turns it off.
+
 Options:
   --url <url>          which registration to use (default: the last one registered)
   --data-dir <dir>     where cloned repos and worktrees live (default: $TRELLIS_DATA_DIR or ~/.trellis)
