@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdtemp, realpath, rm } from "node:fs/promises";
+import { mkdtemp, readdir, realpath, rm } from "node:fs/promises";
 import { platform, tmpdir } from "node:os";
 import { delimiter, join, resolve } from "node:path";
 import type { SandboxInfo } from "../../../protocol/index.ts";
@@ -151,8 +151,14 @@ async function rulesFor(root: string, tmp: string, hidden: string[]): Promise<Fs
     );
     return rules;
   }
-  rules.allowRead.push(gitDir, commonDir);
-  rules.allowWrite.push(gitDir, ...["objects", "refs", "logs"].map((d) => join(commonDir, d)));
+  const writable = ["objects", "refs", "logs"];
+  rules.allowWrite.push(gitDir, ...writable.map((d) => join(commonDir, d)));
+  // Where the repository is hidden (a clone in the data folder), the rest of it is readable, entry by
+  // entry: a read-only bind of the whole folder would be laid over the writable ones inside it.
+  const entries = await readdir(commonDir).catch(() => []);
+  rules.allowRead.push(
+    ...entries.filter((e) => !writable.includes(e) && e !== "worktrees").map((e) => join(commonDir, e)),
+  );
   rules.denyWrite.push(
     ...existing(join(root, ".git"), ...["commondir", "gitdir", "config.worktree", "hooks"].map((f) => join(gitDir, f))),
   );
