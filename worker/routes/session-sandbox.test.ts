@@ -9,6 +9,7 @@ import { boardWithRepo, GIT, INFO, openLink, runNext, runnerRow, takeSessionTask
  * and the one question a runner without a sandbox asks in `full` mode, remembered for the session.
  */
 
+let owner: TestUser;
 let member: TestUser;
 let runner: { id: string; credential: string };
 let boardId: string;
@@ -29,7 +30,7 @@ const info: RunnerInfo = {
 
 beforeAll(async () => {
   const stage = await boardWithRepo({ path: "/home/ann/code/app", branches: ["main"] });
-  ({ member, runner, boardId } = stage);
+  ({ owner, member, runner, boardId } = stage);
   await openLink(runner.credential, info);
   wt = await json<Worktree>(
     call(`/api/boards/${boardId}/worktrees`, {
@@ -38,7 +39,10 @@ beforeAll(async () => {
       json: { repoId: stage.repo.id, name: "net", branch: "net", mode: "new" },
     }),
   );
-  await runNext(runner.credential, { status: "succeeded", result: { path: "/home/ann/wt/net", git: GIT } });
+  await runNext(runner.credential, {
+    status: "succeeded",
+    result: { path: "/home/ann/wt/net", git: GIT, createdBranch: true },
+  });
 });
 
 describe("session sandbox settings", () => {
@@ -55,7 +59,7 @@ describe("session sandbox settings", () => {
       }),
     );
     expect(s.allowedHosts).toEqual(["registry.npmjs.org", "*.github.com", "127.0.0.1:8080"]);
-    expect((await runnerRow(member.token, runner.id))?.info.sandbox).toEqual(info.sandbox);
+    expect((await runnerRow(owner.token, runner.id))?.info.sandbox).toEqual(info.sandbox);
 
     const t = await takeSessionTask(runner.credential);
     expect(t.ctx.session.allowedHosts).toEqual(s.allowedHosts);
