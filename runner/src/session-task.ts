@@ -7,7 +7,7 @@ import type {
   SessionEvent,
   StreamFrame,
 } from "../../protocol/index.ts";
-import { TRELLIS_MCP_NAME } from "../../protocol/index.ts";
+import { TRELLIS_MCP_NAME, UNSANDBOXED_TOOL } from "../../protocol/index.ts";
 import type { AgentSink, PermissionAnswer, PermissionAsk } from "./agent/index.ts";
 import type { ShellSandbox } from "./agent/sandbox.ts";
 import { type Edge, isStaleLease, isTransient } from "./edge.ts";
@@ -45,7 +45,9 @@ export interface SessionHost {
 
 /** Tools a mode lets run without asking: a request still waiting when the mode widens is let through. */
 const EDITS = new Set(["write_file", "edit_file"]);
-const allowedBy = (mode: PermissionMode, tool: string) => mode === "full" || (mode === "auto-edit" && EDITS.has(tool));
+/** Running without a sandbox is a person's answer in any mode: no mode change gives it. */
+const allowedBy = (mode: PermissionMode, tool: string) =>
+  tool !== UNSANDBOXED_TOOL && (mode === "full" || (mode === "auto-edit" && EDITS.has(tool)));
 
 export class SessionTasks {
   private readonly live = new Map<string, Live>();
