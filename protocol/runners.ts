@@ -25,6 +25,21 @@ import { TerminalAccess } from "./terminals.ts";
  * `/runner/*` gets 401 `wrong_credential`; a revoked or unknown credential gets 401 `invalid_credential`.
  */
 
+/**
+ * Whether the runner confines its agents' shell commands (bubblewrap on Linux, Seatbelt on macOS):
+ * `on`; `unavailable` (the machine lacks what it needs: `detail` says what, in words a person can
+ * act on); `off` (its owner started it with TRELLIS_SANDBOX=off).
+ */
+export const SandboxInfo = z.object({
+  state: z.enum(["on", "unavailable", "off"]),
+  kind: z.enum(["bubblewrap", "seatbelt"]).optional(),
+  detail: Text.max(500).optional(),
+});
+export type SandboxInfo = z.infer<typeof SandboxInfo>;
+
+/** The pseudo-tool of the one question a session without a sandbox asks in `full` mode. */
+export const UNSANDBOXED_TOOL = "unsandboxed";
+
 export const RunnerInfo = z.object({
   version: Text.max(40),
   os: Text.max(80),
@@ -38,6 +53,8 @@ export const RunnerInfo = z.object({
    * on its boards added, not only the ones its owner added (`protocol/mcp-servers.ts`).
    */
   mcpBoardStdio: z.boolean().optional(),
+  /** How its agents' shell commands are confined (a runner from before the sandbox omits it). */
+  sandbox: SandboxInfo.optional(),
 });
 export type RunnerInfo = z.infer<typeof RunnerInfo>;
 

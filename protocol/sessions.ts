@@ -203,6 +203,11 @@ export const Session = z.object({
   allowedTools: z.array(z.string()),
   /** The board's MCP servers this session's agent gets (`protocol/mcp-servers.ts`), from its next task on. */
   mcpServerIds: z.array(z.string()),
+  /**
+   * Hosts its shell commands may reach through the runner's sandbox, from its next command on;
+   * empty: the network is off for them (where the runner has a sandbox).
+   */
+  allowedHosts: z.array(z.string()),
   /** Prompts waiting behind the running one. */
   queued: z.number().int().nonnegative(),
   messageCount: z.number().int().nonnegative(),
@@ -260,6 +265,33 @@ export const Prompt = Text.trim().min(1, "must not be empty").max(100_000, "must
 export const SessionTitle = Text.trim().max(200, "must be at most 200 characters");
 export const ModelName = Text.trim().min(1, "must not be empty").max(200);
 
+/**
+ * A host the session's shell commands may reach through the sandbox's network proxy: a name
+ * (`registry.npmjs.org`), a wildcard under a name with at least two labels (`*.github.com`), an
+ * IPv4 address, or a bracketed IPv6 one, each with an optional `:port`. Kept to what the sandbox's
+ * own allow list accepts, so a saved entry never fails on the runner.
+ */
+const LABEL = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
+const HOST_PATTERN = new RegExp(
+  `^(?:(?:\\*\\.)?${LABEL}(?:\\.${LABEL})+|${LABEL}|\\d{1,3}(?:\\.\\d{1,3}){3}|\\[[0-9a-f:.]+\\])(?::([1-9]\\d{0,4}))?$`,
+);
+
+export function isAllowedHost(h: string): boolean {
+  const m = HOST_PATTERN.exec(h);
+  if (!m || Number(m[1] ?? 1) > 65535) return false;
+  const ipv4 = /^(\d+)\.(\d+)\.(\d+)\.(\d+)(?::|$)/.exec(h);
+  return !ipv4 || ipv4.slice(1).every((o) => Number(o) <= 255);
+}
+
+export const AllowedHost = Text.trim()
+  .toLowerCase()
+  .max(260)
+  .refine(
+    isAllowedHost,
+    'must be a host name like "registry.npmjs.org" or "*.github.com", or an IP address, with an optional :port',
+  );
+export const AllowedHosts = z.array(AllowedHost).max(50, "at most 50 hosts");
+
 export const CreateSessionBody = z.object({
   worktreeId: Id,
   provider: Provider,
@@ -272,13 +304,23 @@ export const CreateSessionBody = z.object({
   zoneId: Id.optional(),
   /** The board's MCP servers to attach (their tools join the agent's from the first task). */
   mcpServerIds: McpServerIds.optional(),
+  /** Hosts its shell commands may reach (the sandbox's network is off otherwise). */
+  allowedHosts: AllowedHosts.optional(),
 });
 export type CreateSessionBody = z.input<typeof CreateSessionBody>;
 
 export const PatchSessionBody = z
-  .object({ title: SessionTitle, permissionMode: PermissionMode, mcpServerIds: McpServerIds })
+  .object({
+    title: SessionTitle,
+    permissionMode: PermissionMode,
+    mcpServerIds: McpServerIds,
+    allowedHosts: AllowedHosts,
+  })
   .partial()
-  .refine((b) => Object.keys(b).length > 0, "nothing to change: send title, permissionMode or mcpServerIds");
+  .refine(
+    (b) => Object.keys(b).length > 0,
+    "nothing to change: send title, permissionMode, mcpServerIds or allowedHosts",
+  );
 
 export const PromptBody = z.object({ text: Prompt });
 export const PatchTaskBody = z.object({ prompt: Prompt });

@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 import { mkdir } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { RUNNER_CLI } from "../../protocol/index.ts";
-import { configPath, dataDir, findRegistration, type Registration, saveRegistration } from "./config.ts";
+import { RUNNER_CLI, type SandboxInfo } from "../../protocol/index.ts";
+import { detectSandbox, ShellSandbox } from "./agent/sandbox.ts";
+import { configDir, configPath, dataDir, findRegistration, type Registration, saveRegistration } from "./config.ts";
 import { Edge, EdgeError, isRefused, normalizeUrl, register } from "./edge.ts";
 import { runnerInfo, VERSION } from "./info.ts";
+import { log } from "./log.ts";
 import { Runner } from "./runner.ts";
 import { LocalState } from "./state.ts";
 import { localSummary } from "./status.ts";
@@ -37,6 +39,10 @@ Options:
 
 Connects to Trellis and runs jobs until stopped. Ctrl-C drains: running jobs finish (or are handed
 back after the grace period), then it exits. Ctrl-C twice stops running jobs at once.
+
+Agents' shell commands run in an OS sandbox where the machine has one (Linux: apt-get install
+bubblewrap socat ripgrep; macOS: built in): writes only in their worktree, this runner's folders
+hidden, network only to the hosts a session allows. TRELLIS_SANDBOX=off turns it off.
 
 Options:
   --url <url>          which registration to use (default: the last one registered)
@@ -93,7 +99,7 @@ async function cmdRegister(argv: string[]): Promise<number> {
     throw new UsageError(`missing ${!rawUrl ? "--url" : "--token"}: run \`${REGISTER_HINT} [--name <name>]\``);
   }
   const url = normalizeUrl(rawUrl);
-  const info = await runnerInfo();
+  const info = { ...(await runnerInfo()), sandbox: await detectSandbox() };
   const name = str(v.name);
   let result: Awaited<ReturnType<typeof register>>;
   try {
@@ -141,9 +147,13 @@ async function cmdStart(argv: string[]): Promise<number> {
   if (!Number.isFinite(grace) || grace < 0) throw new UsageError("--grace must be a number of seconds");
   const dir = dataDir(str(v["data-dir"]));
   await mkdir(dir, { recursive: true, mode: 0o700 });
+  const sandboxInfo = await detectSandbox();
+  log(sandboxLine(sandboxInfo));
   const runner = new Runner({
     edge: new Edge(reg.url, reg.credential),
-    info: await runnerInfo(),
+    info: { ...(await runnerInfo()), sandbox: sandboxInfo },
+    // The runner's credential and its state, clones and other worktrees are out of every command's sight.
+    sandbox: new ShellSandbox(sandboxInfo, [configDir(), dir]),
     name: reg.name,
     dataDir: dir,
     state: await LocalState.open(dir),
@@ -157,6 +167,12 @@ async function cmdStart(argv: string[]): Promise<number> {
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
   return runner.start();
+}
+
+function sandboxLine(s: SandboxInfo): string {
+  if (s.state === "on") return `sandbox: agents' shell commands run under ${s.kind}`;
+  if (s.state === "off") return `sandbox: off (${s.detail})`;
+  return `sandbox: none on this machine, so agents' shell commands run unconfined (${s.detail})`;
 }
 
 async function cmdStatus(argv: string[]): Promise<number> {

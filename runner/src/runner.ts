@@ -8,6 +8,7 @@ import {
   type JobType,
   type RunnerInfo,
 } from "../../protocol/index.ts";
+import { ShellSandbox } from "./agent/sandbox.ts";
 import { type Edge, isBadResult, isRefused, isStaleLease, isTransient } from "./edge.ts";
 import { JobFailure } from "./failure.ts";
 import { KNOWN_JOB_TYPES, runJob } from "./jobs.ts";
@@ -41,6 +42,8 @@ export interface RunnerOptions {
   /** Terminals: this runner's id (it tags its tmux sessions) and its credential (kept out of every shell). */
   runnerId?: string;
   credential?: string;
+  /** The OS sandbox for agents' shell commands (default: none, as the runner's owner chose). */
+  sandbox?: ShellSandbox;
 }
 
 type Outcome =
@@ -92,6 +95,7 @@ export class Runner {
       watch: true,
       runnerId: "",
       credential: "",
+      sandbox: ShellSandbox.off("the runner was started without one"),
       ...opts,
     };
     this.terminals = new Terminals({
@@ -113,6 +117,7 @@ export class Runner {
       edge: this.o.edge,
       send: (frame) => this.link.send(frame),
       env: process.env,
+      sandbox: this.o.sandbox,
     });
     this.link = new Link({
       target: () => this.o.edge.link(this.o.info),

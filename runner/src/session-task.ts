@@ -7,8 +7,9 @@ import type {
   SessionEvent,
   StreamFrame,
 } from "../../protocol/index.ts";
-import { TRELLIS_MCP_NAME } from "../../protocol/index.ts";
+import { TRELLIS_MCP_NAME, UNSANDBOXED_TOOL } from "../../protocol/index.ts";
 import type { AgentSink, PermissionAnswer, PermissionAsk } from "./agent/index.ts";
+import type { ShellSandbox } from "./agent/sandbox.ts";
 import { type Edge, isStaleLease, isTransient } from "./edge.ts";
 import { backoff, type FrameBody } from "./link.ts";
 import { StreamWindow } from "./stream-window.ts";
@@ -38,11 +39,15 @@ export interface SessionHost {
   /** A frame up the link; false when it is down (a stream piece is then simply lost). */
   send(frame: FrameBody): boolean;
   env: Record<string, string | undefined>;
+  /** The OS sandbox for the agents' shell commands, found when the runner started. */
+  sandbox: ShellSandbox;
 }
 
 /** Tools a mode lets run without asking: a request still waiting when the mode widens is let through. */
 const EDITS = new Set(["write_file", "edit_file"]);
-const allowedBy = (mode: PermissionMode, tool: string) => mode === "full" || (mode === "auto-edit" && EDITS.has(tool));
+/** Running without a sandbox is a person's answer in any mode: no mode change gives it. */
+const allowedBy = (mode: PermissionMode, tool: string) =>
+  tool !== UNSANDBOXED_TOOL && (mode === "full" || (mode === "auto-edit" && EDITS.has(tool)));
 
 export class SessionTasks {
   private readonly live = new Map<string, Live>();
@@ -170,6 +175,9 @@ export class SessionTasks {
         allowedTools: new Set(session.allowedTools),
         env: this.host.env,
         ...(ctx.secrets ? { secrets: ctx.secrets } : {}),
+        sandbox: this.host.sandbox,
+        // An edge from before the sandbox sends none: the network stays off.
+        allowedHosts: session.allowedHosts ?? [],
         mcp: {
           // Trellis's own /mcp first, with the session's token as a header (never in the URL).
           servers: [

@@ -17,6 +17,7 @@ import {
 } from "../../protocol/index.ts";
 import { type ModelServer, startModelServer } from "../../test/model-server.ts";
 import type { AgentSink, PermissionAnswer, PermissionAsk, TaskInput } from "../src/agent/index.ts";
+import { ShellSandbox } from "../src/agent/sandbox.ts";
 import { makeRepo, tempDir } from "./git-fixtures.ts";
 
 export type Answerer = (req: PermissionAsk) => PermissionAnswer | Promise<PermissionAnswer>;
@@ -149,6 +150,8 @@ export interface AgentFixture {
   cleanup(): Promise<void>;
 }
 
+const OFF = ShellSandbox.off("off in the agent loop's own tests");
+
 export async function agentFixture(
   provider: Provider,
   files: Record<string, string> = { "README.md": "hello\n" },
@@ -186,6 +189,8 @@ export async function agentFixture(
         signal: controller.signal,
         sink,
         retry: { baseMs: 20, maxMs: 5000 },
+        // The loop's own tests run commands as they are; the sandbox has tests of its own.
+        sandbox: OFF,
         ...rest,
       };
     },

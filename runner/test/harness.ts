@@ -7,11 +7,21 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import type { Job, Page, Repo, Worktree } from "../../protocol/index.ts";
 import { api, ROOT, registerUser } from "../../test/server.ts";
+import { detectSandbox } from "../src/agent/sandbox.ts";
 import { makeRepo, tempDir } from "./git-fixtures.ts";
 
 const NODE = join(ROOT, "node_modules/.bin/node");
 const CLI = join(ROOT, "runner/src/cli.ts");
 const run = promisify(execFile);
+
+/**
+ * This machine's sandbox. The runners under test run their agents' commands unconfined by their
+ * owner's choice (TRELLIS_SANDBOX=off, which asks nothing and says nothing) unless a test starts
+ * one with `TRELLIS_SANDBOX: "on"`: the sandbox has tests of its own, and the others then behave
+ * the same on a machine without one.
+ */
+export const SANDBOX = await detectSandbox({ ...process.env, TRELLIS_SANDBOX: "on" });
+const SANDBOX_ENV: NodeJS.ProcessEnv = { TRELLIS_SANDBOX: "off" };
 
 export async function until<T>(
   what: string,
@@ -59,7 +69,7 @@ export async function setup(base: string, name = "Runner owner"): Promise<Setup>
   const tmp = tempDir("trellis-runner-it-");
   const configDir = join(tmp.dir, "config");
   const dataDir = join(tmp.dir, "data");
-  const env = { ...process.env, TRELLIS_CONFIG_DIR: configDir, TRELLIS_DATA_DIR: dataDir };
+  const env = { ...process.env, ...SANDBOX_ENV, TRELLIS_CONFIG_DIR: configDir, TRELLIS_DATA_DIR: dataDir };
   const user = await registerUser(base, name.replace(/\W/g, ""));
   const board = await api(base, "/api/boards", { token: user.token, json: { name: "Board" } });
   const reg = await api(base, "/api/runners", { token: user.token, json: { name: "test-runner" } });

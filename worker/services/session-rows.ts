@@ -42,6 +42,8 @@ export interface SessionData {
   lastError?: string | null;
   /** The board's MCP servers the session picked (`mcp_servers` ids). */
   mcpServerIds?: string[];
+  /** Hosts its shell commands may reach through the runner's sandbox. */
+  allowedHosts?: string[];
   /** Answers given during the running task, by request id. */
   decisions?: Record<string, DecisionRecord>;
 }
@@ -106,6 +108,7 @@ export function toSession(r: SessionRow, queued: number): Session {
     pending: Object.values(d.pending ?? {}).sort((a, b) => a.requestedAt - b.requestedAt),
     allowedTools: Object.keys(d.allowedTools ?? {}),
     mcpServerIds: d.mcpServerIds ?? [],
+    allowedHosts: d.allowedHosts ?? [],
     queued: Number(queued),
     messageCount: r.messageCount,
     lastError: d.lastError ?? null,

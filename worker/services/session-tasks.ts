@@ -548,6 +548,7 @@ export async function createChild(
     baseUrl: pd.baseUrl ?? null,
     origin: "spawn",
     mcpServerIds: pd.mcpServerIds ?? [],
+    allowedHosts: pd.allowedHosts ?? [],
   };
   await ctx.db.batch([
     ctx.db.insert(sessions).values({

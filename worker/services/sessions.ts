@@ -19,7 +19,7 @@ import type {
   Task,
   TaskPageQuery,
 } from "../../protocol/index.ts";
-import { PROVIDER_ENV, PROVIDER_LABELS } from "../../protocol/index.ts";
+import { PROVIDER_ENV, PROVIDER_LABELS, UNSANDBOXED_TOOL } from "../../protocol/index.ts";
 import { schema } from "../db/client.ts";
 import { badRequest, conflict, notFound } from "../lib/errors.ts";
 import { newId } from "../lib/ids.ts";
@@ -167,6 +167,9 @@ export async function listMessages(
   return { items, nextAfter: more ? items.at(-1)!.seq : null };
 }
 
+/** The list as given, each host once (the schema has trimmed and lower-cased them). */
+const uniqueHosts = (hosts: string[] | undefined): string[] => [...new Set(hosts ?? [])];
+
 export async function createSession(
   ctx: Ctx,
   boardId: string,
@@ -193,6 +196,7 @@ export async function createSession(
     origin: null,
     zoneId: body.zoneId ?? null,
     mcpServerIds,
+    allowedHosts: uniqueHosts(body.allowedHosts),
   };
   const author = { authorId: userId(ctx), authorName: await nameOf(ctx) };
   await ctx.db.batch([
@@ -225,6 +229,8 @@ export async function patchSession(
     ...(body.permissionMode ? { permissionMode: body.permissionMode } : {}),
     // A running task keeps the servers it started with; the pick applies from the next task.
     ...(body.mcpServerIds ? { mcpServerIds: await checkMcpServerIds(ctx, boardId, body.mcpServerIds) } : {}),
+    // Read by the runner at each task's start: a running task keeps the list it started with.
+    ...(body.allowedHosts ? { allowedHosts: uniqueHosts(body.allowedHosts) } : {}),
   };
   await ctx.db
     .update(sessions)
@@ -366,7 +372,10 @@ export async function decidePermission(
     pending: { [requestId]: null } as unknown as SessionData["pending"],
     // Kept until the task ends, for a runner whose link was down when the answer was sent.
     decisions: { [requestId]: record },
-    ...(body.decision === "allow_always" ? { allowedTools: { [req.tool]: true } } : {}),
+    // Accepting to run without a sandbox is asked once per session, whichever allow it got.
+    ...(body.decision === "allow_always" || (body.decision === "allow" && req.tool === UNSANDBOXED_TOOL)
+      ? { allowedTools: { [req.tool]: true } }
+      : {}),
   };
   const [[won]] = await ctx.db.batch([
     ctx.db
@@ -422,6 +431,7 @@ export async function forkSession(
     baseUrl: sd.baseUrl ?? null,
     origin: "fork",
     mcpServerIds: sd.mcpServerIds ?? [],
+    allowedHosts: sd.allowedHosts ?? [],
   };
   await ctx.db.batch([
     ctx.db.insert(sessions).values({

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { realpath } from "node:fs/promises";
-import type { DecisionRecord, ToolCallBlock, ToolResultBlock } from "../../../protocol/index.ts";
+import type { DecisionRecord, Message, ToolCallBlock, ToolResultBlock } from "../../../protocol/index.ts";
+import { UNSANDBOXED_TOOL } from "../../../protocol/index.ts";
 import { anthropicClient } from "./anthropic.ts";
 import { AgentError } from "./errors.ts";
 import { newId } from "./ids.ts";
@@ -52,7 +53,42 @@ export async function runTask(input: TaskInput): Promise<{ finalText: string }> 
   } catch {
     throw new AgentError("worktree_missing", `the worktree folder ${input.worktreePath} is missing on this runner`);
   }
-  const ctx: ToolContext = { root, env: input.env, userEnv: input.secrets?.env ?? {}, signal, sink };
+  const sandbox = await input.sandbox.forTask(root, input.allowedHosts ?? []);
+  const ctx: ToolContext = { root, env: input.env, userEnv: input.secrets?.env ?? {}, signal, sink, sandbox };
+  try {
+    // Off is the runner owner's own choice, shown on the runner's card: the transcript is not told.
+    if (input.sandbox.info.state !== "off" && lastSandboxNotice(input.history) !== sandbox.notice) {
+      await sink.message({
+        id: newId(),
+        role: "system",
+        content: [{ type: "notice", kind: sandbox.confined ? "info" : "error", text: sandbox.notice }],
+      });
+    }
+    return await withMcp(input, client, ctx, root);
+  } finally {
+    await sandbox.close();
+  }
+}
+
+const SANDBOX_NOTICE = /^(Commands run sandboxed|No sandbox on this machine)/;
+
+/** What the session was last told about the sandbox: it is told again only when that changes. */
+function lastSandboxNotice(history: Message[]): string | undefined {
+  for (let i = history.length - 1; i >= 0; i--) {
+    const m = history[i]!;
+    if (m.role !== "system") continue;
+    for (const b of m.content) if (b.type === "notice" && SANDBOX_NOTICE.test(b.text)) return b.text;
+  }
+  return undefined;
+}
+
+async function withMcp(
+  input: TaskInput,
+  client: ModelClient,
+  ctx: ToolContext,
+  root: string,
+): Promise<{ finalText: string }> {
+  const { sink, signal } = input;
   const mcp = await openMcp(input, root);
   try {
     for (const p of mcp.problems) {
@@ -250,6 +286,55 @@ function denial(answer: PermissionAnswer): string {
   return reason ? `${who}: ${reason}` : `${who} (no reason given). Do not run the same call again.`;
 }
 
+/**
+ * Full mode on a machine without a sandbox: a person must accept, once for the session, that
+ * commands run with the runner's own access. The owner's TRELLIS_SANDBOX=off is their choice and
+ * asks nothing; the other modes ask for every command anyway.
+ */
+function mustAcceptUnsandboxed(input: TaskInput, ctx: ToolContext): boolean {
+  return (
+    input.sandbox.info.state === "unavailable" && !ctx.sandbox.confined && !input.allowedTools.has(UNSANDBOXED_TOOL)
+  );
+}
+
+/** Asks; null when accepted. A refusal holds for the rest of the task. */
+async function acceptUnsandboxed(
+  input: TaskInput,
+  ctx: ToolContext,
+  call: ToolCallBlock,
+): Promise<{ text: string; record: DecisionRecord } | null> {
+  const why = input.sandbox.info.detail ?? "no OS sandbox is available";
+  const refusal = (record: DecisionRecord, reason?: string) => ({
+    text:
+      `${denial({ decision: "deny", record, ...(reason ? { reason } : {}) })} ` +
+      `Shell commands cannot run here: this runner has no sandbox (${why}) and running without one was not accepted.`,
+    record,
+  });
+  if (ctx.refusedUnsandboxed) return refusal(ctx.refusedUnsandboxed);
+  const command = typeof call.input.command === "string" ? call.input.command : undefined;
+  const answer = await input.sink.askPermission(
+    {
+      requestId: randomUUID(),
+      callId: call.id,
+      tool: UNSANDBOXED_TOOL,
+      summary: wellFormed(
+        oneLine(
+          `run shell commands without a sandbox for the rest of this session: ${why}. They get the runner's own access to files and network.`,
+          2000,
+        ),
+      ),
+      ...(command !== undefined && command.length <= 20_000 ? { command: wellFormed(command) } : {}),
+    },
+    ctx.signal,
+  );
+  if (answer.decision === "deny") {
+    ctx.refusedUnsandboxed = answer.record;
+    return refusal(answer.record, answer.reason);
+  }
+  input.allowedTools.add(UNSANDBOXED_TOOL);
+  return null;
+}
+
 /** One call: permission first, then the tool. Never throws: every failure is a result the model reads. */
 async function runCall(
   input: TaskInput,
@@ -309,6 +394,10 @@ async function runCall(
           },
         },
       );
+    }
+    if (g === "run" && mode === "full" && tool.kind === "shell" && mustAcceptUnsandboxed(input, ctx)) {
+      const refused = await acceptUnsandboxed(input, ctx, call);
+      if (refused) return result(refused.text, true, { decision: refused.record });
     }
     if (g === "ask") {
       const preview = await tool.preview!(call.input, ctx);

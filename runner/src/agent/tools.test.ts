@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type AgentFixture, agentFixture, SECRET_ENV, TestSink } from "../../test/agent-kit.ts";
 import { writeFiles } from "../../test/git-fixtures.ts";
 import { runTask } from "./index.ts";
+import { ShellSandbox } from "./sandbox.ts";
 import { withJs } from "./tools/grep.ts";
 import { type ToolContext, type ToolOutcome, toolNamed } from "./tools/index.ts";
 
@@ -14,7 +15,9 @@ let controller: AbortController;
 beforeEach(async () => {
   fx = await agentFixture("anthropic", { "README.md": "hello\n", "src/app.ts": "const a = 1;\nconst b = 2;\n" });
   controller = new AbortController();
-  ctx = { root: realpathSync(fx.repo), env: fx.input().env, signal: controller.signal, sink: new TestSink() };
+  const root = realpathSync(fx.repo);
+  const sandbox = await ShellSandbox.off().forTask(root, []);
+  ctx = { root, env: fx.input().env, signal: controller.signal, sink: new TestSink(), sandbox };
   mkdirSync(fx.outside, { recursive: true });
   writeFileSync(join(fx.outside, "secret.txt"), "outside secret\n");
 });

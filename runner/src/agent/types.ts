@@ -8,6 +8,7 @@ import type {
   Todo,
 } from "../../../protocol/index.ts";
 import type { McpSetup } from "./mcp.ts";
+import type { ShellSandbox } from "./sandbox.ts";
 
 export interface PermissionAsk {
   requestId: string;
@@ -77,6 +78,10 @@ export interface TaskInput {
    * ends; the ones that fail, and the ones refused, are told in the transcript.
    */
   mcp?: McpSetup;
+  /** The runner's OS sandbox for shell commands (found once at its start), or none. */
+  sandbox: ShellSandbox;
+  /** Hosts the session lets its shell commands reach through the sandbox (none: the network is off). */
+  allowedHosts?: readonly string[];
   /** Retry tuning (defaults: 5 attempts, 1 s doubling, 60 s at most). */
   retry?: Partial<RetryPolicy>;
 }

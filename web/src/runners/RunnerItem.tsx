@@ -48,6 +48,7 @@ export function RunnerItem({
     shortOs(info.os),
     shortGit(info.gitVersion),
     info.providers?.length ? info.providers.join(", ") : null,
+    sandboxFact(info.sandbox),
   ].filter(Boolean);
 
   const act = async (what: () => Promise<void>) => {
@@ -163,4 +164,11 @@ function RunnerRepos({ runner, store, canUse }: { runner: Runner; store: RunnerS
   }, [store, runner.id]);
   if (error) return <div className="error small">{error}</div>;
   return <RepoList runner={runner} store={store} canUse={canUse} />;
+}
+
+/** How the runner confines its agents' shell commands, in a word or two. */
+function sandboxFact(s: Runner["info"]["sandbox"]): string | null {
+  if (!s) return null;
+  if (s.state === "on") return `sandboxed (${s.kind})`;
+  return s.state === "off" ? "sandbox off" : "no sandbox";
 }

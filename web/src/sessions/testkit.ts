@@ -31,6 +31,7 @@ export const sessionRow = (id: string, over: Partial<Session> = {}): Session => 
   pending: [],
   allowedTools: [],
   mcpServerIds: [],
+  allowedHosts: [],
   queued: 0,
   messageCount: 0,
   lastError: null,

@@ -1,3 +1,4 @@
+import type { Wrapped } from "../sandbox.ts";
 import { agentEnv, OUTPUT_CAP, runShell, thousands } from "../shell.ts";
 import { oneLine, optInt, str, type Tool, ToolFailure, type ToolInput } from "./tool.ts";
 
@@ -24,7 +25,9 @@ export const shellTool: Tool = {
     `interactive works. Default timeout ${SHELL_DEFAULT_MS / 1000} s, at most ${SHELL_MAX_MS / 1000} s (timeoutMs); on ` +
     "timeout the command and everything it started are killed. stdout and stderr come back together with the exit " +
     `code; output over ${thousands(OUTPUT_CAP)} characters keeps its start and end and says how much was ` +
-    "cut, so pipe long output through head, tail or grep. The environment has no credentials. Depending on the " +
+    "cut, so pipe long output through head, tail or grep. The environment has no credentials. Where the runner " +
+    "has an OS sandbox, commands may write only in the worktree and $TMPDIR, and reach only the hosts the session " +
+    "allows (through the proxy set in the environment); what it refuses shows in the output. Depending on the " +
     "session's permission mode a person may have to approve the exact command; if they deny it, the result says why.",
   inputSchema: {
     type: "object",
@@ -49,13 +52,23 @@ export const shellTool: Tool = {
   async run(input, ctx) {
     const command = commandOf(input);
     const timeoutMs = Math.min(optInt(input, "timeoutMs", 1) ?? SHELL_DEFAULT_MS, SHELL_MAX_MS);
-    const r = await runShell(command, {
+    let wrapped: Wrapped;
+    try {
+      wrapped = await ctx.sandbox.wrap(command, ctx.signal);
+    } catch (err) {
+      if (ctx.signal.aborted) throw err;
+      throw new ToolFailure(
+        `Not run: the sandbox could not start (${err instanceof Error ? err.message : String(err)}). ` +
+          "Commands never run unconfined on a runner that has a sandbox.",
+      );
+    }
+    const r = await runShell(wrapped.command, {
       cwd: ctx.root,
       env: agentEnv(ctx.env, ctx.userEnv),
       timeoutMs,
       signal: ctx.signal,
     });
-    let output = r.output.replace(/\n+$/, "") || "(no output)";
+    let output = wrapped.finish(r.output).replace(/\n+$/, "") || "(no output)";
     if (r.timedOut) {
       output += `\n[timed out after ${timeoutMs / 1000} s: the command and everything it started were killed]`;
     } else if (r.stopped) {

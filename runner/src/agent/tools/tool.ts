@@ -1,5 +1,6 @@
-import type { ToolResultBlock } from "../../../../protocol/index.ts";
+import type { DecisionRecord, ToolResultBlock } from "../../../../protocol/index.ts";
 import type { ToolKind } from "../permissions.ts";
+import type { TaskSandbox } from "../sandbox.ts";
 import type { AgentSink } from "../types.ts";
 
 export type ToolInput = Record<string, unknown>;
@@ -13,6 +14,10 @@ export interface ToolContext {
   userEnv?: Record<string, string>;
   signal: AbortSignal;
   sink: AgentSink;
+  /** Where the shell tool's commands run: confined by the OS sandbox, or not where there is none. */
+  sandbox: TaskSandbox;
+  /** A person refused to run commands without a sandbox: the rest of the task is not asked again. */
+  refusedUnsandboxed?: DecisionRecord;
 }
 
 export type ToolMeta = NonNullable<ToolResultBlock["meta"]>;
