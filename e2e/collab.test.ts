@@ -129,6 +129,12 @@ test("a zone's new-session trigger: set in its editor, fired by a drop, seen by 
       .waitFor({ timeout: 15_000 });
     assert.match((await panel.getByTestId("session-zone").textContent())!, /started by zone Review/);
   }
+  // Watched to its end: it does not call either of them afterwards.
+  for (const p of [ada, bea]) {
+    await p
+      .locator('[data-testid="session-panel"] [data-testid="session-status"]', { hasText: "completed" })
+      .waitFor({ timeout: 15_000 });
+  }
   await shot(bea, "trigger-session");
   for (const p of [ada, bea]) await p.getByTestId("session-close").click();
 });
