@@ -129,6 +129,12 @@ test("a zone's new-session trigger: set in its editor, fired by a drop, seen by 
       .waitFor({ timeout: 15_000 });
     assert.match((await panel.getByTestId("session-zone").textContent())!, /started by zone Review/);
   }
+  // Watched to its end: it does not call either of them afterwards.
+  for (const p of [ada, bea]) {
+    await p
+      .locator('[data-testid="session-panel"] [data-testid="session-status"]', { hasText: "completed" })
+      .waitFor({ timeout: 15_000 });
+  }
   await shot(bea, "trigger-session");
   for (const p of [ada, bea]) await p.getByTestId("session-close").click();
 });
@@ -211,23 +217,30 @@ test("a session waiting for permission pulses the card for both and marks the ta
     json: { decision: "allow" },
   });
   await until("completed", async () => (await sessionsOf()).find((x) => x.id === s.id)?.status === "completed");
-  // Finished since Bea last looked: her card still calls her; opening the session clears it for her alone.
-  await card(bea).locator(`[data-testid="session-row"][data-session-id="${s.id}"]`).click();
-  await bea.locator(`[data-testid="worktree"][data-worktree-id="${wt.id}"][data-attention=""]`).waitFor();
-  await until("Bea's tab no longer says she is needed", async () => !(await bea.title()).startsWith("● "));
-  await bea.getByTestId("session-close").click();
+  // Answered: the card no longer calls anyone for a permission, and the tabs say so.
+  for (const p of [ada, bea]) {
+    await p
+      .locator(`[data-testid="worktree"][data-worktree-id="${wt.id}"]:not([data-attention="permission"])`)
+      .waitFor({ timeout: 15_000 });
+    await until("the tab no longer says an agent waits", async () => !(await p.title()).startsWith("● "));
+  }
 });
 
 test("Bea follows Ada's view from the facepile, until she pans herself", async () => {
   const transform = (p: Page) =>
     p.evaluate(() => document.querySelector<HTMLElement>(".react-flow__viewport")!.style.transform);
+  // Room to look around: the side panels closed.
+  for (const p of [ada, bea]) {
+    if (await p.getByTestId("session-close").count()) await p.getByTestId("session-close").click();
+    if (await p.getByTestId("comments-panel").count()) await p.getByTestId("comments-button").click();
+  }
   await bea.locator('[data-testid="facepile-peer"][data-name="Ada"]').click();
   await bea.getByTestId("follow-banner").waitFor();
   assert.match((await bea.getByTestId("follow-banner").textContent())!, /Following Ada/);
   const before = await transform(bea);
   // Ada pans with the wheel over the canvas.
   const canvas = await box(ada.getByTestId("canvas"));
-  await ada.mouse.move(canvas.x + canvas.width - 200, canvas.y + canvas.height - 150);
+  await ada.mouse.move(canvas.x + canvas.width / 2, canvas.y + canvas.height - 60);
   for (let i = 0; i < 5; i++) {
     await ada.mouse.wheel(120, 80);
     await ada.waitForTimeout(40);
@@ -243,7 +256,7 @@ test("Bea follows Ada's view from the facepile, until she pans herself", async (
 
   // Bea pans: following stops, and Ada's next move no longer moves her.
   const bc = await box(bea.getByTestId("canvas"));
-  await bea.mouse.move(bc.x + bc.width - 200, bc.y + bc.height - 150);
+  await bea.mouse.move(bc.x + bc.width / 2, bc.y + bc.height - 60);
   await bea.mouse.wheel(0, 120);
   await bea.getByTestId("follow-banner").waitFor({ state: "detached" });
   const mine = await until("Bea's view settles", async () => {

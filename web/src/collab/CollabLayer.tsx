@@ -164,8 +164,18 @@ function Following({ presence }: { presence: PresenceStore }) {
       return;
     }
     const esc = (e: KeyboardEvent) => e.key === "Escape" && follow.stop();
+    // My own hand on the canvas (a wheel, a drag on it) takes the view back, even mid-animation.
+    const mine = (e: Event) => {
+      if ((e.target as Element | null)?.closest?.(".react-flow__pane, .react-flow__node")) follow.stop();
+    };
     addEventListener("keydown", esc);
-    return () => removeEventListener("keydown", esc);
+    addEventListener("wheel", mine, { capture: true, passive: true });
+    addEventListener("pointerdown", mine, { capture: true });
+    return () => {
+      removeEventListener("keydown", esc);
+      removeEventListener("wheel", mine, { capture: true });
+      removeEventListener("pointerdown", mine, { capture: true });
+    };
   }, [leader, follow]);
 
   const v = theirs?.viewport;
