@@ -345,8 +345,12 @@ async function main() {
   const page = await context.newPage();
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));
-  await page.goto(`${edge.url}/b/${board.id}?bench=1`);
+  // The first streaming session's panel is open, as a person watching an agent has it: its pieces
+  // reach the page, and must reach only the panel.
+  const watched = sessions[0]!.id;
+  await page.goto(`${edge.url}/b/${board.id}?bench=1&session=${watched}`);
   await page.waitForFunction(() => (window.__trellisCanvasRenders ?? 0) > 0, undefined, { timeout: 20_000 });
+  await page.locator('[data-testid="session-panel"]').waitFor({ timeout: 20_000 });
   await page.waitForTimeout(2000);
   const renders = () => page.evaluate(() => window.__trellisCanvasRenders ?? 0);
   const idle0 = await renders();
@@ -359,6 +363,8 @@ async function main() {
     opts["browser-seconds"],
   );
   const canvasRenders = (await renders()) - r0;
+  const panelText = (await page.locator('[data-testid="transcript"]').textContent()) ?? "";
+  const panelTokens = [...written.keys()].filter((t) => t.startsWith("B") && panelText.includes(t)).length;
   const rendersPerS = canvasRenders / two.seconds;
   await sleep(500);
   const writtenB = [...written.keys()].filter((t) => t.startsWith("B"));
@@ -369,8 +375,9 @@ async function main() {
       `${writtenB.length} deltas written, ${lostB} lost at the board client`,
   );
   note(
-    "phase 2: the page watches no session (the session panel is not on the board yet): it gets the sessions' and " +
-      "tasks' entity events, as every open board does; stream pieces go only to an open panel's view, never the canvas",
+    `phase 2: the page has session ${watched}'s panel open (its transcript shows ${panelTokens} of the streamed ` +
+      "tokens) and gets every session's and task's entity events, as every open board does; stream pieces go " +
+      "only to the open panel's view, never the canvas",
   );
   if (errors.length) note(`PAGE ERRORS: ${errors.join(" | ")}`);
   note(
