@@ -85,12 +85,13 @@ export function BoardPage({ boardId, user }: { boardId: string; user: User }) {
       store: state.sessions,
       actions: state.sessionActions,
       runners,
+      mcpServers: state.mcpServers,
       entities,
       meId: user.id,
       role,
       starting,
     }),
-    [state.sessions, state.sessionActions, runners, entities, user.id, role, starting],
+    [state.sessions, state.sessionActions, runners, state.mcpServers, entities, user.id, role, starting],
   );
   const collab = useMemo<BoardCollab>(
     () => ({ comments: state.comments, ui: commentsUi, seen: state.seen, follow, meId: user.id, role }),

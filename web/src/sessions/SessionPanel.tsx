@@ -12,6 +12,7 @@ import { SessionExtras } from "../collab/SessionExtras.tsx";
 import { messageOf } from "../lib/api.ts";
 import { useStore } from "../lib/store.ts";
 import { useSubmit } from "../lib/useSubmit.ts";
+import { SessionMcpMenu } from "../mcp/McpPicker.tsx";
 import { InlineEdit } from "../ui/InlineEdit.tsx";
 import { CloseIcon } from "../ui/icons.tsx";
 import { notify } from "../ui/notices.tsx";
@@ -220,6 +221,7 @@ function PanelMeta({ session, disabledWhy }: { session: Session; disabledWhy: st
           </option>
         ))}
       </select>
+      <SessionMcpMenu session={session} disabledWhy={disabledWhy} />
       <span title={usageTitle(session.usage)} data-testid="session-tokens">
         {formatTokens(tokens)} tokens
       </span>
