@@ -18,6 +18,10 @@ let browser: Browser;
 let ada: Page;
 let vic: Page;
 const SECRET = "ghp_notarealtoken_wxyz";
+const SHOTS = process.env.TRELLIS_MCP_SHOTS;
+const shot = async (p: Page, name: string) => {
+  if (SHOTS) await p.screenshot({ path: `${SHOTS}/mcp-${name}.png` });
+};
 
 before(async () => {
   [trellis, browser] = await Promise.all([startTrellis({ singleUser: false }), launchChromium()]);
@@ -51,6 +55,7 @@ test("a stdio server added in the panel is listed for a viewer, its secret maske
   await ada.getByTestId("mcp-env-add").click();
   await ada.getByTestId("mcp-env-name").fill("GITHUB_TOKEN");
   await ada.getByTestId("mcp-env-value").fill(SECRET);
+  await shot(ada, "form");
   await ada.getByTestId("mcp-save").click();
   await item(ada, "github").waitFor();
 
@@ -61,6 +66,7 @@ test("a stdio server added in the panel is listed for a viewer, its secret maske
   assert.equal(await seen.getByTestId("mcp-secret").textContent(), "GITHUB_TOKEN ••••wxyz");
   assert.match((await seen.textContent()) ?? "", /added by Ada/);
   assert.equal(await seen.getByTestId("mcp-remove").count(), 0, "a viewer cannot remove");
+  await shot(vic, "viewer");
   for (const p of [ada, vic]) assert.ok(!(await p.content()).includes(SECRET), "the secret never reaches a page");
 
   // The same name again: the edge's 409, shown in the form, nothing added.
@@ -70,6 +76,7 @@ test("a stdio server added in the panel is listed for a viewer, its secret maske
   await ada.getByTestId("mcp-url").fill("https://mcp.example.com/mcp");
   await ada.getByTestId("mcp-save").click();
   await ada.getByTestId("mcp-error").filter({ hasText: "already has an MCP server" }).waitFor();
+  await shot(ada, "refused");
   assert.equal(await ada.getByTestId("mcp-server").count(), 1);
 
   await item(ada, "github").getByTestId("mcp-remove").click();
