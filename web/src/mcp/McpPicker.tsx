@@ -72,7 +72,8 @@ export function SessionMcpMenu({ session, disabledWhy }: { session: Session; dis
   const { mcpServers, actions } = useSessions();
   const servers = useStore(mcpServers.rows);
   const [open, setOpen] = useState(false);
-  const [saving, setSaving] = useState(false);
+  // What was just asked for, shown until the edge's answer is the session's row (or it refused).
+  const [pending, setPending] = useState<string[] | null>(null);
   const ref = useRef<HTMLDivElement>(null);
   useEffect(() => {
     if (!open) return;
@@ -94,13 +95,13 @@ export function SessionMcpMenu({ session, disabledWhy }: { session: Session; dis
   }, [open]);
   const live = (servers ?? []).filter((s) => session.mcpServerIds.includes(s.id));
   const change = async (ids: string[]) => {
-    setSaving(true);
+    setPending(ids);
     try {
       await actions.setMcpServers(session.id, ids);
     } catch (err) {
       notify(messageOf(err), "error");
     } finally {
-      setSaving(false);
+      setPending(null);
     }
   };
   return (
@@ -121,9 +122,9 @@ export function SessionMcpMenu({ session, disabledWhy }: { session: Session; dis
         <div className="menu-popover session-mcp-popover" data-testid="session-mcp-menu">
           <McpPicker
             servers={servers}
-            value={session.mcpServerIds}
+            value={pending ?? session.mcpServerIds}
             onChange={(ids) => void change(ids)}
-            disabled={!!disabledWhy || saving}
+            disabled={!!disabledWhy || pending !== null}
           />
           <div className="muted small session-mcp-note">
             {disabledWhy ?? "Applies from the next prompt; a running task keeps the servers it started with."}
