@@ -13,6 +13,7 @@ import { TriggerDialog } from "../collab/TriggerDialog.tsx";
 import { useTabState } from "../collab/useAttention.ts";
 import { Link, navigate, useSearch } from "../lib/router.tsx";
 import { type Store, useStore, useStoreState } from "../lib/store.ts";
+import { McpServersPanel } from "../mcp/McpServersPanel.tsx";
 import { newStartingStore, SessionsContext } from "../sessions/context.ts";
 import { BoardUsage, SessionDock, StartSessionHost } from "../sessions/SessionDock.tsx";
 import type { BoardSessions } from "../sessions/store.ts";
@@ -45,6 +46,8 @@ type Dialog =
   | { kind: "trigger"; zoneId: string }
   | null;
 
+type Panel = "members" | "runners" | "mcp";
+
 export function BoardPage({ boardId, user }: { boardId: string; user: User }) {
   const state = useBoard(boardId, user, useBell());
   const { entities, actions, runners, jobs } = state;
@@ -54,7 +57,7 @@ export function BoardPage({ boardId, user }: { boardId: string; user: User }) {
   const load = useStoreState(state.load);
   const board = useStoreState(entities.board);
   const room = useStoreState(state.room);
-  const [panel, setPanel] = useState<"members" | "runners" | null>(null);
+  const [panel, setPanel] = useState<Panel | null>(null);
   const [commentsUi] = useState(() => new CommentsUi());
   const [follow] = useState(() => new Follow());
   const commentsOpen = useStore(commentsUi.open);
@@ -82,12 +85,13 @@ export function BoardPage({ boardId, user }: { boardId: string; user: User }) {
       store: state.sessions,
       actions: state.sessionActions,
       runners,
+      mcpServers: state.mcpServers,
       entities,
       meId: user.id,
       role,
       starting,
     }),
-    [state.sessions, state.sessionActions, runners, entities, user.id, role, starting],
+    [state.sessions, state.sessionActions, runners, state.mcpServers, entities, user.id, role, starting],
   );
   const collab = useMemo<BoardCollab>(
     () => ({ comments: state.comments, ui: commentsUi, seen: state.seen, follow, meId: user.id, role }),
@@ -98,7 +102,7 @@ export function BoardPage({ boardId, user }: { boardId: string; user: User }) {
   // One side panel at a time: the comments take the place of members or runners.
   useEffect(() => commentsUi.open.subscribe(() => commentsUi.open.get() && setPanel(null)), [commentsUi]);
   const closeDialog = useCallback(() => setDialog(null), []);
-  const toggle = (p: "members" | "runners") => {
+  const toggle = (p: Panel) => {
     commentsUi.close();
     setPanel((open) => (open === p ? null : p));
   };
@@ -173,6 +177,16 @@ export function BoardPage({ boardId, user }: { boardId: string; user: User }) {
             </button>
             <button
               type="button"
+              className={`btn btn-small${panel === "mcp" ? " active" : ""}`}
+              onClick={() => toggle("mcp")}
+              aria-expanded={panel === "mcp"}
+              title="MCP servers: tools this board's agents can use"
+              data-testid="mcp-button"
+            >
+              <span>MCP</span>
+            </button>
+            <button
+              type="button"
               className={`btn btn-small${panel === "members" ? " active" : ""}`}
               onClick={() => toggle("members")}
               aria-expanded={panel === "members"}
@@ -213,6 +227,14 @@ export function BoardPage({ boardId, user }: { boardId: string; user: User }) {
                 me={user}
                 myRole={board.role}
                 actions={actions}
+                onClose={() => setPanel(null)}
+              />
+            )}
+            {panel === "mcp" && board && (
+              <McpServersPanel
+                store={state.mcpServers}
+                meId={user.id}
+                canEdit={canEdit}
                 onClose={() => setPanel(null)}
               />
             )}

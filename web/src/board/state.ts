@@ -6,6 +6,7 @@ import { SessionSeen } from "../collab/seen.ts";
 import { ApiError, api, messageOf } from "../lib/api.ts";
 import { navigate } from "../lib/router.tsx";
 import { Store } from "../lib/store.ts";
+import { McpServers } from "../mcp/store.ts";
 import { RunnerStore } from "../runners/store.ts";
 import { SessionActions } from "../sessions/actions.ts";
 import { BoardSessions } from "../sessions/store.ts";
@@ -45,6 +46,8 @@ export class BoardState {
   readonly comments: BoardComments;
   /** When I last looked at each session: the cards' attention pulse, for me alone. */
   readonly seen: SessionSeen;
+  /** The MCP servers sessions on this board can pick (web/src/mcp). */
+  readonly mcpServers: McpServers;
   /** A zone asking me to send its prompt (I dropped a card there). */
   readonly ask = new Store<AskNotice | null>(null);
   readonly load = new Store<LoadState>({ status: "loading" });
@@ -64,6 +67,7 @@ export class BoardState {
     this.sessionActions = new SessionActions(api, boardId, this.sessions);
     this.comments = new BoardComments(api, boardId);
     this.seen = new SessionSeen(api, boardId);
+    this.mcpServers = new McpServers(api, boardId);
     this.catchUp = new CatchUp(api, boardId, this.entities, {
       apply: (e) => this.applyEntity(e),
       afterRead: () => {
@@ -81,6 +85,9 @@ export class BoardState {
           this.comments.readAll().catch((err) => notify(`Could not load the comments: ${messageOf(err)}`, "error")),
           // What I have looked at, read on every (re)join: a pulse cleared in another tab stays cleared.
           this.seen.read().catch(() => {}),
+          this.mcpServers
+            .readAll()
+            .catch((err) => notify(`Could not load the MCP servers: ${messageOf(err)}`, "error")),
         ]);
       },
     });
@@ -106,6 +113,8 @@ export class BoardState {
         return this.terminals.apply(e);
       case "comment":
         return this.comments.apply(e);
+      case "mcp_server":
+        return this.mcpServers.apply(e);
       case "session":
       case "task":
       case "message":

@@ -12,8 +12,10 @@ import { SessionExtras } from "../collab/SessionExtras.tsx";
 import { messageOf } from "../lib/api.ts";
 import { useStore } from "../lib/store.ts";
 import { useSubmit } from "../lib/useSubmit.ts";
+import { SessionMcpMenu } from "../mcp/McpPicker.tsx";
+import { confirm } from "../ui/confirm.tsx";
 import { InlineEdit } from "../ui/InlineEdit.tsx";
-import { CloseIcon } from "../ui/icons.tsx";
+import { CloseIcon, TrashIcon } from "../ui/icons.tsx";
 import { notify } from "../ui/notices.tsx";
 import { Composer, Queue } from "./Composer.tsx";
 import { canAct, useSessions, VIEWER_WHY } from "./context.ts";
@@ -130,7 +132,25 @@ function PanelHead({ session, onClose, canEdit }: { session: Session; onClose: (
   const { actions } = useSessions();
   const [renaming, setRenaming] = useState(false);
   const [stopping, setStopping] = useState(false);
+  const [deleting, setDeleting] = useState(false);
   const busy = isBusy(session);
+  const remove = async () => {
+    const name = session.title || "Untitled session";
+    const ok = await confirm({
+      title: `Delete session “${name}”?`,
+      body: `Its transcript, queue and todo list are deleted for everyone on the board${busy ? ", and the agent is stopped first" : ""}. The worktree and its files stay as they are.`,
+      confirmLabel: "Delete session",
+    });
+    if (!ok) return;
+    setDeleting(true);
+    try {
+      await actions.remove(session.id);
+      onClose();
+    } catch (err) {
+      notify(messageOf(err), "error");
+      setDeleting(false);
+    }
+  };
   const stop = async () => {
     setStopping(true);
     try {
@@ -182,6 +202,19 @@ function PanelHead({ session, onClose, canEdit }: { session: Session; onClose: (
           {stopping ? "Stopping…" : "Stop"}
         </button>
       )}
+      {canEdit && (
+        <button
+          type="button"
+          className="icon-btn"
+          onClick={() => void remove()}
+          disabled={deleting}
+          aria-label="Delete session"
+          title="Delete this session"
+          data-testid="session-delete"
+        >
+          <TrashIcon />
+        </button>
+      )}
       <button
         type="button"
         className="icon-btn"
@@ -220,6 +253,7 @@ function PanelMeta({ session, disabledWhy }: { session: Session; disabledWhy: st
           </option>
         ))}
       </select>
+      <SessionMcpMenu session={session} disabledWhy={disabledWhy} />
       <span title={usageTitle(session.usage)} data-testid="session-tokens">
         {formatTokens(tokens)} tokens
       </span>

@@ -12,6 +12,7 @@ import {
 } from "../../../protocol/index.ts";
 import { problem } from "../lib/problems.ts";
 import { useSubmit } from "../lib/useSubmit.ts";
+import { McpPickField } from "../mcp/McpPicker.tsx";
 import { useSessions } from "./context.ts";
 import { DEFAULT_MODEL, modelsOf, providerChoice } from "./readiness.ts";
 
@@ -57,6 +58,7 @@ export function StartSessionDialog({ wt, onClose }: { wt: Worktree; onClose: () 
   const [mode, setMode] = useState<PermissionMode>(last.mode ?? "ask");
   const [title, setTitle] = useState("");
   const [prompt, setPrompt] = useState("");
+  const [mcpServerIds, setMcpServerIds] = useState<string[]>([]);
   const [tried, setTried] = useState(false);
   const { busy, error, run } = useSubmit();
 
@@ -92,6 +94,7 @@ export function StartSessionDialog({ wt, onClose }: { wt: Worktree; onClose: () 
         ...(provider === "openai" && baseUrl.trim() ? { baseUrl: baseUrl.trim() } : {}),
         ...(title.trim() ? { title: title.trim() } : {}),
         ...(prompt.trim() ? { prompt } : {}),
+        ...(mcpServerIds.length ? { mcpServerIds } : {}),
       });
       try {
         localStorage.setItem(LAST_KEY, JSON.stringify({ provider, model: model.trim(), baseUrl, mode }));
@@ -200,6 +203,7 @@ export function StartSessionDialog({ wt, onClose }: { wt: Worktree; onClose: () 
               ))}
             </select>
           </label>
+          <McpPickField value={mcpServerIds} onChange={setMcpServerIds} />
           <label className="field span-2">
             <span>
               Title <span className="muted">(optional)</span>

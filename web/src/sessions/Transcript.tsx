@@ -7,8 +7,19 @@ import type {
   ToolCallBlock,
   ToolResultBlock,
 } from "../../../protocol/index.ts";
+import { Link } from "../lib/router.tsx";
+import { useSessions } from "./context.ts";
 import { parseDiff } from "./diff.ts";
-import { costLabel, costTitle, formatDuration, formatTokens, timeOf, totalTokens, usageTitle } from "./format.ts";
+import {
+  costLabel,
+  costTitle,
+  formatDuration,
+  formatTokens,
+  keySourceOf,
+  timeOf,
+  totalTokens,
+  usageTitle,
+} from "./format.ts";
 import { DiffView, Markdown } from "./Markdown.tsx";
 import { type TranscriptRow, transcriptRows } from "./rows.ts";
 import type { SessionView } from "./view.ts";
@@ -157,6 +168,8 @@ const MessageRow = memo(function MessageRow({
 });
 
 function TaskLine({ task }: { task: Task }) {
+  const { meId } = useSessions();
+  const key = keySourceOf(task, meId);
   const tokens = totalTokens(task.usage);
   const took = task.startedAt && task.endedAt ? formatDuration(task.endedAt - task.startedAt) : null;
   return (
@@ -168,6 +181,17 @@ function TaskLine({ task }: { task: Task }) {
         <span title={costTitle(task.costMicros ?? 0, task.costMicros === null)}>
           {costLabel(task.costMicros ?? 0, task.costMicros === null)}
         </span>
+      )}
+      {key && (
+        <Link
+          href="/keys"
+          className="task-key"
+          title={`${key.title} Keys & environment: click to manage yours.`}
+          data-testid="task-key"
+          data-source={task.keySource ?? undefined}
+        >
+          {key.label}
+        </Link>
       )}
       {task.error && <span className="task-error">{task.error}</span>}
     </footer>

@@ -39,6 +39,13 @@ export class SessionActions {
     );
   }
 
+  /** Which of the board's MCP servers the agent gets, from the session's next prompt on. */
+  async setMcpServers(sessionId: string, mcpServerIds: string[]): Promise<void> {
+    this.store.upsert(
+      await unwrap(this.sessions()[":sessionId"].$patch({ ...this.one(sessionId), json: { mcpServerIds } })),
+    );
+  }
+
   async remove(sessionId: string): Promise<void> {
     await expectOk(this.sessions()[":sessionId"].$delete(this.one(sessionId)));
     this.store.remove(sessionId);

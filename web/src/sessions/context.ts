@@ -2,6 +2,7 @@ import { createContext, useContext } from "react";
 import type { Role } from "../../../protocol/index.ts";
 import type { BoardEntities } from "../board/entities.ts";
 import { Store } from "../lib/store.ts";
+import type { McpServers } from "../mcp/store.ts";
 import type { RunnerStore } from "../runners/store.ts";
 import type { SessionActions } from "./actions.ts";
 import type { BoardSessions } from "./store.ts";
@@ -18,6 +19,8 @@ export interface SessionsContextValue {
   store: BoardSessions;
   actions: SessionActions;
   runners: RunnerStore;
+  /** The board's MCP servers, which a session picks from. */
+  mcpServers: McpServers;
   entities: BoardEntities;
   meId: string;
   role: Role | null;

@@ -1,4 +1,4 @@
-import { modelInfo, type Session, type SessionStatus, type Usage } from "../../../protocol/index.ts";
+import { modelInfo, type Session, type SessionStatus, type Task, type Usage } from "../../../protocol/index.ts";
 
 /** Every session status, worded for people. */
 export const STATUS_LABEL: Record<SessionStatus, string> = {
@@ -86,3 +86,23 @@ export function formatDuration(ms: number): string {
 }
 
 export const timeOf = (ms: number) => new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+
+/**
+ * Whose credentials a task's model calls used, for its line in the transcript: the prompter's
+ * own key (from their Keys & environment page) or the runner's environment. Null until it starts.
+ */
+export function keySourceOf(task: Task, meId: string): { label: string; title: string } | null {
+  if (!task.keySource) return null;
+  if (task.keySource === "runner")
+    return {
+      label: "runner's key",
+      title:
+        "The model calls used the key in the runner's environment: the prompter has no key of their own for this provider.",
+    };
+  const mine = task.authorId === meId;
+  const who = mine ? "your" : task.authorName ? `${task.authorName}'s` : "the prompter's";
+  return {
+    label: `${who} key`,
+    title: `The model calls used ${mine ? "your own key" : `${who} own key`}, kept sealed in Trellis and handed to the runner for this task only.`,
+  };
+}

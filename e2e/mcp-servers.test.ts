@@ -1,0 +1,149 @@
+/**
+ * MCP servers on a board, end to end: real Chromium (Debian's), a real Worker (`wrangler dev` with
+ * local D1 and Durable Objects), a real runner whose Anthropic provider talks to the scripted model
+ * server (the one stand-in), a real git worktree, two people in two browser contexts.
+ *
+ * Ada, the owner, adds a stdio server with a secret env variable in the board's MCP panel; a
+ * second one with the same name is refused by the edge, inline. Vic, a viewer, sees the first
+ * appear live with the secret masked to its last four and no way to add or remove. Ada removes
+ * it (after a confirm) and it goes for Vic too.
+ *
+ * Then a session: Ada picks a server when starting it and unpicks it from the panel (the edge
+ * holds each pick), a prompt's task line says whose key it used, and Ada deletes the session from
+ * its panel: it goes from Vic's card live.
+ */
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import type { Browser, Page } from "playwright-core";
+import type { Session, Worktree } from "../protocol/index.ts";
+import { readyWorktree, until, type World, world } from "../runner/test/session-kit.ts";
+import { api, registerUser } from "../test/server.ts";
+import { launchChromium, logIn } from "./people.ts";
+
+let w: World;
+let browser: Browser;
+let wt: Worktree;
+let ada: Page;
+let vic: Page;
+const SECRET = "ghp_notarealtoken_wxyz";
+const SHOTS = process.env.TRELLIS_MCP_SHOTS;
+const shot = async (p: Page, name: string) => {
+  if (SHOTS) await p.screenshot({ path: `${SHOTS}/mcp-${name}.png` });
+};
+
+before(async () => {
+  [w, browser] = await Promise.all([world("Ada"), launchChromium()]);
+  const owner = w.s.user as unknown as { email: string; token: string };
+  const v = await registerUser(w.edge.url, "Vic");
+  await api(w.edge.url, `/api/boards/${w.s.boardId}/members`, {
+    token: owner.token,
+    json: { email: v.email, role: "viewer" },
+  });
+  wt = await readyWorktree(w, "tools");
+  [ada, vic] = await Promise.all([logIn(browser, w.edge.url, owner.email), logIn(browser, w.edge.url, v.email)]);
+  await Promise.all([ada, vic].map((p) => p.goto(`${w.edge.url}/b/${w.s.boardId}`)));
+  await Promise.all([ada, vic].map((p) => p.locator('[data-testid="connection"][data-status="connected"]').waitFor()));
+});
+
+after(async () => {
+  await browser?.close();
+  await w?.stop();
+});
+
+const item = (p: Page, name: string) => p.locator(`[data-testid="mcp-server"][data-name="${name}"]`);
+
+test("a stdio server added in the panel is listed for a viewer, its secret masked", async () => {
+  await Promise.all([ada, vic].map((p) => p.getByTestId("mcp-button").click()));
+  await vic.getByTestId("no-mcp-servers").waitFor();
+  assert.equal(await vic.getByTestId("mcp-add").count(), 0, "a viewer cannot add");
+
+  await ada.getByTestId("mcp-add").click();
+  await ada.getByTestId("mcp-name").fill("github");
+  await ada.getByTestId("mcp-command").fill("npx");
+  await ada.getByTestId("mcp-args").fill("-y\n@modelcontextprotocol/server-github");
+  await ada.getByTestId("mcp-env-add").click();
+  await ada.getByTestId("mcp-env-name").fill("GITHUB_TOKEN");
+  await ada.getByTestId("mcp-env-value").fill(SECRET);
+  await shot(ada, "form");
+  await ada.getByTestId("mcp-save").click();
+  await item(ada, "github").waitFor();
+
+  // Live for the viewer, no reload: the room's mcp_server event.
+  const seen = item(vic, "github");
+  await seen.waitFor();
+  assert.equal(await seen.getByTestId("mcp-target").textContent(), "npx -y @modelcontextprotocol/server-github");
+  assert.equal(await seen.getByTestId("mcp-secret").textContent(), "GITHUB_TOKEN ••••wxyz");
+  assert.match((await seen.textContent()) ?? "", /added by Ada/);
+  assert.equal(await seen.getByTestId("mcp-remove").count(), 0, "a viewer cannot remove");
+  await shot(vic, "viewer");
+  for (const p of [ada, vic]) assert.ok(!(await p.content()).includes(SECRET), "the secret never reaches a page");
+
+  // The same name again: the edge's 409, shown in the form, nothing added.
+  await ada.getByTestId("mcp-add").click();
+  await ada.getByTestId("mcp-transport-http").check();
+  await ada.getByTestId("mcp-name").fill("github");
+  await ada.getByTestId("mcp-url").fill("https://mcp.example.com/mcp");
+  await ada.getByTestId("mcp-save").click();
+  await ada.getByTestId("mcp-error").filter({ hasText: "already has an MCP server" }).waitFor();
+  await shot(ada, "refused");
+  assert.equal(await ada.getByTestId("mcp-server").count(), 1);
+
+  await ada.getByRole("button", { name: "Cancel" }).click();
+  await item(ada, "github").getByTestId("mcp-remove").click();
+  await ada.getByTestId("confirm-ok").click();
+  await vic.getByTestId("no-mcp-servers").waitFor();
+  await ada.getByTestId("no-mcp-servers").waitFor();
+});
+
+const card = (p: Page) => p.locator(`[data-testid="worktree"][data-worktree-id="${wt.id}"]`);
+const sessionOf = async (id: string) =>
+  (await api(w.edge.url, `/api/boards/${w.s.boardId}/sessions/${id}`, { token: w.s.user.token })).session as Session;
+
+test("a session picks servers as it starts and from its panel, says whose key it used, and is deleted", async () => {
+  await ada.getByTestId("mcp-add").click();
+  await ada.getByTestId("mcp-name").fill("docs");
+  await ada.getByTestId("mcp-command").fill("docs-mcp");
+  await ada.getByTestId("mcp-save").click();
+  await item(ada, "docs").waitFor();
+  await ada.getByTestId("mcp-button").click();
+
+  await card(ada).hover();
+  await card(ada).getByTestId("session-new").click();
+  const dialog = ada.getByTestId("start-session");
+  await dialog.locator('[data-testid="mcp-pick-item"][data-name="docs"]').check();
+  await ada.getByTestId("session-title").fill("With docs");
+  await shot(ada, "start-dialog");
+  await ada.getByTestId("session-start").click();
+  await dialog.waitFor({ state: "detached" });
+  const panel = ada.getByTestId("session-panel");
+  await ada.locator('[data-testid="session-panel"][data-session-id]').waitFor();
+  const sessionId = (await panel.getAttribute("data-session-id"))!;
+  const docsId = (await sessionOf(sessionId)).mcpServerIds[0];
+  assert.ok(docsId, "the pick went out with the session");
+  assert.match((await ada.getByTestId("session-mcp").textContent()) ?? "", /MCP · 1/);
+
+  // Unpicked from the panel (a stdio command that does not exist would only say so in the transcript).
+  await ada.getByTestId("session-mcp").click();
+  await ada.getByTestId("session-mcp-menu").getByText("Applies from the next prompt", { exact: false }).waitFor();
+  await shot(ada, "session-mcp");
+  await ada.getByTestId("session-mcp-menu").locator('[data-testid="mcp-pick-item"]').uncheck();
+  await until("the pick is cleared", async () => (await sessionOf(sessionId)).mcpServerIds.length === 0);
+  await ada.getByTestId("session-mcp").click();
+
+  w.server.script("anthropic", [{ text: "Nothing to do." }]);
+  await ada.getByTestId("composer-input").fill("Say hello.");
+  await ada.getByTestId("composer-send").click();
+  const key = panel.getByTestId("task-key");
+  await key.waitFor({ timeout: 20_000 });
+  assert.equal(await key.textContent(), "runner's key");
+  assert.equal(await key.getAttribute("href"), "/keys");
+
+  const onVic = card(vic).locator(`[data-testid="session-row"][data-session-id="${sessionId}"]`);
+  await onVic.waitFor();
+  await panel.getByTestId("session-delete").click();
+  await ada.getByTestId("confirm-dialog").getByText("With docs", { exact: false }).waitFor();
+  await ada.getByTestId("confirm-ok").click();
+  await panel.waitFor({ state: "detached" });
+  await onVic.waitFor({ state: "detached" });
+  await assert.rejects(sessionOf(sessionId), /404/);
+});
