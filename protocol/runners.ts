@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { Name, Text } from "./common.ts";
-import { ProviderReadiness } from "./sessions.ts";
+import { ProviderReadiness, RuntimeInfo } from "./sessions.ts";
 import { TerminalAccess } from "./terminals.ts";
 
 /**
@@ -38,6 +38,8 @@ export const RunnerInfo = z.object({
    * on its boards added, not only the ones its owner added (`protocol/mcp-servers.ts`).
    */
   mcpBoardStdio: z.boolean().optional(),
+  /** Agent runtimes besides the built-in loop whose SDK package it can load, with versions. */
+  runtimes: z.array(RuntimeInfo).max(10).optional(),
 });
 export type RunnerInfo = z.infer<typeof RunnerInfo>;
 
