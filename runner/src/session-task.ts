@@ -4,6 +4,7 @@ import type {
   JobPayload,
   LinkMessage,
   PermissionMode,
+  Runtime,
   SessionEvent,
   StreamFrame,
 } from "../../protocol/index.ts";
@@ -11,6 +12,7 @@ import { TRELLIS_MCP_NAME } from "../../protocol/index.ts";
 import type { AgentSink, PermissionAnswer, PermissionAsk } from "./agent/index.ts";
 import { type Edge, isStaleLease, isTransient } from "./edge.ts";
 import { backoff, type FrameBody } from "./link.ts";
+import type { RuntimeTask } from "./runtimes/common.ts";
 import { StreamWindow } from "./stream-window.ts";
 
 /**
@@ -158,8 +160,10 @@ export class SessionTasks {
     };
     try {
       // Loaded with the first task: an idle runner never pays for the SDKs.
-      const { runTask } = await import("./agent/index.ts");
-      return await runTask({
+      const run = await runnerFor(session.runtime);
+      return await run({
+        runtimeSessionId: ctx.runtimeSessionId ?? null,
+        onRuntimeSession: (runtimeSessionId) => events.post({ kind: "runtime_session", data: { runtimeSessionId } }),
         sessionId: session.id,
         provider: session.provider,
         model: session.model,
@@ -192,6 +196,15 @@ export class SessionTasks {
       this.live.delete(job.id);
     }
   }
+}
+
+/** What runs a session's agent: the built-in loop, or an SDK runtime (each loaded only when used). */
+async function runnerFor(
+  runtime: Runtime | undefined,
+): Promise<(input: RuntimeTask) => Promise<{ finalText: string }>> {
+  if (runtime === "claude-code") return (await import("./runtimes/claude-code.ts")).runClaudeCode;
+  if (runtime === "codex") return (await import("./runtimes/codex.ts")).runCodex;
+  return (await import("./agent/index.ts")).runTask;
 }
 
 /** Job events, posted one at a time in order, retried while the edge is unreachable. */

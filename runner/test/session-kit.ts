@@ -43,10 +43,14 @@ export interface World {
 }
 
 /** An edge, a model server, a user with a board, a repo, and a connected runner serving both providers. */
-export async function world(name: string, files: Record<string, string> = { "README.md": "hello\n" }): Promise<World> {
+export async function world(
+  name: string,
+  files: Record<string, string> = { "README.md": "hello\n" },
+  env: NodeJS.ProcessEnv = {},
+): Promise<World> {
   const [edge, server] = await Promise.all([startTrellis(), startModelServer()]);
   const s = await setup(edge.url, name);
-  const runner = s.start([], providerEnv(server));
+  const runner = s.start([], { ...providerEnv(server), ...env });
   await runner.waitFor(/connected to /);
   const repoPath = makeRepo(join(s.dir, "project"), files);
   const repo = await s.api<Repo>(`/api/runners/${s.runnerId}/repos`, {
