@@ -345,6 +345,11 @@ export const TaskContext = z.object({
    * `session_id`, Codex's thread id): the next task resumes it instead of replaying the history.
    */
   runtimeSessionId: Text.max(200).nullable().default(null),
+  /**
+   * Codex reports a thread's usage as running totals: the totals after the last task, so the next
+   * one counts only its own tokens.
+   */
+  runtimeTotals: Usage.nullable().default(null),
 });
 export type TaskContext = z.infer<typeof TaskContext>;
 
@@ -371,7 +376,7 @@ export const SessionEvents = {
   /** A request settled on the runner without a person (the mode was widened meanwhile). */
   permission_resolved: z.object({ requestId: Text.min(1).max(64) }),
   /** A Claude Code or Codex task's SDK session id, kept so the next task resumes it. */
-  runtime_session: z.object({ runtimeSessionId: Text.min(1).max(200) }),
+  runtime_session: z.object({ runtimeSessionId: Text.min(1).max(200), totals: Usage.optional() }),
   /** The agent spawned a child: the edge creates it (with this id) and queues its prompt. */
   spawn: z.object({ sessionId: Id, prompt: Prompt, title: SessionTitle.optional() }),
 } as const;

@@ -163,7 +163,9 @@ export class SessionTasks {
       const run = await runnerFor(session.runtime);
       return await run({
         runtimeSessionId: ctx.runtimeSessionId ?? null,
-        onRuntimeSession: (runtimeSessionId) => events.post({ kind: "runtime_session", data: { runtimeSessionId } }),
+        runtimeTotals: ctx.runtimeTotals ?? null,
+        onRuntimeSession: (runtimeSessionId, totals) =>
+          events.post({ kind: "runtime_session", data: { runtimeSessionId, ...(totals ? { totals } : {}) } }),
         sessionId: session.id,
         provider: session.provider,
         model: session.model,

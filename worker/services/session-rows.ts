@@ -35,6 +35,8 @@ export interface SessionData {
   runtime?: Runtime;
   /** The SDK's session id from the last Claude Code or Codex task, resumed by the next one. */
   runtimeSessionId?: string | null;
+  /** Codex's running usage totals of that thread after its last task. */
+  runtimeTotals?: Usage | null;
   baseUrl?: string | null;
   origin?: "fork" | "spawn" | null;
   zoneId?: string | null;

@@ -400,11 +400,11 @@ export async function sessionEventsEffect(ctx: Ctx, job: JobRow, events: Events,
         resumeIfNothingPending(ctx, sessionId),
       );
     } else if (kind === "runtime_session") {
-      const { runtimeSessionId } = parsed.data as z.infer<typeof SessionEvents.runtime_session>;
+      const { runtimeSessionId, totals } = parsed.data as z.infer<typeof SessionEvents.runtime_session>;
       stmts.push(
         ctx.db
           .update(sessions)
-          .set({ data: patchJson(sessions.data, { runtimeSessionId }), updatedAt: now })
+          .set({ data: patchJson(sessions.data, { runtimeSessionId, runtimeTotals: totals ?? null }), updatedAt: now })
           .where(and(eq(sessions.id, sessionId), guard)),
       );
     } else if (kind === "spawn") {
@@ -543,6 +543,7 @@ export async function taskContext(ctx: Ctx, jobId: string, leaseToken: string, m
     mcpServers: attached.servers,
     mcpRefused: attached.refused,
     runtimeSessionId: (raw?.data as SessionData | undefined)?.runtimeSessionId ?? null,
+    runtimeTotals: (raw?.data as SessionData | undefined)?.runtimeTotals ?? null,
   };
 }
 

@@ -1,5 +1,5 @@
 import { realpath } from "node:fs/promises";
-import type { DecisionRecord, Message, NewMessage, PermissionMode } from "../../../protocol/index.ts";
+import type { DecisionRecord, Message, NewMessage, PermissionMode, Usage } from "../../../protocol/index.ts";
 import { AgentError } from "../agent/errors.ts";
 import { newId } from "../agent/ids.ts";
 import { oneLine } from "../agent/tools/tool.ts";
@@ -9,8 +9,10 @@ import type { PermissionAnswer, TaskInput } from "../agent/types.ts";
 export interface RuntimeTask extends TaskInput {
   /** The SDK session (Claude Code) or thread (Codex) of this session's last task, if any. */
   runtimeSessionId: string | null;
-  /** The SDK named its session: kept by the edge so the next task resumes it. */
-  onRuntimeSession(id: string): Promise<void>;
+  /** Codex's running usage totals of that thread after the last task. */
+  runtimeTotals: Usage | null;
+  /** The SDK named its session (with Codex's totals so far): kept by the edge so the next task resumes it. */
+  onRuntimeSession(id: string, totals?: Usage): Promise<void>;
 }
 
 export async function worktreeRoot(path: string): Promise<string> {
