@@ -158,8 +158,8 @@ export async function runCodex(input: RuntimeTask): Promise<{ finalText: string 
   // Codex's item ids repeat from task to task; ours name the stream and the stored message alike.
   const ids = new Map<string, string>();
   const idOf = (item: string) => {
-    let id = ids.get(item);
-    if (!id) ids.set(item, (id = newId()));
+    const id = ids.get(item) ?? newId();
+    ids.set(item, id);
     return id;
   };
   let stoppedNow: Promise<never> | null = null;
