@@ -10,7 +10,17 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Runner, ToolResultBlock } from "../../protocol/index.ts";
 import { type ResponsesServer, startResponsesServer } from "../../test/responses-server.ts";
-import { as, type Client, lastTask, readyWorktree, taskEnded, textOf, type World, world } from "./session-kit.ts";
+import {
+  as,
+  type Client,
+  lastTask,
+  readyWorktree,
+  taskEnded,
+  textOf,
+  until,
+  type World,
+  world,
+} from "./session-kit.ts";
 
 let w: World;
 let rs: ResponsesServer;
@@ -77,4 +87,29 @@ describe("Codex runtime", () => {
     expect(t2.usage).toMatchObject({ input: 120, output: 10 });
     expect(detail.session.usage).toMatchObject({ input: 370, output: 60 });
   }, 120_000);
+
+  it("stops within 2 s while Codex is streaming", async () => {
+    const wt = await readyWorktree(w, "codex-stop");
+    rs.script([{ text: "word ".repeat(2000), chunkDelayMs: 20 }]);
+    const before = rs.requests.length;
+    const s = await owner.start({
+      worktreeId: wt.id,
+      provider: "openai",
+      baseUrl: rs.url,
+      model: "gpt-5",
+      runtime: "codex",
+      permissionMode: "auto-edit",
+      prompt: "Write a lot.",
+    });
+    const task = lastTask(await owner.detail(s.id));
+    await until("the model is streaming", () => rs.requests.length > before, 60_000);
+    await new Promise((r) => setTimeout(r, 500));
+    const t0 = Date.now();
+    await owner.stop(s.id);
+    const { task: ended } = await taskEnded(owner, s.id, task.id, 10_000);
+    const took = Date.now() - t0;
+    expect(ended.status).toBe("stopped");
+    expect(took).toBeLessThan(2000);
+    console.log(`codex stop → task stopped in ${took} ms`);
+  }, 90_000);
 });
