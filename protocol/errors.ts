@@ -59,6 +59,7 @@ export const ERROR_CODES = [
   // agent sessions
   "worktree_not_ready",
   "provider_unavailable",
+  "runtime_unavailable",
   "task_not_queued",
   "request_answered",
   // keys and environment variables

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { Name, Text } from "./common.ts";
-import { ProviderReadiness } from "./sessions.ts";
+import { ProviderReadiness, RuntimeInfo } from "./sessions.ts";
 import { TerminalAccess } from "./terminals.ts";
 
 /**
@@ -55,6 +55,8 @@ export const RunnerInfo = z.object({
   mcpBoardStdio: z.boolean().optional(),
   /** How its agents' shell commands are confined (a runner from before the sandbox omits it). */
   sandbox: SandboxInfo.optional(),
+  /** Agent runtimes besides the built-in loop whose SDK package it can load, with versions. */
+  runtimes: z.array(RuntimeInfo).max(10).optional(),
 });
 export type RunnerInfo = z.infer<typeof RunnerInfo>;
 

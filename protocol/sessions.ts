@@ -43,6 +43,27 @@ export const PERMISSION_MODE_LABELS: Record<PermissionMode, string> = {
   "read-only": "Read-only: no writes, no shell",
 };
 
+/**
+ * What runs a session's agent: Trellis's own tool loop, or Claude Code / Codex through their SDKs.
+ * The SDKs are optional on the runner (large): it reports the ones it has (`RunnerInfo.runtimes`).
+ */
+export const RUNTIMES = ["builtin", "claude-code", "codex"] as const;
+export const Runtime = z.enum(RUNTIMES);
+export type Runtime = z.infer<typeof Runtime>;
+export const RUNTIME_LABELS: Record<Runtime, string> = {
+  builtin: "Trellis",
+  "claude-code": "Claude Code",
+  codex: "Codex",
+};
+/** The package a runtime needs, and how a runner's owner adds it. */
+export const RUNTIME_PACKAGES: Record<Exclude<Runtime, "builtin">, string> = {
+  "claude-code": "@anthropic-ai/claude-agent-sdk",
+  codex: "@openai/codex-sdk",
+};
+/** A runtime a runner has: its package's version. */
+export const RuntimeInfo = z.object({ runtime: Runtime, version: Text.max(40) });
+export type RuntimeInfo = z.infer<typeof RuntimeInfo>;
+
 export const SESSION_STATUSES = [
   "idle",
   "queued",
@@ -186,6 +207,8 @@ export const Session = z.object({
   /** OpenAI-compatible servers: where to send requests (null: the runner's OPENAI_BASE_URL, or OpenAI). */
   baseUrl: z.string().nullable(),
   permissionMode: PermissionMode,
+  /** What runs the agent (`builtin` for sessions from before runtimes). */
+  runtime: Runtime,
   status: SessionStatus,
   title: z.string(),
   /** One line for the card: the tool running, or the last line of text. */
@@ -298,6 +321,7 @@ export const CreateSessionBody = z.object({
   model: ModelName,
   baseUrl: HttpUrl.optional(),
   permissionMode: PermissionMode.default("ask"),
+  runtime: Runtime.default("builtin"),
   title: SessionTitle.optional(),
   prompt: Prompt.optional(),
   /** Started from a zone's "ask" trigger: the session shows which zone. */
@@ -358,6 +382,16 @@ export const TaskContext = z.object({
   mcpServers: z.array(McpServerRuntime).default([]),
   /** Those it may not start, with why: the runner says so in the transcript. */
   mcpRefused: z.array(McpServerRefused).default([]),
+  /**
+   * The SDK's own session id from this session's last task on this runtime (Claude Code's
+   * `session_id`, Codex's thread id): the next task resumes it instead of replaying the history.
+   */
+  runtimeSessionId: Text.max(200).nullable().default(null),
+  /**
+   * Codex reports a thread's usage as running totals: the totals after the last task, so the next
+   * one counts only its own tokens.
+   */
+  runtimeTotals: Usage.nullable().default(null),
 });
 export type TaskContext = z.infer<typeof TaskContext>;
 
@@ -383,6 +417,8 @@ export const SessionEvents = {
   permission: PermissionRequest.omit({ taskId: true, requestedAt: true }),
   /** A request settled on the runner without a person (the mode was widened meanwhile). */
   permission_resolved: z.object({ requestId: Text.min(1).max(64) }),
+  /** A Claude Code or Codex task's SDK session id, kept so the next task resumes it. */
+  runtime_session: z.object({ runtimeSessionId: Text.min(1).max(200), totals: Usage.optional() }),
   /** The agent spawned a child: the edge creates it (with this id) and queues its prompt. */
   spawn: z.object({ sessionId: Id, prompt: Prompt, title: SessionTitle.optional() }),
 } as const;

@@ -3,6 +3,7 @@ import type { RunnerInfo } from "../../protocol/index.ts";
 import pkg from "../package.json" with { type: "json" };
 import { providerReadiness } from "./agent/readiness.ts";
 import { gitVersion } from "./git.ts";
+import { detectRuntimes } from "./runtimes/detect.ts";
 
 export const VERSION: string = pkg.version;
 
@@ -15,6 +16,7 @@ export async function runnerInfo(env: Record<string, string | undefined> = proce
     gitVersion: (await gitVersion()).slice(0, 80),
     providers: agents.filter((a) => a.ready).map((a) => a.provider),
     agents,
+    runtimes: detectRuntimes(env),
     // The owner's consent to run stdio MCP servers that other writers on its boards added.
     ...(env.TRELLIS_MCP_BOARD_STDIO === "1" ? { mcpBoardStdio: true } : {}),
   };

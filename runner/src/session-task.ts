@@ -4,6 +4,7 @@ import type {
   JobPayload,
   LinkMessage,
   PermissionMode,
+  Runtime,
   SessionEvent,
   StreamFrame,
 } from "../../protocol/index.ts";
@@ -12,6 +13,7 @@ import type { AgentSink, PermissionAnswer, PermissionAsk } from "./agent/index.t
 import type { ShellSandbox } from "./agent/sandbox.ts";
 import { type Edge, isStaleLease, isTransient } from "./edge.ts";
 import { backoff, type FrameBody } from "./link.ts";
+import type { RuntimeTask } from "./runtimes/common.ts";
 import { StreamWindow } from "./stream-window.ts";
 
 /**
@@ -163,8 +165,12 @@ export class SessionTasks {
     };
     try {
       // Loaded with the first task: an idle runner never pays for the SDKs.
-      const { runTask } = await import("./agent/index.ts");
-      return await runTask({
+      const run = await runnerFor(session.runtime);
+      return await run({
+        runtimeSessionId: ctx.runtimeSessionId ?? null,
+        runtimeTotals: ctx.runtimeTotals ?? null,
+        onRuntimeSession: (runtimeSessionId, totals) =>
+          events.post({ kind: "runtime_session", data: { runtimeSessionId, ...(totals ? { totals } : {}) } }),
         sessionId: session.id,
         provider: session.provider,
         model: session.model,
@@ -200,6 +206,15 @@ export class SessionTasks {
       this.live.delete(job.id);
     }
   }
+}
+
+/** What runs a session's agent: the built-in loop, or an SDK runtime (each loaded only when used). */
+async function runnerFor(
+  runtime: Runtime | undefined,
+): Promise<(input: RuntimeTask) => Promise<{ finalText: string }>> {
+  if (runtime === "claude-code") return (await import("./runtimes/claude-code.ts")).runClaudeCode;
+  if (runtime === "codex") return (await import("./runtimes/codex.ts")).runCodex;
+  return (await import("./agent/index.ts")).runTask;
 }
 
 /** Job events, posted one at a time in order, retried while the edge is unreachable. */

@@ -46,11 +46,11 @@ export interface World {
 export async function world(
   name: string,
   files: Record<string, string> = { "README.md": "hello\n" },
-  runnerEnv: NodeJS.ProcessEnv = {},
+  env: NodeJS.ProcessEnv = {},
 ): Promise<World> {
   const [edge, server] = await Promise.all([startTrellis(), startModelServer()]);
   const s = await setup(edge.url, name);
-  const runner = s.start([], { ...providerEnv(server), ...runnerEnv });
+  const runner = s.start([], { ...providerEnv(server), ...env });
   await runner.waitFor(/connected to /);
   const repoPath = makeRepo(join(s.dir, "project"), files);
   const repo = await s.api<Repo>(`/api/runners/${s.runnerId}/repos`, {

@@ -7,6 +7,7 @@ import type {
   PermissionMode,
   PermissionRequest,
   Provider,
+  Runtime,
   Session,
   Task,
   Todo,
@@ -30,6 +31,12 @@ export type MessageRow = typeof messages.$inferSelect;
 
 export interface SessionData {
   permissionMode?: PermissionMode;
+  /** Absent: `builtin` (sessions from before runtimes). */
+  runtime?: Runtime;
+  /** The SDK's session id from the last Claude Code or Codex task, resumed by the next one. */
+  runtimeSessionId?: string | null;
+  /** Codex's running usage totals of that thread after its last task. */
+  runtimeTotals?: Usage | null;
   baseUrl?: string | null;
   origin?: "fork" | "spawn" | null;
   zoneId?: string | null;
@@ -92,6 +99,7 @@ export function toSession(r: SessionRow, queued: number): Session {
     model: r.model,
     baseUrl: d.baseUrl ?? null,
     permissionMode: d.permissionMode ?? "ask",
+    runtime: d.runtime ?? "builtin",
     status: r.status as Session["status"],
     title: r.title,
     nowDoing: d.nowDoing ?? null,

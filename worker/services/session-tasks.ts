@@ -399,6 +399,14 @@ export async function sessionEventsEffect(ctx: Ctx, job: JobRow, events: Events,
           .where(and(eq(sessions.id, sessionId), guard)),
         resumeIfNothingPending(ctx, sessionId),
       );
+    } else if (kind === "runtime_session") {
+      const { runtimeSessionId, totals } = parsed.data as z.infer<typeof SessionEvents.runtime_session>;
+      stmts.push(
+        ctx.db
+          .update(sessions)
+          .set({ data: patchJson(sessions.data, { runtimeSessionId, runtimeTotals: totals ?? null }), updatedAt: now })
+          .where(and(eq(sessions.id, sessionId), guard)),
+      );
     } else if (kind === "spawn") {
       spawns.push(parsed.data as z.infer<typeof SessionEvents.spawn>);
     }
@@ -492,10 +500,11 @@ async function heldSessionJob(ctx: Ctx, jobId: string, leaseToken: string): Prom
 export async function taskContext(ctx: Ctx, jobId: string, leaseToken: string, mcpUrl: string): Promise<TaskContext> {
   const job = await heldSessionJob(ctx, jobId, leaseToken);
   const { sessionId, taskId, worktreeId } = payloadOf(job);
-  const [session, task, wt] = await Promise.all([
+  const [session, task, wt, raw] = await Promise.all([
     loadSession(ctx, sessionId),
     ctx.db.query.tasks.findFirst({ where: eq(tasks.id, taskId) }),
     ctx.db.query.worktrees.findFirst({ where: eq(worktrees.id, worktreeId) }),
+    ctx.db.query.sessions.findFirst({ where: eq(sessions.id, sessionId), columns: { data: true } }),
   ]);
   if (!session || !task || !wt) throw notFound("Session");
   const path = (wt.data as { path?: string }).path;
@@ -533,6 +542,8 @@ export async function taskContext(ctx: Ctx, jobId: string, leaseToken: string, m
     secrets,
     mcpServers: attached.servers,
     mcpRefused: attached.refused,
+    runtimeSessionId: (raw?.data as SessionData | undefined)?.runtimeSessionId ?? null,
+    runtimeTotals: (raw?.data as SessionData | undefined)?.runtimeTotals ?? null,
   };
 }
 
@@ -545,6 +556,7 @@ export async function createChild(
   const pd = parent.data as SessionData;
   const data: SessionData = {
     permissionMode: pd.permissionMode ?? "ask",
+    runtime: pd.runtime ?? "builtin",
     baseUrl: pd.baseUrl ?? null,
     origin: "spawn",
     mcpServerIds: pd.mcpServerIds ?? [],

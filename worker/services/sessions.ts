@@ -19,7 +19,14 @@ import type {
   Task,
   TaskPageQuery,
 } from "../../protocol/index.ts";
-import { PROVIDER_ENV, PROVIDER_LABELS, UNSANDBOXED_TOOL } from "../../protocol/index.ts";
+import {
+  PROVIDER_ENV,
+  PROVIDER_LABELS,
+  RUNTIME_LABELS,
+  RUNTIME_PACKAGES,
+  type Runtime,
+  UNSANDBOXED_TOOL,
+} from "../../protocol/index.ts";
 import { schema } from "../db/client.ts";
 import { badRequest, conflict, notFound } from "../lib/errors.ts";
 import { newId } from "../lib/ids.ts";
@@ -90,6 +97,22 @@ async function checkProvider(ctx: Ctx, runnerId: string, provider: Session["prov
   const reason = ready?.reason?.replace(/^no /, "has no ");
   const why = reason ?? `has no ${PROVIDER_ENV[provider]}: set it and restart the runner`;
   throw conflict(`${PROVIDER_LABELS[provider]}: runner '${runner.name}' ${why}`, "provider_unavailable");
+}
+
+/**
+ * Does this worktree's runner have the runtime's SDK? Claude Code and Codex are optional on a
+ * runner (large packages), so one that did not report having it is refused, with how to add it.
+ */
+async function checkRuntime(ctx: Ctx, runnerId: string, runtime: Runtime) {
+  if (runtime === "builtin") return;
+  const runner = await ctx.db.query.runners.findFirst({ where: eq(runners.id, runnerId) });
+  if (!runner) throw notFound("Runner");
+  const info = runner.data as Partial<RunnerInfo>;
+  if (info.runtimes?.some((r) => r.runtime === runtime)) return;
+  throw conflict(
+    `${RUNTIME_LABELS[runtime]}: runner '${runner.name}' does not have ${RUNTIME_PACKAGES[runtime]}: run \`npm i -g ${RUNTIME_PACKAGES[runtime]}\` on that machine and restart the runner`,
+    "runtime_unavailable",
+  );
 }
 
 export async function listSessions(
@@ -181,6 +204,7 @@ export async function createSession(
     throw badRequest("baseUrl: only OpenAI-compatible sessions take a base URL.");
   }
   await checkProvider(ctx, wt.runnerId, body.provider, body.baseUrl);
+  await checkRuntime(ctx, wt.runnerId, body.runtime);
   if (body.zoneId) {
     const zone = await ctx.db.query.zones.findFirst({
       where: and(eq(schema.zones.id, body.zoneId), eq(schema.zones.boardId, boardId)),
@@ -192,6 +216,7 @@ export async function createSession(
   const id = newId();
   const data: SessionData = {
     permissionMode: body.permissionMode,
+    runtime: body.runtime,
     baseUrl: body.baseUrl ?? null,
     origin: null,
     zoneId: body.zoneId ?? null,
@@ -428,6 +453,7 @@ export async function forkSession(
   const sd = source.data as SessionData;
   const data: SessionData = {
     permissionMode: sd.permissionMode ?? "ask",
+    runtime: sd.runtime ?? "builtin",
     baseUrl: sd.baseUrl ?? null,
     origin: "fork",
     mcpServerIds: sd.mcpServerIds ?? [],

@@ -46,6 +46,7 @@ async function fire(ctx: Ctx, boardId: string, wt: WorktreeRow, zoneId: string, 
       model: trigger.model,
       baseUrl: trigger.baseUrl,
       permissionMode: trigger.permissionMode,
+      runtime: "builtin",
       prompt,
       zoneId,
     });

@@ -23,7 +23,9 @@ export class SessionActions {
   }
 
   async create(body: CreateSessionBody & { permissionMode: PermissionMode }): Promise<Session> {
-    const s = await unwrap(this.sessions().$post({ param: { boardId: this.boardId }, json: body }));
+    const s = await unwrap(
+      this.sessions().$post({ param: { boardId: this.boardId }, json: { runtime: "builtin", ...body } }),
+    );
     this.store.upsert(s);
     return s;
   }

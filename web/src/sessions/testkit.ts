@@ -20,6 +20,7 @@ export const sessionRow = (id: string, over: Partial<Session> = {}): Session => 
   model: "claude-sonnet-4-5",
   baseUrl: null,
   permissionMode: "ask",
+  runtime: "builtin",
   status: "idle",
   title: `Session ${id}`,
   nowDoing: null,

@@ -1,0 +1,315 @@
+import { randomUUID } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type {
+  CanUseTool,
+  McpServerConfig,
+  Options,
+  SDKMessage,
+  PermissionMode as SdkPermissionMode,
+  query as sdkQuery,
+} from "@anthropic-ai/claude-agent-sdk";
+import type { ContentBlock, DecisionRecord, ToolResultBlock, Usage } from "../../../protocol/index.ts";
+import { TRELLIS_MCP_NAME } from "../../../protocol/index.ts";
+import { AgentError } from "../agent/errors.ts";
+import { newId } from "../agent/ids.ts";
+import { lastLine } from "../agent/loop.ts";
+import { gate, type ToolKind } from "../agent/permissions.ts";
+import { oneLine, wellFormed } from "../agent/tools/tool.ts";
+import {
+  byMode,
+  childEnv,
+  denial,
+  isRoot,
+  notice,
+  ownKey,
+  promptOf,
+  type RuntimeTask,
+  readOnlyRefusal,
+  worktreeRoot,
+} from "./common.ts";
+import { loadSdk } from "./detect.ts";
+
+/**
+ * A session task run by Claude Code through `@anthropic-ai/claude-agent-sdk`: its stream goes to
+ * the panel as ours does, its permission callback is answered by Trellis's approval flow, and its
+ * session id is kept so the next task resumes the same Claude Code conversation.
+ */
+
+const READS = new Set(["Read", "Glob", "Grep", "LS", "NotebookRead", "TodoWrite", "WebSearch", "WebFetch", "Task"]);
+const EDITS = new Set(["Write", "Edit", "MultiEdit", "NotebookEdit"]);
+
+const kindOf = (tool: string): ToolKind =>
+  READS.has(tool) ? "read" : EDITS.has(tool) ? "edit" : tool.startsWith("mcp__") ? "mcp" : "shell";
+
+/** The SDK's mode for ours; read-only is the default mode with every write refused in the callback. */
+const SDK_MODES = {
+  ask: "default",
+  "auto-edit": "acceptEdits",
+  full: "bypassPermissions",
+  "read-only": "default",
+} as const satisfies Record<string, SdkPermissionMode>;
+
+const str = (v: unknown) => (typeof v === "string" ? v : "");
+
+/** The one line a person reads in the approval card, and what exactly would run or change. */
+function preview(tool: string, input: Record<string, unknown>): { summary: string; command?: string; diff?: string } {
+  const path = str(input.file_path) || str(input.notebook_path) || str(input.path);
+  if (tool === "Bash") return { summary: `run \`${oneLine(str(input.command), 200)}\``, command: str(input.command) };
+  if (tool === "Write") return { summary: `write ${path}`, diff: `+++ ${path}\n${str(input.content)}` };
+  if (tool === "Edit") {
+    const minus = str(input.old_string)
+      .split("\n")
+      .map((l) => `-${l}`);
+    const plus = str(input.new_string)
+      .split("\n")
+      .map((l) => `+${l}`);
+    return { summary: `edit ${path}`, diff: `--- ${path}\n+++ ${path}\n${[...minus, ...plus].join("\n")}` };
+  }
+  if (path) return { summary: `${tool} ${path}` };
+  return { summary: oneLine(`${tool} ${JSON.stringify(input)}`, 300) };
+}
+
+function resultText(content: unknown): string {
+  if (typeof content === "string") return content;
+  if (Array.isArray(content)) {
+    return content
+      .map((c) => (c && typeof c === "object" && "text" in c ? String((c as { text: unknown }).text) : ""))
+      .join("");
+  }
+  return "";
+}
+
+function usageOf(u: {
+  input_tokens?: number | null;
+  output_tokens?: number | null;
+  cache_read_input_tokens?: number | null;
+  cache_creation_input_tokens?: number | null;
+}): Usage {
+  return {
+    input: u.input_tokens ?? 0,
+    output: u.output_tokens ?? 0,
+    cacheRead: u.cache_read_input_tokens ?? 0,
+    cacheWrite: u.cache_creation_input_tokens ?? 0,
+  };
+}
+
+function mcpServers(input: RuntimeTask): Record<string, McpServerConfig> {
+  const out: Record<string, McpServerConfig> = {};
+  for (const s of input.mcp?.servers ?? []) {
+    const name = s.id === TRELLIS_MCP_NAME ? TRELLIS_MCP_NAME : s.name.replace(/[^\w-]/g, "_").slice(0, 60);
+    out[name] =
+      s.transport === "http"
+        ? { type: "http", url: s.url, headers: s.headers }
+        : { type: "stdio", command: s.command, args: s.args, env: s.env };
+  }
+  return out;
+}
+
+/** One assistant message being gathered: the SDK sends a message's blocks one at a time. */
+interface Gathering {
+  apiId: string;
+  id: string;
+  content: ContentBlock[];
+}
+
+export async function runClaudeCode(input: RuntimeTask): Promise<{ finalText: string }> {
+  const { sink, signal } = input;
+  if (signal.aborted) throw signal.reason;
+  const root = await worktreeRoot(input.worktreePath);
+  const sdk = await loadSdk<{ query: typeof sdkQuery }>("claude-code", input.env);
+  for (const r of input.mcp?.refused ?? []) {
+    await sink.message(notice("error", `MCP server "${r.name}" is not available for this task: ${r.reason}.`));
+  }
+
+  const startMode = input.permissionMode();
+  const key = ownKey(input);
+  const extra: Record<string, string> = { CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1" };
+  if (key) extra.ANTHROPIC_API_KEY = key;
+  // Claude Code refuses to skip permissions as root unless told the machine is a sandbox.
+  if (startMode === "full" && isRoot()) extra.IS_SANDBOX = "1";
+  const env = childEnv(input, extra);
+  if (env.HOME) mkdirSync(join(env.HOME, ".claude"), { recursive: true });
+
+  const decisions = new Map<string, DecisionRecord>();
+  const canUseTool: CanUseTool = async (tool, toolInput, opts) => {
+    const mode = input.permissionMode();
+    const callId = opts.toolUseID ?? "";
+    const g = gate(kindOf(tool), mode, input.allowedTools.has(tool));
+    if (g === "run") {
+      decisions.set(callId, byMode());
+      return { behavior: "allow", updatedInput: toolInput };
+    }
+    if (g === "refuse") {
+      decisions.set(callId, { ...byMode(), decision: "deny", reason: "the session is read-only" });
+      return { behavior: "deny", message: readOnlyRefusal(tool) };
+    }
+    const p = preview(tool, toolInput);
+    await sink.state({ nowDoing: oneLine(p.summary, 300) });
+    const answer = await sink.askPermission(
+      {
+        requestId: randomUUID(),
+        callId,
+        tool,
+        summary: wellFormed(p.summary),
+        ...(p.command !== undefined ? { command: wellFormed(p.command) } : {}),
+        ...(p.diff !== undefined ? { diff: wellFormed(p.diff) } : {}),
+      },
+      signal,
+    );
+    decisions.set(callId, answer.record);
+    if (answer.decision === "deny") return { behavior: "deny", message: denial(answer) };
+    if (answer.decision === "allow_always") input.allowedTools.add(tool);
+    return { behavior: "allow", updatedInput: toolInput };
+  };
+
+  const abort = new AbortController();
+  const onAbort = () => abort.abort(signal.reason);
+  signal.addEventListener("abort", onAbort, { once: true });
+  const options: Options = {
+    abortController: abort,
+    cwd: root,
+    env,
+    model: input.model,
+    settingSources: [],
+    includePartialMessages: true,
+    permissionMode: SDK_MODES[startMode],
+    ...(startMode === "full" ? { allowDangerouslySkipPermissions: true } : {}),
+    canUseTool,
+    mcpServers: mcpServers(input),
+    ...(input.runtimeSessionId ? { resume: input.runtimeSessionId } : {}),
+  };
+
+  const toolNames = new Map<string, string>();
+  const streamIds = new Map<string, string>();
+  const open = new Set<string>();
+  let gathering: Gathering | null = null;
+  let partial: { id: string; text: string } | null = null;
+  let finalText = "";
+  let sessionSaved = input.runtimeSessionId;
+
+  const flush = async (usage?: Usage) => {
+    const g = gathering;
+    gathering = null;
+    if (!g) return false;
+    await sink.message({ id: g.id, role: "assistant", content: g.content, ...(usage ? { usage } : {}) });
+    sink.endStream(g.id);
+    open.delete(g.id);
+    if (partial?.id === g.id) partial = null;
+    return true;
+  };
+
+  const onMessage = async (m: SDKMessage) => {
+    if (m.type === "system" && m.subtype === "init") {
+      if (m.session_id && m.session_id !== sessionSaved) {
+        sessionSaved = m.session_id;
+        await input.onRuntimeSession(m.session_id);
+      }
+      return;
+    }
+    // A subagent's own stream stays inside its Task call.
+    if ("parent_tool_use_id" in m && m.parent_tool_use_id) return;
+    if (m.type === "stream_event") {
+      const e = m.event;
+      if (e.type === "message_start") {
+        const id = newId();
+        streamIds.set(e.message.id, id);
+        partial = { id, text: "" };
+        open.add(id);
+      } else if (e.type === "content_block_delta" && partial) {
+        const d = e.delta;
+        if (d.type === "text_delta") {
+          partial.text += d.text;
+          sink.delta(partial.id, "text", d.text);
+        } else if (d.type === "thinking_delta") sink.delta(partial.id, "thinking", d.thinking);
+        else if (d.type === "input_json_delta") sink.delta(partial.id, "tool_input", d.partial_json);
+      }
+      return;
+    }
+    if (m.type === "assistant") {
+      const apiId = m.message.id;
+      if (gathering && gathering.apiId !== apiId) await flush();
+      if (!gathering) gathering = { apiId, id: streamIds.get(apiId) ?? newId(), content: [] };
+      for (const b of m.message.content) {
+        if (b.type === "text") {
+          gathering.content.push({ type: "text", text: wellFormed(b.text) });
+          finalText = b.text;
+          await sink.state({ nowDoing: lastLine(b.text) });
+        } else if (b.type === "thinking") {
+          gathering.content.push({ type: "thinking", thinking: b.thinking, signature: b.signature });
+        } else if (b.type === "tool_use") {
+          const toolInput = (b.input ?? {}) as Record<string, unknown>;
+          toolNames.set(b.id, b.name);
+          gathering.content.push({ type: "tool_call", id: b.id, name: b.name, input: toolInput });
+          await sink.state({ nowDoing: oneLine(`${b.name}: ${preview(b.name, toolInput).summary}`, 300) });
+        }
+      }
+      return;
+    }
+    if (m.type === "user" && Array.isArray(m.message.content)) {
+      const results: ToolResultBlock[] = [];
+      for (const b of m.message.content) {
+        if (b.type !== "tool_result") continue;
+        const decision = decisions.get(b.tool_use_id);
+        results.push({
+          type: "tool_result",
+          callId: b.tool_use_id,
+          name: toolNames.get(b.tool_use_id) ?? "",
+          output: wellFormed(resultText(b.content).slice(0, 100_000)),
+          isError: b.is_error === true,
+          ...(decision ? { meta: { decision } } : {}),
+        });
+      }
+      if (!results.length) return;
+      await flush();
+      await sink.message({ id: newId(), role: "tool", content: results });
+      return;
+    }
+    if (m.type === "result") {
+      const usage = usageOf(m.usage);
+      // The task's whole usage rides on its last message, so it is counted exactly once.
+      if (!(await flush(usage))) await sink.message({ ...notice("info", "Claude Code finished."), usage });
+      if (m.subtype === "success" && !m.is_error) {
+        finalText = m.result || finalText;
+        return;
+      }
+      const why = "errors" in m && m.errors.length ? m.errors.join("; ") : m.subtype;
+      throw new AgentError("provider", `Claude Code failed: ${oneLine(why, 500)}`);
+    }
+  };
+
+  try {
+    const messages = sdk.query({ prompt: promptOf(input), options })[Symbol.asyncIterator]();
+    // A stop does not wait for Claude Code's process to wind down (the abort kills it meanwhile).
+    const stopped = new Promise<never>((_, reject) => {
+      if (signal.aborted) reject(signal.reason);
+      signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+    });
+    stopped.catch(() => {});
+    for (;;) {
+      const next = await Promise.race([messages.next(), stopped]);
+      if (next.done) break;
+      await onMessage(next.value);
+    }
+    if (signal.aborted) throw signal.reason;
+    return { finalText };
+  } catch (err) {
+    if (!signal.aborted) {
+      if (err instanceof AgentError) throw err;
+      throw new AgentError("provider", `Claude Code failed: ${err instanceof Error ? err.message : String(err)}`, {
+        cause: err,
+      });
+    }
+    // Stopped: what was said so far is kept; the stream of the unfinished message ends.
+    const cut = partial as { id: string; text: string } | null;
+    if (!(await flush().catch(() => false)) && cut?.text.trim()) {
+      await sink
+        .message({ id: cut.id, role: "assistant", content: [{ type: "text", text: wellFormed(cut.text) }] })
+        .catch(() => {});
+    }
+    throw signal.reason;
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+    for (const id of open) sink.endStream(id);
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * Codex as a session runtime, for real: the runner loads @openai/codex-sdk, whose Codex CLI talks
+ * to a scripted Responses endpoint (test/responses-server.ts) through a custom provider, runs a
+ * command that writes a file in a real worktree, resumes its thread on the next prompt, and counts
+ * usage once although Codex reports running totals.
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Runner, ToolResultBlock } from "../../protocol/index.ts";
+import { type ResponsesServer, startResponsesServer } from "../../test/responses-server.ts";
+import {
+  as,
+  type Client,
+  lastTask,
+  readyWorktree,
+  taskEnded,
+  textOf,
+  until,
+  type World,
+  world,
+} from "./session-kit.ts";
+
+let w: World;
+let rs: ResponsesServer;
+let owner: Client;
+const home = mkdtempSync(join(tmpdir(), "trellis-codex-home-"));
+
+beforeAll(async () => {
+  rs = await startResponsesServer();
+  w = await world("Owner", { "README.md": "hello\n" }, { HOME: home });
+  owner = as(w, w.s.user.token);
+}, 60_000);
+afterAll(async () => {
+  await Promise.allSettled([w?.stop(), rs?.close()]);
+  rmSync(home, { recursive: true, force: true });
+});
+
+describe("Codex runtime", () => {
+  it("is reported by the runner with its SDK's version", async () => {
+    const list = await w.s.api<{ items: Runner[] }>("/api/runners");
+    const info = list.items.find((r) => r.id === w.s.runnerId)!.info;
+    expect(info.runtimes).toContainEqual({ runtime: "codex", version: expect.stringMatching(/^0\./) });
+  });
+
+  it("writes a file in the worktree, resumes its thread, and sums usage over turns without double counting", async () => {
+    const wt = await readyWorktree(w, "codex-edit");
+    rs.script([
+      {
+        text: "Writing the notes.",
+        calls: [{ name: "exec_command", arguments: { cmd: "printf 'from codex\\n' > notes.txt" } }],
+        usage: { input: 100, output: 20 },
+      },
+      { text: "Wrote notes.txt.", usage: { input: 150, output: 30 } },
+    ]);
+    const s = await owner.start({
+      worktreeId: wt.id,
+      provider: "openai",
+      baseUrl: rs.url,
+      model: "gpt-5",
+      runtime: "codex",
+      permissionMode: "full",
+      prompt: "Write notes.txt.",
+    });
+    const { task: t1 } = await taskEnded(owner, s.id, lastTask(await owner.detail(s.id)).id, 60_000);
+    expect(rs.failures).toEqual([]);
+    expect(t1.status, t1.error ?? "").toBe("completed");
+    expect(readFileSync(join(wt.path!, "notes.txt"), "utf8")).toBe("from codex\n");
+    const msgs = await owner.messages(s.id);
+    const results = msgs.flatMap((m) => m.content.filter((b): b is ToolResultBlock => b.type === "tool_result"));
+    expect(results.map((r) => [r.name, r.isError, r.meta?.exitCode])).toEqual([["exec_command", false, 0]]);
+    expect(msgs.filter((m) => m.role === "assistant").map(textOf)).toContain("Wrote notes.txt.");
+    expect(t1.usage).toMatchObject({ input: 250, output: 50 });
+
+    // Codex reports the thread's running totals (250 + 120 = 370): this task used only 120 of them.
+    rs.script([
+      (body) => {
+        expect(JSON.stringify(body.input)).toContain("Write notes.txt.");
+        return { text: "Still here.", usage: { input: 120, output: 10 } };
+      },
+    ]);
+    const p2 = await owner.prompt(s.id, "Are you there?");
+    const { task: t2, detail } = await taskEnded(owner, s.id, p2.id, 60_000);
+    expect(rs.failures).toEqual([]);
+    expect(t2.status, t2.error ?? "").toBe("completed");
+    expect(t2.usage).toMatchObject({ input: 120, output: 10 });
+    expect(detail.session.usage).toMatchObject({ input: 370, output: 60 });
+  }, 120_000);
+
+  it("stops within 2 s while Codex is streaming", async () => {
+    const wt = await readyWorktree(w, "codex-stop");
+    rs.script([{ text: "word ".repeat(2000), chunkDelayMs: 20 }]);
+    const before = rs.requests.length;
+    const s = await owner.start({
+      worktreeId: wt.id,
+      provider: "openai",
+      baseUrl: rs.url,
+      model: "gpt-5",
+      runtime: "codex",
+      permissionMode: "auto-edit",
+      prompt: "Write a lot.",
+    });
+    const task = lastTask(await owner.detail(s.id));
+    await until("the model is streaming", () => rs.requests.length > before, 60_000);
+    await new Promise((r) => setTimeout(r, 500));
+    const t0 = Date.now();
+    await owner.stop(s.id);
+    const { task: ended } = await taskEnded(owner, s.id, task.id, 10_000);
+    const took = Date.now() - t0;
+    expect(ended.status).toBe("stopped");
+    expect(took).toBeLessThan(2000);
+    console.log(`codex stop → task stopped in ${took} ms`);
+  }, 90_000);
+});

@@ -1,0 +1,91 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import type { Session, TaskContext, Worktree } from "../../protocol/index.ts";
+import { call, expectError, json, type TestUser } from "../../test/helpers.ts";
+import { boardWithRepo, GIT, openLink, runNext, takeSessionTask } from "./runner-testkit.ts";
+
+/**
+ * Session runtimes at the edge: a session runs on the built-in loop unless it asks for Claude
+ * Code or Codex, and only a runner that reported that runtime's SDK is given one; the runtime and
+ * the SDK's session id reach the runner in the task's context.
+ */
+
+let member: TestUser;
+let runner: { id: string; credential: string };
+let boardId: string;
+let wt: Worktree;
+
+const base = () => `/api/boards/${boardId}/sessions`;
+const start = (body: Record<string, unknown>) =>
+  call(base(), {
+    method: "POST",
+    token: member.token,
+    json: { worktreeId: wt.id, provider: "anthropic", model: "claude-sonnet-4-5", ...body },
+  });
+
+beforeAll(async () => {
+  const stage = await boardWithRepo({ path: "/home/ann/code/app", branches: ["main"] });
+  ({ member, runner, boardId } = stage);
+  await openLink(runner.credential, {
+    version: "0.1.0",
+    os: "linux",
+    gitVersion: "2.45",
+    providers: ["anthropic"],
+    agents: [{ provider: "anthropic", ready: true }],
+    runtimes: [{ runtime: "claude-code", version: "0.3.328" }],
+  });
+  const made = await json<Worktree>(
+    call(`/api/boards/${boardId}/worktrees`, {
+      method: "POST",
+      token: member.token,
+      json: { repoId: stage.repo.id, name: "feature", branch: "feature", mode: "new" },
+    }),
+  );
+  await runNext(runner.credential, {
+    status: "succeeded",
+    result: { path: "/home/ann/wt/feature", git: GIT, createdBranch: true },
+  });
+  wt = { ...made, status: "ready" };
+});
+
+describe("session runtimes", () => {
+  it("defaults to the built-in loop", async () => {
+    const s = await json<Session>(start({}));
+    expect(s.runtime).toBe("builtin");
+  });
+
+  it("refuses a runtime the runner lacks, naming the runner and the package to install, and writes nothing", async () => {
+    const before = (await json<{ items: Session[] }>(call(base(), { token: member.token }))).items.length;
+    const err = await expectError(start({ runtime: "codex" }), 409, "runtime_unavailable");
+    expect(err.message).toBe(
+      "Codex: runner 'laptop' does not have @openai/codex-sdk: run `npm i -g @openai/codex-sdk` on that machine and restart the runner",
+    );
+    expect((await json<{ items: Session[] }>(call(base(), { token: member.token }))).items).toHaveLength(before);
+    await expectError(start({ runtime: "gemini" }), 400, "bad_request");
+  });
+
+  it("gives a runtime the runner has, and hands the task its runtime and the SDK session to resume", async () => {
+    const s = await json<Session>(start({ runtime: "claude-code", prompt: "Fix it" }));
+    expect(s.runtime).toBe("claude-code");
+    const t1 = await takeSessionTask(runner.credential);
+    const ctx1: TaskContext = t1.ctx;
+    expect(ctx1.session.runtime).toBe("claude-code");
+    expect(ctx1.runtimeSessionId).toBeNull();
+    expect((await t1.events({ kind: "runtime_session", data: { runtimeSessionId: "cc-123" } })).status).toBe(200);
+    expect((await t1.complete({ status: "succeeded", result: { finalText: "done" } })).status).toBe(200);
+
+    await call(`${base()}/${s.id}/prompts`, { method: "POST", token: member.token, json: { text: "Again" } });
+    const t2 = await takeSessionTask(runner.credential);
+    expect(t2.ctx.session.id).toBe(s.id);
+    expect(t2.ctx.runtimeSessionId).toBe("cc-123");
+    await t2.complete({ status: "succeeded", result: { finalText: "again" } });
+
+    // A fork starts its own SDK session: it keeps the runtime, not the parent's SDK session.
+    const firstMessage = (
+      await json<{ items: { id: string }[] }>(call(`${base()}/${s.id}/messages`, { token: member.token }))
+    ).items[0]!;
+    const fork = await json<Session>(
+      call(`${base()}/${s.id}/fork`, { method: "POST", token: member.token, json: { messageId: firstMessage.id } }),
+    );
+    expect(fork.runtime).toBe("claude-code");
+  });
+});
