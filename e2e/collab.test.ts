@@ -15,7 +15,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { Browser, Page } from "playwright-core";
-import type { Session, Worktree, Zone } from "../protocol/index.ts";
+import type { Comment, Session, Worktree, Zone } from "../protocol/index.ts";
 import { readyWorktree, until, type World, world } from "../runner/test/session-kit.ts";
 import { api } from "../test/server.ts";
 import { launchChromium, logIn, PASSWORD } from "./people.ts";
@@ -72,6 +72,10 @@ const box = async (l: ReturnType<Page["locator"]>) => {
 };
 const sessionsOf = async () =>
   (await api(w.edge.url, `/api/boards/${w.s.boardId}/sessions`, { token: w.s.user.token })).items as Session[];
+const sessionComments = async (sessionId: string) =>
+  ((await api(w.edge.url, `/api/boards/${w.s.boardId}/comments`, { token: w.s.user.token })).items as Comment[]).filter(
+    (c) => c.target === "session" && c.targetId === sessionId,
+  );
 
 test("a zone's new-session trigger: set in its editor, fired by a drop, seen by both with the rendered prompt", async () => {
   w.server.script("anthropic", [{ text: "Reviewed: looks fine." }]);
@@ -136,6 +140,7 @@ test("a zone's new-session trigger: set in its editor, fired by a drop, seen by 
       .waitFor({ timeout: 15_000 });
   }
   await shot(bea, "trigger-session");
+
   for (const p of [ada, bea]) await p.getByTestId("session-close").click();
 });
 
@@ -165,11 +170,8 @@ test("Ada mentions Bea in a comment on the card; Bea's bell counts it and opens 
   await item.waitFor();
   await shot(bea, "bell-list");
   await item.getByTestId("bell-open").click();
-  await bea.locator(`[data-testid="comment-thread"][data-thread-id="${threadId}"]`).waitFor();
-  assert.match(
-    (await bea.locator(`[data-testid="comment-thread"][data-thread-id="${threadId}"]`).getAttribute("class")) ?? "",
-    /focused/,
-  );
+  // The link opens that thread in focus (the focus lands a moment after the panel opens).
+  await bea.locator(`[data-testid="comment-thread"][data-thread-id="${threadId}"].focused`).waitFor();
   await bea.getByTestId("bell-count").waitFor({ state: "detached" });
 
   // Bea replies and reacts; Ada sees both.
@@ -267,4 +269,22 @@ test("Bea follows Ada's view from the facepile, until she pans herself", async (
   await ada.mouse.wheel(-200, 0);
   await ada.waitForTimeout(500);
   assert.equal(await transform(bea), mine);
+});
+
+test("a comment on one message of a session shows on that message, for both", async () => {
+  const s = (await sessionsOf()).find((x) => x.zoneId === zone.id)!;
+  // A link to the session opens its panel.
+  await Promise.all([ada, bea].map((p) => p.goto(`${w.edge.url}/b/${w.s.boardId}?session=${s.id}`)));
+  const prompt = (p: Page) =>
+    p.locator('[data-testid="session-panel"] [data-testid="message"][data-role="user"]').first();
+  await prompt(ada).waitFor({ timeout: 15_000 });
+  await prompt(ada).hover();
+  await prompt(ada).getByTestId("message-comment").click();
+  await ada.getByTestId("comment-new").getByText("(one message)").waitFor();
+  await ada.getByTestId("comment-input").fill("Is this the prompt we want for reviews?");
+  await ada.getByTestId("comment-input-send").click();
+  await prompt(bea).locator('[data-testid="message-comment"][data-count="1"]').waitFor({ timeout: 15_000 });
+  const onMessage = (await sessionComments(s.id)).filter((c) => c.messageId);
+  assert.equal(onMessage.length, 1, "one thread, on the message");
+  assert.equal(onMessage[0]!.body, "Is this the prompt we want for reviews?");
 });

@@ -1,4 +1,4 @@
-import { type KeyboardEvent, useMemo, useRef, useState } from "react";
+import { type KeyboardEvent, useLayoutEffect, useMemo, useRef, useState } from "react";
 import { type Member, mentionCandidates } from "../../../protocol/index.ts";
 import { Avatar } from "../ui/Avatar.tsx";
 import { insertMention, type MentionQuery, mentionQueryAt } from "./mentionInput.ts";
@@ -33,6 +33,7 @@ export function CommentComposer({
   const [picked, setPicked] = useState(0);
   const [dismissed, setDismissed] = useState<number | null>(null);
   const ref = useRef<HTMLTextAreaElement>(null);
+  const pendingCaret = useRef<number | null>(null);
   const query: MentionQuery | null = useMemo(() => mentionQueryAt(text, caret), [text, caret]);
   const candidates = query && dismissed !== query.start ? mentionCandidates(query.query, members, 6) : [];
   const showList = candidates.length > 0;
@@ -43,13 +44,19 @@ export function CommentComposer({
     setText(next.text);
     setCaret(next.caret);
     setPicked(0);
-    requestAnimationFrame(() => {
-      const el = ref.current;
-      if (!el) return;
-      el.focus();
-      el.setSelectionRange(next.caret, next.caret);
-    });
+    pendingCaret.current = next.caret;
   };
+  // The caret goes after the inserted name in the same commit as the text, before the browser takes
+  // the next key: set a frame later, a key typed meanwhile landed after the name and the rest of the
+  // word before it ("@Bea Lee lease?p").
+  useLayoutEffect(() => {
+    const at = pendingCaret.current;
+    const el = ref.current;
+    if (at === null || !el) return;
+    pendingCaret.current = null;
+    el.focus();
+    el.setSelectionRange(at, at);
+  });
 
   const submit = async () => {
     const body = text.trim();

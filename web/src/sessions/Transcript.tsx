@@ -7,6 +7,7 @@ import type {
   ToolCallBlock,
   ToolResultBlock,
 } from "../../../protocol/index.ts";
+import { MessageComment } from "../collab/MessageComment.tsx";
 import { Link } from "../lib/router.tsx";
 import { useSessions } from "./context.ts";
 import { parseDiff } from "./diff.ts";
@@ -154,6 +155,7 @@ const MessageRow = memo(function MessageRow({
         >
           ⋔ Fork
         </button>
+        <MessageComment sessionId={m.sessionId} messageId={m.id} />
       </header>
       <div className="msg-body">
         {m.content.map((b, i) => (
