@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import type { JobClaim, Message, Session, SessionDetail, Task, TaskContext, Worktree } from "../../protocol/index.ts";
+import type { Message, Session, SessionDetail, Task, Worktree } from "../../protocol/index.ts";
 import { costMicros } from "../../protocol/index.ts";
 import { addMember, call, expectError, joinRoom, json, registerUsers, type TestUser } from "../../test/helpers.ts";
-import { boardWithRepo, claim, eventually, GIT, openLink, post, runNext, testEnv } from "./runner-testkit.ts";
+import { boardWithRepo, eventually, GIT, openLink, post, runNext, takeSessionTask, testEnv } from "./runner-testkit.ts";
 
 /**
  * Agent sessions at the edge, with this test playing the runner over the real runner API: the
@@ -30,24 +30,7 @@ const messagesOf = async (id: string, token = member.token) =>
   (await json<{ items: Message[] }>(call(`${base()}/${id}/messages`, { token }))).items;
 
 /** Claim the next session task as the runner does, with its context. */
-async function takeTask() {
-  const c: JobClaim = await claim(runner.credential);
-  expect(c.job.type).toBe("session.task");
-  const started = await post(runner.credential, `/runner/jobs/${c.job.id}/start`, { leaseToken: c.leaseToken });
-  expect(started.status).toBe(200);
-  const ctx = await json<TaskContext>(
-    post(runner.credential, `/runner/jobs/${c.job.id}/session`, { leaseToken: c.leaseToken }),
-  );
-  let seq = 0;
-  const events = (...evs: { kind: string; data: Record<string, unknown> }[]) =>
-    post(runner.credential, `/runner/jobs/${c.job.id}/events`, {
-      leaseToken: c.leaseToken,
-      events: evs.map((e) => ({ seq: ++seq, ...e })),
-    });
-  const complete = (outcome: Record<string, unknown>) =>
-    post(runner.credential, `/runner/jobs/${c.job.id}/complete`, { leaseToken: c.leaseToken, ...outcome });
-  return { claim: c, ctx, events, complete };
-}
+const takeTask = () => takeSessionTask(runner.credential);
 
 const text = (t: string) => [{ type: "text", text: t }];
 const assistant = (id: string, t: string, usage = { input: 1000, output: 200, cacheRead: 300, cacheWrite: 50 }) => ({

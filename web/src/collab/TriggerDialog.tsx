@@ -1,4 +1,4 @@
-import { useEffect, useId, useRef, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import {
   PERMISSION_MODE_LABELS,
   PERMISSION_MODES,
@@ -17,6 +17,7 @@ import { isCard } from "../board/cards.ts";
 import type { BoardEntities } from "../board/entities.ts";
 import { useStore } from "../lib/store.ts";
 import { useSubmit } from "../lib/useSubmit.ts";
+import { ModelInput } from "../sessions/ModelInput.tsx";
 import { DEFAULT_MODEL, modelsOf } from "../sessions/readiness.ts";
 import { BEHAVIOUR_LABEL, insertVariable, sampleValues } from "./triggerText.ts";
 
@@ -46,7 +47,6 @@ export function TriggerDialog({
 }) {
   const ref = useRef<HTMLDialogElement>(null);
   const area = useRef<HTMLTextAreaElement>(null);
-  const listId = useId();
   const t = zone.trigger;
   const [behaviour, setBehaviour] = useState<Behaviour>(t?.behaviour ?? "none");
   const [template, setTemplate] = useState(zone.promptTemplate);
@@ -208,21 +208,7 @@ export function TriggerDialog({
             </label>
             <label className="field">
               <span>Model</span>
-              <input
-                list={listId}
-                value={model}
-                onChange={(e) => setModel(e.target.value)}
-                spellCheck={false}
-                autoComplete="off"
-                data-testid="trigger-model"
-              />
-              <datalist id={listId}>
-                {modelsOf(provider).map((m) => (
-                  <option key={m.id} value={m.id}>
-                    {m.label}
-                  </option>
-                ))}
-              </datalist>
+              <ModelInput provider={provider} value={model} onChange={setModel} testId="trigger-model" />
             </label>
             {provider === "openai" && (
               <label className="field span-2">

@@ -1,31 +1,11 @@
 import { describe, expect, it } from "vitest";
-import type { Comment } from "../../../protocol/index.ts";
 import { insertMention, mentionParts, mentionQueryAt } from "./mentionInput.ts";
 import { pinsOf, pinTransform, revealViewport } from "./pins.ts";
 import { TAB_MARK, tabTitle } from "./tab.ts";
+import { commentRow } from "./testkit.ts";
 import { insertVariable, triggerSummary } from "./triggerText.ts";
 
-const comment = (id: string, over: Partial<Comment> = {}): Comment => ({
-  id,
-  boardId: "b1",
-  threadId: null,
-  target: "board",
-  targetId: null,
-  messageId: null,
-  x: null,
-  y: null,
-  authorId: "u1",
-  authorName: "Ann",
-  body: `comment ${id}`,
-  mentions: [],
-  reactions: [],
-  resolvedAt: null,
-  resolvedBy: null,
-  editedAt: null,
-  createdAt: 1,
-  updatedAt: 1,
-  ...over,
-});
+const comment = commentRow;
 
 describe("mention autocomplete", () => {
   it("finds the @ being typed, with spaces in the name so far, and not in an email address", () => {

@@ -3,28 +3,10 @@ import type { Comment } from "../../../protocol/index.ts";
 import { sessionRow } from "../sessions/testkit.ts";
 import { attentionOf, boardStateOf, cardAttention } from "./attention.ts";
 import { threadsOf } from "./comments.ts";
+import { commentRow } from "./testkit.ts";
 
-const comment = (id: string, over: Partial<Comment> = {}): Comment => ({
-  id,
-  boardId: "b1",
-  threadId: null,
-  target: "worktree",
-  targetId: "w1",
-  messageId: null,
-  x: null,
-  y: null,
-  authorId: "u1",
-  authorName: "Ann",
-  body: `comment ${id}`,
-  mentions: [],
-  reactions: [],
-  resolvedAt: null,
-  resolvedBy: null,
-  editedAt: null,
-  createdAt: 1,
-  updatedAt: 1,
-  ...over,
-});
+const comment = (id: string, over: Partial<Comment> = {}) =>
+  commentRow(id, { target: "worktree", targetId: "w1", ...over });
 
 describe("threads", () => {
   it("groups replies under their thread, open threads first, each in id order", () => {

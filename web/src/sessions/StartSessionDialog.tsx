@@ -1,4 +1,4 @@
-import { type FormEvent, useEffect, useId, useRef, useState, useSyncExternalStore } from "react";
+import { type FormEvent, useEffect, useRef, useState, useSyncExternalStore } from "react";
 import {
   CreateSessionBody,
   HttpUrl,
@@ -14,6 +14,7 @@ import { problem } from "../lib/problems.ts";
 import { useSubmit } from "../lib/useSubmit.ts";
 import { McpPickField } from "../mcp/McpPicker.tsx";
 import { useSessions } from "./context.ts";
+import { ModelInput } from "./ModelInput.tsx";
 import { DEFAULT_MODEL, modelsOf, providerChoice } from "./readiness.ts";
 
 const LAST_KEY = "trellis:last-session";
@@ -42,7 +43,6 @@ function lastChoice(): Partial<Choice> {
 export function StartSessionDialog({ wt, onClose }: { wt: Worktree; onClose: () => void }) {
   const { actions, runners, store } = useSessions();
   const ref = useRef<HTMLDialogElement>(null);
-  const listId = useId();
   const runner = useSyncExternalStore(runners.board.subscribe, () =>
     runners.board.get()?.find((r) => r.id === wt.runnerId),
   );
@@ -150,21 +150,7 @@ export function StartSessionDialog({ wt, onClose }: { wt: Worktree; onClose: () 
           </fieldset>
           <label className={`field${provider === "openai" ? "" : " span-2"}`}>
             <span>Model</span>
-            <input
-              list={listId}
-              value={model}
-              onChange={(e) => setModel(e.target.value)}
-              spellCheck={false}
-              autoComplete="off"
-              data-testid="session-model"
-            />
-            <datalist id={listId}>
-              {modelsOf(provider).map((m) => (
-                <option key={m.id} value={m.id}>
-                  {m.label}
-                </option>
-              ))}
-            </datalist>
+            <ModelInput provider={provider} value={model} onChange={setModel} testId="session-model" />
             {show("model") ?? (
               <small className="muted">
                 {modelsOf(provider).some((m) => m.id === model.trim())
