@@ -230,10 +230,11 @@ describe("streaming to the board", () => {
     const room = await Room.open(w.edge.url, w.s.boardId, owner.token);
     room.watch(ids);
     await new Promise((r) => setTimeout(r, 200));
-    const texts = ids.map((_, n) => Array.from({ length: 50 }, (_, i) => `s${n}w${i}`).join(" "));
+    // Each stream lasts ~2 s, so they overlap even when a loaded machine starts the second task late.
+    const texts = ids.map((_, n) => Array.from({ length: 80 }, (_, i) => `s${n}w${i}`).join(" "));
     w.server.script(
       "anthropic",
-      texts.map((text) => ({ text, chunkSize: 6, chunkDelayMs: 5 })),
+      texts.map((text) => ({ text, chunkSize: 6, chunkDelayMs: 20 })),
     );
     const tasks = await Promise.all(ids.map((id, n) => owner.prompt(id, `Write text ${n}.`)));
     await Promise.all(ids.map((id, n) => taskEnded(owner, id, tasks[n]!.id)));
