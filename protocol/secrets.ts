@@ -27,8 +27,11 @@ export const KEY_PROVIDER_LABELS: Record<KeyProvider, string> = {
 export const SecretKind = z.enum(["key", "env"]);
 export type SecretKind = z.infer<typeof SecretKind>;
 
-/** Which credentials a task's model client used: the prompter's own, or the runner's environment. */
-export const KeySource = z.enum(["user", "runner"]);
+/**
+ * Which credentials a task's model client used: the prompter's own, the runner's environment, or
+ * (Claude Code only) the runner machine's own Claude sign-in, which goes before anyone's key.
+ */
+export const KeySource = z.enum(["user", "runner", "login"]);
 export type KeySource = z.infer<typeof KeySource>;
 
 /** How many environment variables one person may keep. */

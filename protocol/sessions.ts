@@ -60,9 +60,16 @@ export const RUNTIME_PACKAGES: Record<Exclude<Runtime, "builtin">, string> = {
   "claude-code": "@anthropic-ai/claude-agent-sdk",
   codex: "@openai/codex-sdk",
 };
-/** A runtime a runner has: its package's version. */
-export const RuntimeInfo = z.object({ runtime: Runtime, version: Text.max(40) });
+/**
+ * A runtime a runner has: its package's version, and for Claude Code whether the machine has its
+ * own Claude sign-in (a subscription), which its sessions then use before anyone's key.
+ */
+export const RuntimeInfo = z.object({ runtime: Runtime, version: Text.max(40), signedIn: z.boolean().optional() });
 export type RuntimeInfo = z.infer<typeof RuntimeInfo>;
+
+/** Does a session on this runtime run on the runner machine's own Claude sign-in, needing no key? */
+export const usesMachineLogin = (runtimes: readonly RuntimeInfo[] | undefined, runtime: Runtime): boolean =>
+  runtime === "claude-code" && Boolean(runtimes?.find((r) => r.runtime === runtime)?.signedIn);
 
 export const SESSION_STATUSES = [
   "idle",

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Session, TaskContext, Worktree } from "../../protocol/index.ts";
 import { call, expectError, json, type TestUser } from "../../test/helpers.ts";
-import { boardWithRepo, GIT, openLink, runNext, takeSessionTask } from "./runner-testkit.ts";
+import { boardWithRepo, eventually, GIT, openLink, runNext, runnerRow, takeSessionTask } from "./runner-testkit.ts";
 
 /**
  * Session runtimes at the edge: a session runs on the built-in loop unless it asks for Claude
@@ -87,5 +87,33 @@ describe("session runtimes", () => {
       call(`${base()}/${s.id}/fork`, { method: "POST", token: member.token, json: { messageId: firstMessage.id } }),
     );
     expect(fork.runtime).toBe("claude-code");
+  });
+
+  it("on a runner signed in to Claude, Claude Code needs no key and opens none: the prompter's saved key stays sealed", async () => {
+    await openLink(runner.credential, {
+      version: "0.1.0",
+      os: "linux",
+      gitVersion: "2.45",
+      providers: [],
+      agents: [{ provider: "anthropic", ready: false, reason: "no ANTHROPIC_API_KEY: set it and restart the runner" }],
+      runtimes: [{ runtime: "claude-code", version: "0.3.328", signedIn: true }],
+    });
+    await eventually(async () => (await runnerRow(member.token, runner.id))?.info.runtimes?.[0]?.signedIn);
+    // The built-in loop still needs a key the runner does not have.
+    await expectError(start({}), 409, "provider_unavailable");
+
+    const saved = await call("/api/me/secrets/keys/anthropic", {
+      method: "PUT",
+      token: member.token,
+      json: { apiKey: "sk-ant-members-own-key-0001" },
+    });
+    expect(saved.status).toBe(200);
+    const s = await json<Session>(start({ runtime: "claude-code", prompt: "Hello" }));
+    const t = await takeSessionTask(runner.credential);
+    expect(t.ctx.session.id).toBe(s.id);
+    expect(t.ctx.secrets).toEqual({ keySource: "login", model: null, env: {} });
+    expect(JSON.stringify(t.ctx)).not.toContain("sk-ant-members-own-key");
+    expect(t.ctx.task.keySource).toBe("login");
+    await t.complete({ status: "succeeded", result: { finalText: "hi" } });
   });
 });

@@ -2,8 +2,8 @@ import type { SQL } from "drizzle-orm";
 import { and, asc, eq, exists, inArray, isNull, not, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { z } from "zod";
-import type { JobEventsBody, Session, TaskContext, TaskDecisions } from "../../protocol/index.ts";
-import { modelInfo, SessionEvents } from "../../protocol/index.ts";
+import type { JobEventsBody, RunnerInfo, Session, TaskContext, TaskDecisions } from "../../protocol/index.ts";
+import { modelInfo, SessionEvents, usesMachineLogin } from "../../protocol/index.ts";
 import { schema } from "../db/client.ts";
 import { AppError, badRequest, notFound } from "../lib/errors.ts";
 import { newId } from "../lib/ids.ts";
@@ -40,7 +40,7 @@ import { releaseTaskSecrets } from "./user-secrets.ts";
  * `sessions.active_task_id`.
  */
 
-const { sessions, tasks, messages, worktrees, jobs, users } = schema;
+const { sessions, tasks, messages, worktrees, jobs, users, runners } = schema;
 type Stmt = BatchItem<"sqlite">;
 type Batch = [Stmt, ...Stmt[]];
 
@@ -513,9 +513,12 @@ export async function taskContext(ctx: Ctx, jobId: string, leaseToken: string, m
   const prompter = task.authorId
     ? await ctx.db.query.users.findFirst({ where: eq(users.id, task.authorId), columns: { name: true } })
     : null;
+  const runner = await ctx.db.query.runners.findFirst({ where: eq(runners.id, job.runnerId), columns: { data: true } });
+  // Claude Code on a machine signed in to Claude uses that sign-in: no one's key is opened.
+  const machineLogin = usesMachineLogin((runner?.data as Partial<RunnerInfo> | undefined)?.runtimes, session.runtime);
   // A prompt with no person behind it (a child's answer to its parent) runs on the session creator's keys.
   const [secrets, mcp, attached] = await Promise.all([
-    releaseTaskSecrets(ctx, task.authorId ?? session.createdBy, session),
+    releaseTaskSecrets(ctx, task.authorId ?? session.createdBy, session, machineLogin),
     mintSessionToken(ctx.db, session),
     // Only here, for the runner holding the lease, are the servers' secrets unsealed.
     serversForTask(ctx, session.boardId, session.mcpServerIds, job.runnerId),

@@ -26,6 +26,7 @@ import {
   RUNTIME_PACKAGES,
   type Runtime,
   UNSANDBOXED_TOOL,
+  usesMachineLogin,
 } from "../../protocol/index.ts";
 import { schema } from "../db/client.ts";
 import { badRequest, conflict, notFound } from "../lib/errors.ts";
@@ -83,12 +84,20 @@ async function readyWorktree(ctx: Ctx, boardId: string, worktreeId: string) {
  * May this worktree's runner serve the provider? A runner that reported nothing about providers
  * (one from before sessions) is given the benefit of the doubt; its task fails in words if not.
  */
-async function checkProvider(ctx: Ctx, runnerId: string, provider: Session["provider"], baseUrl?: string) {
+async function checkProvider(
+  ctx: Ctx,
+  runnerId: string,
+  provider: Session["provider"],
+  runtime: Runtime,
+  baseUrl?: string,
+) {
   const runner = await ctx.db.query.runners.findFirst({ where: eq(runners.id, runnerId) });
   if (!runner) throw notFound("Runner");
   const info = runner.data as Partial<RunnerInfo>;
   const ready = info.agents?.find((a) => a.provider === provider);
   if (!info.agents || ready?.ready) return;
+  // Claude Code on a machine signed in to Claude needs no key at all.
+  if (provider === "anthropic" && usesMachineLogin(info.runtimes, runtime)) return;
   // An OpenAI-compatible server named by the session itself needs no runner setting (local servers take no key).
   if (provider === "openai" && baseUrl) return;
   // Nor does a person who saved their own key (Keys & environment).
@@ -203,7 +212,7 @@ export async function createSession(
   if (body.baseUrl && body.provider !== "openai") {
     throw badRequest("baseUrl: only OpenAI-compatible sessions take a base URL.");
   }
-  await checkProvider(ctx, wt.runnerId, body.provider, body.baseUrl);
+  await checkProvider(ctx, wt.runnerId, body.provider, body.runtime, body.baseUrl);
   await checkRuntime(ctx, wt.runnerId, body.runtime);
   if (body.zoneId) {
     const zone = await ctx.db.query.zones.findFirst({

@@ -150,10 +150,13 @@ export async function releaseTaskSecrets(
   ctx: Ctx,
   prompterId: string | null,
   session: { provider: Provider; baseUrl: string | null },
+  /** The runner's own Claude sign-in serves the task: the prompter's key stays sealed. */
+  machineLogin = false,
 ): Promise<TaskSecrets> {
-  if (!prompterId) return { keySource: "runner", model: null, env: {} };
+  const none: TaskSecrets["keySource"] = machineLogin ? "login" : "runner";
+  if (!prompterId) return { keySource: none, model: null, env: {} };
   const rows = await ctx.db.query.userSecrets.findMany({ where: eq(userSecrets.userId, prompterId) });
-  if (!rows.length) return { keySource: "runner", model: null, env: {} };
+  if (!rows.length) return { keySource: none, model: null, env: {} };
   const ring = await keyring(ctx.config.encryptionKey);
   const open = async (r: Row) => {
     try {
@@ -169,10 +172,10 @@ export async function releaseTaskSecrets(
     }
   };
   const keys = new Map(rows.filter((r) => r.kind === "key").map((r) => [r.name, r]));
-  const picked = pickKey(keys, session);
+  const picked = machineLogin ? null : pickKey(keys, session);
   const env: Record<string, string> = {};
   for (const r of rows) if (r.kind === "env") env[r.name] = await open(r);
-  if (!picked) return { keySource: "runner", model: null, env };
+  if (!picked) return { keySource: none, model: null, env };
   return { keySource: "user", model: { apiKey: await open(picked.row), baseUrl: picked.baseUrl }, env };
 }
 

@@ -129,6 +129,12 @@ export async function runClaudeCode(input: RuntimeTask): Promise<{ finalText: st
   // Claude Code refuses to skip permissions as root unless told the machine is a sandbox.
   if (startMode === "full" && isRoot()) extra.IS_SANDBOX = "1";
   const env = childEnv(input, extra);
+  // The machine's own Claude sign-in goes first (the edge sent no key): Claude Code would take
+  // an API key in its environment over it.
+  if (input.secrets?.keySource === "login") {
+    delete env.ANTHROPIC_API_KEY;
+    delete env.ANTHROPIC_AUTH_TOKEN;
+  }
   if (env.HOME) mkdirSync(join(env.HOME, ".claude"), { recursive: true });
 
   const decisions = new Map<string, DecisionRecord>();

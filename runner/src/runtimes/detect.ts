@@ -52,13 +52,42 @@ export function findPackage(name: string, env: Record<string, string | undefined
   return null;
 }
 
+/**
+ * Has this machine its own Claude sign-in, which Claude Code would use (a Pro/Max subscription)?
+ * `claude setup-token`'s CLAUDE_CODE_OAUTH_TOKEN, or what `claude` keeps after `/login`: the
+ * credentials file on Linux, the account record beside the keychain entry on macOS. Only whether
+ * one exists is read here; the token never leaves Claude Code.
+ */
+export function hasClaudeLogin(env: Record<string, string | undefined>): boolean {
+  if (env.CLAUDE_CODE_OAUTH_TOKEN?.trim()) return true;
+  const home = env.HOME;
+  const dir = env.CLAUDE_CONFIG_DIR || (home ? join(home, ".claude") : null);
+  const read = (file: string) => {
+    try {
+      return JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+    } catch {
+      return null;
+    }
+  };
+  const creds = dir ? read(join(dir, ".credentials.json")) : null;
+  if ((creds?.claudeAiOauth as { accessToken?: unknown } | undefined)?.accessToken) return true;
+  if (process.platform !== "darwin") return false;
+  const config =
+    dir && env.CLAUDE_CONFIG_DIR ? read(join(dir, ".claude.json")) : home ? read(join(home, ".claude.json")) : null;
+  return Boolean(config?.oauthAccount);
+}
+
 /** The runtimes this runner has, with their SDKs' versions (TRELLIS_RUNTIMES=none hides them, for tests). */
 export function detectRuntimes(env: Record<string, string | undefined> = process.env): RuntimeInfo[] {
   if (env.TRELLIS_RUNTIMES === "none") return [];
   const out: RuntimeInfo[] = [];
   for (const runtime of Object.keys(RUNTIME_PACKAGES) as SdkRuntime[]) {
     const found = findPackage(RUNTIME_PACKAGES[runtime], env);
-    if (found) out.push({ runtime, version: found.version.slice(0, 40) });
+    if (!found) continue;
+    const version = found.version.slice(0, 40);
+    out.push(
+      runtime === "claude-code" && hasClaudeLogin(env) ? { runtime, version, signedIn: true } : { runtime, version },
+    );
   }
   return out;
 }

@@ -93,6 +93,12 @@ export const timeOf = (ms: number) => new Date(ms).toLocaleTimeString([], { hour
  */
 export function keySourceOf(task: Task, meId: string): { label: string; title: string } | null {
   if (!task.keySource) return null;
+  if (task.keySource === "login")
+    return {
+      label: "runner's Claude sign-in",
+      title:
+        "Claude Code used the runner machine's own Claude sign-in (its subscription): no one's key was sent for this task.",
+    };
   if (task.keySource === "runner")
     return {
       label: "runner's key",
