@@ -288,12 +288,14 @@ export async function deleteSession(ctx: Ctx, boardId: string, sessionId: string
   await requireBoardRole(ctx, boardId, "member");
   const row = await sessionOnBoard(ctx, boardId, sessionId);
   if (row.activeTaskId) await stopTask(ctx, row.activeTaskId);
-  // Its agent's MCP token ends with it.
-  await ctx.db.batch([
+  // Its agent's MCP token ends with it; the threads pinned to it go too (foreign key).
+  const [pinned] = await ctx.db.batch([
+    ctx.db.select({ id: schema.comments.id }).from(schema.comments).where(eq(schema.comments.sessionId, sessionId)),
     ctx.db.delete(sessions).where(eq(sessions.id, sessionId)),
     revokeSessionTokens(ctx.db, sessionId),
   ]);
   await ctx.publish(boardId, removed("session", sessionId));
+  await Promise.all(pinned.map((c) => ctx.publish(boardId, removed("comment", c.id))));
 }
 
 /** A prompt: it runs now if the session is free, else it waits in the queue (visible, editable). */
@@ -364,7 +366,7 @@ export async function removeQueuedTask(ctx: Ctx, boardId: string, sessionId: str
   await publishSession(ctx, sessionId);
 }
 
-async function stopTask(ctx: Ctx, taskId: string) {
+export async function stopTask(ctx: Ctx, taskId: string) {
   const name = await nameOf(ctx);
   const [task] = await ctx.db
     .update(tasks)

@@ -27,6 +27,7 @@ import { authorizeJob, insertJob, jobQueued, keepJobOnlyIf, queueJob, toJob } fr
 import { patchData, publishRepo, type RepoRow, toRepo } from "./repos.ts";
 import { actingRunnerId, assertUsable, isSharedWithBoard, loadRunner, requireRunnerUse } from "./runner-access.ts";
 import { endWorktreeTerminals } from "./terminals.ts";
+import { dependentsOf, publishDependentsGone, stopWorktreeSessions } from "./worktree-cascade.ts";
 import { fireZoneTrigger } from "./zone-triggers.ts";
 
 const { worktrees, repos, zones } = schema;
@@ -428,8 +429,13 @@ export async function deleteWorktree(
     // Nobody may be asked (the runner was revoked, or unshared from this board, which takes it
     // away from the board's old cards too): the card goes, the folder stays on that machine.
     await endWorktreeTerminals(ctx, wt.id, "its worktree was deleted");
-    await ctx.db.delete(worktrees).where(eq(worktrees.id, wt.id));
+    await stopWorktreeSessions(ctx, wt.id);
+    const [gone, goneComments] = await ctx.db.batch([
+      ...dependentsOf(ctx, wt.id),
+      ctx.db.delete(worktrees).where(eq(worktrees.id, wt.id)),
+    ]);
     await ctx.publish(boardId, removed("worktree", wt.id));
+    await publishDependentsGone(ctx, boardId, [gone, goneComments]);
     return null;
   }
   const jobId = newId();
@@ -464,8 +470,9 @@ export async function deleteWorktree(
     ),
   ]);
   if (!row) throw new AppError(409, "worktree_busy", "The worktree changed meanwhile; try again.");
-  // Its shells go before its folder does.
+  // Its shells and agents stop before its folder goes.
   await endWorktreeTerminals(ctx, wt.id, "its worktree is being deleted");
+  await stopWorktreeSessions(ctx, wt.id);
   await publishWorktree(ctx, "patched", row);
   await jobQueued(ctx, job!);
   return toWorktree(row);
@@ -493,14 +500,18 @@ export function worktreeJobEffect(ctx: Ctx, job: JobRow, outcome: JobOutcome, gu
   if (job.type === "worktree.delete" && outcome.status === "succeeded") {
     const { branches } = JobResults["worktree.delete"].parse(outcome.result);
     const stmts: JobEffect["stmts"] = [
+      ...dependentsOf(ctx, id),
       ctx.db.delete(worktrees).where(where).returning({ id: worktrees.id, boardId: worktrees.boardId }),
     ];
     if (branches) stmts.push(repoBranchesUpdate(ctx, String(job.payload.repoId), job.runnerId, branches, guard));
     return {
       stmts,
-      async publish([rows, repoRows]) {
+      async publish([gone, goneComments, rows, repoRows]) {
         const [row] = rows as { id: string; boardId: string }[];
-        if (row) await ctx.publish(row.boardId, removed("worktree", row.id));
+        if (row) {
+          await ctx.publish(row.boardId, removed("worktree", row.id));
+          await publishDependentsGone(ctx, row.boardId, [gone, goneComments] as [{ id: string }[], { id: string }[]]);
+        }
         const [repo] = (repoRows ?? []) as RepoRow[];
         if (repo) await publishRepo(ctx, "patched", repo);
       },

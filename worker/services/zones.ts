@@ -10,7 +10,7 @@ import { entity, removed } from "./context.ts";
 import { patchData } from "./repos.ts";
 import { toWorktree } from "./worktrees.ts";
 
-const { zones, worktrees } = schema;
+const { zones, worktrees, comments } = schema;
 
 export interface ZoneData {
   trigger?: ZoneTrigger | null;
@@ -118,7 +118,12 @@ export async function deleteZone(ctx: Ctx, boardId: string, zoneId: string): Pro
   await requireBoardRole(ctx, boardId, "member");
   // One batch, so a zone is never gone while worktrees still point at it. Worktrees in the zone
   // stay on the board, just no longer in a zone; both statements are scoped to this board.
-  const [, deleted] = await ctx.db.batch([
+  // The threads pinned to it go with it (foreign key); the rooms hear of each.
+  const [pinned, , deleted] = await ctx.db.batch([
+    ctx.db
+      .select({ id: comments.id })
+      .from(comments)
+      .where(and(eq(comments.zoneId, zoneId), eq(comments.boardId, boardId))),
     ctx.db
       .update(worktrees)
       .set({ zoneId: null })
@@ -130,4 +135,5 @@ export async function deleteZone(ctx: Ctx, boardId: string, zoneId: string): Pro
   ]);
   if (deleted.length === 0) throw notFound("Zone");
   await ctx.publish(boardId, removed("zone", zoneId));
+  await Promise.all(pinned.map((c) => ctx.publish(boardId, removed("comment", c.id))));
 }
