@@ -245,6 +245,8 @@ export const Session = z.object({
   createdBy: z.string(),
   createdAt: z.number(),
   updatedAt: z.number(),
+  /** When its last task ended (null: none has): what a finish pulses from, not a later rename. */
+  endedAt: z.number().nullable(),
 });
 export type Session = z.infer<typeof Session>;
 

@@ -142,6 +142,14 @@ describe("a task from prompt to answer", () => {
     });
     expect(d.session.costMicros).toBe(d.tasks[0]!.costMicros);
     expect((await messagesOf(created.id)).map((m) => m.seq)).toEqual([1, 2, 3]);
+    // It ended once: a rename afterwards changes the row, not when it ended (what a pulse counts from).
+    expect(d.session.endedAt).toEqual(expect.any(Number));
+    await new Promise((r) => setTimeout(r, 5));
+    const renamed = await json<Session>(
+      call(`${base()}/${created.id}`, { method: "PATCH", token: member.token, json: { title: "Renamed" } }),
+    );
+    expect(renamed.endedAt).toBe(d.session.endedAt);
+    expect(renamed.updatedAt).toBeGreaterThan(d.session.endedAt!);
     room.ws.close();
   });
 

@@ -47,6 +47,8 @@ export interface SessionData {
   /** Tools approved for the rest of the session (tool → true). */
   allowedTools?: Record<string, true>;
   lastError?: string | null;
+  /** When its last task ended. */
+  endedAt?: number | null;
   /** The board's MCP servers the session picked (`mcp_servers` ids). */
   mcpServerIds?: string[];
   /** Hosts its shell commands may reach through the runner's sandbox. */
@@ -123,6 +125,7 @@ export function toSession(r: SessionRow, queued: number): Session {
     createdBy: r.createdBy,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
+    endedAt: d.endedAt ?? null,
   };
 }
 

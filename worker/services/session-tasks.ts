@@ -159,7 +159,7 @@ async function failQueued(ctx: Ctx, session: SessionRow, taskId: string, error: 
     .returning();
   await ctx.db
     .update(sessions)
-    .set({ status: "failed", data: patchJson(sessions.data, { lastError: error }), updatedAt: now })
+    .set({ status: "failed", data: patchJson(sessions.data, { lastError: error, endedAt: now }), updatedAt: now })
     .where(and(eq(sessions.id, session.id), isNull(sessions.activeTaskId)));
   if (task) await publishTask(ctx, task);
   await publishSession(ctx, session.id);
@@ -210,7 +210,13 @@ export function sessionTaskEffect(ctx: Ctx, job: JobRow, outcome: JobOutcome, gu
           status,
           activeTaskId: null,
           // Requests of a task that ended can no longer be answered.
-          data: patchJson(sessions.data, { nowDoing: null, pending: null, decisions: null, lastError: error }),
+          data: patchJson(sessions.data, {
+            nowDoing: null,
+            pending: null,
+            decisions: null,
+            lastError: error,
+            endedAt: now,
+          }),
           updatedAt: now,
         })
         .where(and(eq(sessions.id, sessionId), eq(sessions.activeTaskId, taskId), guard)),

@@ -15,7 +15,8 @@ const ENDED = new Set<Session["status"]>(["completed", "failed"]);
 export function attentionOf(s: Session, seenAt: number | undefined, now = Date.now()): Attention {
   if (s.status === "awaiting_permission") return "permission";
   if (!ENDED.has(s.status)) return null;
-  if ((seenAt ?? now - NEVER_SEEN_WINDOW_MS) >= s.updatedAt) return null;
+  // From when it ended: a rename or a mode change afterwards is no news.
+  if ((seenAt ?? now - NEVER_SEEN_WINDOW_MS) >= (s.endedAt ?? s.updatedAt)) return null;
   return s.status === "failed" ? "failed" : "finished";
 }
 

@@ -38,6 +38,10 @@ describe("attention", () => {
       attentionOf(sessionRow("s", { status: "completed", updatedAt: now - 3 * 86_400_000 }), undefined, now),
     ).toBeNull();
     expect(attentionOf(sessionRow("s", { status: "running", updatedAt: now }), undefined, now)).toBeNull();
+    // A rename after it ended is no news: it counts from the end.
+    const renamed = sessionRow("s", { status: "completed", endedAt: now - 1000, updatedAt: now - 100 });
+    expect(attentionOf(renamed, now - 500, now)).toBeNull();
+    expect(attentionOf(renamed, now - 2000, now)).toBe("finished");
   });
 
   it("a card takes the strongest reason; the tab takes the board's", () => {

@@ -39,6 +39,7 @@ export const sessionRow = (id: string, over: Partial<Session> = {}): Session => 
   createdBy: ME,
   createdAt: 1,
   updatedAt: 1,
+  endedAt: null,
   ...over,
 });
 
