@@ -96,6 +96,8 @@ export const McpServerRuntime = z.discriminatedUnion("transport", [
     transport: z.literal("http"),
     url: z.string(),
     headers: z.record(z.string(), z.string()),
+    /** The runner's owner added it: it may reach the runner's own machine and networks. */
+    byRunnerOwner: z.boolean().default(false),
   }),
 ]);
 export type McpServerRuntime = z.infer<typeof McpServerRuntime>;

@@ -53,6 +53,11 @@ export const RunnerInfo = z.object({
    * on its boards added, not only the ones its owner added (`protocol/mcp-servers.ts`).
    */
   mcpBoardStdio: z.boolean().optional(),
+  /**
+   * Started with TRELLIS_MCP_BOARD_LOCAL=1: HTTP MCP servers any writer added may point at this
+   * machine or its private networks, not only the ones its owner added (`runner/src/agent/mcp-reach.ts`).
+   */
+  mcpBoardLocal: z.boolean().optional(),
   /** How its agents' shell commands are confined (a runner from before the sandbox omits it). */
   sandbox: SandboxInfo.optional(),
   /** Agent runtimes besides the built-in loop whose SDK package it can load, with versions. */

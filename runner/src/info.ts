@@ -19,5 +19,7 @@ export async function runnerInfo(env: Record<string, string | undefined> = proce
     runtimes: detectRuntimes(env),
     // The owner's consent to run stdio MCP servers that other writers on its boards added.
     ...(env.TRELLIS_MCP_BOARD_STDIO === "1" ? { mcpBoardStdio: true } : {}),
+    // …and to let the boards' HTTP servers reach this machine and its private networks.
+    ...(env.TRELLIS_MCP_BOARD_LOCAL === "1" ? { mcpBoardLocal: true } : {}),
   };
 }

@@ -10,6 +10,7 @@ import type {
 } from "../../protocol/index.ts";
 import { TRELLIS_MCP_NAME, UNSANDBOXED_TOOL } from "../../protocol/index.ts";
 import type { AgentSink, PermissionAnswer, PermissionAsk } from "./agent/index.ts";
+import { gateMcpReach } from "./agent/mcp-reach.ts";
 import type { ShellSandbox } from "./agent/sandbox.ts";
 import { type Edge, isStaleLease, isTransient } from "./edge.ts";
 import { backoff, type FrameBody } from "./link.ts";
@@ -166,6 +167,7 @@ export class SessionTasks {
     try {
       // Loaded with the first task: an idle runner never pays for the SDKs.
       const run = await runnerFor(session.runtime);
+      const reach = await gateMcpReach(ctx.mcpServers, { boardLocal: this.host.env.TRELLIS_MCP_BOARD_LOCAL === "1" });
       return await run({
         runtimeSessionId: ctx.runtimeSessionId ?? null,
         runtimeTotals: ctx.runtimeTotals ?? null,
@@ -193,10 +195,11 @@ export class SessionTasks {
               transport: "http",
               url: ctx.mcp.url,
               headers: { authorization: `Bearer ${ctx.mcp.token}` },
+              byRunnerOwner: true,
             },
-            ...ctx.mcpServers,
+            ...reach.servers,
           ],
-          refused: ctx.mcpRefused,
+          refused: [...ctx.mcpRefused, ...reach.refused],
         },
         signal,
         sink,

@@ -150,12 +150,14 @@ describe("MCP servers attached to a session", () => {
       command: "trellis-no-such-mcp-server",
     });
     const theirs = await addAs(member.token, { transport: "stdio", name: "theirs", command: "true" });
+    // A writer's URL into the runner's own machine (its loopback here) is not reached.
+    const inward = await addAs(member.token, { transport: "http", name: "inward", url: "http://localhost:9/mcp" });
 
     w.server.script("anthropic", [
       (body) => {
         const names = toolNames(body);
         expect(names).toEqual(expect.arrayContaining(["notes__echo", "notes__add_note"]));
-        expect(names.filter((n) => n.startsWith("broken__") || n.startsWith("theirs__"))).toEqual([]);
+        expect(names.filter((n) => /^(broken|theirs|inward)__/.test(n))).toEqual([]);
         return { toolCalls: [{ name: "notes__echo", input: { text: "hi" } }] };
       },
       (body) => {
@@ -172,10 +174,10 @@ describe("MCP servers attached to a session", () => {
       provider: "anthropic",
       model: "claude-sonnet-4-5",
       permissionMode: "ask",
-      mcpServerIds: [notes.id, broken.id, theirs.id],
+      mcpServerIds: [notes.id, broken.id, theirs.id, inward.id],
       prompt: "Echo, then take a note.",
     });
-    expect(s.mcpServerIds).toEqual([notes.id, broken.id, theirs.id]);
+    expect(s.mcpServerIds).toEqual([notes.id, broken.id, theirs.id, inward.id]);
     // echo is read-only and ran; add_note is not, so it waits for a person.
     const waiting = await sessionIs(
       member,
@@ -199,6 +201,9 @@ describe("MCP servers attached to a session", () => {
     );
     expect(notices.find((n) => n.includes('"theirs"'))).toMatch(
       /Mia added it, not Owner, who owns that runner.*TRELLIS_MCP_BOARD_STDIO=1/,
+    );
+    expect(notices.find((n) => n.includes('"inward"'))).toMatch(
+      /^error: MCP server "inward" is not available for this task: it points at localhost \((127\.0\.0\.1|::1)\), on the runner's own machine or network.*TRELLIS_MCP_BOARD_LOCAL=1/,
     );
     expect(textOf(msgs.at(-1)!)).toBe("Noted it.");
   });

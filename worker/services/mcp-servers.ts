@@ -222,7 +222,14 @@ export async function serversForTask(
     servers.push(
       r.transport === "stdio"
         ? { id, name: r.name, transport: "stdio", command: d.command ?? "", args: d.args ?? [], env: secrets }
-        : { id, name: r.name, transport: "http", url: d.url ?? "", headers: secrets },
+        : {
+            id,
+            name: r.name,
+            transport: "http",
+            url: d.url ?? "",
+            headers: secrets,
+            byRunnerOwner: r.createdBy === runner?.ownerId,
+          },
     );
   }
   return { servers, refused };

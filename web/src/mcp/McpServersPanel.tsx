@@ -254,6 +254,11 @@ function AddMcpServer({ store, onDone }: { store: McpServers; onDone: () => void
             />
           </label>
           <Pairs label="Headers" what="header" pairs={headers} onChange={setHeaders} testid="mcp-header" />
+          <div className="small muted" data-testid="mcp-http-note">
+            The session's runner connects to it. A URL on that runner's own machine or private network (localhost, 10.x,
+            192.168.x…) is reached only if the runner's owner added it, or started the runner with{" "}
+            <code>TRELLIS_MCP_BOARD_LOCAL=1</code>.
+          </div>
         </>
       )}
       <div className="small muted">Values are stored encrypted; once saved only their last four characters show.</div>
