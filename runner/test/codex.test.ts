@@ -4,8 +4,7 @@
  * command that writes a file in a real worktree, resumes its thread on the next prompt, counts
  * usage once although Codex reports running totals, and reaches Trellis's own /mcp on the real edge.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Runner, Session, ToolCallBlock, ToolResultBlock } from "../../protocol/index.ts";
@@ -14,6 +13,7 @@ import {
   as,
   type Client,
   lastTask,
+  noticesOf,
   readyWorktree,
   taskEnded,
   textOf,
@@ -25,7 +25,8 @@ import {
 let w: World;
 let rs: ResponsesServer;
 let owner: Client;
-const home = mkdtempSync(join(tmpdir(), "trellis-codex-home-"));
+// Outside the temp folder: Codex will not keep its Linux sandbox's helper under it (see codex.ts).
+const home = mkdtempSync(join("/var/tmp", "trellis-codex-home-"));
 
 beforeAll(async () => {
   rs = await startResponsesServer();
@@ -98,6 +99,40 @@ describe("Codex runtime", () => {
     expect(t2.status, t2.error ?? "").toBe("completed");
     expect(t2.usage).toMatchObject({ input: 120, output: 10 });
     expect(detail.session.usage).toMatchObject({ input: 370, output: 60 });
+  }, 120_000);
+
+  it("auto-edit: Codex's own sandbox lets a command write in the worktree and nowhere else", async () => {
+    const wt = await readyWorktree(w, "codex-sandbox");
+    const outside = join(home, "outside.txt");
+    rs.script([
+      {
+        calls: [
+          {
+            name: "exec_command",
+            arguments: { cmd: `printf 'inside\\n' > inside.txt; printf x > ${outside} || echo refused` },
+          },
+        ],
+      },
+      { text: "Tried both." },
+    ]);
+    const s = await owner.start({
+      worktreeId: wt.id,
+      provider: "openai",
+      baseUrl: rs.url,
+      model: "gpt-5",
+      runtime: "codex",
+      permissionMode: "auto-edit",
+      prompt: "Write inside and outside.",
+    });
+    const { task } = await taskEnded(owner, s.id, lastTask(await owner.detail(s.id)).id, 60_000);
+    expect(rs.failures).toEqual([]);
+    expect(task.status, task.error ?? "").toBe("completed");
+    expect(readFileSync(join(wt.path!, "inside.txt"), "utf8")).toBe("inside\n");
+    expect(existsSync(outside)).toBe(false);
+    const msgs = await owner.messages(s.id);
+    const [result] = msgs.flatMap((m) => m.content.filter((b): b is ToolResultBlock => b.type === "tool_result"));
+    expect(result!.output).toMatch(/Read-only file system[\s\S]*refused/);
+    expect(noticesOf(msgs).join("\n")).not.toContain("sandbox cannot run commands");
   }, 120_000);
 
   it("calls Trellis's own MCP tools on the edge with the session's token; a tool that writes waits for full mode", async () => {

@@ -15,6 +15,7 @@ import {
   as,
   type Client,
   lastTask,
+  noticesOf,
   providerEnv,
   readyWorktree,
   taskEnded,
@@ -127,6 +128,10 @@ describe("SDK runtimes across a runner restart", () => {
     expect(input).not.toContain(REBUILT);
 
     const msgs = await owner.messages(s.id);
+    // This runner's HOME is under /tmp, where Codex will not set up its Linux sandbox: the session says so.
+    if (process.platform === "linux") {
+      expect(noticesOf(msgs).join("\n")).toContain("Codex's sandbox cannot run commands on this runner");
+    }
     expect(msgs.filter((m) => m.role === "user").map(textOf)).toEqual([
       "Remember another magic word.",
       "And that word?",

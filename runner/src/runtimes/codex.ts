@@ -1,5 +1,5 @@
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync, realpathSync } from "node:fs";
+import { join, sep } from "node:path";
 import type { Codex as CodexClass, SandboxMode, ThreadEvent, ThreadItem, ThreadOptions } from "@openai/codex-sdk";
 import type { PermissionMode, ToolResultBlock, Usage } from "../../../protocol/index.ts";
 import { AgentError } from "../agent/errors.ts";
@@ -93,6 +93,23 @@ export function mcpConfig(
  * Codex hands its commands its whole environment: the runner's credentials (and the variables
  * above) are kept from them as the built-in loop keeps them, the prompter's own variables not.
  */
+/**
+ * On Linux, Codex's sandbox (read-only and workspace-write alike) runs each command through
+ * bubblewrap as `codex-linux-sandbox`, a link to itself that it puts on its PATH in a folder
+ * under CODEX_HOME. A release build refuses to make that folder when CODEX_HOME is under the temp
+ * folder (`$TMPDIR`, else /tmp), and every sandboxed command then fails with `bwrap: execvp
+ * codex-linux-sandbox`. True when that is the case here.
+ */
+export function sandboxHelperRefused(codexHome: string, env: Record<string, string>, platform = process.platform) {
+  if (platform !== "linux") return false;
+  const temp = (env.TMPDIR || "/tmp").replace(/\/+$/, "") || "/";
+  let home = codexHome;
+  try {
+    home = realpathSync(codexHome);
+  } catch {}
+  return home === temp || home.startsWith(temp === "/" ? "/" : `${temp}${sep}`);
+}
+
 function shellExcludes(env: Record<string, string>, input: RuntimeTask): string[] {
   const theirs = new Set(Object.keys(input.secrets?.env ?? {}));
   return Object.keys(env).filter((k) => isSecretVar(k) && !theirs.has(k) && /^\w+$/.test(k));
@@ -202,6 +219,17 @@ export async function runCodex(input: RuntimeTask): Promise<{ finalText: string 
   env.CODEX_HOME = codexHome;
 
   for (const m of refusedMcpNotices(input)) await sink.message(m);
+  if (mode !== "full" && sandboxHelperRefused(codexHome, env)) {
+    await sink.message(
+      notice(
+        "error",
+        `Codex's sandbox cannot run commands on this runner: its home (CODEX_HOME, ${codexHome}) is under the ` +
+          "temp folder, where Codex will not put the helper its Linux sandbox needs, so every command in this " +
+          "mode fails. The runner's owner can set CODEX_HOME (or HOME) to a folder outside it; full mode runs " +
+          "commands without the sandbox.",
+      ),
+    );
+  }
   if (mode === "ask") {
     await sink.message(
       notice(
