@@ -90,10 +90,6 @@ export function mcpConfig(
 }
 
 /**
- * Codex hands its commands its whole environment: the runner's credentials (and the variables
- * above) are kept from them as the built-in loop keeps them, the prompter's own variables not.
- */
-/**
  * On Linux, Codex's sandbox (read-only and workspace-write alike) runs each command through
  * bubblewrap as `codex-linux-sandbox`, a link to itself that it puts on its PATH in a folder
  * under CODEX_HOME. A release build refuses to make that folder when CODEX_HOME is under the temp
@@ -110,6 +106,10 @@ export function sandboxHelperRefused(codexHome: string, env: Record<string, stri
   return home === temp || home.startsWith(temp === "/" ? "/" : `${temp}${sep}`);
 }
 
+/**
+ * Codex hands its commands its whole environment: the runner's credentials (and the variables
+ * above) are kept from them as the built-in loop keeps them, the prompter's own variables not.
+ */
 function shellExcludes(env: Record<string, string>, input: RuntimeTask): string[] {
   const theirs = new Set(Object.keys(input.secrets?.env ?? {}));
   return Object.keys(env).filter((k) => isSecretVar(k) && !theirs.has(k) && /^\w+$/.test(k));
