@@ -16,7 +16,7 @@ export interface ResponsesUsage {
 export interface ResponsesTurn {
   text?: string;
   /** Function calls, as Codex's tools take them (`arguments` is sent as JSON). */
-  calls?: { name: string; arguments: Record<string, unknown>; callId?: string }[];
+  calls?: { name: string; arguments: Record<string, unknown>; callId?: string; namespace?: string }[];
   /** Default: 100 input, 0 cached, 20 output. */
   usage?: Partial<ResponsesUsage>;
   /** Pause before each text chunk (default 0), for stop tests. */
@@ -117,6 +117,7 @@ async function stream(res: ServerResponse, turn: ResponsesTurn, model: string) {
       status: "completed",
       call_id: c.callId ?? rid("call_"),
       name: c.name,
+      ...(c.namespace ? { namespace: c.namespace } : {}),
       arguments: JSON.stringify(c.arguments),
     };
     await send({ type: "response.output_item.added", output_index: index, item: { ...item, arguments: "" } });

@@ -1,19 +1,19 @@
 /**
  * Codex as a session runtime, for real: the runner loads @openai/codex-sdk, whose Codex CLI talks
  * to a scripted Responses endpoint (test/responses-server.ts) through a custom provider, runs a
- * command that writes a file in a real worktree, resumes its thread on the next prompt, and counts
- * usage once although Codex reports running totals.
+ * command that writes a file in a real worktree, resumes its thread on the next prompt, counts
+ * usage once although Codex reports running totals, and reaches Trellis's own /mcp on the real edge.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Runner, ToolResultBlock } from "../../protocol/index.ts";
-import { type ResponsesServer, startResponsesServer } from "../../test/responses-server.ts";
+import type { Runner, Session, ToolCallBlock, ToolResultBlock } from "../../protocol/index.ts";
+import { type ResponsesBody, type ResponsesServer, startResponsesServer } from "../../test/responses-server.ts";
 import {
   as,
   type Client,
   lastTask,
+  noticesOf,
   readyWorktree,
   taskEnded,
   textOf,
@@ -25,7 +25,8 @@ import {
 let w: World;
 let rs: ResponsesServer;
 let owner: Client;
-const home = mkdtempSync(join(tmpdir(), "trellis-codex-home-"));
+// Outside the temp folder: Codex will not keep its Linux sandbox's helper under it (see codex.ts).
+const home = mkdtempSync(join("/var/tmp", "trellis-codex-home-"));
 
 beforeAll(async () => {
   rs = await startResponsesServer();
@@ -36,6 +37,15 @@ afterAll(async () => {
   await Promise.allSettled([w?.stop(), rs?.close()]);
   rmSync(home, { recursive: true, force: true });
 });
+
+/** The tools of one MCP server as Codex offers them: a namespace `mcp__<server>` of functions. */
+const namespaceTools = (body: ResponsesBody, server: string): string[] => {
+  const ns = (body.tools ?? []).find((t) => t.type === "namespace" && t.name === `mcp__${server}`);
+  return ((ns?.tools ?? []) as { name: string }[]).map((t) => t.name);
+};
+/** What the last function call returned to the model, as Codex sent it. */
+const lastOutput = (body: ResponsesBody): string =>
+  JSON.stringify((body.input ?? []).findLast((i) => (i as { type?: string }).type === "function_call_output"));
 
 describe("Codex runtime", () => {
   it("is reported by the runner with its SDK's version", async () => {
@@ -49,7 +59,7 @@ describe("Codex runtime", () => {
     rs.script([
       {
         text: "Writing the notes.",
-        calls: [{ name: "exec_command", arguments: { cmd: "printf 'from codex\\n' > notes.txt" } }],
+        calls: [{ name: "exec_command", arguments: { cmd: "printf 'from codex\\n' > notes.txt && env" } }],
         usage: { input: 100, output: 20 },
       },
       { text: "Wrote notes.txt.", usage: { input: 150, output: 30 } },
@@ -70,6 +80,9 @@ describe("Codex runtime", () => {
     const msgs = await owner.messages(s.id);
     const results = msgs.flatMap((m) => m.content.filter((b): b is ToolResultBlock => b.type === "tool_result"));
     expect(results.map((r) => [r.name, r.isError, r.meta?.exitCode])).toEqual([["exec_command", false, 0]]);
+    // Its commands get the environment without the runner's credentials, nor the MCP token's variable.
+    expect(results[0]!.output).toContain("HOME=");
+    expect(results[0]!.output).not.toMatch(/TRELLIS_|sk-openai-test|sk-ant-test/);
     expect(msgs.filter((m) => m.role === "assistant").map(textOf)).toContain("Wrote notes.txt.");
     expect(t1.usage).toMatchObject({ input: 250, output: 50 });
 
@@ -86,6 +99,101 @@ describe("Codex runtime", () => {
     expect(t2.status, t2.error ?? "").toBe("completed");
     expect(t2.usage).toMatchObject({ input: 120, output: 10 });
     expect(detail.session.usage).toMatchObject({ input: 370, output: 60 });
+  }, 120_000);
+
+  it("auto-edit: Codex's own sandbox lets a command write in the worktree and nowhere else", async () => {
+    const wt = await readyWorktree(w, "codex-sandbox");
+    const outside = join(home, "outside.txt");
+    rs.script([
+      {
+        calls: [
+          {
+            name: "exec_command",
+            arguments: { cmd: `printf 'inside\\n' > inside.txt; printf x > ${outside} || echo refused` },
+          },
+        ],
+      },
+      { text: "Tried both." },
+    ]);
+    const s = await owner.start({
+      worktreeId: wt.id,
+      provider: "openai",
+      baseUrl: rs.url,
+      model: "gpt-5",
+      runtime: "codex",
+      permissionMode: "auto-edit",
+      prompt: "Write inside and outside.",
+    });
+    const { task } = await taskEnded(owner, s.id, lastTask(await owner.detail(s.id)).id, 60_000);
+    expect(rs.failures).toEqual([]);
+    expect(task.status, task.error ?? "").toBe("completed");
+    expect(readFileSync(join(wt.path!, "inside.txt"), "utf8")).toBe("inside\n");
+    expect(existsSync(outside)).toBe(false);
+    const msgs = await owner.messages(s.id);
+    const [result] = msgs.flatMap((m) => m.content.filter((b): b is ToolResultBlock => b.type === "tool_result"));
+    expect(result!.output).toMatch(/Read-only file system[\s\S]*refused/);
+    expect(noticesOf(msgs).join("\n")).not.toContain("sandbox cannot run commands");
+  }, 120_000);
+
+  it("calls Trellis's own MCP tools on the edge with the session's token; a tool that writes waits for full mode", async () => {
+    const wt = await readyWorktree(w, "codex-mcp");
+    const boardId = w.s.boardId;
+    let listed = "";
+    rs.script([
+      (body) => {
+        expect(namespaceTools(body, "trellis")).toEqual(
+          expect.arrayContaining(["trellis_sessions_get_current", "trellis_sessions_list", "trellis_sessions_spawn"]),
+        );
+        return { calls: [{ namespace: "mcp__trellis", name: "trellis_sessions_list", arguments: { boardId } }] };
+      },
+      (body) => {
+        listed = lastOutput(body);
+        return {
+          calls: [
+            {
+              namespace: "mcp__trellis",
+              name: "trellis_sessions_spawn",
+              arguments: { boardId, prompt: "A helper.", title: "Codex child" },
+            },
+          ],
+        };
+      },
+      (body) => {
+        expect(lastOutput(body)).toContain("requires approval");
+        return { text: "Listed them." };
+      },
+    ]);
+    const s = await owner.start({
+      worktreeId: wt.id,
+      provider: "openai",
+      baseUrl: rs.url,
+      model: "gpt-5",
+      runtime: "codex",
+      permissionMode: "auto-edit",
+      prompt: "List the board's sessions, then start a helper.",
+    });
+    const { task } = await taskEnded(owner, s.id, lastTask(await owner.detail(s.id)).id, 60_000);
+    expect(rs.failures).toEqual([]);
+    expect(task.status, task.error ?? "").toBe("completed");
+    // The real edge answered: the list has this very session in it.
+    expect(listed).toContain(s.id);
+    const sessions = await owner.list();
+    expect(sessions.filter((x: Session) => x.title === "Codex child")).toEqual([]);
+
+    const msgs = await owner.messages(s.id);
+    const calls = msgs.flatMap((m) => m.content.filter((b): b is ToolCallBlock => b.type === "tool_call"));
+    const results = msgs.flatMap((m) => m.content.filter((b): b is ToolResultBlock => b.type === "tool_result"));
+    expect(calls.map((c) => [c.name, c.input])).toEqual([
+      ["trellis.trellis_sessions_list", { arguments: { boardId } }],
+      ["trellis.trellis_sessions_spawn", { arguments: { boardId, prompt: "A helper.", title: "Codex child" } }],
+    ]);
+    expect(results.map((r) => [r.name, r.isError])).toEqual([
+      ["trellis.trellis_sessions_list", false],
+      ["trellis.trellis_sessions_spawn", true],
+    ]);
+    expect(results[0]!.output).toContain(s.id);
+    expect(results[1]!.output).toMatch(/Codex cannot ask before running trellis_sessions_spawn.*full mode/);
+    expect(msgs.filter((m) => m.role === "assistant").map(textOf)).toContain("Listed them.");
   }, 120_000);
 
   it("stops within 2 s while Codex is streaming", async () => {

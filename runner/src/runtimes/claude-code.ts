@@ -10,7 +10,6 @@ import type {
   query as sdkQuery,
 } from "@anthropic-ai/claude-agent-sdk";
 import type { ContentBlock, DecisionRecord, ToolResultBlock, Usage } from "../../../protocol/index.ts";
-import { TRELLIS_MCP_NAME } from "../../../protocol/index.ts";
 import { AgentError } from "../agent/errors.ts";
 import { newId } from "../agent/ids.ts";
 import { lastLine } from "../agent/loop.ts";
@@ -21,11 +20,13 @@ import {
   childEnv,
   denial,
   isRoot,
+  mcpServersOf,
   notice,
   ownKey,
   promptOf,
   type RuntimeTask,
   readOnlyRefusal,
+  refusedMcpNotices,
   worktreeRoot,
 } from "./common.ts";
 import { loadSdk } from "./detect.ts";
@@ -96,8 +97,7 @@ function usageOf(u: {
 
 function mcpServers(input: RuntimeTask): Record<string, McpServerConfig> {
   const out: Record<string, McpServerConfig> = {};
-  for (const s of input.mcp?.servers ?? []) {
-    const name = s.id === TRELLIS_MCP_NAME ? TRELLIS_MCP_NAME : s.name.replace(/[^\w-]/g, "_").slice(0, 60);
+  for (const { name, spec: s } of mcpServersOf(input)) {
     out[name] =
       s.transport === "http"
         ? { type: "http", url: s.url, headers: s.headers }
@@ -118,9 +118,7 @@ export async function runClaudeCode(input: RuntimeTask): Promise<{ finalText: st
   if (signal.aborted) throw signal.reason;
   const root = await worktreeRoot(input.worktreePath);
   const sdk = await loadSdk<{ query: typeof sdkQuery }>("claude-code", input.env);
-  for (const r of input.mcp?.refused ?? []) {
-    await sink.message(notice("error", `MCP server "${r.name}" is not available for this task: ${r.reason}.`));
-  }
+  for (const m of refusedMcpNotices(input)) await sink.message(m);
 
   const startMode = input.permissionMode();
   const key = ownKey(input);

@@ -1,12 +1,24 @@
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync, realpathSync } from "node:fs";
+import { join, sep } from "node:path";
 import type { Codex as CodexClass, SandboxMode, ThreadEvent, ThreadItem, ThreadOptions } from "@openai/codex-sdk";
 import type { PermissionMode, ToolResultBlock, Usage } from "../../../protocol/index.ts";
 import { AgentError } from "../agent/errors.ts";
 import { newId } from "../agent/ids.ts";
 import { lastLine } from "../agent/loop.ts";
+import { resultText } from "../agent/mcp.ts";
+import { isSecretVar } from "../agent/shell.ts";
 import { oneLine, wellFormed } from "../agent/tools/tool.ts";
-import { byMode, childEnv, notice, ownKey, promptOf, type RuntimeTask, worktreeRoot } from "./common.ts";
+import {
+  byMode,
+  childEnv,
+  mcpServersOf,
+  notice,
+  ownKey,
+  promptOf,
+  type RuntimeTask,
+  refusedMcpNotices,
+  worktreeRoot,
+} from "./common.ts";
 import { loadSdk } from "./detect.ts";
 
 /**
@@ -24,6 +36,84 @@ const SANDBOX: Record<PermissionMode, SandboxMode> = {
 };
 
 const KEY_VAR = "TRELLIS_CODEX_API_KEY";
+/** How long an MCP server has to start and list its tools, as for the built-in loop. */
+const MCP_STARTUP_SEC = 30;
+/** What Codex says of an MCP tool it would have to ask about first; the transcript says what a person can do. */
+const MCP_NEEDS_APPROVAL = "MCP tool call requires approval, but approval policy is never";
+
+type TomlValue = string | number | boolean | TomlValue[] | { [key: string]: TomlValue };
+
+/** A TOML inline value, for one `--config key=value` (header names may hold dots, which a dotted path would split). */
+export function toml(v: TomlValue): string {
+  if (typeof v === "string") return JSON.stringify(v);
+  if (typeof v === "number" || typeof v === "boolean") return String(v);
+  if (Array.isArray(v)) return `[${v.map(toml).join(", ")}]`;
+  const key = (k: string) => (/^[A-Za-z0-9_-]+$/.test(k) ? k : JSON.stringify(k));
+  return `{${Object.entries(v)
+    .map(([k, x]) => `${key(k)} = ${toml(x)}`)
+    .join(", ")}}`;
+}
+
+/**
+ * The task's MCP servers as Codex's `mcp_servers`, one `--config` each, and the variables they
+ * read. Header values (the session's bearer token among them) go by environment variable: the
+ * command line is visible to everyone on the machine. A stdio server's own env cannot: Codex
+ * takes it only as values. `writes` runs the tools a server marks read-only and needs an approval
+ * for any other, which Codex cannot ask for here (so it is refused), as the built-in loop's gate
+ * would ask; only full mode lets every tool through. (Codex's own default, `auto`, would also
+ * run any tool marked neither destructive nor open-world, Trellis's spawn among them.)
+ */
+export function mcpConfig(
+  input: RuntimeTask,
+  root: string,
+  mode: PermissionMode,
+): { overrides: string[]; env: Record<string, string> } {
+  const overrides: string[] = [];
+  const env: Record<string, string> = {};
+  const approval = { default_tools_approval_mode: mode === "full" ? "approve" : "writes" };
+  mcpServersOf(input).forEach(({ name, spec }, i) => {
+    let server: Record<string, TomlValue>;
+    if (spec.transport === "http") {
+      const headers: Record<string, string> = {};
+      Object.entries(spec.headers).forEach(([header, value], j) => {
+        const v = `TRELLIS_MCP_${i}_HEADER_${j}`;
+        env[v] = value;
+        headers[header] = v;
+      });
+      server = { url: spec.url, env_http_headers: headers };
+    } else {
+      server = { command: spec.command, args: spec.args, env: spec.env, cwd: root };
+    }
+    overrides.push(`mcp_servers.${name}=${toml({ ...server, startup_timeout_sec: MCP_STARTUP_SEC, ...approval })}`);
+  });
+  return { overrides, env };
+}
+
+/**
+ * On Linux, Codex's sandbox (read-only and workspace-write alike) runs each command through
+ * bubblewrap as `codex-linux-sandbox`, a link to itself that it puts on its PATH in a folder
+ * under CODEX_HOME. A release build refuses to make that folder when CODEX_HOME is under the temp
+ * folder (`$TMPDIR`, else /tmp), and every sandboxed command then fails with `bwrap: execvp
+ * codex-linux-sandbox`. True when that is the case here.
+ */
+export function sandboxHelperRefused(codexHome: string, env: Record<string, string>, platform = process.platform) {
+  if (platform !== "linux") return false;
+  const temp = (env.TMPDIR || "/tmp").replace(/\/+$/, "") || "/";
+  let home = codexHome;
+  try {
+    home = realpathSync(codexHome);
+  } catch {}
+  return home === temp || home.startsWith(temp === "/" ? "/" : `${temp}${sep}`);
+}
+
+/**
+ * Codex hands its commands its whole environment: the runner's credentials (and the variables
+ * above) are kept from them as the built-in loop keeps them, the prompter's own variables not.
+ */
+function shellExcludes(env: Record<string, string>, input: RuntimeTask): string[] {
+  const theirs = new Set(Object.keys(input.secrets?.env ?? {}));
+  return Object.keys(env).filter((k) => isSecretVar(k) && !theirs.has(k) && /^\w+$/.test(k));
+}
 
 type CodexUsage = Extract<ThreadEvent, { type: "turn.completed" }>["usage"];
 
@@ -77,11 +167,21 @@ function resultOf(item: ThreadItem): ToolResultBlock | null {
     };
   }
   if (item.type === "mcp_tool_call") {
+    const refused = item.error?.message === MCP_NEEDS_APPROVAL;
     return {
       type: "tool_result",
       callId: item.id,
       name: `${item.server}.${item.tool}`,
-      output: wellFormed(item.error?.message ?? JSON.stringify(item.result?.content ?? []).slice(0, 100_000)),
+      output: refused
+        ? `Codex cannot ask before running ${item.tool}, which its server does not mark read-only: ` +
+          "it runs only in full mode. A person can switch the session's permission mode."
+        : wellFormed(
+            item.error?.message ??
+              resultText({
+                content: item.result?.content ?? [],
+                structuredContent: item.result?.structured_content as Record<string, unknown> | undefined,
+              }).slice(0, 100_000),
+          ),
       isError: item.status === "failed",
       meta: { decision: byMode() },
     };
@@ -110,13 +210,26 @@ export async function runCodex(input: RuntimeTask): Promise<{ finalText: string 
     input.baseUrl ??
     input.env.OPENAI_BASE_URL ??
     "https://api.openai.com/v1";
-  const env = childEnv(input, { [KEY_VAR]: key });
+  const mode = input.permissionMode();
+  const mcp = mcpConfig(input, root, mode);
+  const env = childEnv(input, { ...mcp.env, [KEY_VAR]: key });
   // Codex refuses a CODEX_HOME that does not exist.
   const codexHome = env.CODEX_HOME ?? join(env.HOME ?? root, ".codex");
   mkdirSync(codexHome, { recursive: true });
   env.CODEX_HOME = codexHome;
 
-  const mode = input.permissionMode();
+  for (const m of refusedMcpNotices(input)) await sink.message(m);
+  if (mode !== "full" && sandboxHelperRefused(codexHome, env)) {
+    await sink.message(
+      notice(
+        "error",
+        `Codex's sandbox cannot run commands on this runner: its home (CODEX_HOME, ${codexHome}) is under the ` +
+          "temp folder, where Codex will not put the helper its Linux sandbox needs, so every command in this " +
+          "mode fails. The runner's owner can set CODEX_HOME (or HOME) to a folder outside it; full mode runs " +
+          "commands without the sandbox.",
+      ),
+    );
+  }
   if (mode === "ask") {
     await sink.message(
       notice(
@@ -128,7 +241,9 @@ export async function runCodex(input: RuntimeTask): Promise<{ finalText: string 
   // A custom provider: Codex's own OpenAI provider first tries a WebSocket for several seconds.
   const codex = new sdk.Codex({
     env,
+    configOverrides: mcp.overrides,
     config: {
+      shell_environment_policy: { exclude: shellExcludes(env, input) },
       model_provider: "trellis",
       model_providers: {
         trellis: {

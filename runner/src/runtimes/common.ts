@@ -1,5 +1,13 @@
 import { realpath } from "node:fs/promises";
-import type { DecisionRecord, Message, NewMessage, PermissionMode, Usage } from "../../../protocol/index.ts";
+import type {
+  DecisionRecord,
+  McpServerRuntime,
+  Message,
+  NewMessage,
+  PermissionMode,
+  Usage,
+} from "../../../protocol/index.ts";
+import { TRELLIS_MCP_NAME } from "../../../protocol/index.ts";
 import { AgentError } from "../agent/errors.ts";
 import { newId } from "../agent/ids.ts";
 import { oneLine } from "../agent/tools/tool.ts";
@@ -76,6 +84,20 @@ export const notice = (kind: "error" | "info", text: string): NewMessage => ({
   role: "system",
   content: [{ type: "notice", kind, text: oneLine(text, 4000) }],
 });
+
+/** The task's MCP servers, each under the name its tools go by (Trellis's own is always `trellis`). */
+export function mcpServersOf(input: TaskInput): { name: string; spec: McpServerRuntime }[] {
+  return (input.mcp?.servers ?? []).map((spec) => ({
+    name: spec.id === TRELLIS_MCP_NAME ? TRELLIS_MCP_NAME : spec.name.replace(/[^\w-]/g, "_").slice(0, 60),
+    spec,
+  }));
+}
+
+/** One notice for each server the session picked that this task may not start. */
+export const refusedMcpNotices = (input: TaskInput): NewMessage[] =>
+  (input.mcp?.refused ?? []).map((r) =>
+    notice("error", `MCP server "${r.name}" is not available for this task: ${r.reason}.`),
+  );
 
 export const isRoot = () => process.getuid?.() === 0;
 
