@@ -12,6 +12,7 @@ describe("Codex's MCP config", () => {
       transport: "http",
       url: "https://t.example/mcp",
       headers: { authorization: "Bearer sess-secret", "x.odd": "v" },
+      byRunnerOwner: true,
     },
     { id: "m1", name: "notes", transport: "stdio", command: "node", args: ["notes.ts"], env: { NOTES_SECRET: "s" } },
   ]);
