@@ -4,7 +4,7 @@
  * file in a real git worktree once a second person approves it over REST, resumes its own session
  * on the next prompt, and stops within 2 s.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -42,6 +42,18 @@ afterAll(async () => {
 
 const sent = (b: RequestBody) => JSON.stringify(b.messages);
 
+/** This machine's processes whose command line holds `text`. */
+function commandLinesWith(text: string): string[] {
+  const hits: string[] = [];
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    try {
+      const line = readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+      if (line.includes(text)) hits.push(`${pid}: ${line.slice(0, 200)}`);
+    } catch {}
+  }
+  return hits;
+}
+
 describe("Claude Code runtime", () => {
   it("is reported by the runner with its SDK's version", async () => {
     const list = await w.s.api<{ items: Runner[] }>("/api/runners");
@@ -52,8 +64,12 @@ describe("Claude Code runtime", () => {
   it("edits a real file after a second person approves, then resumes its own session", async () => {
     const wt = await readyWorktree(w, "cc-edit");
     const file = join(wt.path!, "src/app.ts");
+    let offered: string[] = [];
     w.server.script("anthropic", [
-      { text: "Reading the file first.", toolCalls: [{ name: "Read", input: { file_path: file } }] },
+      (body) => {
+        offered = JSON.stringify(body).match(/mcp__trellis__\w+/g) ?? [];
+        return { text: "Reading the file first.", toolCalls: [{ name: "Read", input: { file_path: file } }] };
+      },
       (body) => {
         expect(sent(body)).toContain("greeting");
         return {
@@ -84,6 +100,10 @@ describe("Claude Code runtime", () => {
     const [edit] = d1.session.pending;
     expect(edit).toMatchObject({ tool: "Edit", taskId: task.id });
     expect(edit!.diff).toContain('+"hi"');
+    // Trellis's own MCP endpoint reached Claude Code, and its bearer token is on no command line.
+    // (Claude Code defers MCP tools behind its ToolSearch: their names are in what it sends.)
+    expect(offered).toContain("mcp__trellis__trellis_sessions_list");
+    expect(commandLinesWith("Bearer ")).toEqual([]);
     expect(readFileSync(file, "utf8")).toContain('"hello"');
 
     await member.decide(s.id, edit!.requestId, "allow");

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type {
   CanUseTool,
@@ -106,6 +107,18 @@ function mcpServers(input: RuntimeTask): Record<string, McpServerConfig> {
   return out;
 }
 
+/**
+ * The SDK would hand `mcpServers` to Claude Code as JSON on its command line, where anyone on the
+ * machine can read the session's bearer token and the servers' secrets in the process list. A
+ * file only the runner's user can read, named on the command line instead, keeps them out.
+ */
+function mcpConfigFile(input: RuntimeTask): { path: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), "trellis-cc-mcp-"));
+  const path = join(dir, "mcp.json");
+  writeFileSync(path, JSON.stringify({ mcpServers: mcpServers(input) }), { mode: 0o600 });
+  return { path, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
 /** One assistant message being gathered: the SDK sends a message's blocks one at a time. */
 interface Gathering {
   apiId: string;
@@ -170,6 +183,7 @@ export async function runClaudeCode(input: RuntimeTask): Promise<{ finalText: st
   const abort = new AbortController();
   const onAbort = () => abort.abort(signal.reason);
   signal.addEventListener("abort", onAbort, { once: true });
+  const mcpConfig = mcpConfigFile(input);
   const options: Options = {
     abortController: abort,
     cwd: root,
@@ -180,7 +194,7 @@ export async function runClaudeCode(input: RuntimeTask): Promise<{ finalText: st
     permissionMode: SDK_MODES[startMode],
     ...(startMode === "full" ? { allowDangerouslySkipPermissions: true } : {}),
     canUseTool,
-    mcpServers: mcpServers(input),
+    extraArgs: { "mcp-config": mcpConfig.path },
     ...(input.runtimeSessionId ? { resume: input.runtimeSessionId } : {}),
   };
 
@@ -314,6 +328,7 @@ export async function runClaudeCode(input: RuntimeTask): Promise<{ finalText: st
     throw signal.reason;
   } finally {
     signal.removeEventListener("abort", onAbort);
+    mcpConfig.remove();
     for (const id of open) sink.endStream(id);
   }
 }
