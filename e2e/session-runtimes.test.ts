@@ -75,6 +75,7 @@ test("the runner card lists its runtimes; a Claude Code session started from the
   await ada.getByTestId("runners-button").click();
   const line = ada.getByTestId("runner-runtimes");
   await line.waitFor();
+  await shot(ada, "runner-card");
   assert.equal((await line.textContent())?.trim(), `Runtimes: Trellis · Claude Code ${cc} · Codex ${codex}`);
   await ada.getByTestId("runners-button").click();
   mark("runner card");
@@ -98,6 +99,7 @@ test("the runner card lists its runtimes; a Claude Code session started from the
   assert.equal(await ada.getByTestId("session-provider-why-anthropic").textContent(), "Codex does not talk to it");
   assert.equal(await ada.getByTestId("session-model").inputValue(), "gpt-5-mini");
   assert.match((await ada.getByTestId("session-runtime-caution").textContent()) ?? "", /Codex runs read-only/);
+  await shot(ada, "dialog-codex");
   await ada.getByTestId("session-mode").selectOption("auto-edit");
   assert.equal(await ada.getByTestId("session-runtime-caution").count(), 0);
 

@@ -44,7 +44,11 @@ export function SessionHostsMenu({ session, disabledWhy }: { session: Session; d
         className="btn btn-small btn-ghost"
         onClick={toggle}
         aria-expanded={open}
-        title={hosts.length ? `Allowed hosts: ${hosts.join(", ")}` : "No allowed hosts: shell commands get no network"}
+        title={
+          hosts.length
+            ? `Allowed hosts: ${hosts.join(", ")}`
+            : `No allowed hosts. ${hostsNote(runner, session.runtime).replace(" except these hosts", "")}`
+        }
         data-testid="session-hosts"
       >
         Hosts{hosts.length > 0 ? ` · ${hosts.length}` : ""}
