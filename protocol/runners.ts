@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { Name, Text } from "./common.ts";
-import { ProviderReadiness, RuntimeInfo } from "./sessions.ts";
+import { ProviderReadiness, RUNTIME_PACKAGES, type Runtime, RuntimeInfo } from "./sessions.ts";
 import { TerminalAccess } from "./terminals.ts";
 
 /**
@@ -64,6 +64,23 @@ export const RunnerInfo = z.object({
   runtimes: z.array(RuntimeInfo).max(10).optional(),
 });
 export type RunnerInfo = z.infer<typeof RunnerInfo>;
+
+/** How a runner's owner adds a runtime's SDK, as the refusal, the start-session dialog and the runner card say it. */
+export const runtimeInstallHint = (runtime: Exclude<Runtime, "builtin">): string =>
+  `run \`npm i -g ${RUNTIME_PACKAGES[runtime]}\` on that machine and restart the runner`;
+
+/**
+ * Why a runner cannot run a runtime ("runner 'x' does not have <package>: run …"), or null when it
+ * can. One sentence for the edge's refusal and the board's disabled choice, so they never differ.
+ * A runner that did not report its runtimes (one from before them) has none.
+ */
+export function runtimeUnavailable(
+  runner: { name: string; info: Pick<Partial<RunnerInfo>, "runtimes"> },
+  runtime: Runtime,
+): string | null {
+  if (runtime === "builtin" || runner.info.runtimes?.some((r) => r.runtime === runtime)) return null;
+  return `runner '${runner.name}' does not have ${RUNTIME_PACKAGES[runtime]}: ${runtimeInstallHint(runtime)}`;
+}
 
 export const Runner = z.object({
   id: z.string(),

@@ -61,6 +61,23 @@ export const RUNTIME_PACKAGES: Record<Exclude<Runtime, "builtin">, string> = {
   codex: "@openai/codex-sdk",
 };
 /**
+ * The providers a runtime can talk to: Claude Code speaks only Anthropic's Messages API, Codex only
+ * an OpenAI Responses endpoint (OpenAI's, or a compatible server's by base URL).
+ */
+export const RUNTIME_PROVIDERS: Record<Runtime, readonly Provider[]> = {
+  builtin: ["anthropic", "openai"],
+  "claude-code": ["anthropic"],
+  codex: ["openai"],
+};
+
+/** Why a runtime cannot run on a provider, in the words of the edge's 400; null when it can. */
+export function runtimeProviderProblem(runtime: Runtime, provider: Provider): string | null {
+  const allowed = RUNTIME_PROVIDERS[runtime];
+  if (allowed.includes(provider)) return null;
+  return `runtime: ${RUNTIME_LABELS[runtime]} runs only with provider ${allowed.map((p) => `"${p}"`).join(" or ")}, not "${provider}".`;
+}
+
+/**
  * A runtime a runner has: its package's version, and for Claude Code whether the machine has its
  * own Claude sign-in (a subscription), which its sessions then use before anyone's key.
  */

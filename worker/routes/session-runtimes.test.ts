@@ -55,12 +55,28 @@ describe("session runtimes", () => {
 
   it("refuses a runtime the runner lacks, naming the runner and the package to install, and writes nothing", async () => {
     const before = (await json<{ items: Session[] }>(call(base(), { token: member.token }))).items.length;
-    const err = await expectError(start({ runtime: "codex" }), 409, "runtime_unavailable");
+    // On OpenAI, which this runner cannot serve either: the missing SDK is what it is told first.
+    const err = await expectError(
+      start({ runtime: "codex", provider: "openai", model: "gpt-5" }),
+      409,
+      "runtime_unavailable",
+    );
     expect(err.message).toBe(
       "Codex: runner 'laptop' does not have @openai/codex-sdk: run `npm i -g @openai/codex-sdk` on that machine and restart the runner",
     );
     expect((await json<{ items: Session[] }>(call(base(), { token: member.token }))).items).toHaveLength(before);
     await expectError(start({ runtime: "gemini" }), 400, "bad_request");
+  });
+
+  it("refuses a runtime on a provider it cannot talk to, before asking the runner", async () => {
+    const err = await expectError(
+      start({ runtime: "claude-code", provider: "openai", model: "gpt-5" }),
+      400,
+      "bad_request",
+    );
+    expect(err.message).toBe('runtime: Claude Code runs only with provider "anthropic", not "openai".');
+    // Codex on Anthropic is refused for the provider, not for the runner lacking Codex.
+    await expectError(start({ runtime: "codex" }), 400, "bad_request");
   });
 
   it("gives a runtime the runner has, and hands the task its runtime and the SDK session to resume", async () => {

@@ -23,8 +23,9 @@ import {
   PROVIDER_ENV,
   PROVIDER_LABELS,
   RUNTIME_LABELS,
-  RUNTIME_PACKAGES,
   type Runtime,
+  runtimeProviderProblem,
+  runtimeUnavailable,
   UNSANDBOXED_TOOL,
   usesMachineLogin,
 } from "../../protocol/index.ts";
@@ -116,12 +117,8 @@ async function checkRuntime(ctx: Ctx, runnerId: string, runtime: Runtime) {
   if (runtime === "builtin") return;
   const runner = await ctx.db.query.runners.findFirst({ where: eq(runners.id, runnerId) });
   if (!runner) throw notFound("Runner");
-  const info = runner.data as Partial<RunnerInfo>;
-  if (info.runtimes?.some((r) => r.runtime === runtime)) return;
-  throw conflict(
-    `${RUNTIME_LABELS[runtime]}: runner '${runner.name}' does not have ${RUNTIME_PACKAGES[runtime]}: run \`npm i -g ${RUNTIME_PACKAGES[runtime]}\` on that machine and restart the runner`,
-    "runtime_unavailable",
-  );
+  const why = runtimeUnavailable({ name: runner.name, info: runner.data as Partial<RunnerInfo> }, runtime);
+  if (why) throw conflict(`${RUNTIME_LABELS[runtime]}: ${why}`, "runtime_unavailable");
 }
 
 export async function listSessions(
@@ -212,8 +209,11 @@ export async function createSession(
   if (body.baseUrl && body.provider !== "openai") {
     throw badRequest("baseUrl: only OpenAI-compatible sessions take a base URL.");
   }
-  await checkProvider(ctx, wt.runnerId, body.provider, body.runtime, body.baseUrl);
+  const mismatch = runtimeProviderProblem(body.runtime, body.provider);
+  if (mismatch) throw badRequest(mismatch);
+  // The runtime first: without its SDK on the runner, no key would help.
   await checkRuntime(ctx, wt.runnerId, body.runtime);
+  await checkProvider(ctx, wt.runnerId, body.provider, body.runtime, body.baseUrl);
   if (body.zoneId) {
     const zone = await ctx.db.query.zones.findFirst({
       where: and(eq(schema.zones.id, body.zoneId), eq(schema.zones.boardId, boardId)),

@@ -39,6 +39,8 @@ function AskDialog({ notice, onClose }: { notice: AskNotice; onClose: () => void
     run(async () => {
       const s = await actions.create({
         worktreeId,
+        // A zone's trigger names no runtime (protocol/boards.ts ZoneTrigger): its sessions run on Trellis's loop.
+        runtime: "builtin",
         provider: trigger.provider,
         model: trigger.model,
         permissionMode: trigger.permissionMode,

@@ -1,9 +1,10 @@
-import { useEffect, useRef, useState } from "react";
+import { useState } from "react";
 import type { McpServer, Session } from "../../../protocol/index.ts";
 import { messageOf } from "../lib/api.ts";
 import { useStore } from "../lib/store.ts";
 import { useSessions } from "../sessions/context.ts";
 import { notify } from "../ui/notices.tsx";
+import { usePopover } from "../ui/usePopover.ts";
 
 /**
  * Which of the board's MCP servers a session's agent gets: a checkbox each. Ids the session holds
@@ -71,28 +72,9 @@ export function McpPickField({ value, onChange }: { value: string[]; onChange: (
 export function SessionMcpMenu({ session, disabledWhy }: { session: Session; disabledWhy: string | null }) {
   const { mcpServers, actions } = useSessions();
   const servers = useStore(mcpServers.rows);
-  const [open, setOpen] = useState(false);
+  const { open, setOpen, ref } = usePopover();
   // What was just asked for, shown until the edge's answer is the session's row (or it refused).
   const [pending, setPending] = useState<string[] | null>(null);
-  const ref = useRef<HTMLDivElement>(null);
-  useEffect(() => {
-    if (!open) return;
-    const close = (e: PointerEvent) => {
-      if (!ref.current?.contains(e.target as Node)) setOpen(false);
-    };
-    const esc = (e: KeyboardEvent) => {
-      if (e.key !== "Escape") return;
-      // The panel closes on Escape too: this closes only the menu.
-      e.preventDefault();
-      setOpen(false);
-    };
-    addEventListener("pointerdown", close);
-    addEventListener("keydown", esc, true);
-    return () => {
-      removeEventListener("pointerdown", close);
-      removeEventListener("keydown", esc, true);
-    };
-  }, [open]);
   const live = (servers ?? []).filter((s) => session.mcpServerIds.includes(s.id));
   const change = async (ids: string[]) => {
     setPending(ids);

@@ -1,5 +1,12 @@
 import { useEffect, useState } from "react";
-import type { Runner } from "../../../protocol/index.ts";
+import {
+  RUNTIME_LABELS,
+  RUNTIME_PACKAGES,
+  RUNTIMES,
+  type Runner,
+  type Runtime,
+  runtimeInstallHint,
+} from "../../../protocol/index.ts";
 import { messageOf } from "../lib/api.ts";
 import { ago, fullDate, useNow } from "../lib/format.ts";
 import { TerminalAccessSetting } from "../terminals/TerminalAccess.tsx";
@@ -106,6 +113,7 @@ export function RunnerItem({
         )}
       </div>
       {facts.length > 0 && <div className="runner-facts small muted">{facts.join(" · ")}</div>}
+      {info.version && !revoked && <RuntimesLine runtimes={info.runtimes ?? []} />}
       {mine && !revoked && (
         <div className="runner-actions">
           {boardId &&
@@ -171,4 +179,34 @@ function sandboxFact(s: Runner["info"]["sandbox"]): string | null {
   if (!s) return null;
   if (s.state === "on") return `sandboxed (${s.kind})`;
   return s.state === "off" ? "sandbox off" : "no sandbox";
+}
+
+type SdkRuntime = Exclude<Runtime, "builtin">;
+
+/**
+ * The agent runtimes the runner can run, with their SDKs' versions; a missing one as the command
+ * that adds it (the whole sentence on hover), so its owner sees what to do without a second look.
+ */
+function RuntimesLine({ runtimes }: { runtimes: NonNullable<Runner["info"]["runtimes"]> }) {
+  const sdk = RUNTIMES.filter((r): r is SdkRuntime => r !== "builtin");
+  return (
+    <div className="runner-facts small muted" data-testid="runner-runtimes">
+      Runtimes: {RUNTIME_LABELS.builtin}
+      {sdk.map((rt) => {
+        const has = runtimes.find((r) => r.runtime === rt);
+        return (
+          <span key={rt} data-testid={`runner-runtime-${rt}`} data-has={has ? "true" : "false"}>
+            {" · "}
+            {has ? (
+              `${RUNTIME_LABELS[rt]} ${has.version}${has.signedIn ? " (signed in to Claude)" : ""}`
+            ) : (
+              <span className="runner-runtime-missing" title={`${RUNTIME_LABELS[rt]}: ${runtimeInstallHint(rt)}`}>
+                {RUNTIME_LABELS[rt]}: <code>npm i -g {RUNTIME_PACKAGES[rt]}</code>
+              </span>
+            )}
+          </span>
+        );
+      })}
+    </div>
+  );
 }

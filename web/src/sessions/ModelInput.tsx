@@ -1,15 +1,17 @@
 import { useId } from "react";
-import type { Provider } from "../../../protocol/index.ts";
-import { modelsOf } from "./readiness.ts";
+import type { Provider, Runtime } from "../../../protocol/index.ts";
+import { modelsFor } from "./readiness.ts";
 
-/** A model name: the provider's known models offered, any other name typed freely. */
+/** A model name: the known models of the provider (as the runtime runs them) offered, any other name typed freely. */
 export function ModelInput({
   provider,
+  runtime = "builtin",
   value,
   onChange,
   testId,
 }: {
   provider: Provider;
+  runtime?: Runtime;
   value: string;
   onChange: (model: string) => void;
   testId: string;
@@ -26,7 +28,7 @@ export function ModelInput({
         data-testid={testId}
       />
       <datalist id={listId}>
-        {modelsOf(provider).map((m) => (
+        {modelsFor(runtime, provider).map((m) => (
           <option key={m.id} value={m.id}>
             {m.label}
           </option>

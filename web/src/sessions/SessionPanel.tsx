@@ -31,7 +31,10 @@ import {
   totalTokens,
   usageTitle,
 } from "./format.ts";
+import { SessionHostsMenu } from "./HostsMenu.tsx";
 import { PermissionCard } from "./PermissionCard.tsx";
+import { runtimeChoice, runtimeLabel, runtimeNote } from "./readiness.ts";
+import { useWorktreeRunner } from "./runnerOf.ts";
 import { useSession } from "./store.ts";
 import { Transcript } from "./Transcript.tsx";
 import type { SessionView } from "./view.ts";
@@ -233,8 +236,18 @@ function PanelMeta({ session, disabledWhy }: { session: Session; disabledWhy: st
   const tokens = totalTokens(session.usage);
   const meter = contextMeter(session);
   const setMode = (m: PermissionMode) => actions.setMode(session.id, m).catch((err) => notify(messageOf(err), "error"));
+  const runner = useWorktreeRunner(session.worktreeId);
+  const rt = runtimeChoice(runner, session.runtime);
   return (
     <div className="session-meta small">
+      <span
+        className="session-runtime"
+        title={rt.ok ? runtimeNote(session.runtime, session.permissionMode, runner).about : rt.reason}
+        data-testid="session-runtime"
+        data-runtime={session.runtime}
+      >
+        {runtimeLabel(session.runtime, rt.ok ? rt.version : undefined)}
+      </span>
       <span className="session-model" title={PROVIDER_LABELS[session.provider]} data-testid="session-model">
         {session.model}
         {session.baseUrl && <span className="muted"> @ {session.baseUrl}</span>}
@@ -254,6 +267,7 @@ function PanelMeta({ session, disabledWhy }: { session: Session; disabledWhy: st
         ))}
       </select>
       <SessionMcpMenu session={session} disabledWhy={disabledWhy} />
+      <SessionHostsMenu session={session} disabledWhy={disabledWhy} />
       <span title={usageTitle(session.usage)} data-testid="session-tokens">
         {formatTokens(tokens)} tokens
       </span>

@@ -1,4 +1,4 @@
-import type { CreateSessionBody, Decision, PermissionMode, Session, Task } from "../../../protocol/index.ts";
+import type { CreateSessionBody, Decision, PermissionMode, Runtime, Session, Task } from "../../../protocol/index.ts";
 import { type ApiClient, ApiError, expectOk, unwrap } from "../lib/http.ts";
 import type { BoardSessions } from "./store.ts";
 
@@ -22,10 +22,9 @@ export class SessionActions {
     return { param: { boardId: this.boardId, sessionId } };
   }
 
-  async create(body: CreateSessionBody & { permissionMode: PermissionMode }): Promise<Session> {
-    const s = await unwrap(
-      this.sessions().$post({ param: { boardId: this.boardId }, json: { runtime: "builtin", ...body } }),
-    );
+  /** The runtime is always named: a form that offers none says which it means. */
+  async create(body: CreateSessionBody & { permissionMode: PermissionMode; runtime: Runtime }): Promise<Session> {
+    const s = await unwrap(this.sessions().$post({ param: { boardId: this.boardId }, json: body }));
     this.store.upsert(s);
     return s;
   }
@@ -45,6 +44,13 @@ export class SessionActions {
   async setMcpServers(sessionId: string, mcpServerIds: string[]): Promise<void> {
     this.store.upsert(
       await unwrap(this.sessions()[":sessionId"].$patch({ ...this.one(sessionId), json: { mcpServerIds } })),
+    );
+  }
+
+  /** Hosts the session's shell commands may reach through the runner's sandbox, from their next command on. */
+  async setAllowedHosts(sessionId: string, allowedHosts: string[]): Promise<void> {
+    this.store.upsert(
+      await unwrap(this.sessions()[":sessionId"].$patch({ ...this.one(sessionId), json: { allowedHosts } })),
     );
   }
 
