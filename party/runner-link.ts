@@ -90,6 +90,7 @@ export class RunnerLink extends Server<Env> {
     },
     terminals: {
       fromRunner: (frame) => this.hub.fromRunner(frame),
+      output: (terminalId, frame, bytes) => this.hub.output(terminalId, frame, bytes),
       runnerUp: () => this.hub.runnerUp(),
       runnerDown: () => this.hub.runnerDown(),
       active: () => this.hub.active(),
