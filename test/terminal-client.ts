@@ -102,11 +102,12 @@ export class TerminalViewer {
     const url = `${base.replace(/^http/, "ws")}/parties/runner-link/${runnerId}?${q}`;
     const ws = new WebSocket(url, { headers } as unknown as string[]);
     ws.binaryType = "arraybuffer";
+    // Listening from the start: the hello may come in the same read as the upgrade's answer.
+    const v = new TerminalViewer(ws, opts);
     await new Promise<void>((resolve, reject) => {
       ws.addEventListener("open", () => resolve(), { once: true });
       ws.addEventListener("error", () => reject(new Error(`terminal socket refused: ${url}`)), { once: true });
     });
-    const v = new TerminalViewer(ws, opts);
     await v.next("hello");
     return v;
   }

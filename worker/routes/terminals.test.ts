@@ -291,6 +291,17 @@ describe("a terminal's socket on the runner's link", () => {
     await end(t.id);
   });
 
+  it("answers a viewer's close at once, with a status code or without one", async () => {
+    const t = await json<Terminal>(openTerminal(owner.token, "closing"));
+    const [a, b] = [await attach(owner.token, t.id), await attach(owner.token, t.id)];
+    const by = (ms: number) => new Promise<"late">((resolve) => setTimeout(() => resolve("late"), ms));
+    a.ws.close();
+    expect(await Promise.race([a.closed, by(2000)])).not.toBe("late");
+    b.ws.close(1000, "done");
+    expect(await Promise.race([b.closed, by(2000)])).not.toBe("late");
+    await end(t.id);
+  });
+
   it("skips a viewer that does not keep up and gives it a fresh screen once it has", async () => {
     const t = await json<Terminal>(openTerminal(owner.token, "flood"));
     const slow = await attach(owner.token, t.id);
