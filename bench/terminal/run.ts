@@ -336,6 +336,7 @@ async function main() {
 
   // ---- latency: one keystroke at a time, each until it is on the screen ----
   const typist = await view(false);
+  note(`viewer socket extensions: ${typist.ws.extensions || "none"}`);
   typist.type("cat >/dev/null\r");
   await typist.until(
     "cat waiting for input",
