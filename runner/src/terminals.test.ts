@@ -184,7 +184,7 @@ describe("a terminal on the runner", () => {
 
   it("stops reading a flood while the link is backed up, and reads again once it drained", async () => {
     const link = { buffered: 0 };
-    const { sent, msg, outputBytes } = terminals({}, link);
+    const { sent, msg, outputBytes, screen } = terminals({}, link);
     msg(open("t-flood"));
     await until("screen", () => sent.some((f) => f.type === "term.screen"));
     link.buffered = 10 * 1024 * 1024;
@@ -195,9 +195,12 @@ describe("a terminal on the runner", () => {
     const paused = outputBytes("t-flood");
     await new Promise((r) => setTimeout(r, 500));
     expect(outputBytes("t-flood") - paused).toBeLessThanOrEqual(2 * MAX_OUTPUT_BYTES);
+    // Drained: it reads again, and what the shell prints after the flood arrives.
     link.buffered = 0;
-    await until("reading again", () => outputBytes("t-flood") > paused + 4 * MAX_OUTPUT_BYTES);
     msg({ type: "term.input", terminalId: "t-flood", data: "\x03" });
+    msg({ type: "term.input", terminalId: "t-flood", data: "echo back-$((6*7))\r" });
+    await until("reading again", () => outputBytes("t-flood") > paused);
+    await until("the shell after the flood", async () => /^back-42$/m.test(await screen("t-flood")), 20_000);
     msg({ type: "term.kill", terminalId: "t-flood" });
   });
 
