@@ -1,5 +1,6 @@
 import type { LinkMessage, RunnerFrame, RunnerInfo, StreamFrame } from "../protocol/index.ts";
 import {
+  decodeTerminalOutput,
   LINK_CLOSE,
   LINK_PROTOCOL,
   LINK_STALE_MS,
@@ -55,6 +56,8 @@ export interface LinkHost {
 /** What the link tells the terminals: the runner's `term.*` frames, and its socket coming and going. */
 export interface LinkTerminals {
   fromRunner(frame: TerminalFrame): Promise<void>;
+  /** A binary output frame (protocol/terminal-output.ts), header read: `bytes` of PTY output for `terminalId`. */
+  output(terminalId: string, frame: ArrayBuffer, bytes: number): void;
   runnerUp(): void;
   runnerDown(): void;
   /** Viewers are connected: keep the alarm sweeping. */
@@ -91,7 +94,7 @@ export function isStale(lastPingAt: number, connectedAt: number, now: number): b
  * kind (permission, terminal) is a schema in protocol/link.ts and a line in `handle` below.
  */
 export function parseRunnerFrame(raw: string | ArrayBuffer): RunnerFrame | string {
-  if (typeof raw !== "string") return "Send JSON text frames.";
+  if (typeof raw !== "string") return "Send JSON text frames (binary ones are terminal output only).";
   if (raw.length > MAX_RUNNER_FRAME_CHARS) return `Frame is larger than ${MAX_RUNNER_FRAME_CHARS} characters.`;
   let data: unknown;
   try {
@@ -151,6 +154,13 @@ export class RunnerLinkCore {
   }
 
   async message(socket: LinkSocket, raw: string | ArrayBuffer): Promise<void> {
+    if (typeof raw !== "string") {
+      // The hot path of a terminal flood: only the header is read, the frame goes on as it is.
+      const out = decodeTerminalOutput(raw);
+      if (typeof out === "string") return refuse(socket, out);
+      this.host.terminals?.output(out.terminalId, raw, out.data.byteLength);
+      return;
+    }
     const frame = parseRunnerFrame(raw);
     if (typeof frame === "string") return refuse(socket, frame);
     switch (frame.type) {

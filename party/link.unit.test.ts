@@ -278,7 +278,8 @@ describe("RunnerLinkCore", () => {
       "Frame is not valid JSON.",
       `Frames must carry v: ${LINK_PROTOCOL}.`,
       expect.stringMatching(/^Unknown or malformed frame/),
-      "Send JSON text frames.",
+      // A binary frame is terminal output (protocol/terminal-output.ts) or nothing.
+      "Binary frames must be terminal output.",
     ]);
     expect(s.closedWith).toBeNull();
   });

@@ -90,6 +90,7 @@ export class RunnerLink extends Server<Env> {
     },
     terminals: {
       fromRunner: (frame) => this.hub.fromRunner(frame),
+      output: (terminalId, frame, bytes) => this.hub.output(terminalId, frame, bytes),
       runnerUp: () => this.hub.runnerUp(),
       runnerDown: () => this.hub.runnerDown(),
       active: () => this.hub.active(),
@@ -167,7 +168,8 @@ export class RunnerLink extends Server<Env> {
     await this.core.message(conn, raw);
   }
 
-  override async onClose(conn: Connection<LinkState>) {
+  override async onClose(conn: Connection<LinkState>, code: number) {
+    answerClose(conn, code);
     if (isViewer(conn)) return this.hub.left(conn as unknown as ViewerSocket);
     await this.core.closed(conn);
   }
@@ -231,3 +233,19 @@ function viewerOf(request: Request): TerminalViewerIdentity | null {
 }
 
 const isViewer = (conn: Connection) => conn.tags.includes(VIEWER_TAG);
+
+/** A close without a status code (`ws.close()` in Node, most non-browser clients). */
+const NO_STATUS = 1005;
+
+/**
+ * Answer a peer's close frame at once. partyserver answers it only after `onClose` (which waits on
+ * D1 here), and never when it came without a status code, since 1005 may not be sent back: such a
+ * socket stayed `CLOSING` on the peer's side until the platform timed it out (seconds).
+ */
+function answerClose(conn: Connection, code: number) {
+  try {
+    conn.close(code === NO_STATUS ? 1000 : code, "closed");
+  } catch {
+    // Closed already, or the code is one we may not send (1006: there was no close frame to answer).
+  }
+}

@@ -1,7 +1,9 @@
 import type { LinkMessage, RunnerFrame, TerminalServerMessage, TerminalViewer, TermSize } from "../protocol/index.ts";
 import {
+  encodeTerminalOutput,
   LINK_PROTOCOL,
-  MAX_UNACKED_CHARS,
+  MAX_OUTPUT_BYTES,
+  MAX_UNACKED_BYTES,
   MAX_VIEWERS,
   TERMINAL_CLOSE,
   TERMINAL_PROTOCOL,
@@ -16,10 +18,11 @@ import { viewerKey } from "../worker/services/terminals.ts";
  * own RunnerLink, which holds the runner's socket, so output goes runner → here → viewers with no
  * other hop, and a board room's presence never queues behind a terminal's output.
  *
- * Flow control: each viewer acknowledges the characters its terminal has written. One that is
- * more than `MAX_UNACKED_CHARS` behind is skipped (its frames dropped, nothing queued here) until
- * its acknowledgements catch up to `RESUME_AT_CHARS`, then it gets a fresh screen from the runner.
- * Memory here is a few numbers per viewer and per terminal, whatever the runner sends.
+ * Flow control: each viewer acknowledges the bytes its terminal has written. One that is more
+ * than `MAX_UNACKED_BYTES` behind is skipped (its frames dropped, nothing queued here) until its
+ * acknowledgements catch up to `RESUME_AT_BYTES`, then it gets a fresh screen from the runner.
+ * Memory here is a few numbers per viewer and per terminal, whatever the runner sends; output
+ * frames are the runner's own, forwarded without reading past their header.
  */
 
 export type TerminalFrame = Extract<RunnerFrame, { type: `term.${string}` }>;
@@ -31,7 +34,7 @@ export interface ViewerSocket {
   readonly id: string;
   readonly state: Readonly<ViewerState> | null;
   setState(state: ViewerState): void;
-  send(frame: string): void;
+  send(frame: string | ArrayBuffer | Uint8Array): void;
   close(code?: number, reason?: string): void;
 }
 
@@ -59,8 +62,8 @@ export interface HubHost {
   services: HubServices;
 }
 
-/** A viewer caught up to this many unacknowledged characters gets its screen back. */
-export const RESUME_AT_CHARS = 64 * 1024;
+/** A viewer caught up to this many unacknowledged bytes gets its screen back. */
+export const RESUME_AT_BYTES = 64 * 1024;
 /** "Who is typing" goes out at most once a second per person. */
 const TYPING_EVERY_MS = 1000;
 /** A screen asked of the runner that never came is asked again after this. */
@@ -95,7 +98,11 @@ export class TerminalHub {
   private ended = new Set<string>();
   private lastRecheck = 0;
 
-  constructor(private readonly host: HubHost) {}
+  private readonly host: HubHost;
+
+  constructor(host: HubHost) {
+    this.host = host;
+  }
 
   private liveOf(s: ViewerSocket): Live {
     let l = this.live.get(s.id);
@@ -204,8 +211,8 @@ export class TerminalHub {
       }
       case "ack": {
         const l = this.liveOf(socket);
-        l.unacked = Math.max(0, l.unacked - msg.chars);
-        if (l.mode === "behind" && l.unacked <= RESUME_AT_CHARS) {
+        l.unacked = Math.max(0, l.unacked - msg.bytes);
+        if (l.mode === "behind" && l.unacked <= RESUME_AT_BYTES) {
           l.mode = "awaiting";
           this.askScreen(id, false);
         }
@@ -272,8 +279,15 @@ export class TerminalHub {
 
   async fromRunner(f: TerminalFrame): Promise<void> {
     switch (f.type) {
-      case "term.output":
-        return this.output(f.terminalId, f.data);
+      case "term.output": {
+        // A runner from before binary output frames: its text goes on as they would have.
+        const bytes = new TextEncoder().encode(f.data);
+        for (let at = 0; at < bytes.byteLength; at += MAX_OUTPUT_BYTES) {
+          const piece = bytes.subarray(at, at + MAX_OUTPUT_BYTES);
+          this.output(f.terminalId, encodeTerminalOutput(f.terminalId, [piece]), piece.byteLength);
+        }
+        return;
+      }
       case "term.screen":
         return this.screen(f.terminalId, f.data, { cols: f.cols, rows: f.rows });
       case "term.opened":
@@ -289,20 +303,21 @@ export class TerminalHub {
     }
   }
 
-  /** The hot path: one frame, to every viewer of the terminal that is not too far behind. */
-  private output(terminalId: string, data: string) {
+  /**
+   * The hot path: the runner's binary frame (`bytes` of PTY output), as it is, to every viewer of
+   * the terminal that is not too far behind.
+   */
+  output(terminalId: string, out: ArrayBuffer | Uint8Array, bytes: number): void {
     if (this.ended.has(terminalId)) return;
-    let text: string | null = null;
     for (const s of this.host.viewers(terminalId)) {
       const l = this.liveOf(s);
       if (l.mode !== "live") continue;
-      if (l.unacked > MAX_UNACKED_CHARS) {
+      if (l.unacked > MAX_UNACKED_BYTES) {
         // Too far behind: skip it until it has caught up, then give it the screen as it is then.
         l.mode = "behind";
         continue;
       }
-      text ??= frame({ type: "output", v: tv, data });
-      if (trySend(s, text)) l.unacked += data.length;
+      if (trySend(s, out)) l.unacked += bytes;
     }
   }
 
@@ -434,9 +449,9 @@ function parseClient(raw: string | ArrayBuffer): TerminalClientMessage | string 
   return parsed.success ? parsed.data : `Unrecognised frame: ${parsed.error.issues[0]?.message}`;
 }
 
-function trySend(s: ViewerSocket, text: string): boolean {
+function trySend(s: ViewerSocket, frame: string | ArrayBuffer | Uint8Array): boolean {
   try {
-    s.send(text);
+    s.send(frame);
     return true;
   } catch {
     return false;

@@ -15,5 +15,6 @@ export * from "./runners.ts";
 export * from "./secrets.ts";
 export * from "./sessions.ts";
 export * from "./templates.ts";
+export * from "./terminal-output.ts";
 export * from "./terminals.ts";
 export * from "./worktrees.ts";

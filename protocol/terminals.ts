@@ -22,17 +22,20 @@ import { Id, Text } from "./common.ts";
  * (browsers, Origin checked) or the same with `Authorization: Bearer` instead of a ticket (other
  * clients). It lands on the runner's own RunnerLink, which holds the runner's link socket, so
  * output goes runner → RunnerLink → viewers with no other hop and never through a board room.
- * Frames: `TerminalClientMessage` viewer → edge, `TerminalServerMessage` edge → viewer; between the
- * edge and the runner, the `term.*` kinds below ride the runner's existing link socket.
+ * Frames: `TerminalClientMessage` viewer → edge, `TerminalServerMessage` edge → viewer (JSON
+ * text), and the output itself as binary frames (protocol/terminal-output.ts: the runner's frame,
+ * forwarded as it is); between the edge and the runner, the `term.*` kinds below and the same
+ * binary output frames ride the runner's existing link socket.
  *
- * Flow control, end to end: the runner batches PTY output (a few ms, up to `MAX_OUTPUT_CHARS`) and
+ * Flow control, end to end: the runner batches PTY output (a few ms, up to `MAX_OUTPUT_BYTES`) and
  * stops reading the PTY while its link socket is backed up (tmux then drops and redraws, as it does
- * for any slow terminal); the edge counts each viewer's unacknowledged characters and, past
- * `MAX_UNACKED_CHARS`, skips that viewer's frames until it has caught up, then sends it a fresh
+ * for any slow terminal); the edge counts each viewer's unacknowledged bytes and, past
+ * `MAX_UNACKED_BYTES`, skips that viewer's frames until it has caught up, then sends it a fresh
  * screen; the viewer acknowledges what its terminal has rendered (`ack`), so its own write queue
- * never holds more than that window.
+ * never holds more than that window. The unit is an output frame's PTY bytes and a screen's
+ * characters (`data.length`), on both sides.
  */
-export const TERMINAL_PROTOCOL = 1;
+export const TERMINAL_PROTOCOL = 2;
 export const TERMINAL_VERSION_PARAM = "v";
 export const TERMINAL_ID_PARAM = "terminal";
 export const TERMINAL_TICKET_PARAM = "ticket";
@@ -53,14 +56,14 @@ export const TERMINAL_CLOSE = {
 
 /** The most one input frame may carry; a bigger paste is sent in pieces. */
 export const MAX_INPUT_CHARS = 16 * 1024;
-/** The most one output frame carries: the runner's batch size. */
+/** The most a JSON `term.output` frame (runners before binary output frames) carries. */
 export const MAX_OUTPUT_CHARS = 32 * 1024;
 /** A screen snapshot (visible screen and recent scrollback) is trimmed from the top to fit. */
 export const MAX_SCREEN_CHARS = 400 * 1024;
 /** How far a viewer may fall behind (sent, not yet acknowledged) before frames to it are skipped. */
-export const MAX_UNACKED_CHARS = 512 * 1024;
-/** A viewer acknowledges at least this often (in characters written to its terminal). */
-export const ACK_EVERY_CHARS = 16 * 1024;
+export const MAX_UNACKED_BYTES = 512 * 1024;
+/** A viewer acknowledges at least this often (in bytes written to its terminal). */
+export const ACK_EVERY_BYTES = 16 * 1024;
 /** How many lines of scrollback a late viewer gets with the screen. */
 export const SCROLLBACK_LINES = 2000;
 /** Sockets on one terminal at most. */
@@ -138,10 +141,10 @@ export const TerminalClientMessage = z.discriminatedUnion("type", [
   z.object({ type: z.literal("input"), data: Text.min(1).max(MAX_INPUT_CHARS) }),
   /** The panel's size in cells; the terminal takes the size of whoever typing resized it last. */
   z.object({ type: z.literal("resize"), ...TermSize.shape }),
-  /** Characters of output (or screen) this viewer has written to its terminal since its last ack. */
+  /** Bytes of output (and characters of screens) this viewer has written to its terminal since its last ack. */
   z.object({
     type: z.literal("ack"),
-    chars: z
+    bytes: z
       .number()
       .int()
       .positive()
@@ -161,7 +164,7 @@ export type TerminalViewer = z.infer<typeof TerminalViewer>;
 
 const tv = z.literal(TERMINAL_PROTOCOL);
 
-/** Edge → viewer. */
+/** Edge → viewer, as JSON text; the PTY's bytes come in binary frames (protocol/terminal-output.ts). */
 export const TerminalServerMessage = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("hello"),
@@ -171,8 +174,6 @@ export const TerminalServerMessage = z.discriminatedUnion("type", [
     canType: z.boolean(),
     runnerOnline: z.boolean(),
   }),
-  /** Bytes from the PTY (as text), in order. */
-  z.object({ type: z.literal("output"), v: tv, data: z.string() }),
   /**
    * The whole screen and recent scrollback: reset the terminal to `cols`×`rows` and write it. Sent
    * on attach, after the runner reconnected, and to a viewer that fell behind once it caught up.
@@ -232,6 +233,10 @@ export const terminalRunnerFrames = <V extends z.ZodLiteral<number>>(v: V) =>
     z.object({ type: z.literal("term.sessions"), v, terminalIds: z.array(Id).max(1000) }),
     /** A PTY is attached (`created`: the tmux session was made just now). */
     z.object({ type: z.literal("term.opened"), v, ...TerminalRef, created: z.boolean() }),
+    /**
+     * The PTY's output as text, from runners before binary output frames (protocol/terminal-output.ts,
+     * what runners send now): the edge forwards it to viewers as a binary frame all the same.
+     */
     z.object({ type: z.literal("term.output"), v, ...TerminalRef, data: Text.max(MAX_OUTPUT_CHARS) }),
     z.object({
       type: z.literal("term.screen"),

@@ -5,7 +5,12 @@
  */
 import xterm from "@xterm/headless";
 import type { TerminalServerMessage, TerminalTicket } from "../protocol/index.ts";
-import { ACK_EVERY_CHARS, TerminalServerMessage as Schema, TERMINAL_PROTOCOL } from "../protocol/index.ts";
+import {
+  ACK_EVERY_BYTES,
+  decodeTerminalOutput,
+  TerminalServerMessage as Schema,
+  TERMINAL_PROTOCOL,
+} from "../protocol/index.ts";
 import { api } from "./server.ts";
 
 const { Terminal } = xterm as unknown as typeof import("@xterm/headless");
@@ -19,7 +24,7 @@ export class HeadlessScreen {
     this.term = new Terminal({ cols, rows, scrollback: 5000, allowProposedApi: true });
   }
 
-  write(data: string, done?: () => void): void {
+  write(data: string | Uint8Array, done?: () => void): void {
     this.term.write(data, done);
   }
 
@@ -53,13 +58,14 @@ type Msg<K extends TerminalServerMessage["type"]> = Extract<TerminalServerMessag
 export class TerminalViewer {
   readonly screen = new HeadlessScreen();
   readonly messages: TerminalServerMessage[] = [];
-  /** Characters of output and screens received. */
+  /** Bytes of output and characters of screens received. */
   received = 0;
   private acked = 0;
   private written = 0;
   private listeners = new Set<() => void>();
   readonly closed: Promise<{ code: number; reason: string }>;
-  onOutput: ((data: string) => void) | null = null;
+  /** Each output frame's bytes (a view into the frame), as it comes. */
+  onOutput: ((data: Uint8Array) => void) | null = null;
   /** The last frames' text, for a failure message. */
   private recent: string[] = [];
 
@@ -72,7 +78,10 @@ export class TerminalViewer {
     this.closed = new Promise((resolve) =>
       ws.addEventListener("close", (e) => resolve({ code: e.code, reason: e.reason })),
     );
-    ws.addEventListener("message", (e) => this.onMessage(String(e.data)));
+    ws.addEventListener("message", (e) => {
+      if (typeof e.data === "string") this.onMessage(e.data);
+      else this.onBinary(e.data as ArrayBuffer);
+    });
     ws.addEventListener("close", () => this.changed());
   }
 
@@ -92,11 +101,13 @@ export class TerminalViewer {
     }
     const url = `${base.replace(/^http/, "ws")}/parties/runner-link/${runnerId}?${q}`;
     const ws = new WebSocket(url, { headers } as unknown as string[]);
+    ws.binaryType = "arraybuffer";
+    // Listening from the start: the hello may come in the same read as the upgrade's answer.
+    const v = new TerminalViewer(ws, opts);
     await new Promise<void>((resolve, reject) => {
       ws.addEventListener("open", () => resolve(), { once: true });
       ws.addEventListener("error", () => reject(new Error(`terminal socket refused: ${url}`)), { once: true });
     });
-    const v = new TerminalViewer(ws, opts);
     await v.next("hello");
     return v;
   }
@@ -105,34 +116,44 @@ export class TerminalViewer {
     for (const l of [...this.listeners]) l();
   }
 
+  private onBinary(frame: ArrayBuffer) {
+    const out = decodeTerminalOutput(frame);
+    if (typeof out === "string") throw new Error(out);
+    if (!this.opts.countOnly) {
+      this.recent.push(`output: ${new TextDecoder().decode(out.data.subarray(0, 2000))}`);
+      if (this.recent.length > 40) this.recent.shift();
+    }
+    this.received += out.data.byteLength;
+    this.onOutput?.(out.data);
+    this.render(out.data, out.data.byteLength);
+    this.changed();
+  }
+
   private onMessage(text: string) {
     if (text === "pong") return;
     this.recent.push(text.slice(0, 2000));
     if (this.recent.length > 40) this.recent.shift();
     const msg = Schema.parse(JSON.parse(text));
-    if (msg.type === "output") {
+    this.messages.push(msg);
+    if (msg.type === "screen") {
       this.received += msg.data.length;
-      this.onOutput?.(msg.data);
-      this.render(msg.data);
-    } else {
-      this.messages.push(msg);
-      if (msg.type === "screen") {
-        this.received += msg.data.length;
-        if (!this.opts.countOnly) {
-          this.screen.term.reset();
-          this.screen.term.resize(msg.cols, msg.rows);
-        }
-        this.render(msg.data);
-      } else if (msg.type === "size" && !this.opts.countOnly) this.screen.term.resize(msg.cols, msg.rows);
-    }
+      if (!this.opts.countOnly) {
+        this.screen.term.reset();
+        this.screen.term.resize(msg.cols, msg.rows);
+      }
+      this.render(msg.data, msg.data.length);
+    } else if (msg.type === "size" && !this.opts.countOnly) this.screen.term.resize(msg.cols, msg.rows);
     this.changed();
   }
 
-  /** Written, then acknowledged: the edge sends no more than a window ahead of what is on screen. */
-  private render(data: string) {
+  /**
+   * Written, then acknowledged (`size`: an output frame's bytes, a screen's characters): the edge
+   * sends no more than a window ahead of what is on screen.
+   */
+  private render(data: string | Uint8Array, size: number) {
     const done = () => {
-      this.written += data.length;
-      if (!this.opts.noAck && this.written - this.acked >= ACK_EVERY_CHARS) this.ack();
+      this.written += size;
+      if (!this.opts.noAck && this.written - this.acked >= ACK_EVERY_BYTES) this.ack();
       else if (!this.opts.noAck) queueMicrotask(() => this.ackIfIdle());
       this.changed();
     };
@@ -145,10 +166,10 @@ export class TerminalViewer {
   }
 
   private ack() {
-    const chars = this.written - this.acked;
-    if (chars <= 0 || this.ws.readyState !== WebSocket.OPEN) return;
+    const bytes = this.written - this.acked;
+    if (bytes <= 0 || this.ws.readyState !== WebSocket.OPEN) return;
     this.acked = this.written;
-    this.ws.send(JSON.stringify({ type: "ack", chars }));
+    this.ws.send(JSON.stringify({ type: "ack", bytes }));
   }
 
   /** Wait until `check` holds, re-checked on every frame. */

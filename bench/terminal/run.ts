@@ -150,7 +150,7 @@ function cursorLine(v: TerminalViewer): string {
 
 /** What one throughput viewer saw after the command went in. */
 interface Watch {
-  /** Characters (output and fresh screens) until the end marker, and in all until the pass ended. */
+  /** Bytes (output and fresh screens) until the end marker, and in all until the pass ended. */
   chars: number;
   total: number;
   screens: number;
@@ -159,26 +159,67 @@ interface Watch {
   seen: number;
   gaps: number;
   doneAt: number | null;
-  tail: string;
+  tail: Buffer;
+}
+
+const L = 0x4c;
+const SPACE = 0x20;
+const MARKER_BYTES = Buffer.from(MARKER);
+/** `L` and 8 digits and a space at `i`: the line number, or -1. */
+function lineNumberAt(b: Uint8Array, i: number): number {
+  if (i + 9 >= b.length || b[i] !== L || b[i + 9] !== SPACE) return -1;
+  let n = 0;
+  for (let k = i + 1; k <= i + 8; k++) {
+    const d = b[k]! - 0x30;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
 }
 
 function watchStream(v: TerminalViewer): { w: Watch; stop(): void } {
-  const w: Watch = { chars: 0, total: 0, screens: 0, last: -1, seen: 0, gaps: 0, doneAt: null, tail: "" };
-  const take = (data: string) => {
-    w.total += data.length;
-    if (w.doneAt !== null) return;
-    w.chars += data.length;
-    const s = w.tail + data;
-    for (const m of s.matchAll(/L(\d{8}) /g)) {
-      const n = Number(m[1]);
-      // Lower or equal: a redraw of lines already seen (or the carried-over tail): not news.
-      if (n <= w.last) continue;
-      w.gaps += n - w.last - 1;
-      w.seen++;
-      w.last = n;
+  const w: Watch = {
+    chars: 0,
+    total: 0,
+    screens: 0,
+    last: -1,
+    seen: 0,
+    gaps: 0,
+    doneAt: null,
+    tail: Buffer.alloc(0),
+  };
+  const number = (n: number) => {
+    // Lower or equal: a redraw of lines already seen (or the carried-over tail): not news.
+    if (n <= w.last) return;
+    w.gaps += n - w.last - 1;
+    w.seen++;
+    w.last = n;
+  };
+  /** Every `L<8 digits> ` in `b`: a line is 80 bytes, so the next one is looked for there first. */
+  const scan = (b: Buffer) => {
+    let i = b.indexOf(L);
+    while (i >= 0) {
+      const n = lineNumberAt(b, i);
+      if (n < 0) {
+        i = b.indexOf(L, i + 1);
+        continue;
+      }
+      number(n);
+      const next = i + LINE_BYTES;
+      i = lineNumberAt(b, next) >= 0 ? next : b.indexOf(L, i + 10);
     }
-    if (s.includes(MARKER)) w.doneAt = performance.now();
-    w.tail = s.slice(-16);
+  };
+  const take = (data: Uint8Array) => {
+    w.total += data.byteLength;
+    if (w.doneAt !== null) return;
+    w.chars += data.byteLength;
+    const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    // What straddles two frames: the last bytes of the one before and the first of this one.
+    const seam = Buffer.concat([w.tail, b.subarray(0, 16)]);
+    scan(seam);
+    scan(b);
+    if (seam.includes(MARKER_BYTES) || b.includes(MARKER_BYTES)) w.doneAt = performance.now();
+    w.tail = Buffer.from(b.subarray(-16));
   };
   v.onOutput = take;
   const from = v.messages.length;
@@ -187,7 +228,7 @@ function watchStream(v: TerminalViewer): { w: Watch; stop(): void } {
     for (const m of v.messages.splice(from)) {
       if (m.type !== "screen") continue;
       w.screens++;
-      take(m.data);
+      take(Buffer.from(m.data));
     }
   }, 10);
   const stop = () => {
@@ -295,6 +336,7 @@ async function main() {
 
   // ---- latency: one keystroke at a time, each until it is on the screen ----
   const typist = await view(false);
+  note(`viewer socket extensions: ${typist.ws.extensions || "none"}`);
   typist.type("cat >/dev/null\r");
   await typist.until(
     "cat waiting for input",
@@ -423,7 +465,7 @@ async function main() {
       if (missing > 0 || w.doneAt === null || (discarded === 0 && w.total < written)) complete = false;
       note(
         `${label} viewer ${i + 1}: ${f(w.chars / MB)} MB in ${f(ms)} ms = ${f(rate)} MB/s; ` +
-          `${w.total} chars (tmux queued ${written} for the runner's PTY)` +
+          `${w.total} bytes (tmux queued ${written} for the runner's PTY)` +
           `${w.screens ? `, ${w.screens} fresh screens` : ""}; ` +
           `lines ${w.seen}/${lines}${missing ? ` (${missing} never came)` : " (all)"}` +
           (w.doneAt === null ? "; NEVER saw the end marker" : ""),

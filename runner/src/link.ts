@@ -82,6 +82,13 @@ export class Link {
     return true;
   }
 
+  /** A binary frame up (a terminal's output, protocol/terminal-output.ts); false when the link is down. */
+  sendBinary(frame: Uint8Array): boolean {
+    if (this.ws?.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(frame);
+    return true;
+  }
+
   stop(): void {
     this.stopped = true;
     clearInterval(this.pingTimer);

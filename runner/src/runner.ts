@@ -103,6 +103,7 @@ export class Runner {
       runnerId: this.o.runnerId,
       secrets: [this.o.credential],
       send: (frame) => this.link.send(frame),
+      sendOutput: (frame) => this.link.sendBinary(frame),
       buffered: () => this.link.bufferedAmount,
     });
     this.watcher = this.o.watch

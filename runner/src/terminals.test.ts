@@ -6,12 +6,18 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { LINK_PROTOCOL, MAX_OUTPUT_CHARS, MAX_RUNNER_FRAME_CHARS, type RunnerFrame } from "../../protocol/index.ts";
+import {
+  decodeTerminalOutput,
+  LINK_PROTOCOL,
+  MAX_OUTPUT_BYTES,
+  MAX_RUNNER_FRAME_CHARS,
+  type RunnerFrame,
+} from "../../protocol/index.ts";
 import { HeadlessScreen } from "../../test/terminal-client.ts";
 import { makeRepo, tempDir } from "../test/git-fixtures.ts";
 import { until } from "../test/harness.ts";
 import { shellEnv } from "./terminal-env.ts";
-import { fit, pieces, type TerminalMessage, Terminals } from "./terminals.ts";
+import { fit, outputFrames, type TerminalMessage, Terminals } from "./terminals.ts";
 
 const tmp = tempDir("trellis-terms-");
 const socket = `trellis-test-${process.pid}`;
@@ -28,9 +34,12 @@ afterAll(() => {
   tmp.cleanup();
 });
 
-type Sent = RunnerFrame extends infer F ? (F extends RunnerFrame ? Omit<F, "v"> : never) : never;
+type JsonSent = RunnerFrame extends infer F ? (F extends RunnerFrame ? Omit<F, "v"> : never) : never;
+/** A binary output frame, decoded: the PTY's bytes. */
+type OutputSent = { type: "output"; terminalId: string; data: Uint8Array };
+type Sent = JsonSent | OutputSent;
 
-function terminals(env: Partial<NodeJS.ProcessEnv> = {}) {
+function terminals(env: Partial<NodeJS.ProcessEnv> = {}, link = { buffered: 0 }) {
   const sent: Sent[] = [];
   const saved = { ...process.env };
   Object.assign(process.env, env);
@@ -42,20 +51,21 @@ function terminals(env: Partial<NodeJS.ProcessEnv> = {}) {
       sent.push(f as Sent);
       return true;
     },
-    buffered: () => 0,
+    sendOutput: (frame) => {
+      const out = decodeTerminalOutput(frame);
+      if (typeof out === "string") throw new Error(out);
+      expect(out.data.byteLength).toBeLessThanOrEqual(MAX_OUTPUT_BYTES);
+      sent.push({ type: "output", ...out });
+      return true;
+    },
+    buffered: () => link.buffered,
     socket,
   });
   process.env = saved;
   const msg = (m: Record<string, unknown>) => t.handle({ v: LINK_PROTOCOL, ...m } as TerminalMessage);
-  const output = (id: string) =>
-    sent
-      .filter(
-        (f): f is Extract<Sent, { type: "term.output" | "term.screen" }> =>
-          f.type === "term.output" || f.type === "term.screen",
-      )
-      .filter((f) => f.terminalId === id)
-      .map((f) => f.data)
-      .join("");
+  /** Bytes of output sent for `id` so far. */
+  const outputBytes = (id: string) =>
+    sent.reduce((n, f) => n + (f.type === "output" && f.terminalId === id ? f.data.byteLength : 0), 0);
   /** What a viewer's xterm shows after every frame so far (rendered by @xterm/headless). */
   const screen = async (id: string) => {
     const s = new HeadlessScreen(90, 20);
@@ -65,11 +75,11 @@ function terminals(env: Partial<NodeJS.ProcessEnv> = {}) {
         s.term.reset();
         s.term.resize(f.cols, f.rows);
       }
-      if (f.type === "term.screen" || f.type === "term.output") await new Promise<void>((r) => s.write(f.data, r));
+      if (f.type === "term.screen" || f.type === "output") await new Promise<void>((r) => s.write(f.data, r));
     }
     return s.text();
   };
-  return { t, sent, msg, output, screen };
+  return { t, sent, msg, outputBytes, screen };
 }
 
 const open = (id: string, extra: Record<string, unknown> = {}) => ({
@@ -172,6 +182,28 @@ describe("a terminal on the runner", () => {
     msg({ type: "term.kill", terminalId: "t-env" });
   });
 
+  it("stops reading a flood while the link is backed up, and reads again once it drained", async () => {
+    const link = { buffered: 0 };
+    const { sent, msg, outputBytes, screen } = terminals({}, link);
+    msg(open("t-flood"));
+    await until("screen", () => sent.some((f) => f.type === "term.screen"));
+    link.buffered = 10 * 1024 * 1024;
+    msg({ type: "term.input", terminalId: "t-flood", data: "yes flood-line\r" });
+    await until("the flood's first frames", () => outputBytes("t-flood") > 0);
+    // Backed up: at most what was read before the pause goes out, then nothing, however long.
+    await new Promise((r) => setTimeout(r, 300));
+    const paused = outputBytes("t-flood");
+    await new Promise((r) => setTimeout(r, 500));
+    expect(outputBytes("t-flood") - paused).toBeLessThanOrEqual(2 * MAX_OUTPUT_BYTES);
+    // Drained: it reads again, and what the shell prints after the flood arrives.
+    link.buffered = 0;
+    msg({ type: "term.input", terminalId: "t-flood", data: "\x03" });
+    msg({ type: "term.input", terminalId: "t-flood", data: "echo back-$((6*7))\r" });
+    await until("reading again", () => outputBytes("t-flood") > paused);
+    await until("the shell after the flood", async () => /^back-42$/m.test(await screen("t-flood")), 20_000);
+    msg({ type: "term.kill", terminalId: "t-flood" });
+  });
+
   it("says plainly when tmux is not installed", async () => {
     const empty = join(tmp.dir, "no-tmux");
     mkdirSync(empty, { recursive: true });
@@ -194,12 +226,16 @@ describe("the pieces", () => {
     expect(env.LANG).toMatch(/UTF-8/);
   });
 
-  it("cuts output into frames without splitting a character", () => {
-    const text = `${"a".repeat(MAX_OUTPUT_CHARS - 1)}😀b`;
-    const parts = pieces(text, MAX_OUTPUT_CHARS);
-    expect(parts.join("")).toBe(text);
-    expect(parts[0]!.length).toBe(MAX_OUTPUT_CHARS - 1);
-    expect(parts.every((p) => p.length <= MAX_OUTPUT_CHARS)).toBe(true);
+  it("packs what was read into output frames of at most the batch size, in order, bytes as they are", () => {
+    const reads = [Buffer.from("héllo "), Buffer.alloc(100, "x"), Buffer.from("😀 end")];
+    const frames = outputFrames("t-1", reads, 50);
+    const data = frames.map((f) => decodeTerminalOutput(f) as { terminalId: string; data: Uint8Array });
+    expect(data.every((d) => d.terminalId === "t-1" && d.data.byteLength <= 50)).toBe(true);
+    expect(data.slice(0, -1).every((d) => d.data.byteLength === 50)).toBe(true);
+    // A cut may fall inside a character: the bytes, put back together, are exactly what was read.
+    expect(Buffer.concat(data.map((d) => d.data)).equals(Buffer.concat(reads))).toBe(true);
+    expect(outputFrames("t-1", [Buffer.from("small")], 50)).toHaveLength(1);
+    expect(outputFrames("t-1", [], 50)).toHaveLength(0);
   });
 
   it("trims a screen's oldest scrollback to fit one frame", () => {

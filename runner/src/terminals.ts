@@ -1,6 +1,12 @@
 import type { IPty } from "@lydell/node-pty";
 import type { LinkMessage, RunnerFrame, TermSize } from "../../protocol/index.ts";
-import { MAX_OUTPUT_CHARS, MAX_RUNNER_FRAME_CHARS, MAX_SCREEN_CHARS, SCROLLBACK_LINES } from "../../protocol/index.ts";
+import {
+  encodeTerminalOutput,
+  MAX_OUTPUT_BYTES,
+  MAX_RUNNER_FRAME_CHARS,
+  MAX_SCREEN_CHARS,
+  SCROLLBACK_LINES,
+} from "../../protocol/index.ts";
 import { firstLine, log } from "./log.ts";
 import { shellEnv } from "./terminal-env.ts";
 import { type Screen, Tmux, TmuxMissing } from "./tmux.ts";
@@ -11,8 +17,9 @@ import { isWorkingTree, worktreeTarget } from "./worktrees.ts";
  * someone watches, a PTY (`@lydell/node-pty`) runs `tmux attach` to it and its output goes up the
  * runner's one link socket. Nothing listens on this machine and nothing new dials out.
  *
- * Output is batched (the first bytes after a quiet spell go at once, then at most one frame per
- * `WINDOW_MS`, or sooner when `MAX_OUTPUT_CHARS` are waiting), and while the link socket has more
+ * Output is read as bytes and sent as binary frames (protocol/terminal-output.ts), batched (the
+ * first bytes after a quiet spell go at once, then at most one frame per `WINDOW_MS`, or sooner
+ * when `MAX_OUTPUT_BYTES` are waiting), and while the link socket has more
  * than `HIGH_WATER` bytes unsent the PTYs are not read at all: tmux then holds the shell's output
  * and redraws when we read again, as it does for any slow terminal. So a flood (`yes`, a big
  * `cat`) costs the runner a bounded buffer, and the jobs (on HTTPS) and agent streams (small frames
@@ -30,6 +37,8 @@ export interface TerminalsOptions {
   secrets: string[];
   /** Up the link; false when it is down. */
   send(frame: Frame): boolean;
+  /** A binary output frame up the link; false when it is down. */
+  sendOutput(frame: Uint8Array): boolean;
   /** Bytes the link socket has not sent yet. */
   buffered(): number;
   /** tmux's `-L` socket name (default `trellis`, or `$TRELLIS_TMUX_SOCKET`). */
@@ -49,7 +58,7 @@ const MAX_REATTACH = 3;
 interface Term {
   id: string;
   pty: IPty;
-  chunks: string[];
+  chunks: Buffer[];
   pending: number;
   timer: NodeJS.Timeout | NodeJS.Immediate | null;
   lastFlush: number;
@@ -189,6 +198,8 @@ export class Terminals {
       rows: size.rows,
       cwd: this.o.dataDir,
       env: this.env,
+      // Bytes as tmux wrote them: they go on as they are, never decoded here.
+      encoding: null,
     });
     const t: Term = { id, pty, chunks: [], pending: 0, timer: null, lastFlush: 0, closing: false, reattached: 0 };
     this.open.set(id, t);
@@ -203,7 +214,8 @@ export class Terminals {
   }
 
   private wire(t: Term, msg: Extract<TerminalMessage, { type: "term.open" }>) {
-    t.pty.onData((d) => this.output(t, d));
+    // With `encoding: null` node-pty hands over Buffers (its type says string).
+    t.pty.onData((d) => this.output(t, d as unknown as Buffer));
     t.pty.onExit(() => {
       if (this.open.get(t.id) !== t) return;
       this.flush(t);
@@ -235,10 +247,10 @@ export class Terminals {
 
   // ---- output: batched, and not read while the link is backed up ----
 
-  private output(t: Term, data: string) {
+  private output(t: Term, data: Buffer) {
     t.chunks.push(data);
-    t.pending += data.length;
-    if (t.pending >= MAX_OUTPUT_CHARS) return this.flush(t);
+    t.pending += data.byteLength;
+    if (t.pending >= MAX_OUTPUT_BYTES) return this.flush(t);
     if (t.timer) return;
     const wait = t.lastFlush + WINDOW_MS - performance.now();
     // After a quiet spell the first bytes go on the next turn (a keystroke's echo is not held
@@ -256,13 +268,13 @@ export class Terminals {
   private flush(t: Term) {
     this.clearTimer(t);
     if (!t.pending) return;
-    const all = t.chunks.length === 1 ? t.chunks[0]! : t.chunks.join("");
+    const chunks = t.chunks;
     t.chunks = [];
     t.pending = 0;
     t.lastFlush = performance.now();
-    for (const piece of pieces(all, MAX_OUTPUT_CHARS)) {
+    for (const frame of outputFrames(t.id, chunks, MAX_OUTPUT_BYTES)) {
       // Down: the bytes have nowhere to go; the screen is sent afresh when someone is back.
-      if (!this.o.send({ type: "term.output", terminalId: t.id, data: piece })) break;
+      if (!this.o.sendOutput(frame)) break;
     }
     this.backpressure();
   }
@@ -308,19 +320,29 @@ function resize(pty: IPty, size: TermSize) {
   }
 }
 
-/** Cut `text` into pieces of at most `max` characters, never between the halves of a surrogate pair. */
-export function pieces(text: string, max: number): string[] {
-  if (text.length <= max) return [text];
-  const out: string[] = [];
-  let i = 0;
-  while (i < text.length) {
-    let end = Math.min(text.length, i + max);
-    const code = text.charCodeAt(end - 1);
-    if (end < text.length && code >= 0xd800 && code <= 0xdbff) end--;
-    out.push(text.slice(i, end));
-    i = end;
+/**
+ * The chunks read from one PTY as output frames of at most `max` bytes each, in order. A cut may
+ * fall inside a UTF-8 character: the viewer's terminal decodes across frames.
+ */
+export function outputFrames(terminalId: string, chunks: readonly Buffer[], max: number): Uint8Array[] {
+  const frames: Uint8Array[] = [];
+  let batch: Uint8Array[] = [];
+  let size = 0;
+  for (const chunk of chunks) {
+    for (let at = 0; at < chunk.byteLength; ) {
+      const take = Math.min(max - size, chunk.byteLength - at);
+      batch.push(at === 0 && take === chunk.byteLength ? chunk : chunk.subarray(at, at + take));
+      size += take;
+      at += take;
+      if (size === max) {
+        frames.push(encodeTerminalOutput(terminalId, batch));
+        batch = [];
+        size = 0;
+      }
+    }
   }
-  return out;
+  if (size) frames.push(encodeTerminalOutput(terminalId, batch));
+  return frames;
 }
 
 /** Drop the oldest scrollback lines until the screen fits one frame (escapes included). */

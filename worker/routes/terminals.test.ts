@@ -14,7 +14,14 @@ import type {
   TerminalTicket,
   Worktree,
 } from "../../protocol/index.ts";
-import { LINK_PROTOCOL, MAX_UNACKED_CHARS, TERMINAL_CLOSE, TERMINAL_PROTOCOL } from "../../protocol/index.ts";
+import {
+  decodeTerminalOutput,
+  encodeTerminalOutput,
+  LINK_PROTOCOL,
+  MAX_UNACKED_BYTES,
+  TERMINAL_CLOSE,
+  TERMINAL_PROTOCOL,
+} from "../../protocol/index.ts";
 import { addMember, BASE, call, expectError, joinRoom, json, registerUser, type TestUser } from "../../test/helpers.ts";
 import { boardWithRepo, eventually, GIT, openLink, runNext, testEnv } from "./runner-testkit.ts";
 
@@ -43,6 +50,9 @@ const nextToRunner = <K extends LinkMessage["type"]>(
     Extract<LinkMessage, { type: K }>
   >;
 const runnerSends = (frame: Record<string, unknown>) => link.ws.send(JSON.stringify({ v, ...frame }));
+/** PTY output as the runner sends it: a binary frame. */
+const runnerOutputs = (terminalId: string, data: string) =>
+  link.ws.send(encodeTerminalOutput(terminalId, [new TextEncoder().encode(data)]));
 
 const openTerminal = (token: string, name?: string) =>
   call(`/api/boards/${boardId}/worktrees/${wt.id}/terminals`, { method: "POST", token, json: name ? { name } : {} });
@@ -74,9 +84,16 @@ async function attach(token: string, terminalId: string) {
   const ws = res.webSocket;
   if (res.status !== 101 || !ws) throw new Error(`upgrade refused: ${res.status} ${await res.text()}`);
   ws.accept();
+  ws.binaryType = "arraybuffer";
   const messages: TerminalServerMessage[] = [];
+  /** Each binary output frame's bytes, as text, and which terminal it said. */
+  const outputs: { terminalId: string; data: string }[] = [];
   ws.addEventListener("message", (e) => {
-    if (e.data !== "pong") messages.push(JSON.parse(String(e.data)));
+    if (typeof e.data !== "string") {
+      const out = decodeTerminalOutput(e.data as ArrayBuffer);
+      if (typeof out === "string") throw new Error(out);
+      outputs.push({ terminalId: out.terminalId, data: new TextDecoder().decode(out.data) });
+    } else if (e.data !== "pong") messages.push(JSON.parse(e.data));
   });
   const closed = new Promise<CloseEvent>((resolve) => ws.addEventListener("close", resolve));
   const next = <K extends TerminalServerMessage["type"]>(
@@ -93,6 +110,9 @@ async function attach(token: string, terminalId: string) {
     closed,
     next,
     all: <K extends TerminalServerMessage["type"]>(type: K) => messages.filter((m): m is Msg<K> => m.type === type),
+    outputs,
+    nextOutput: (data: string) =>
+      eventually(async () => outputs.find((o) => o.data === data && o.terminalId === terminalId), 3000),
     send: (msg: unknown) => ws.send(JSON.stringify(msg)),
   };
 }
@@ -237,8 +257,17 @@ describe("a terminal's socket on the runner's link", () => {
     await vic.next("screen", (m) => m.data.includes("hi"));
     await ada.next("viewers", (m) => m.viewers.length === 2);
 
-    runnerSends({ type: "term.output", terminalId: t.id, data: "live bytes" });
-    for (const p of [ada, vic]) await p.next("output", (m) => m.data === "live bytes");
+    runnerOutputs(t.id, "live bytes ✓");
+    for (const p of [ada, vic]) await p.nextOutput("live bytes ✓");
+    // A runner from before binary output frames sends JSON: viewers get the same binary frame.
+    runnerSends({ type: "term.output", terminalId: t.id, data: "older runner ✓" });
+    for (const p of [ada, vic]) await p.nextOutput("older runner ✓");
+    // A binary frame that is not terminal output is refused, and the link stays up.
+    const before = link.messages.length;
+    link.ws.send(new Uint8Array([7, 1, 65]));
+    expect(await link.next((m) => m.type === "refused", before)).toMatchObject({
+      message: "Binary frames must be terminal output.",
+    });
 
     const seen = link.messages.length;
     ada.send({ type: "input", data: "ls\r" });
@@ -262,6 +291,17 @@ describe("a terminal's socket on the runner's link", () => {
     await end(t.id);
   });
 
+  it("answers a viewer's close at once, with a status code or without one", async () => {
+    const t = await json<Terminal>(openTerminal(owner.token, "closing"));
+    const [a, b] = [await attach(owner.token, t.id), await attach(owner.token, t.id)];
+    const by = (ms: number) => new Promise<"late">((resolve) => setTimeout(() => resolve("late"), ms));
+    a.ws.close();
+    expect(await Promise.race([a.closed, by(2000)])).not.toBe("late");
+    b.ws.close(1000, "done");
+    expect(await Promise.race([b.closed, by(2000)])).not.toBe("late");
+    await end(t.id);
+  });
+
   it("skips a viewer that does not keep up and gives it a fresh screen once it has", async () => {
     const t = await json<Terminal>(openTerminal(owner.token, "flood"));
     const slow = await attach(owner.token, t.id);
@@ -269,23 +309,24 @@ describe("a terminal's socket on the runner's link", () => {
     runnerSends({ type: "term.screen", terminalId: t.id, data: "", cols: 80, rows: 24 });
     await slow.next("screen");
     const chunk = "y\r\n".repeat(10_000);
-    const frames = Math.ceil((2 * MAX_UNACKED_CHARS) / chunk.length);
-    for (let i = 0; i < frames; i++) runnerSends({ type: "term.output", terminalId: t.id, data: chunk });
-    runnerSends({ type: "term.output", terminalId: t.id, data: "END" });
+    const frames = Math.ceil((2 * MAX_UNACKED_BYTES) / chunk.length);
+    for (let i = 0; i < frames; i++) runnerOutputs(t.id, chunk);
+    runnerOutputs(t.id, "END");
     await new Promise((r) => setTimeout(r, 300));
-    const got = slow.all("output");
-    const chars = got.reduce((n, m) => n + m.data.length, 0);
+    const got = slow.outputs;
+    const bytes = got.reduce((n, o) => n + o.data.length, 0);
     // It got about one window's worth and no more: the rest was dropped, not queued.
-    expect(chars).toBeLessThanOrEqual(MAX_UNACKED_CHARS + chunk.length);
-    expect(got.some((m) => m.data === "END")).toBe(false);
+    expect(bytes).toBeGreaterThan(0);
+    expect(bytes).toBeLessThanOrEqual(MAX_UNACKED_BYTES + chunk.length);
+    expect(got.some((o) => o.data === "END")).toBe(false);
 
     const asked = link.messages.length;
-    slow.send({ type: "ack", chars });
+    slow.send({ type: "ack", bytes });
     await nextToRunner("term.open", (m) => m.terminalId === t.id, asked);
     runnerSends({ type: "term.screen", terminalId: t.id, data: "caught up", cols: 80, rows: 24 });
     await slow.next("screen", (m) => m.data === "caught up");
-    runnerSends({ type: "term.output", terminalId: t.id, data: "after" });
-    await slow.next("output", (m) => m.data === "after");
+    runnerOutputs(t.id, "after");
+    await slow.nextOutput("after");
     expect(link.messages.slice(from).filter((m) => m.type === "term.open").length).toBeGreaterThanOrEqual(1);
     slow.ws.close();
     await end(t.id);
@@ -343,8 +384,8 @@ describe("a terminal's socket on the runner's link", () => {
     await mine.next("screen");
     await setAccess(owner.token, "owner");
     for (const p of [theirs, watching]) expect((await p.closed).code).toBe(TERMINAL_CLOSE.forbidden);
-    runnerSends({ type: "term.output", terminalId: t.id, data: "still here" });
-    await mine.next("output", (m) => m.data === "still here");
+    runnerOutputs(t.id, "still here");
+    await mine.nextOutput("still here");
     mine.ws.close();
     await end(t.id);
   });

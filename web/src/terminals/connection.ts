@@ -1,9 +1,10 @@
 import { PartySocket } from "partysocket";
 import type { TerminalViewer } from "../../../protocol/index.ts";
 import {
-  ACK_EVERY_CHARS,
+  ACK_EVERY_BYTES,
+  decodeTerminalOutput,
   MAX_INPUT_CHARS,
-  MAX_UNACKED_CHARS,
+  MAX_UNACKED_BYTES,
   TERMINAL_CLOSE,
   TERMINAL_ID_PARAM,
   TERMINAL_PROTOCOL,
@@ -17,8 +18,9 @@ import { Store } from "../lib/store.ts";
 /**
  * One terminal's socket: straight to the runner's own RunnerLink (`/parties/runner-link/:runnerId`),
  * with a fresh single-use ticket on every (re)connect, as the board room does. It hands output to
- * the terminal (xterm) and acknowledges what the terminal has written, so the edge never sends more
- * than `MAX_UNACKED_CHARS` ahead of the screen and xterm's write queue stays that small.
+ * the terminal (xterm: output as the bytes of the runner's binary frames, never decoded here) and
+ * acknowledges what the terminal has written, so the edge never sends more than
+ * `MAX_UNACKED_BYTES` ahead of the screen and xterm's write queue stays that small.
  */
 
 export type TerminalStatus =
@@ -37,7 +39,7 @@ export type TerminalStatus =
 export interface TerminalSink {
   reset(cols: number, rows: number): void;
   resize(cols: number, rows: number): void;
-  write(data: string, done: () => void): void;
+  write(data: string | Uint8Array, done: () => void): void;
 }
 
 export interface Typing {
@@ -48,7 +50,7 @@ export interface Typing {
 }
 
 const PING_MS = 10_000;
-/** Acknowledge the rest this long after the last write, when less than `ACK_EVERY_CHARS` piled up. */
+/** Acknowledge the rest this long after the last write, when less than `ACK_EVERY_BYTES` piled up. */
 const ACK_IDLE_MS = 50;
 /** Someone "is typing" for this long after their last keystroke frame. */
 export const TYPING_SHOWN_MS = 2500;
@@ -72,7 +74,7 @@ export class TerminalConnection {
   private ackTimer: ReturnType<typeof setTimeout> | undefined;
   private written = 0;
   private acked = 0;
-  /** Characters handed to xterm whose write has not finished: bounded by the edge's window. */
+  /** Bytes (and screen characters) handed to xterm whose write has not finished: bounded by the edge's window. */
   private inFlight = 0;
   /** Output before the first screen of a (re)connect is not for us: the screen holds it. */
   private haveScreen = false;
@@ -98,6 +100,7 @@ export class TerminalConnection {
       maxReconnectionDelay: 8000,
       shouldReconnectOnClose: (e) => !(e.code in FINAL),
     });
+    this.socket.binaryType = "arraybuffer";
     this.socket.addEventListener("message", this.onMessage);
     this.socket.addEventListener("close", this.onClose);
     this.ping = setInterval(() => {
@@ -118,6 +121,13 @@ export class TerminalConnection {
   }
 
   private onMessage = (e: MessageEvent) => {
+    if (e.data instanceof ArrayBuffer) {
+      const out = decodeTerminalOutput(e.data);
+      if (typeof out !== "string" && out.terminalId === this.terminalId && this.haveScreen) {
+        this.write(out.data, out.data.byteLength);
+      }
+      return;
+    }
     if (typeof e.data !== "string" || e.data === "pong") return;
     let parsed: ReturnType<typeof TerminalServerMessage.safeParse>;
     try {
@@ -137,11 +147,8 @@ export class TerminalConnection {
         this.haveScreen = true;
         this.size.set({ cols: msg.cols, rows: msg.rows });
         this.sink.reset(msg.cols, msg.rows);
-        this.write(msg.data);
+        this.write(msg.data, msg.data.length);
         this.status.set("live");
-        return;
-      case "output":
-        if (this.haveScreen) this.write(msg.data);
         return;
       case "size":
         this.size.set({ cols: msg.cols, rows: msg.rows });
@@ -182,14 +189,17 @@ export class TerminalConnection {
     this.status.set("reconnecting");
   };
 
-  /** To xterm, acknowledged once written. A write that would overrun the window is dropped (never queued). */
-  private write(data: string) {
-    if (this.inFlight > 2 * MAX_UNACKED_CHARS) return;
-    this.inFlight += data.length;
+  /**
+   * To xterm, acknowledged once written (`size`: an output frame's bytes, a screen's characters).
+   * A write that would overrun the window is dropped (never queued).
+   */
+  private write(data: string | Uint8Array, size: number) {
+    if (this.inFlight > 2 * MAX_UNACKED_BYTES) return;
+    this.inFlight += size;
     this.sink.write(data, () => {
-      this.inFlight -= data.length;
-      this.written += data.length;
-      if (this.written - this.acked >= ACK_EVERY_CHARS) this.ack();
+      this.inFlight -= size;
+      this.written += size;
+      if (this.written - this.acked >= ACK_EVERY_BYTES) this.ack();
       else {
         clearTimeout(this.ackTimer);
         this.ackTimer = setTimeout(() => this.ack(), ACK_IDLE_MS);
@@ -199,10 +209,10 @@ export class TerminalConnection {
 
   private ack() {
     clearTimeout(this.ackTimer);
-    const chars = this.written - this.acked;
-    if (chars <= 0 || this.socket.readyState !== WebSocket.OPEN) return;
+    const bytes = this.written - this.acked;
+    if (bytes <= 0 || this.socket.readyState !== WebSocket.OPEN) return;
     this.acked = this.written;
-    this.socket.send(JSON.stringify({ type: "ack", chars }));
+    this.socket.send(JSON.stringify({ type: "ack", bytes }));
   }
 
   /** Keys (and pastes, in pieces) from this person, if they may type. */
