@@ -117,5 +117,6 @@ describe("the published package", () => {
       encoding: "utf8",
     });
     expect(out).toMatch(/edge says: accepted/);
-  });
+    // npx installs the runner's dependencies from the registry: ~15 s quiet, 36 s seen on a busy machine.
+  }, 120_000);
 });

@@ -144,6 +144,8 @@ describe("MCP server configs", () => {
         transport: "http",
         url: "https://mcp.example.com/mcp",
         headers: { Authorization: HEADER_SECRET },
+        // A member added it: the runner will not let it reach into its own machine or networks.
+        byRunnerOwner: false,
       },
     ]);
     // The member's stdio server would run a command on the owner's machine: refused, in words.
