@@ -52,6 +52,15 @@ describe("joining a board room", () => {
     expect(await getBoardRoom(testEnv, board.id).listPeers()).toEqual([]);
   });
 
+  it("answers a peer's close at once, with a status code or without one", async () => {
+    const by = (ms: number) => new Promise<"late">((resolve) => setTimeout(() => resolve("late"), ms));
+    const [a, b] = [await browserJoin(member, board.id), await browserJoin(member, board.id)];
+    a.ws.close();
+    expect(await Promise.race([a.closed, by(2000)])).not.toBe("late");
+    b.ws.close(1000, "done");
+    expect(await Promise.race([b.closed, by(2000)])).not.toBe("late");
+  });
+
   it("refuses a non-member with 404, as REST does", async () => {
     const err = await expectError(openRoom(board.id, { token: outsider.token }), 404, "not_found");
     expect(err.message).toBe("Board not found.");

@@ -5,6 +5,7 @@ import { openDb } from "../worker/db/client.ts";
 import type { Env } from "../worker/env.ts";
 import { stillAllowed } from "../worker/services/credentials.ts";
 import type { SocketMatch } from "../worker/services/sockets.ts";
+import { answerClose } from "./close.ts";
 import { BoardRoomCore, type PeerState, type RoomSocket } from "./room.ts";
 
 /** Headers the Worker sets after authenticating the upgrade; anything a client sent under these names is overwritten. */
@@ -76,7 +77,8 @@ export class BoardRoom extends Server<Env> {
     this.core.message(conn, raw);
   }
 
-  override onClose(conn: Connection<PeerState>) {
+  override onClose(conn: Connection<PeerState>, code: number) {
+    answerClose(conn, code);
     this.core.closed(conn);
   }
 

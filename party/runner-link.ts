@@ -17,6 +17,7 @@ import {
   terminalOpened,
   viewersStillAllowed,
 } from "../worker/services/terminals.ts";
+import { answerClose } from "./close.ts";
 import { type LinkSocket, type LinkState, RunnerLinkCore } from "./link.ts";
 import { TerminalHub, type ViewerSocket, type ViewerState } from "./terminal-hub.ts";
 
@@ -233,19 +234,3 @@ function viewerOf(request: Request): TerminalViewerIdentity | null {
 }
 
 const isViewer = (conn: Connection) => conn.tags.includes(VIEWER_TAG);
-
-/** A close without a status code (`ws.close()` in Node, most non-browser clients). */
-const NO_STATUS = 1005;
-
-/**
- * Answer a peer's close frame at once. partyserver answers it only after `onClose` (which waits on
- * D1 here), and never when it came without a status code, since 1005 may not be sent back: such a
- * socket stayed `CLOSING` on the peer's side until the platform timed it out (seconds).
- */
-function answerClose(conn: Connection, code: number) {
-  try {
-    conn.close(code === NO_STATUS ? 1000 : code, "closed");
-  } catch {
-    // Closed already, or the code is one we may not send (1006: there was no close frame to answer).
-  }
-}
