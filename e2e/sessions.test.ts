@@ -105,6 +105,8 @@ test("Ada starts a session on a card; Grace watches it stream, approves the writ
   await card(ada).getByTestId("session-new").click();
   const dialog = ada.getByTestId("start-session");
   await dialog.waitFor();
+  // Typing goes straight into the first prompt.
+  assert.equal(await ada.evaluate(() => document.activeElement?.getAttribute("data-testid")), "session-prompt");
   assert.equal(await ada.getByTestId("session-model").inputValue(), "claude-sonnet-4-5");
   await ada.getByTestId("session-mode").selectOption("ask");
   await ada.getByTestId("session-title").fill("Notes file");

@@ -93,6 +93,8 @@ export function StartSessionDialog({ wt, onClose }: { wt: Worktree; onClose: () 
 
   useEffect(() => {
     ref.current?.showModal();
+    // showModal focuses the dialog's first control (a runtime radio), whatever autoFocus says.
+    ref.current?.querySelector<HTMLTextAreaElement>('[data-testid="session-prompt"]')?.focus();
     runners.loadBoard().catch(() => {});
   }, [runners]);
 
@@ -302,7 +304,6 @@ export function StartSessionDialog({ wt, onClose }: { wt: Worktree; onClose: () 
               First prompt <span className="muted">(optional)</span>
             </span>
             <textarea
-              autoFocus
               value={prompt}
               onChange={(e) => setPrompt(e.target.value)}
               rows={4}
