@@ -2,7 +2,7 @@ import { z } from "zod";
 import { Email } from "./auth.ts";
 import { Color, HttpUrl, Name, Role, Text } from "./common.ts";
 import { Provider } from "./models.ts";
-import { PermissionMode } from "./sessions.ts";
+import { PermissionMode, Runtime } from "./sessions.ts";
 import { templateProblem } from "./templates.ts";
 
 export const Board = z.object({
@@ -49,6 +49,8 @@ export const ZoneTrigger = z.object({
   model: Text.trim().min(1, "must not be empty").max(200),
   permissionMode: PermissionMode.default("ask"),
   baseUrl: HttpUrl.optional(),
+  /** What runs the sessions it starts (a trigger saved before runtimes has none: Trellis's loop). */
+  runtime: Runtime.default("builtin"),
 });
 export type ZoneTrigger = z.infer<typeof ZoneTrigger>;
 

@@ -21,6 +21,8 @@ const REVIEW =
 const anthropic = { provider: "anthropic", model: "claude-sonnet-4-5", permissionMode: "ask" } as const;
 
 const readyWorktree = () => ready.shift()!;
+const createZoneRes = (body: Record<string, unknown>) =>
+  call(`/api/boards/${boardId}/zones`, { method: "POST", token: member.token, json: body });
 
 async function makeWorktree(name: string): Promise<Worktree> {
   const made = await json<Worktree>(
@@ -67,8 +69,10 @@ beforeAll(async () => {
         reason: "has no OPENAI_API_KEY or OPENAI_BASE_URL: set one and restart the runner",
       },
     ],
+    runtimes: [{ runtime: "claude-code", version: "0.3.335" }],
   });
-  for (const name of ["login-fix", "wt-2", "ask-me", "wt-4", "wt-5"]) ready.push(await makeWorktree(name));
+  for (const name of ["login-fix", "wt-2", "ask-me", "wt-4", "wt-5", "wt-6", "wt-7"])
+    ready.push(await makeWorktree(name));
 });
 
 describe("zone templates", () => {
@@ -118,7 +122,8 @@ describe("zone templates", () => {
         json: { promptTemplate: "Plan {{worktree.name}}", trigger: { behaviour: "ask", ...anthropic } },
       }),
     );
-    expect(patched.trigger).toEqual({ behaviour: "ask", ...anthropic });
+    // A trigger that names no runtime runs on Trellis's loop.
+    expect(patched.trigger).toEqual({ behaviour: "ask", ...anthropic, runtime: "builtin" });
     const listed = await json<Page<Zone>>(call(`/api/boards/${boardId}/zones`, { token: owner.token }));
     expect(listed.items.find((z) => z.id === zone.id)?.trigger?.behaviour).toBe("ask");
   });
@@ -208,7 +213,7 @@ describe("dropping a worktree into a zone", () => {
       zoneId: zone.id,
       worktreeId: wt.id,
       prompt: "Triage ask-me for Member",
-      trigger: { behaviour: "ask", ...anthropic },
+      trigger: { behaviour: "ask", ...anthropic, runtime: "builtin" },
     });
     await new Promise((r) => setTimeout(r, 200));
     expect(theirs.inbox.all("notice")).toEqual([]);
@@ -242,6 +247,50 @@ describe("dropping a worktree into a zone", () => {
     expect(notice.notice.title).toContain('Zone "Codex"');
     expect(notice.notice.body).toContain("has no OPENAI_API_KEY");
     expect(await sessionsOf(wt.id)).toEqual([]);
+    mine.ws.close();
+  });
+
+  it("starts its sessions on the runtime it names; one the runner lacks is told to the dropper; a pairing that cannot run is refused when saved", async () => {
+    await expectError(
+      createZoneRes({
+        name: "Bad",
+        promptTemplate: "Go",
+        trigger: { behaviour: "new_session", ...anthropic, runtime: "codex" },
+      }),
+      400,
+      "bad_request",
+    );
+    const cc = await createZone(member.token, boardId, {
+      name: "Claude",
+      promptTemplate: "Go {{worktree.name}}",
+      trigger: { behaviour: "new_session", ...anthropic, runtime: "claude-code" },
+    });
+    expect(cc.trigger?.runtime).toBe("claude-code");
+    const wt = await readyWorktree();
+    expect((await move(wt.id, cc.id)).status).toBe(200);
+    const [s] = await eventually(async () => {
+      const list = await sessionsOf(wt.id);
+      return list.length > 0 && list;
+    });
+    expect(s!.runtime).toBe("claude-code");
+
+    const codex = await createZone(member.token, boardId, {
+      name: "Codex zone",
+      promptTemplate: "Go {{worktree.name}}",
+      trigger: {
+        behaviour: "new_session",
+        provider: "openai",
+        model: "gpt-5",
+        permissionMode: "ask",
+        runtime: "codex",
+      },
+    });
+    const other = await readyWorktree();
+    const mine = await joinRoom(boardId, { token: member.token });
+    expect((await move(other.id, codex.id)).status).toBe(200);
+    const notice = await mine.inbox.next("notice", (m) => m.notice.kind === "zone.trigger_failed");
+    expect(notice.notice.body).toContain("does not have @openai/codex-sdk");
+    expect(await sessionsOf(other.id)).toEqual([]);
     mine.ws.close();
   });
 

@@ -23,8 +23,10 @@ type WorktreeRow = typeof schema.worktrees.$inferSelect;
 
 export async function fireZoneTrigger(ctx: Ctx, boardId: string, wt: WorktreeRow, zoneId: string): Promise<void> {
   const zone = await ctx.db.query.zones.findFirst({ where: and(eq(zones.id, zoneId), eq(zones.boardId, boardId)) });
-  const trigger = (zone?.data as ZoneData | undefined)?.trigger;
-  if (!zone || !trigger) return;
+  const stored = (zone?.data as ZoneData | undefined)?.trigger;
+  if (!zone || !stored) return;
+  // A trigger saved before runtimes runs on Trellis's loop.
+  const trigger: ZoneTrigger = { ...stored, runtime: stored.runtime ?? "builtin" };
   const prompt = renderTemplate(zone.promptTemplate, await valuesFor(ctx, boardId, wt, zone.name));
   try {
     await fire(ctx, boardId, wt, zone.id, trigger, prompt);
@@ -46,7 +48,7 @@ async function fire(ctx: Ctx, boardId: string, wt: WorktreeRow, zoneId: string, 
       model: trigger.model,
       baseUrl: trigger.baseUrl,
       permissionMode: trigger.permissionMode,
-      runtime: "builtin",
+      runtime: trigger.runtime,
       prompt,
       zoneId,
     });

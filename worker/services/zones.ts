@@ -1,6 +1,7 @@
 import { and, asc, eq, sql } from "drizzle-orm";
 import type { z } from "zod";
 import type { CreateZoneBody, PatchZoneBody, Zone, ZoneTrigger } from "../../protocol/index.ts";
+import { runtimeProviderProblem } from "../../protocol/index.ts";
 import { schema } from "../db/client.ts";
 import { badRequest, notFound } from "../lib/errors.ts";
 import { newId } from "../lib/ids.ts";
@@ -26,7 +27,7 @@ const toZone = (r: typeof zones.$inferSelect): Zone => ({
   width: r.width,
   height: r.height,
   promptTemplate: r.promptTemplate,
-  trigger: ((r.data as ZoneData).trigger ?? null) as ZoneTrigger | null,
+  trigger: triggerOf((r.data as ZoneData).trigger),
   createdAt: r.createdAt,
   updatedAt: r.updatedAt,
 });
@@ -38,10 +39,21 @@ export async function listZones(ctx: Ctx, boardId: string): Promise<Zone[]> {
   return rows.map(toZone);
 }
 
+/** A trigger saved before runtimes reads as Trellis's loop. */
+const triggerOf = (t: ZoneTrigger | null | undefined): ZoneTrigger | null =>
+  t ? { ...t, runtime: t.runtime ?? "builtin" } : null;
+
+/** Claude Code runs only on Anthropic and Codex only on OpenAI: a trigger that pairs them otherwise is refused when saved. */
+function checkTriggerPairing(trigger: ZoneTrigger | null | undefined) {
+  const problem = trigger ? runtimeProviderProblem(trigger.runtime, trigger.provider) : null;
+  if (problem) throw badRequest(`trigger.${problem}`);
+}
+
 export async function createZone(ctx: Ctx, boardId: string, body: z.infer<typeof CreateZoneBody>): Promise<Zone> {
   await requireBoardRole(ctx, boardId, "member");
   const { trigger, ...columns } = body;
   if (trigger && columns.promptTemplate.trim() === "") throw NEEDS_PROMPT();
+  checkTriggerPairing(trigger);
   const data: ZoneData = { trigger };
   const [row] = await ctx.db
     .insert(zones)
@@ -60,6 +72,7 @@ export async function patchZone(
 ): Promise<Zone> {
   await requireBoardRole(ctx, boardId, "member");
   const { trigger, ...columns } = body;
+  checkTriggerPairing(trigger);
   if (trigger !== undefined || columns.promptTemplate !== undefined)
     await checkTriggerHasPrompt(ctx, boardId, zoneId, body);
   const now = Date.now();

@@ -39,8 +39,7 @@ function AskDialog({ notice, onClose }: { notice: AskNotice; onClose: () => void
     run(async () => {
       const s = await actions.create({
         worktreeId,
-        // A zone's trigger names no runtime (protocol/boards.ts ZoneTrigger): its sessions run on Trellis's loop.
-        runtime: "builtin",
+        runtime: trigger.runtime ?? "builtin",
         provider: trigger.provider,
         model: trigger.model,
         permissionMode: trigger.permissionMode,

@@ -4,8 +4,11 @@ import {
   PERMISSION_MODES,
   type PermissionMode,
   PROVIDER_LABELS,
-  PROVIDERS,
   type Provider,
+  RUNTIME_LABELS,
+  RUNTIME_PROVIDERS,
+  RUNTIMES,
+  type Runtime,
   renderTemplate,
   TEMPLATE_VARIABLES,
   templateProblem,
@@ -18,7 +21,7 @@ import type { BoardEntities } from "../board/entities.ts";
 import { useStore } from "../lib/store.ts";
 import { useSubmit } from "../lib/useSubmit.ts";
 import { ModelInput } from "../sessions/ModelInput.tsx";
-import { DEFAULT_MODEL, modelsOf } from "../sessions/readiness.ts";
+import { DEFAULT_MODEL, modelsOf, providerFor, runtimeNote } from "../sessions/readiness.ts";
 import { BEHAVIOUR_LABEL, insertVariable, sampleValues } from "./triggerText.ts";
 
 type Behaviour = ZoneTrigger["behaviour"] | "none";
@@ -50,6 +53,7 @@ export function TriggerDialog({
   const t = zone.trigger;
   const [behaviour, setBehaviour] = useState<Behaviour>(t?.behaviour ?? "none");
   const [template, setTemplate] = useState(zone.promptTemplate);
+  const [runtime, setRuntime] = useState<Runtime>(t?.runtime ?? "builtin");
   const [provider, setProvider] = useState<Provider>(t?.provider ?? "anthropic");
   const [model, setModel] = useState(t?.model ?? DEFAULT_MODEL.anthropic);
   const [mode, setMode] = useState<PermissionMode>(t?.permissionMode ?? "ask");
@@ -88,6 +92,11 @@ export function TriggerDialog({
     setProvider(p);
     if (!modelsOf(p).some((m) => m.id === model)) setModel(DEFAULT_MODEL[p]);
   };
+  // Claude Code talks only to Anthropic and Codex only to OpenAI: the provider follows the runtime.
+  const pickRuntime = (rt: Runtime) => {
+    setRuntime(rt);
+    pickProvider(providerFor(rt, provider));
+  };
 
   const addVariable = (v: string) => {
     const el = area.current;
@@ -111,6 +120,7 @@ export function TriggerDialog({
           ? null
           : {
               behaviour,
+              runtime,
               provider,
               model: model.trim(),
               permissionMode: mode,
@@ -192,6 +202,25 @@ export function TriggerDialog({
         )}
         {behaviour !== "none" && (
           <div className="form-grid">
+            <label className="field span-2">
+              <span>Runtime</span>
+              <select
+                value={runtime}
+                onChange={(e) => pickRuntime(e.target.value as Runtime)}
+                data-testid="trigger-runtime"
+              >
+                {RUNTIMES.map((rt) => (
+                  <option key={rt} value={rt}>
+                    {RUNTIME_LABELS[rt]}
+                  </option>
+                ))}
+              </select>
+              <span className="small muted" data-testid="trigger-runtime-note">
+                {runtimeNote(runtime, mode).about}
+                {runtime !== "builtin" &&
+                  " A card whose runner lacks it is not started, and the person who dropped it is told why."}
+              </span>
+            </label>
             <label className="field">
               <span>Provider</span>
               <select
@@ -199,7 +228,7 @@ export function TriggerDialog({
                 onChange={(e) => pickProvider(e.target.value as Provider)}
                 data-testid="trigger-provider"
               >
-                {PROVIDERS.map((p) => (
+                {RUNTIME_PROVIDERS[runtime].map((p) => (
                   <option key={p} value={p}>
                     {PROVIDER_LABELS[p]}
                   </option>

@@ -93,10 +93,14 @@ describe("zone triggers", () => {
         provider: "anthropic" as const,
         model: "m",
         permissionMode: "ask" as const,
+        runtime: "builtin" as const,
       },
     };
     expect(triggerSummary(zone)).toMatch(/^Dropping a worktree here shows the prompt to whoever dropped it/);
     expect(triggerSummary(zone)).toContain("Review {{worktree.name}}");
     expect(triggerSummary({ ...zone, trigger: null })).toBeNull();
+    expect(triggerSummary({ ...zone, trigger: { ...zone.trigger, runtime: "claude-code" } })).toContain(
+      "(Claude Code on Anthropic m, ask mode)",
+    );
   });
 });

@@ -1,6 +1,7 @@
 import {
   PERMISSION_MODE_LABELS,
   PROVIDER_LABELS,
+  RUNTIME_LABELS,
   TEMPLATE_VARIABLES,
   type TemplateValues,
   type Zone,
@@ -17,7 +18,8 @@ export const BEHAVIOUR_LABEL: Record<ZoneTrigger["behaviour"], string> = {
 export function triggerSummary(zone: Pick<Zone, "name" | "trigger" | "promptTemplate">): string | null {
   const t = zone.trigger;
   if (!t) return null;
-  const how = `${PROVIDER_LABELS[t.provider]} ${t.model}, ${PERMISSION_MODE_LABELS[t.permissionMode].split(":")[0]!.toLowerCase()} mode`;
+  const on = t.runtime && t.runtime !== "builtin" ? `${RUNTIME_LABELS[t.runtime]} on ` : "";
+  const how = `${on}${PROVIDER_LABELS[t.provider]} ${t.model}, ${PERMISSION_MODE_LABELS[t.permissionMode].split(":")[0]!.toLowerCase()} mode`;
   const prompt = zone.promptTemplate.length > 160 ? `${zone.promptTemplate.slice(0, 160)}…` : zone.promptTemplate;
   const what =
     t.behaviour === "new_session"
