@@ -3,7 +3,8 @@
  * its sandbox on, the real Claude Code binary talking to the scripted Messages server. In full mode
  * (nobody is asked) a command that writes outside the worktree, reads the runner's config folder or
  * reaches a host the session does not allow is refused, and the model reads the refusal; writing
- * in the worktree and reaching the allowed host work.
+ * in the worktree, a commit, and reaching the allowed host work. In ask mode a person is still asked
+ * before each command, and the approved command runs sandboxed.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -19,7 +20,9 @@ import {
   type Client,
   lastTask,
   noticesOf,
+  person,
   readyWorktree,
+  sessionIs,
   taskEnded,
   textOf,
   type World,
@@ -31,6 +34,7 @@ if (!on) console.warn(`Claude Code sandbox tests skipped: no sandbox on this mac
 
 let w: World;
 let owner: Client;
+let member: Client;
 let allowed: Server;
 let other: Server;
 const home = mkdtempSync(join(tmpdir(), "trellis-cc-home-"));
@@ -46,6 +50,7 @@ beforeAll(async () => {
   if (!on) return;
   w = await world("Sandbox", { "README.md": "hello\n" }, { TRELLIS_SANDBOX: "on", HOME: home });
   owner = as(w, w.s.user.token);
+  member = await person(w, "Mia", "member");
   [allowed, other] = await Promise.all([listen("hello from the host"), listen("the other host")]);
 }, 60_000);
 afterAll(async () => {
@@ -57,7 +62,7 @@ afterAll(async () => {
 
 /** The last tool result Claude Code sent the model, as text. */
 function lastResult(body: RequestBody): string {
-  const last = body.messages.at(-1);
+  const last = body.messages?.at(-1);
   return JSON.stringify(last?.content ?? "");
 }
 
@@ -133,4 +138,41 @@ describe.skipIf(!on)("Claude Code's Bash in the sandbox", () => {
     expect(results.map((r) => r.name)).toEqual(["Bash", "Bash", "Bash", "Bash", "Bash"]);
     expect(textOf(msgs.at(-1)!)).toBe("The sandbox held; the allowed host answered.");
   }, 180_000);
+
+  it("ask mode still asks before each command; the approved one runs in the sandbox", async () => {
+    const wt = await readyWorktree(w, "cc-boxed-ask");
+    const escaped = join(dirname(w.s.configDir), "cc-escaped-ask.txt");
+    let read = "";
+    w.server.script("anthropic", [
+      { toolCalls: [{ name: "Bash", input: { command: `echo out > ${escaped}`, description: "try" } }] },
+      (b) => {
+        read = lastResult(b);
+        return { text: "Refused, as it should be." };
+      },
+    ]);
+    const s = await owner.start({
+      worktreeId: wt.id,
+      provider: "anthropic",
+      model: "claude-sonnet-4-5",
+      runtime: "claude-code",
+      permissionMode: "ask",
+      prompt: "Try to get out.",
+    });
+    const task = lastTask(await owner.detail(s.id));
+    const d = await sessionIs(
+      owner,
+      s.id,
+      (x) => x.status === "awaiting_permission",
+      "Bash awaiting permission",
+      60_000,
+    );
+    const [ask] = d.session.pending;
+    expect(ask).toMatchObject({ tool: "Bash", command: `echo out > ${escaped}` });
+    await member.decide(s.id, ask!.requestId, "allow");
+    const { task: ended } = await taskEnded(owner, s.id, task.id, 60_000);
+    expect(w.server.failures).toEqual([]);
+    expect(ended.status, ended.error ?? "").toBe("completed");
+    expect(read).toMatch(/Read-only file system/);
+    expect(existsSync(escaped)).toBe(false);
+  }, 120_000);
 });
