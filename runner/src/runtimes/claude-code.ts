@@ -126,9 +126,10 @@ function mcpConfigFile(input: RuntimeTask): { path: string; remove(): void } {
  * Claude Code's own sandbox (the same library as our shell tool's) around its Bash, with the rules
  * our shell tool gets: writes only in the worktree (and Claude Code's temp folder), the runner's
  * folders hidden, no network but the session's hosts, no credential of the runner's in the
- * environment. No command may leave it (`dangerouslyDisableSandbox` is ignored), a host off the
- * list is refused rather than asked about (a prompt would reach our callback as a tool, or be
- * skipped in full mode), and a sandbox that cannot start fails the task instead of running bare.
+ * environment (the prompter's own variables stay). No command may leave it (`dangerouslyDisableSandbox`
+ * is ignored), a host off the list is refused outright (without `strictAllowlist` Claude Code asks
+ * about it, outside Trellis's approval flow), and a sandbox that cannot start fails the task
+ * instead of running bare.
  *
  * `autoAllowBashIfSandboxed` stays off: in full mode every command runs unasked already, and in
  * the other modes a person approves each command whatever the sandbox would hold.
