@@ -120,7 +120,10 @@ test("the runner card lists its runtimes; a Claude Code session started from the
   await ada.getByTestId("session-start").click();
   assert.equal(await dialog.isVisible(), true);
   await ada.getByTestId("session-hosts").fill("registry.npmjs.org");
-  assert.match((await ada.getByTestId("session-hosts-note").textContent()) ?? "", /outside Trellis's sandbox/);
+  assert.match(
+    (await ada.getByTestId("session-hosts-note").textContent()) ?? "",
+    /has its sandbox off \(TRELLIS_SANDBOX=off\)/,
+  );
   await ada.getByTestId("session-title").fill("Claude Code hello");
   await ada.getByTestId("session-prompt").fill("Say hello.");
   await shot(ada, "dialog");

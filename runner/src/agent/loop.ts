@@ -73,7 +73,7 @@ export async function runTask(input: TaskInput): Promise<{ finalText: string }> 
 const SANDBOX_NOTICE = /^(Commands run sandboxed|No sandbox on this machine)/;
 
 /** What the session was last told about the sandbox: it is told again only when that changes. */
-function lastSandboxNotice(history: Message[]): string | undefined {
+export function lastSandboxNotice(history: Message[]): string | undefined {
   for (let i = history.length - 1; i >= 0; i--) {
     const m = history[i]!;
     if (m.role !== "system") continue;

@@ -109,7 +109,7 @@ function loadManager(): Promise<Manager> {
 }
 
 /** What one task's commands may touch. */
-interface FsRules {
+export interface FsRules {
   denyRead: string[];
   allowRead: string[];
   allowWrite: string[];
@@ -135,8 +135,8 @@ function gitDirs(root: string): Promise<{ gitDir: string; commonDir: string } | 
  * worktree's own folder) but never what the runner's own git commands would run or follow (hooks,
  * config, the `.git` file, the links between a worktree and its repository).
  */
-async function rulesFor(root: string, tmp: string, hidden: string[]): Promise<FsRules> {
-  const rules: FsRules = { denyRead: hidden, allowRead: [root], allowWrite: [root, tmp], denyWrite: [] };
+async function rulesFor(root: string, tmp: string | null, hidden: string[]): Promise<FsRules> {
+  const rules: FsRules = { denyRead: hidden, allowRead: [root], allowWrite: tmp ? [root, tmp] : [root], denyWrite: [] };
   const git = await gitDirs(root);
   if (!git) return rules;
   const { gitDir, commonDir } = git;
@@ -183,6 +183,19 @@ export interface TaskSandbox {
   close(): Promise<void>;
 }
 
+/**
+ * A task whose runtime sandboxes its own commands (Claude Code, on the same library): the rules it
+ * is to apply, or why there are none. Its temp folder is its own.
+ */
+export type RuntimeSandbox =
+  | { confined: true; notice: string; fs: FsRules; hosts: string[] }
+  | { confined: false; notice: string };
+
+const confinedNotice = (kind: string | undefined, hosts: readonly string[]) =>
+  `Commands run sandboxed (${kind}): writes only in the worktree and a temp folder, the runner's folders hidden, ${
+    hosts.length ? `network only to ${hosts.join(", ")}` : "network off"
+  }.`;
+
 /** The runner's sandbox: found once at start, opened for each task. */
 export class ShellSandbox {
   readonly info: SandboxInfo;
@@ -203,17 +216,26 @@ export class ShellSandbox {
     return this.info.state === "on";
   }
 
+  // A hidden folder that holds the worktree is hidden around it: allowRead opens the worktree again.
+  private hiddenPaths(): Promise<string[]> {
+    return Promise.all(this.hidden.map((p) => realpath(p).catch(() => resolve(p))));
+  }
+
+  async forRuntime(root: string, allowedHosts: readonly string[]): Promise<RuntimeSandbox> {
+    if (!this.confined) return { confined: false, notice: unconfined(this.info).notice };
+    const hosts = [...allowedHosts];
+    const fs = await rulesFor(root, null, await this.hiddenPaths());
+    return { confined: true, notice: confinedNotice(this.info.kind, hosts), fs, hosts };
+  }
+
   async forTask(root: string, allowedHosts: readonly string[]): Promise<TaskSandbox> {
     if (!this.confined) return unconfined(this.info);
     const tmp = await realpath(await mkdtemp(join(tmpdir(), "trellis-task-")));
-    // A hidden folder that holds the worktree is hidden around it: allowRead opens the worktree again.
-    const hidden = await Promise.all(this.hidden.map((p) => realpath(p).catch(() => resolve(p))));
-    const rules = await rulesFor(root, tmp, hidden);
+    const rules = await rulesFor(root, tmp, await this.hiddenPaths());
     const hosts = [...allowedHosts];
-    const net = hosts.length ? `network only to ${hosts.join(", ")}` : "network off";
     return {
       confined: true,
-      notice: `Commands run sandboxed (${this.info.kind}): writes only in the worktree and a temp folder, the runner's folders hidden, ${net}.`,
+      notice: confinedNotice(this.info.kind, hosts),
       async wrap(command, signal) {
         const m = await loadManager();
         const id = randomBytes(16).toString("base64url");

@@ -6,6 +6,7 @@ import type {
   CanUseTool,
   McpServerConfig,
   Options,
+  SandboxSettings,
   SDKMessage,
   PermissionMode as SdkPermissionMode,
   query as sdkQuery,
@@ -13,8 +14,10 @@ import type {
 import type { ContentBlock, DecisionRecord, ToolResultBlock, Usage } from "../../../protocol/index.ts";
 import { AgentError } from "../agent/errors.ts";
 import { newId } from "../agent/ids.ts";
-import { lastLine } from "../agent/loop.ts";
+import { lastLine, lastSandboxNotice } from "../agent/loop.ts";
 import { gate, type ToolKind } from "../agent/permissions.ts";
+import type { RuntimeSandbox } from "../agent/sandbox.ts";
+import { isSecretVar } from "../agent/shell.ts";
 import { oneLine, wellFormed } from "../agent/tools/tool.ts";
 import {
   byMode,
@@ -119,6 +122,34 @@ function mcpConfigFile(input: RuntimeTask): { path: string; remove(): void } {
   return { path, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/**
+ * Claude Code's own sandbox (the same library as our shell tool's) around its Bash, with the rules
+ * our shell tool gets: writes only in the worktree (and Claude Code's temp folder), the runner's
+ * folders hidden, no network but the session's hosts, no credential of the runner's in the
+ * environment (the prompter's own variables stay). No command may leave it (`dangerouslyDisableSandbox`
+ * is ignored), a host off the list is refused outright (without `strictAllowlist` Claude Code asks
+ * about it, outside Trellis's approval flow), and a sandbox that cannot start fails the task
+ * instead of running bare.
+ *
+ * `autoAllowBashIfSandboxed` stays off: in full mode every command runs unasked already, and in
+ * the other modes a person approves each command whatever the sandbox would hold.
+ */
+function sandboxOf(
+  box: Extract<RuntimeSandbox, { confined: true }>,
+  env: Record<string, string>,
+  own: Record<string, string>,
+): SandboxSettings {
+  const secrets = Object.keys(env).filter((k) => isSecretVar(k) && !(k in own));
+  return {
+    enabled: true,
+    failIfUnavailable: true,
+    allowUnsandboxedCommands: false,
+    network: { allowedDomains: box.hosts, strictAllowlist: true },
+    filesystem: box.fs,
+    ...(secrets.length ? { credentials: { envVars: secrets.map((name) => ({ name, mode: "deny" as const })) } } : {}),
+  };
+}
+
 /** One assistant message being gathered: the SDK sends a message's blocks one at a time. */
 interface Gathering {
   apiId: string;
@@ -147,6 +178,12 @@ export async function runClaudeCode(input: RuntimeTask): Promise<{ finalText: st
     delete env.ANTHROPIC_AUTH_TOKEN;
   }
   if (env.HOME) mkdirSync(join(env.HOME, ".claude"), { recursive: true });
+
+  const box = await input.sandbox.forRuntime(root, input.allowedHosts ?? []);
+  // Off is the runner owner's own choice, shown on the runner's card: the transcript is not told.
+  if (input.sandbox.info.state !== "off" && lastSandboxNotice(input.history) !== box.notice) {
+    await sink.message(notice(box.confined ? "info" : "error", box.notice));
+  }
 
   const decisions = new Map<string, DecisionRecord>();
   const canUseTool: CanUseTool = async (tool, toolInput, opts) => {
@@ -195,6 +232,7 @@ export async function runClaudeCode(input: RuntimeTask): Promise<{ finalText: st
     ...(startMode === "full" ? { allowDangerouslySkipPermissions: true } : {}),
     canUseTool,
     extraArgs: { "mcp-config": mcpConfig.path },
+    ...(box.confined ? { sandbox: sandboxOf(box, env, input.secrets?.env ?? {}) } : {}),
     ...(input.runtimeSessionId ? { resume: input.runtimeSessionId } : {}),
   };
 

@@ -118,13 +118,11 @@ export function runtimeNote(
 
 /**
  * What a session's allowed hosts do, in one line: where the runner has a sandbox the network is off
- * for the agent's shell commands except these; where it has none, or the runtime runs its own
- * commands, the list does not confine anything and the line says so.
+ * for the agent's shell commands except these (Claude Code's Bash too: the runner hands it the same
+ * sandbox); where it has none, or the runtime is Codex with its own sandbox, the list does not
+ * confine anything and the line says so.
  */
 export function hostsNote(runner: Pick<Runner, "name" | "info"> | undefined, runtime: Runtime): string {
-  if (runtime === "claude-code") {
-    return "Claude Code runs its shell commands itself, outside Trellis's sandbox: this list does not limit them.";
-  }
   if (runtime === "codex") {
     return "Codex does not use this list: its own sandbox keeps the network off except in full mode.";
   }

@@ -152,9 +152,12 @@ describe("hostsNote", () => {
     expect(hostsNote(sandboxed(), "builtin")).toMatch(/^Runner 'alice-laptop' has no sandbox:/);
   });
 
-  it("says the SDK runtimes do not use the list", () => {
+  it("says Claude Code's commands are held to the list as the built-in agent's are, and Codex does not use it", () => {
     const r = sandboxed({ state: "on", kind: "bubblewrap" });
-    expect(hostsNote(r, "claude-code")).toMatch(/outside Trellis's sandbox/);
+    expect(hostsNote(r, "claude-code")).toBe(hostsNote(r, "builtin"));
+    expect(hostsNote(sandboxed({ state: "unavailable", detail: "bwrap is not installed" }), "claude-code")).toMatch(
+      /^Runner 'alice-laptop' has no sandbox/,
+    );
     expect(hostsNote(r, "codex")).toMatch(/does not use this list/);
   });
 });
