@@ -251,7 +251,7 @@ export const Session = z.object({
   /** The board's MCP servers this session's agent gets (`protocol/mcp-servers.ts`), from its next task on. */
   mcpServerIds: z.array(z.string()),
   /**
-   * Hosts its shell commands may reach through the runner's sandbox, from its next command on;
+   * Hosts its shell commands may reach through the runner's sandbox, from its next task on (a running task keeps the list it started with);
    * empty: the network is off for them (where the runner has a sandbox).
    */
   allowedHosts: z.array(z.string()),

@@ -8,7 +8,7 @@ import { useWorktreeRunner } from "./runnerOf.ts";
 
 /**
  * The session panel's allowed hosts: what its shell commands may reach through the runner's
- * sandbox, changed by a member, from the next command on. The list is checked as the edge checks
+ * sandbox, changed by a member, from the next task (prompt) on: a running task keeps the list it started with. The list is checked as the edge checks
  * it before it is sent, and the line under it says what it does on this session's runner.
  */
 export function SessionHostsMenu({ session, disabledWhy }: { session: Session; disabledWhy: string | null }) {
@@ -76,7 +76,8 @@ export function SessionHostsMenu({ session, disabledWhy }: { session: Session; d
             </small>
           ) : (
             <small className="muted" data-testid="session-hosts-note">
-              {disabledWhy ?? `${hostsNote(runner, session.runtime)} From the next command on.`}
+              {disabledWhy ??
+                `${hostsNote(runner, session.runtime)} From the next prompt on; a running task keeps the list it started with.`}
             </small>
           )}
           {error && (

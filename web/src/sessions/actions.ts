@@ -47,7 +47,7 @@ export class SessionActions {
     );
   }
 
-  /** Hosts the session's shell commands may reach through the runner's sandbox, from their next command on. */
+  /** Hosts the session's shell commands may reach through the runner's sandbox, from their next task (prompt) on. */
   async setAllowedHosts(sessionId: string, allowedHosts: string[]): Promise<void> {
     this.store.upsert(
       await unwrap(this.sessions()[":sessionId"].$patch({ ...this.one(sessionId), json: { allowedHosts } })),
