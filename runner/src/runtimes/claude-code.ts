@@ -11,7 +11,8 @@ import type {
   PermissionMode as SdkPermissionMode,
   query as sdkQuery,
 } from "@anthropic-ai/claude-agent-sdk";
-import type { ContentBlock, DecisionRecord, ToolResultBlock, Usage } from "../../../protocol/index.ts";
+import type { ContentBlock, DecisionRecord, PermissionMode, ToolResultBlock, Usage } from "../../../protocol/index.ts";
+import { UNSANDBOXED_TOOL } from "../../../protocol/index.ts";
 import { AgentError } from "../agent/errors.ts";
 import { newId } from "../agent/ids.ts";
 import { lastLine, lastSandboxNotice } from "../agent/loop.ts";
@@ -185,9 +186,42 @@ export async function runClaudeCode(input: RuntimeTask): Promise<{ finalText: st
     await sink.message(notice(box.confined ? "info" : "error", box.notice));
   }
 
+  // Full mode on a machine without a sandbox asks once per session, as the built-in loop does.
+  // Refused, this task runs as auto-edit: each command then waits for a person.
+  let unconfinedRefused = false;
+  if (startMode === "full" && input.sandbox.info.state === "unavailable" && !input.allowedTools.has(UNSANDBOXED_TOOL)) {
+    const why = input.sandbox.info.detail ?? "no OS sandbox is available";
+    const answer = await sink.askPermission(
+      {
+        requestId: randomUUID(),
+        callId: `unsandboxed-${randomUUID()}`,
+        tool: UNSANDBOXED_TOOL,
+        summary: wellFormed(
+          oneLine(
+            `let Claude Code run shell commands without a sandbox for the rest of this session: ${why}. They get the runner's own access to files and network.`,
+            2000,
+          ),
+        ),
+      },
+      signal,
+    );
+    if (answer.decision === "deny") {
+      unconfinedRefused = true;
+      await sink.message(
+        notice("info", `${denial(answer)} This task runs as auto-edit instead: each shell command waits for approval.`),
+      );
+    } else input.allowedTools.add(UNSANDBOXED_TOOL);
+  }
+  /** The mode as it now stands, less what running unconfined was refused. */
+  const modeNow = (): PermissionMode => {
+    const m = input.permissionMode();
+    return m === "full" && unconfinedRefused ? "auto-edit" : m;
+  };
+  const sdkMode = unconfinedRefused ? "auto-edit" : startMode;
+
   const decisions = new Map<string, DecisionRecord>();
   const canUseTool: CanUseTool = async (tool, toolInput, opts) => {
-    const mode = input.permissionMode();
+    const mode = modeNow();
     const callId = opts.toolUseID ?? "";
     const g = gate(kindOf(tool), mode, input.allowedTools.has(tool));
     if (g === "run") {
@@ -228,8 +262,8 @@ export async function runClaudeCode(input: RuntimeTask): Promise<{ finalText: st
     model: input.model,
     settingSources: [],
     includePartialMessages: true,
-    permissionMode: SDK_MODES[startMode],
-    ...(startMode === "full" ? { allowDangerouslySkipPermissions: true } : {}),
+    permissionMode: SDK_MODES[sdkMode],
+    ...(sdkMode === "full" ? { allowDangerouslySkipPermissions: true } : {}),
     canUseTool,
     extraArgs: { "mcp-config": mcpConfig.path },
     ...(box.confined ? { sandbox: sandboxOf(box, env, input.secrets?.env ?? {}) } : {}),
