@@ -53,6 +53,14 @@ const start = async () => {
 const worktreeReports = (id: string) => reports.flatMap((r) => r.worktrees ?? []).filter((w) => w.worktreeId === id);
 const lastOf = (id: string) => worktreeReports(id).at(-1);
 const quiet = () => new Promise((r) => setTimeout(r, 400));
+/** Quiet until nothing more is reported: the first reports after a start can take a while under load. */
+async function settled(): Promise<void> {
+  let n = -1;
+  while (reports.length !== n) {
+    n = reports.length;
+    await quiet();
+  }
+}
 
 async function card(name: string): Promise<{ id: string; path: string }> {
   const id = `wt-${name}`;
@@ -102,7 +110,7 @@ describe("the git watcher", () => {
     for (let i = 0; i < 30; i++) mkdirSync(join(wt.path, "node_modules", `pkg${i}`, "lib"), { recursive: true });
     await start();
     if (process.platform === "linux") expect(watcher!.watchedDirs).toBeLessThan(5);
-    await quiet();
+    await settled();
     const n = reports.length;
     writeFileSync(join(wt.path, "node_modules", "pkg3", "lib", "index.js"), "x");
     await quiet();
