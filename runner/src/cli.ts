@@ -2,7 +2,7 @@
 import { mkdir } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { RUNNER_CLI, type SandboxInfo } from "../../protocol/index.ts";
-import { detectSandbox, ShellSandbox } from "./agent/sandbox.ts";
+import { detectSandbox, ShellSandbox, stopSandbox } from "./agent/sandbox.ts";
 import { configDir, configPath, dataDir, findRegistration, type Registration, saveRegistration } from "./config.ts";
 import { Edge, EdgeError, isRefused, normalizeUrl, register } from "./edge.ts";
 import { runnerInfo, VERSION } from "./info.ts";
@@ -166,7 +166,11 @@ async function cmdStart(argv: string[]): Promise<number> {
   const stop = () => void runner.drain();
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
-  return runner.start();
+  try {
+    return await runner.start();
+  } finally {
+    await stopSandbox();
+  }
 }
 
 function sandboxLine(s: SandboxInfo): string {

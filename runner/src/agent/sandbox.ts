@@ -108,6 +108,21 @@ function loadManager(): Promise<Manager> {
   return manager;
 }
 
+/**
+ * Stop the manager's proxies and the socat bridges it started (processes of their own), when the
+ * runner stops: left running, each restart would leave another set behind.
+ */
+export async function stopSandbox(): Promise<void> {
+  const m = manager;
+  manager = undefined;
+  if (!m) return;
+  try {
+    await (await m).reset();
+  } catch {
+    // It never started, or is gone already.
+  }
+}
+
 /** What one task's commands may touch. */
 export interface FsRules {
   denyRead: string[];
