@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useLayoutEffect, useRef, useState } from "react";
 import {
   PERMISSION_MODE_LABELS,
   PERMISSION_MODES,
@@ -50,6 +50,7 @@ export function TriggerDialog({
 }) {
   const ref = useRef<HTMLDialogElement>(null);
   const area = useRef<HTMLTextAreaElement>(null);
+  const caretAfter = useRef<number | null>(null);
   const t = zone.trigger;
   const [behaviour, setBehaviour] = useState<Behaviour>(t?.behaviour ?? "none");
   const [template, setTemplate] = useState(zone.promptTemplate);
@@ -106,12 +107,18 @@ export function TriggerDialog({
       el?.selectionEnd ?? template.length,
       v,
     );
+    caretAfter.current = next.caret;
     setTemplate(next.text);
-    requestAnimationFrame(() => {
-      el?.focus();
-      el?.setSelectionRange(next.caret, next.caret);
-    });
   };
+  // The caret goes after the inserted variable as the new text is committed, before any key typed
+  // next can land (a frame later, a quick typist's keys went where the caret had been).
+  useLayoutEffect(() => {
+    const at = caretAfter.current;
+    if (at === null) return;
+    caretAfter.current = null;
+    area.current?.focus();
+    area.current?.setSelectionRange(at, at);
+  });
 
   const save = () =>
     run(async () => {
