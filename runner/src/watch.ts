@@ -382,6 +382,8 @@ export class GitWatcher {
           continue;
         }
       }
+      // The edge may have dropped the card while git answered: it is neither watched again nor reported.
+      if (this.cards.get(id) !== c) continue;
       if (exists && !c.tree) await this.startCard(c);
       if (!exists && c.tree) this.stopCard(c);
       if (exists === c.exists && (!exists || sameGit(c.git, state))) continue;
