@@ -54,6 +54,14 @@ export const ZoneTrigger = z.object({
 });
 export type ZoneTrigger = z.infer<typeof ZoneTrigger>;
 
+/** A trigger as stored: one saved before runtimes has none, and runs on Trellis's loop. */
+export const storedTrigger = (
+  t: Omit<ZoneTrigger, "runtime"> & Partial<Pick<ZoneTrigger, "runtime">>,
+): ZoneTrigger => ({
+  ...t,
+  runtime: t.runtime ?? "builtin",
+});
+
 /** A template is checked when it is saved, so a drop never fires a prompt nobody could have meant. */
 const PromptTemplate = Text.max(20_000).superRefine((t, ctx) => {
   const problem = templateProblem(t);

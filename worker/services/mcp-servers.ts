@@ -169,22 +169,23 @@ export async function checkMcpServerIds(ctx: Ctx, boardId: string, ids: string[]
 }
 
 /**
- * The servers a task may start on `runnerId`, secrets unsealed, and the ones it may not, with
- * why. Call only for the runner holding the task's lease (the task context does).
+ * The servers a task may start on `runnerId` (its row, as the task context read it), secrets
+ * unsealed, and the ones it may not, with why. Call only for the runner holding the task's lease
+ * (the task context does).
  */
 export async function serversForTask(
   ctx: Ctx,
   boardId: string,
   ids: string[],
   runnerId: string,
+  runner: typeof runners.$inferSelect | undefined,
 ): Promise<{ servers: McpServerRuntime[]; refused: McpServerRefused[] }> {
   const servers: McpServerRuntime[] = [];
   const refused: McpServerRefused[] = [];
   if (!ids.length) return { servers, refused };
-  const [rows, runner] = await Promise.all([
-    ctx.db.query.mcpServers.findMany({ where: and(eq(mcpServers.boardId, boardId), inArray(mcpServers.id, ids)) }),
-    ctx.db.query.runners.findFirst({ where: eq(runners.id, runnerId) }),
-  ]);
+  const rows = await ctx.db.query.mcpServers.findMany({
+    where: and(eq(mcpServers.boardId, boardId), inArray(mcpServers.id, ids)),
+  });
   const byId = new Map(rows.map((r) => [r.id, r]));
   const boardStdio = (runner?.data as Partial<RunnerInfo> | undefined)?.mcpBoardStdio === true;
   const names = await namesOf(ctx, [...rows.map((r) => r.createdBy), ...(runner ? [runner.ownerId] : [])]);

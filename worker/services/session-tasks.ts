@@ -506,11 +506,12 @@ async function heldSessionJob(ctx: Ctx, jobId: string, leaseToken: string): Prom
 export async function taskContext(ctx: Ctx, jobId: string, leaseToken: string, mcpUrl: string): Promise<TaskContext> {
   const job = await heldSessionJob(ctx, jobId, leaseToken);
   const { sessionId, taskId, worktreeId } = payloadOf(job);
-  const [session, task, wt, raw] = await Promise.all([
+  const [session, task, wt, raw, runner] = await Promise.all([
     loadSession(ctx, sessionId),
     ctx.db.query.tasks.findFirst({ where: eq(tasks.id, taskId) }),
     ctx.db.query.worktrees.findFirst({ where: eq(worktrees.id, worktreeId) }),
     ctx.db.query.sessions.findFirst({ where: eq(sessions.id, sessionId), columns: { data: true } }),
+    ctx.db.query.runners.findFirst({ where: eq(runners.id, job.runnerId) }),
   ]);
   if (!session || !task || !wt) throw notFound("Session");
   const path = (wt.data as { path?: string }).path;
@@ -519,7 +520,6 @@ export async function taskContext(ctx: Ctx, jobId: string, leaseToken: string, m
   const prompter = task.authorId
     ? await ctx.db.query.users.findFirst({ where: eq(users.id, task.authorId), columns: { name: true } })
     : null;
-  const runner = await ctx.db.query.runners.findFirst({ where: eq(runners.id, job.runnerId), columns: { data: true } });
   // Claude Code on a machine signed in to Claude uses that sign-in: no one's key is opened.
   const machineLogin = usesMachineLogin((runner?.data as Partial<RunnerInfo> | undefined)?.runtimes, session.runtime);
   // A prompt with no person behind it (a child's answer to its parent) runs on the session creator's keys.
@@ -527,7 +527,7 @@ export async function taskContext(ctx: Ctx, jobId: string, leaseToken: string, m
     releaseTaskSecrets(ctx, task.authorId ?? session.createdBy, session, machineLogin),
     mintSessionToken(ctx.db, session),
     // Only here, for the runner holding the lease, are the servers' secrets unsealed.
-    serversForTask(ctx, session.boardId, session.mcpServerIds, job.runnerId),
+    serversForTask(ctx, session.boardId, session.mcpServerIds, job.runnerId, runner),
   ]);
   let row = task;
   if ((task.data as TaskData).keySource !== secrets.keySource) {

@@ -1,5 +1,5 @@
 import { and, desc, eq } from "drizzle-orm";
-import { renderTemplate, type TemplateValues, type ZoneTrigger } from "../../protocol/index.ts";
+import { renderTemplate, storedTrigger, type TemplateValues, type ZoneTrigger } from "../../protocol/index.ts";
 import { schema } from "../db/client.ts";
 import { AppError } from "../lib/errors.ts";
 import type { Ctx } from "./context.ts";
@@ -25,8 +25,7 @@ export async function fireZoneTrigger(ctx: Ctx, boardId: string, wt: WorktreeRow
   const zone = await ctx.db.query.zones.findFirst({ where: and(eq(zones.id, zoneId), eq(zones.boardId, boardId)) });
   const stored = (zone?.data as ZoneData | undefined)?.trigger;
   if (!zone || !stored) return;
-  // A trigger saved before runtimes runs on Trellis's loop.
-  const trigger: ZoneTrigger = { ...stored, runtime: stored.runtime ?? "builtin" };
+  const trigger = storedTrigger(stored);
   const prompt = renderTemplate(zone.promptTemplate, await valuesFor(ctx, boardId, wt, zone.name));
   try {
     await fire(ctx, boardId, wt, zone.id, trigger, prompt);

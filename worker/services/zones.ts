@@ -1,7 +1,7 @@
 import { and, asc, eq, sql } from "drizzle-orm";
 import type { z } from "zod";
 import type { CreateZoneBody, PatchZoneBody, Zone, ZoneTrigger } from "../../protocol/index.ts";
-import { runtimeProviderProblem } from "../../protocol/index.ts";
+import { runtimeProviderProblem, storedTrigger } from "../../protocol/index.ts";
 import { schema } from "../db/client.ts";
 import { badRequest, notFound } from "../lib/errors.ts";
 import { newId } from "../lib/ids.ts";
@@ -14,8 +14,11 @@ import { toWorktree } from "./worktrees.ts";
 const { zones, worktrees, comments } = schema;
 
 export interface ZoneData {
-  trigger?: ZoneTrigger | null;
+  /** Saved before runtimes, it has no `runtime` (`storedTrigger` reads it as builtin). */
+  trigger?: Parameters<typeof storedTrigger>[0] | null;
 }
+
+const triggerOf = ({ trigger }: ZoneData) => (trigger ? storedTrigger(trigger) : null);
 
 const toZone = (r: typeof zones.$inferSelect): Zone => ({
   id: r.id,
@@ -27,7 +30,7 @@ const toZone = (r: typeof zones.$inferSelect): Zone => ({
   width: r.width,
   height: r.height,
   promptTemplate: r.promptTemplate,
-  trigger: triggerOf((r.data as ZoneData).trigger),
+  trigger: triggerOf(r.data as ZoneData),
   createdAt: r.createdAt,
   updatedAt: r.updatedAt,
 });
@@ -38,10 +41,6 @@ export async function listZones(ctx: Ctx, boardId: string): Promise<Zone[]> {
   const rows = await ctx.db.query.zones.findMany({ where: eq(zones.boardId, boardId), orderBy: asc(zones.id) });
   return rows.map(toZone);
 }
-
-/** A trigger saved before runtimes reads as Trellis's loop. */
-const triggerOf = (t: ZoneTrigger | null | undefined): ZoneTrigger | null =>
-  t ? { ...t, runtime: t.runtime ?? "builtin" } : null;
 
 /** Claude Code runs only on Anthropic and Codex only on OpenAI: a trigger that pairs them otherwise is refused when saved. */
 function checkTriggerPairing(trigger: ZoneTrigger | null | undefined) {
