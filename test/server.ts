@@ -64,7 +64,7 @@ export function ensureWebBuilt(): void {
 export async function startTrellis(opts: { singleUser?: boolean; port?: number } = {}): Promise<Trellis> {
   ensureWebBuilt();
   const stateDir = mkdtempSync(join(tmpdir(), "trellis-edge-"));
-  const port = opts.port ?? (await freePort());
+  let port = opts.port ?? (await freePort());
   // node_modules/.bin first, so wrangler runs on the Node 22 the project ships, not the machine's.
   const env = {
     ...process.env,
@@ -94,9 +94,9 @@ export async function startTrellis(opts: { singleUser?: boolean; port?: number }
   };
   let child: ChildProcess;
   let log = "";
-  const url = `http://127.0.0.1:${port}`;
+  const url = () => `http://127.0.0.1:${port}`;
 
-  const launch = async () => {
+  const launchOnce = async () => {
     log = "";
     child = spawn(
       join(BIN, "wrangler"),
@@ -121,12 +121,27 @@ export async function startTrellis(opts: { singleUser?: boolean; port?: number }
     while (Date.now() < deadline) {
       if (child.exitCode !== null) throw new Error(`wrangler dev exited:\n${log}`);
       try {
-        const res = await fetch(`${url}/api/health`);
+        const res = await fetch(`${url()}/api/health`);
         if (res.ok) return;
       } catch {}
       await new Promise((r) => setTimeout(r, 200));
     }
     throw new Error(`wrangler dev did not become ready:\n${log}`);
+  };
+
+  // A free port is only free when it was asked for: between that and wrangler binding it, another
+  // process in a parallel suite may take it (seen in CI as "Address already in use"). Try again, on
+  // fresh ports unless the caller fixed one, and on the same one after a moment for a restart.
+  const launch = async (samePort: boolean) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await launchOnce();
+      } catch (e) {
+        if (attempt >= 5 || !/Address already in use/.test(String(e))) throw e;
+        if (samePort || opts.port) await new Promise((r) => setTimeout(r, 500 * attempt));
+        else port = await freePort();
+      }
+    }
   };
 
   const kill = async () => {
@@ -144,14 +159,14 @@ export async function startTrellis(opts: { singleUser?: boolean; port?: number }
     clearTimeout(t);
   };
 
-  await launch();
+  await launch(false);
   return {
-    url,
+    url: url(),
     port,
     stateDir,
     async restart() {
       await kill();
-      await launch();
+      await launch(true);
     },
     async stop() {
       await kill();

@@ -49,8 +49,18 @@ function terminalEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   };
 }
 
+/** `npm start` on a fresh port, again on another if that one was taken before wrangler bound it. */
 async function npmStart(command: string) {
-  const port = await freePort();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await npmStartOn(command, await freePort());
+    } catch (e) {
+      if (attempt >= 3 || !/Address already in use/.test(String(e))) throw e;
+    }
+  }
+}
+
+async function npmStartOn(command: string, port: number) {
   const child = spawn("sh", ["-c", command], {
     cwd: ROOT,
     env: terminalEnv({ PORT: String(port) }),
@@ -64,6 +74,7 @@ async function npmStart(command: string) {
   const exited = new Promise((r) => child.once("exit", r));
   const ready = `trellis: ready — open http://localhost:${port}`;
   await until(`"${ready}"`, () => output.includes(ready) || (child.exitCode !== null && "exited"), 120_000);
+  if (!output.includes(ready)) running.delete(child);
   expect(output, output).toContain(ready);
   const base = `http://127.0.0.1:${port}`;
   const call = (path: string, init: { token?: string; json?: unknown; headers?: Record<string, string> } = {}) =>
