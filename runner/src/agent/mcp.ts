@@ -3,6 +3,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { CallToolResult, Tool as ListedTool } from "@modelcontextprotocol/sdk/types.js";
 import type { McpServerRefused, McpServerRuntime } from "../../../protocol/index.ts";
 import pkg from "../../package.json" with { type: "json" };
+import { mcpValidator } from "./mcp-validator.ts";
 import { oneLine, type Tool, type ToolInput, type ToolOutcome } from "./tools/tool.ts";
 
 /**
@@ -80,13 +81,14 @@ interface Connected {
 
 async function connect(spec: McpServerRuntime, cwd: string, timeoutMs: number): Promise<Connected> {
   // Loaded on the first task with MCP servers: an idle runner never pays for the SDK.
-  const [{ Client }, transports] = await Promise.all([
+  const [{ Client }, transports, jsonSchemaValidator] = await Promise.all([
     import("@modelcontextprotocol/sdk/client/index.js"),
     spec.transport === "stdio"
       ? import("@modelcontextprotocol/sdk/client/stdio.js")
       : import("@modelcontextprotocol/sdk/client/streamableHttp.js"),
+    mcpValidator(),
   ]);
-  const client = new Client({ name: "trellis-runner", version: pkg.version });
+  const client = new Client({ name: "trellis-runner", version: pkg.version }, { jsonSchemaValidator });
   const transport =
     spec.transport === "stdio"
       ? new (transports as typeof import("@modelcontextprotocol/sdk/client/stdio.js")).StdioClientTransport({
