@@ -11,6 +11,13 @@
  * - A session waiting for permission pulses the card for both and changes the tab's title and
  *   favicon.
  * - Bea follows Ada from the facepile: Bea's view moves when Ada pans, and stops when Bea pans.
+ * - A finished session pulses the card for both; Bea opening it clears the pulse for her alone.
+ * - Bea on the boards list: her bell counts Ada's mention live (from her inbox, no re-read), and
+ *   Mark all read clears it.
+ * - The chime is Bea's own: off by default, kept by a fresh browser once she turns it on, and it
+ *   plays (the page's AudioContext counted) for a permission request; clicking the request in the
+ *   bell opens it on the board, where she approves it.
+ * - The tab says when agents run, and when one failed.
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
@@ -287,4 +294,190 @@ test("a comment on one message of a session shows on that message, for both", as
   const onMessage = (await sessionComments(s.id)).filter((c) => c.messageId);
   assert.equal(onMessage.length, 1, "one thread, on the message");
   assert.equal(onMessage[0]!.body, "Is this the prompt we want for reviews?");
+});
+
+// ---- attention, the bell on any page, and the chime (one person's own) ----
+
+/** Counts the chime's tones in the page: the browser's AudioContext stood in for, Trellis's own code untouched. */
+function countTones() {
+  const w = window as unknown as { __tones: number; AudioContext: unknown };
+  w.__tones = 0;
+  const param = { value: 0, setValueAtTime() {}, exponentialRampToValueAtTime() {} };
+  w.AudioContext = class {
+    currentTime = 0;
+    destination = {};
+    createOscillator() {
+      w.__tones++;
+      return { type: "sine", frequency: { ...param }, connect: (n: unknown) => n, start() {}, stop() {} };
+    }
+    createGain() {
+      return { gain: { ...param }, connect: (n: unknown) => n };
+    }
+  };
+}
+/** One chime is two notes. */
+const chimes = async (p: Page) => (await p.evaluate(() => (window as unknown as { __tones: number }).__tones)) / 2;
+const unread = async (p: Page) =>
+  (await p.getByTestId("bell-count").count()) ? Number(await p.getByTestId("bell-count").textContent()) : 0;
+const beaEmail = async () =>
+  (
+    (await api(w.edge.url, `/api/boards/${w.s.boardId}/members`, { token: w.s.user.token })).items as {
+      name: string;
+      email: string;
+    }[]
+  ).find((m) => m.name === "Bea Lee")!.email;
+
+test("a finished session pulses the card for both; Bea opening it clears the pulse for her alone", async () => {
+  const asked = (await sessionsOf()).find((x) => x.permissionMode === "ask" && x.status === "completed")!;
+  for (const p of [ada, bea]) {
+    await p
+      .locator(`[data-testid="worktree"][data-worktree-id="${wt.id}"][data-attention="finished"]`)
+      .waitFor({ timeout: 10_000 });
+  }
+  await card(bea).locator(`[data-testid="session-row"][data-session-id="${asked.id}"]`).click();
+  await bea.locator(`[data-testid="session-panel"][data-session-id="${asked.id}"]`).waitFor();
+  await bea.locator(`[data-testid="worktree"][data-worktree-id="${wt.id}"][data-attention=""]`).waitFor();
+  // Stored for Bea on the edge, for nobody else: Ada's card still calls her.
+  const beaToken = (await api(w.edge.url, "/api/auth/login", { json: { email: await beaEmail(), password: PASSWORD } }))
+    .accessToken as string;
+  await until(
+    "Bea's look is kept",
+    async () => (await api(w.edge.url, `/api/boards/${w.s.boardId}/seen`, { token: beaToken }))[asked.id],
+  );
+  assert.equal(await card(ada).getAttribute("data-attention"), "finished");
+  assert.equal(
+    (await api(w.edge.url, `/api/boards/${w.s.boardId}/seen`, { token: w.s.user.token }))[asked.id],
+    undefined,
+  );
+  await bea.getByTestId("session-close").click();
+});
+
+test("Bea on the boards list: her bell moves live when Ada mentions her, and Mark all read clears it", async () => {
+  await bea.context().addInitScript(countTones);
+  await bea.goto(`${w.edge.url}/`);
+  await bea.locator('[data-testid="bell"][data-live="true"]').waitFor();
+  const before = await unread(bea);
+  // Live, not re-read: the count moves with no request for the list.
+  let reads = 0;
+  const onRequest = (r: { url(): string; method(): string }) => {
+    if (r.method() === "GET" && new URL(r.url()).pathname === "/api/me/notifications") reads++;
+  };
+  bea.on("request", onRequest);
+  await api(w.edge.url, `/api/boards/${w.s.boardId}/comments`, {
+    token: w.s.user.token,
+    json: { body: "@Bea Lee the list page hears this too", target: "board" },
+  });
+  await bea.locator('[data-testid="bell-count"]', { hasText: String(before + 1) }).waitFor({ timeout: 10_000 });
+  bea.off("request", onRequest);
+  assert.equal(reads, 0, "the bell counted it from the inbox, without re-reading");
+
+  await bea.getByTestId("bell").click();
+  await bea.locator('[data-testid="bell-item"][data-kind="mention"][data-read="false"]').first().waitFor();
+  await bea.getByTestId("bell-read-all").click();
+  await bea.getByTestId("bell-count").waitFor({ state: "detached" });
+  assert.equal(await bea.locator('[data-testid="bell-item"][data-read="false"]').count(), 0);
+  await bea.keyboard.press("Escape");
+});
+
+test("the chime: off by default; Bea turns it on, every browser of hers keeps it, and it plays when an agent asks her", async () => {
+  w.server.script("anthropic", [
+    { text: "First file.", toolCalls: [{ name: "write_file", input: { path: "C1.md", content: "1\n" } }] },
+    { text: "Second file.", toolCalls: [{ name: "write_file", input: { path: "C2.md", content: "2\n" } }] },
+    { text: "Both written." },
+  ]);
+  await bea.getByTestId("user-menu").click();
+  assert.equal(await bea.getByTestId("chime-toggle").getAttribute("aria-checked"), "false");
+  await bea.keyboard.press("Escape");
+  const s = await api<Session>(w.edge.url, `/api/boards/${w.s.boardId}/sessions`, {
+    token: w.s.user.token,
+    json: {
+      worktreeId: wt.id,
+      provider: "anthropic",
+      model: "claude-sonnet-4-5",
+      permissionMode: "ask",
+      title: "Two files",
+      prompt: "Write C1.md and C2.md",
+    },
+  });
+  const pendingOf = async () => (await sessionsOf()).find((x) => x.id === s.id)?.pending[0];
+  // The first request reaches Bea on the boards list (her bell was cleared); with the chime off, nothing plays.
+  const first = await until("the first request", pendingOf, 20_000);
+  await bea.locator('[data-testid="bell-count"]', { hasText: "1" }).waitFor({ timeout: 10_000 });
+  assert.equal(await chimes(bea), 0, "off by default: no chime");
+
+  // Bea turns it on (it plays once, so she hears what she chose); a fresh browser of hers has it on.
+  await bea.getByTestId("user-menu").click();
+  await bea.getByTestId("chime-toggle").click();
+  await until(
+    "the toggle says on",
+    async () => (await bea.getByTestId("chime-toggle").getAttribute("aria-checked")) === "true",
+  );
+  assert.equal(await chimes(bea), 1);
+  await bea.keyboard.press("Escape");
+  const elsewhere = await logIn(browser, w.edge.url, await beaEmail());
+  await elsewhere.context().addInitScript(countTones);
+  await elsewhere.reload();
+  await elsewhere.locator('[data-testid="bell"][data-live="true"]').waitFor();
+  await elsewhere.getByTestId("user-menu").click();
+  await until(
+    "the new browser has it on",
+    async () => (await elsewhere.getByTestId("chime-toggle").getAttribute("aria-checked")) === "true",
+  );
+  await elsewhere.keyboard.press("Escape");
+
+  // The next request plays in both of Bea's browsers.
+  await api(w.edge.url, `/api/boards/${w.s.boardId}/sessions/${s.id}/permissions/${first.requestId}`, {
+    token: w.s.user.token,
+    json: { decision: "allow" },
+  });
+  const second = await until(
+    "the second request",
+    async () => {
+      const p = await pendingOf();
+      return p && p.requestId !== first.requestId ? p : undefined;
+    },
+    20_000,
+  );
+  await until("it plays in the new browser", async () => (await chimes(elsewhere)) === 1);
+  await until("and in the first", async () => (await chimes(bea)) === 2);
+
+  // Clicking the request in the bell goes to it: the board, the session open, the request on screen.
+  await elsewhere.getByTestId("bell").click();
+  await elsewhere
+    .locator('[data-testid="bell-item"][data-kind="permission"][data-read="false"]')
+    .first()
+    .getByTestId("bell-open")
+    .click();
+  await until("on the board", async () => new URL(elsewhere.url()).pathname === `/b/${w.s.boardId}`);
+  const panel = elsewhere.locator(`[data-testid="session-panel"][data-session-id="${s.id}"]`);
+  await panel.locator(`[data-testid="permission"][data-request-id="${second.requestId}"]`).waitFor({ timeout: 15_000 });
+  await panel.getByTestId("permission-allow").click();
+  await until("completed", async () => (await sessionsOf()).find((x) => x.id === s.id)?.status === "completed");
+  await elsewhere.context().close();
+});
+
+test("the tab says when agents are running, and when one failed", async () => {
+  const start = (title: string) =>
+    api<Session>(w.edge.url, `/api/boards/${w.s.boardId}/sessions`, {
+      token: w.s.user.token,
+      json: { worktreeId: wt.id, provider: "anthropic", model: "claude-sonnet-4-5", title, prompt: title },
+    });
+  const iconState = () => ada.locator('link[rel="icon"]').getAttribute("data-state");
+  w.server.script("anthropic", [{ text: "Taking my time over this one.", chunkDelayMs: 100, chunkSize: 2 }]);
+  const slow = await start("Slow");
+  await until(
+    "the tab says agents run",
+    async () => (await ada.title()).startsWith("▸ ") && (await iconState()) === "running",
+  );
+  await until("done", async () => (await sessionsOf()).find((x) => x.id === slow.id)?.status === "completed");
+  await until("the tab is quiet again", async () => (await iconState()) === "idle");
+
+  w.server.script("anthropic", [{ fault: "401" }]);
+  const bad = await start("Bad key");
+  await until("failed", async () => (await sessionsOf()).find((x) => x.id === bad.id)?.status === "failed");
+  await until(
+    "the tab says one failed",
+    async () => (await ada.title()).startsWith("✕ ") && (await iconState()) === "failed",
+  );
+  await ada.locator(`[data-testid="worktree"][data-worktree-id="${wt.id}"][data-attention="failed"]`).waitFor();
 });

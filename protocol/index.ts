@@ -3,6 +3,7 @@ export * from "./boards.ts";
 export * from "./comments.ts";
 export * from "./common.ts";
 export * from "./errors.ts";
+export * from "./inbox.ts";
 export * from "./jobs.ts";
 export * from "./link.ts";
 export * from "./mcp-servers.ts";

@@ -3,14 +3,17 @@ import { Text } from "./common.ts";
 
 /**
  * A person's notifications: mentions, permission requests on boards they can act on, and sessions
- * they started that finished or failed. Live to that person's open tabs only, as a `notice` with
- * the notification in it (never broadcast to the board); listed on their next sign-in otherwise.
+ * they started that finished or failed. Live to every open tab of that person only, on their inbox
+ * socket (`inbox.ts`: never broadcast to a board, and heard on any page); listed on their next
+ * sign-in otherwise.
  * A notification of a board they have since left is not shown.
  *
  * REST (`/api/me/…`, user credential):
  * - `GET  notifications?unread=true&cursor=&limit=` → `NotificationPage` (newest first)
  * - `POST notifications/:notificationId/read` → `Notification`
  * - `POST notifications/read` → `{ read: number }` (all of them)
+ * - `POST inbox/ticket` → `{ ticket, expiresIn }` (a browser's pass onto its inbox socket)
+ * - `GET settings`, `PATCH settings` (`UserSettingsPatch`) → `UserSettings`
  */
 
 export const NOTIFICATION_KINDS = ["mention", "permission", "session_finished", "session_failed"] as const;

@@ -4,7 +4,6 @@ import { Comment } from "./comments.ts";
 import { Text } from "./common.ts";
 import { Job } from "./jobs.ts";
 import { McpServer } from "./mcp-servers.ts";
-import { Notification } from "./notifications.ts";
 import { Repo } from "./repos.ts";
 import { Runner } from "./runners.ts";
 import { Message, Session, Task } from "./sessions.ts";
@@ -166,7 +165,11 @@ export const MAX_STREAM_PIECES = 200;
 export const StreamBatch = z.array(StreamFrame).min(1).max(MAX_STREAM_PIECES);
 export type StreamBatch = z.infer<typeof StreamBatch>;
 
-/** Something one person should hear about (a mention, an agent waiting for them), to their sockets only. */
+/**
+ * Something one person should hear about on this board only (a zone asking them, a trigger that
+ * could not fire), to their sockets here. Stored notifications (the bell) go to their inbox
+ * (`inbox.ts`), which every tab of theirs holds open whatever page it shows.
+ */
 export const Notice = z.object({
   kind: Text.min(1).max(40),
   title: Text.min(1).max(200),
@@ -177,8 +180,6 @@ export const Notice = z.object({
     .optional(),
   /** A zone's `ask` trigger: the rendered prompt, for the person who dropped the card to edit and send. */
   ask: z.object({ zoneId: z.string(), worktreeId: z.string(), prompt: z.string(), trigger: ZoneTrigger }).optional(),
-  /** A stored notification (the bell): the tab adds it and counts it unread. */
-  notification: Notification.optional(),
 });
 export type Notice = z.infer<typeof Notice>;
 

@@ -1,6 +1,6 @@
 import { exports as workerExports } from "cloudflare:workers";
 import { expect } from "vitest";
-import type { AuthSession, ServerMessage, Zone } from "../protocol/index.ts";
+import type { AuthSession, InboxMessage, ServerMessage, Zone } from "../protocol/index.ts";
 import { testEnv } from "./apply-migrations.ts";
 
 /** The Worker's own default export, called in-process. */
@@ -136,20 +136,50 @@ export async function joinRoom(boardId: string, auth: { ticket?: string; token?:
   };
 }
 
-type Msg<K extends ServerMessage["type"]> = Extract<ServerMessage, { type: K }>;
+/** A browser's pass onto its person's inbox socket. */
+export async function inboxTicketFor(token: string): Promise<string> {
+  const res = await call("/api/me/inbox/ticket", { method: "POST", token });
+  if (res.status !== 201) throw new Error(`inbox ticket failed: ${res.status} ${await res.text()}`);
+  return (await res.json<{ ticket: string }>()).ticket;
+}
 
-/** Collects every message a socket receives, and waits for one of a type matching a predicate. */
-export function inbox(ws: WebSocket) {
-  const messages: ServerMessage[] = [];
+/** Open someone's inbox socket the way a browser does (ticket) or a CLI does (bearer). */
+export async function openInbox(userId: string, auth: { ticket?: string; token?: string; origin?: string }) {
+  const headers: Record<string, string> = { upgrade: "websocket" };
+  if (auth.token) headers.authorization = `Bearer ${auth.token}`;
+  if (auth.origin) headers.origin = auth.origin;
+  const q = auth.ticket ? `?ticket=${encodeURIComponent(auth.ticket)}` : "";
+  return worker.fetch(new Request(`${BASE}/parties/user-inbox/${userId}${q}`, { headers }));
+}
+
+/** Open and accept an inbox socket; fails the test if the upgrade is refused. Waits for `hello`. */
+export async function joinInbox(userId: string, auth: { ticket?: string; token?: string; origin?: string }) {
+  const res = await openInbox(userId, auth);
+  const ws = res.webSocket;
+  if (res.status !== 101 || !ws) throw new Error(`upgrade refused: ${res.status} ${await res.text()}`);
+  ws.accept();
+  const box = inbox<InboxMessage>(ws);
+  const closed = new Promise<CloseEvent>((resolve) => ws.addEventListener("close", resolve));
+  await box.next("hello");
+  return { ws, inbox: box, closed };
+}
+
+/**
+ * Collects every message a socket receives, and waits for one of a type matching a predicate.
+ * Board-room frames unless told (`inbox<InboxMessage>(ws)` for an inbox socket).
+ */
+export function inbox<M extends { type: string } = ServerMessage>(ws: WebSocket) {
+  type Msg<K extends M["type"]> = Extract<M, { type: K }>;
+  const messages: M[] = [];
   /** Frames that are not JSON (the platform's `pong`). */
   const raw: string[] = [];
-  const waiters: Array<{ pred: (m: ServerMessage) => boolean; resolve: (m: ServerMessage) => void }> = [];
+  const waiters: Array<{ pred: (m: M) => boolean; resolve: (m: M) => void }> = [];
   const rawWaiters: Array<{ pred: (t: string) => boolean; resolve: (t: string) => void }> = [];
   ws.addEventListener("message", (e) => {
     const text = String(e.data);
-    let m: ServerMessage;
+    let m: M;
     try {
-      m = JSON.parse(text) as ServerMessage;
+      m = JSON.parse(text) as M;
     } catch {
       raw.push(text);
       for (const w of rawWaiters.filter((w) => w.pred(text))) {
@@ -184,19 +214,15 @@ export function inbox(ws: WebSocket) {
       });
     },
     /** Messages of one type received so far. */
-    all<K extends ServerMessage["type"]>(type: K): Msg<K>[] {
+    all<K extends M["type"]>(type: K): Msg<K>[] {
       return messages.filter((m): m is Msg<K> => m.type === type);
     },
-    next<K extends ServerMessage["type"]>(
-      type: K,
-      pred: (m: Msg<K>) => boolean = () => true,
-      timeoutMs = 3000,
-    ): Promise<Msg<K>> {
-      const match = (m: ServerMessage): m is Msg<K> => m.type === type && pred(m as Msg<K>);
+    next<K extends M["type"]>(type: K, pred: (m: Msg<K>) => boolean = () => true, timeoutMs = 3000): Promise<Msg<K>> {
+      const match = (m: M): m is Msg<K> => m.type === type && pred(m as Msg<K>);
       const found = messages.find(match);
       if (found) return Promise.resolve(found);
       return new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`timed out waiting for a "${type}" room message`)), timeoutMs);
+        const t = setTimeout(() => reject(new Error(`timed out waiting for a "${type}" message`)), timeoutMs);
         waiters.push({
           pred: match,
           resolve: (m) => {

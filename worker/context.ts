@@ -1,5 +1,5 @@
-import { getBoardRoom, getRunnerLink } from "../party/stubs.ts";
-import { type EntityEvent, ROOM_PROTOCOL } from "../protocol/index.ts";
+import { getBoardRoom, getRunnerLink, getUserInbox } from "../party/stubs.ts";
+import { type EntityEvent, INBOX_PROTOCOL, type InboxMessage, ROOM_PROTOCOL } from "../protocol/index.ts";
 import { openDb } from "./db/client.ts";
 import type { Env } from "./env.ts";
 import type { Actor, Ctx, Deps } from "./services/context.ts";
@@ -37,6 +37,14 @@ export function depsFor(env: Env, actorId: string | null = null): Deps {
         attempt("stream to board room", boardId, () => getBoardRoom(env, boardId).stream(pieces)),
       notify: (boardId, userId, notice) =>
         attempt("notice to board room", boardId, () => getBoardRoom(env, boardId).notify(userId, notice)),
+    },
+    inboxes: {
+      send: (userId, frame) =>
+        attempt("send to inbox", userId, () =>
+          getUserInbox(env, userId).send({ ...frame, v: INBOX_PROTOCOL } as InboxMessage),
+        ),
+      endSockets: (match) =>
+        attempt("ending inbox sockets", match.userId, () => getUserInbox(env, match.userId).endSockets(match)),
     },
     links: {
       wake: (runnerId) => attempt("runner link wake", runnerId, () => getRunnerLink(env, runnerId).wake()),

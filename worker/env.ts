@@ -1,11 +1,13 @@
 import type { BoardRoom } from "../party/board-room.ts";
 import type { RunnerLink } from "../party/runner-link.ts";
+import type { UserInbox } from "../party/user-inbox.ts";
 
 export interface Env {
   DB: D1Database;
   ASSETS: Fetcher;
   BoardRoom: DurableObjectNamespace<BoardRoom>;
   RunnerLink: DurableObjectNamespace<RunnerLink>;
+  UserInbox: DurableObjectNamespace<UserInbox>;
   /** OAuth clients, grants and tokens for outside MCP clients (@cloudflare/workers-oauth-provider). */
   OAUTH_KV: KVNamespace;
   /** HMAC key for access-token JWTs (base64, ≥ 32 bytes). */

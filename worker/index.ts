@@ -1,7 +1,10 @@
 import { routePartykitRequest } from "partyserver";
 import { BoardRoom, IDENTITY_HEADERS } from "../party/board-room.ts";
 import { RUNNER_HEADERS, RunnerLink, TERMINAL_HEADERS } from "../party/runner-link.ts";
+import { UserInbox } from "../party/user-inbox.ts";
 import {
+  INBOX_TICKET_PARAM,
+  INBOX_VERSION_PARAM,
   ROOM_VERSION_PARAM,
   TERMINAL_ID_PARAM,
   TERMINAL_TICKET_PARAM,
@@ -12,11 +15,11 @@ import { depsFor } from "./context.ts";
 import type { Env } from "./env.ts";
 import { AppError } from "./lib/errors.ts";
 import { bearer, originAllowed } from "./middleware.ts";
-import { authorizeRoomJoin } from "./services/room-join.ts";
+import { authorizeInboxJoin, authorizeRoomJoin } from "./services/room-join.ts";
 import { authorizeTerminalJoin } from "./services/terminals.ts";
 import { rotateSecrets } from "./services/user-secrets.ts";
 
-export { BoardRoom, RunnerLink };
+export { BoardRoom, RunnerLink, UserInbox };
 
 const refuse = (status: number, code: string, message: string) =>
   Response.json({ error: { code, message } }, { status });
@@ -43,6 +46,34 @@ async function authorizeBoardRoom(request: Request, env: Env, boardId: string): 
     headers.set(IDENTITY_HEADERS.credential, who.credential);
     headers.delete(IDENTITY_HEADERS.version);
     const version = url.searchParams.get(ROOM_VERSION_PARAM);
+    if (version) headers.set(IDENTITY_HEADERS.version, version);
+    return new Request(request, { headers });
+  } catch (err) {
+    if (err instanceof AppError) return refuse(err.status, err.code, err.message);
+    throw err;
+  }
+}
+
+/**
+ * Authenticate an inbox upgrade (`/parties/user-inbox/:userId`) the same way as a board socket:
+ * only its person, by ticket (Origin checked) or bearer token. Who it is rides in the board room's
+ * identity headers, which no client can set (anything sent under those names is dropped first).
+ */
+async function authorizeInbox(request: Request, env: Env, ownerId: string): Promise<Request | Response> {
+  const url = new URL(request.url);
+  const ticket = url.searchParams.get(INBOX_TICKET_PARAM);
+  if (ticket && !originAllowed(env, request)) return refuse(403, "bad_origin", "Cross-origin socket refused.");
+  try {
+    const who = await authorizeInboxJoin(
+      depsFor(env),
+      ownerId,
+      ticket ? { ticket } : { bearer: bearer(request.headers.get("authorization") ?? undefined) },
+    );
+    const headers = new Headers(request.headers);
+    for (const h of Object.values(IDENTITY_HEADERS)) headers.delete(h);
+    headers.set(IDENTITY_HEADERS.userId, who.userId);
+    headers.set(IDENTITY_HEADERS.credential, who.credential);
+    const version = url.searchParams.get(INBOX_VERSION_PARAM);
     if (version) headers.set(IDENTITY_HEADERS.version, version);
     return new Request(request, { headers });
   } catch (err) {
@@ -92,7 +123,9 @@ export default {
             ? authorizeBoardRoom(req, env, name)
             : className === "RunnerLink"
               ? authorizeTerminal(req, env, name)
-              : refuse(404, "not_found", "No such room."),
+              : className === "UserInbox"
+                ? authorizeInbox(req, env, name)
+                : refuse(404, "not_found", "No such room."),
         // Rooms speak only WebSocket to the outside; the Worker talks to them over RPC.
         onBeforeRequest: () => refuse(404, "not_found", "No such room."),
       });

@@ -1,7 +1,9 @@
 import { useEffect, useMemo } from "react";
 import { BoardPage } from "./board/BoardPage.tsx";
 import { Bell } from "./collab/bell.ts";
+import { chimeOn } from "./collab/chime.ts";
 import { BellContext } from "./collab/context.ts";
+import { listenToInbox } from "./collab/inbox.ts";
 import { api, auth } from "./lib/api.ts";
 import { match, usePath } from "./lib/router.tsx";
 import { useStore } from "./lib/store.ts";
@@ -19,21 +21,17 @@ export function App() {
   const state = useStore(auth);
   const route = match(usePath());
   const userId = state.status === "signedIn" ? state.user.id : null;
-  // One bell per signed-in person, across pages and boards.
+  // One bell per signed-in person, across pages and boards, fed by this tab's inbox socket.
   const bell = useMemo(() => (userId ? new Bell(api) : null), [userId]);
   useEffect(() => {
-    if (!bell) return;
-    // Read at sign-in and whenever the tab comes back: what arrived while no board was open.
-    const read = () => void bell.read().catch(() => {});
-    const onVisible = () => document.visibilityState === "visible" && read();
-    read();
-    addEventListener("focus", read);
-    document.addEventListener("visibilitychange", onVisible);
+    if (!bell || !userId) return;
+    const stop = listenToInbox(api, userId, bell);
     return () => {
-      removeEventListener("focus", read);
-      document.removeEventListener("visibilitychange", onVisible);
+      stop();
+      // Whoever signs in next starts from their own setting.
+      chimeOn.set(false);
     };
-  }, [bell]);
+  }, [bell, userId]);
 
   let page: React.ReactNode;
   if (state.status === "loading") page = <div className="splash" aria-busy="true" />;

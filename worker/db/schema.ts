@@ -19,6 +19,8 @@ export const users = sqliteTable("users", {
   color: text("color").notNull(),
   /** `scrypt$N$r$p$salt$hash` (base64); null for the single-user local owner, who never logs in. */
   passwordHash: text("password_hash"),
+  /** What they chose for themselves (`UserSettings`: the chime); a missing key is its default. */
+  settings: json<Record<string, unknown>>("settings").notNull().default({}),
   createdAt: integer("created_at").notNull().default(now),
 });
 
@@ -74,6 +76,7 @@ export const roomTickets = sqliteTable("room_tickets", {
   userId: text("user_id").notNull(),
   /** The credential the ticket was made with (`fam:…`, `tok:…`): the socket ends when it does. */
   credential: text("credential"),
+  /** The room it opens: a board's id, or `inbox:<userId>` for that person's inbox socket. */
   boardId: text("board_id").notNull(),
   expiresAt: integer("expires_at").notNull(),
 });

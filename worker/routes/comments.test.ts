@@ -6,6 +6,7 @@ import {
   createBoard,
   createZone,
   expectError,
+  joinInbox,
   joinRoom,
   json,
   registerUsers,
@@ -165,10 +166,11 @@ describe("threads", () => {
 
 describe("mentions and the bell", () => {
   it("notify the people named (names with spaces and accents), live to their sockets only", async () => {
+    // Zoë has two tabs open (neither on this board: the bell is heard on any page); the owner one.
     const [zoeTab, zoeOtherTab, ownerTab] = await Promise.all([
-      joinRoom(boardId, { token: member.token }),
-      joinRoom(boardId, { token: member.token }),
-      joinRoom(boardId, { token: owner.token }),
+      joinInbox(member.id, { token: member.token }),
+      joinInbox(member.id, { token: member.token }),
+      joinInbox(owner.id, { token: owner.token }),
     ]);
     const before = (await bell(member.token)).unread;
     const c = await thread(
@@ -178,12 +180,12 @@ describe("mentions and the bell", () => {
     expect(c.mentions.sort()).toEqual([member.id, viewer.id].sort());
 
     for (const tab of [zoeTab, zoeOtherTab]) {
-      const n = await tab.inbox.next("notice", (m) => m.notice.kind === "notification");
-      expect(n.notice.notification).toMatchObject({ kind: "mention", commentId: c.id, actorName: "Owner" });
-      expect(n.notice.href).toBe(`/b/${boardId}?comment=${c.id}`);
+      const n = await tab.inbox.next("notification");
+      expect(n.notification).toMatchObject({ kind: "mention", commentId: c.id, actorName: "Owner" });
+      expect(n.notification.href).toBe(`/b/${boardId}?comment=${c.id}`);
     }
     await new Promise((r) => setTimeout(r, 200));
-    expect(ownerTab.inbox.all("notice")).toEqual([]);
+    expect(ownerTab.inbox.all("notification")).toEqual([]);
 
     const zoe = await bell(member.token);
     expect(zoe.unread).toBe(before + 1);

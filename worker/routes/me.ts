@@ -1,10 +1,12 @@
 import { Hono } from "hono";
-import { ChangePasswordBody, NotificationQuery } from "../../protocol/index.ts";
+import { ChangePasswordBody, NotificationQuery, UserSettingsPatch } from "../../protocol/index.ts";
 import { notFound } from "../lib/errors.ts";
 import { valid } from "../lib/validate.ts";
 import type { AppEnv } from "../middleware.ts";
 import { userId } from "../services/context.ts";
 import { listNotifications, markAllRead, markRead } from "../services/notifications.ts";
+import { getSettings, updateSettings } from "../services/settings.ts";
+import { createInboxTicket } from "../services/tickets.ts";
 import { changePassword, getUser, loginSource } from "../services/users.ts";
 import { checkOrigin, withCookie } from "./auth.ts";
 import { userSecrets } from "./user-secrets.ts";
@@ -25,6 +27,12 @@ export const me = new Hono<AppEnv>()
   .get("/notifications", valid("query", NotificationQuery), async (c) =>
     c.json(await listNotifications(c.var.ctx, c.req.valid("query"))),
   )
+  .get("/settings", async (c) => c.json(await getSettings(c.var.ctx)))
+  .patch("/settings", valid("json", UserSettingsPatch), async (c) =>
+    c.json(await updateSettings(c.var.ctx, c.req.valid("json"))),
+  )
+  /** A browser's single-use pass onto its person's inbox socket (`protocol/inbox.ts`). */
+  .post("/inbox/ticket", async (c) => c.json(await createInboxTicket(c.var.ctx), 201))
   .route("/secrets", userSecrets)
   .post("/notifications/read", async (c) => c.json(await markAllRead(c.var.ctx)))
   .post("/notifications/:notificationId/read", async (c) =>

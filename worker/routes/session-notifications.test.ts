@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { NotificationPage, Session, Worktree } from "../../protocol/index.ts";
-import { addMember, call, joinRoom, json, registerUsers, type TestUser } from "../../test/helpers.ts";
+import { addMember, call, joinInbox, json, registerUsers, type TestUser } from "../../test/helpers.ts";
 import { boardWithRepo, GIT, openLink, runNext, takeSessionTask } from "./runner-testkit.ts";
 
 /**
@@ -53,8 +53,8 @@ beforeAll(async () => {
 describe("session notifications", () => {
   it("a permission request rings the bell of every member and owner, not the viewers", async () => {
     const [ownerTab, viewerTab] = await Promise.all([
-      joinRoom(boardId, { token: owner.token }),
-      joinRoom(boardId, { token: viewer.token }),
+      joinInbox(owner.id, { token: owner.token }),
+      joinInbox(viewer.id, { token: viewer.token }),
     ]);
     const s = await start("run the tests");
     const t = await takeSessionTask(runner.credential);
@@ -66,17 +66,17 @@ describe("session notifications", () => {
     // A retried post of the same events rings nobody twice.
     await t.events();
 
-    const live = await ownerTab.inbox.next("notice", (m) => m.notice.notification?.kind === "permission");
-    expect(live.notice.notification).toMatchObject({ sessionId: s.id, body: "run `npm test`" });
-    expect(live.notice.notification!.title).toBe('"Fix login" on login asks for permission');
-    expect(live.notice.href).toBe(`/b/${boardId}?session=${s.id}`);
+    const live = await ownerTab.inbox.next("notification", (m) => m.notification.kind === "permission");
+    expect(live.notification).toMatchObject({ sessionId: s.id, body: "run `npm test`" });
+    expect(live.notification.title).toBe('"Fix login" on login asks for permission');
+    expect(live.notification.href).toBe(`/b/${boardId}?session=${s.id}`);
     for (const u of [owner, member]) {
       expect((await bell(u.token)).items.filter((n) => n.kind === "permission" && n.sessionId === s.id)).toHaveLength(
         1,
       );
     }
     await new Promise((r) => setTimeout(r, 200));
-    expect(viewerTab.inbox.all("notice")).toEqual([]);
+    expect(viewerTab.inbox.all("notification")).toEqual([]);
     expect((await bell(viewer.token)).items).toEqual([]);
 
     await t.complete({ status: "succeeded", result: { finalText: "done" } });

@@ -1,4 +1,12 @@
-import type { EntityEvent, EntityRow, EntityType, LinkMessage, Notice, StreamFrame } from "../../protocol/index.ts";
+import type {
+  EntityEvent,
+  EntityRow,
+  EntityType,
+  InboxFrame,
+  LinkMessage,
+  Notice,
+  StreamFrame,
+} from "../../protocol/index.ts";
 import type { Db } from "../db/client.ts";
 import type { CredentialName, SocketMatch } from "./sockets.ts";
 import type { TerminalNotice } from "./terminals.ts";
@@ -31,8 +39,16 @@ export interface RoomPorts {
   endSockets(boardId: string, match: SocketMatch): Promise<void>;
   /** Pieces of running agent messages, in order, to the board's sockets watching their sessions. */
   stream(boardId: string, pieces: StreamFrame[]): Promise<void>;
-  /** Something for one person's sockets on a board only. */
+  /** Something for one person's sockets on a board only (a zone asking them); the bell goes to their inbox. */
   notify(boardId: string, userId: string, notice: Notice): Promise<void>;
+}
+
+/** Each person's inbox: their own live channel, open in every tab of theirs whatever page it shows. Best effort. */
+export interface InboxPorts {
+  /** To every open tab of this person, and nobody else's. */
+  send(userId: string, frame: InboxFrame): Promise<void>;
+  /** A credential ended: its inbox sockets close now. */
+  endSockets(match: SocketMatch): Promise<void>;
 }
 
 /** The runners' links, as services see them. Best effort: the job is in D1 either way. */
@@ -73,6 +89,7 @@ export interface Ctx {
   /** Announce a committed change to everyone on the board. Called only after the D1 write; never fails it. */
   publish(boardId: string, change: EntityChange): Promise<void>;
   rooms: RoomPorts;
+  inboxes: InboxPorts;
   links: LinkPorts;
 }
 

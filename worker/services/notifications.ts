@@ -8,8 +8,8 @@ import type { Ctx } from "./context.ts";
 import { userId } from "./context.ts";
 
 /**
- * The bell. A notification is stored for one person and, once stored, sent to that person's open
- * tabs on its board as a notice (the board room sends it to their sockets only). Reading is only
+ * The bell. A notification is stored for one person and, once stored, sent to their inbox: every
+ * tab of theirs hears it, whatever page it shows, and nobody else's. Reading is only
  * ever of one's own, and only of boards one still belongs to: leaving a board takes its
  * notifications out of sight with it.
  */
@@ -77,16 +77,7 @@ export async function notifyUsers(ctx: Ctx, boardId: string, userIds: readonly s
 
 export async function deliver(ctx: Ctx, rows: readonly NotificationRow[]) {
   await Promise.all(
-    rows.map((r) => {
-      const n = toNotification(r);
-      return ctx.rooms.notify(r.boardId, r.userId, {
-        kind: "notification",
-        title: n.title,
-        ...(n.body ? { body: n.body } : {}),
-        href: n.href,
-        notification: n,
-      });
-    }),
+    rows.map((r) => ctx.inboxes.send(r.userId, { type: "notification", notification: toNotification(r) })),
   );
 }
 
@@ -131,6 +122,8 @@ export async function markRead(ctx: Ctx, notificationId: string): Promise<Notifi
     .returning();
   // Someone else's notification is as missing as one that never was.
   if (!row) throw notFound("Notification");
+  // Their other tabs count it read too.
+  await ctx.inboxes.send(uid, { type: "read" });
   return toNotification(row);
 }
 
@@ -141,5 +134,6 @@ export async function markAllRead(ctx: Ctx): Promise<{ read: number }> {
     .set({ readAt: Date.now() })
     .where(and(eq(notifications.userId, uid), isNull(notifications.readAt)))
     .returning({ id: notifications.id });
+  if (rows.length) await ctx.inboxes.send(uid, { type: "read" });
   return { read: rows.length };
 }

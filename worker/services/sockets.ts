@@ -24,16 +24,19 @@ export interface SocketIdentity {
 export type SocketMatch = { userId: string; credential?: CredentialName | "fam:*" };
 
 /**
- * End a user's board sockets at once, on every board they belong to. Like publishing, this never
- * fails the change that caused it: the credential is already dead in D1, so the socket could not
- * reconnect, and the room's sweep closes whatever this misses.
+ * End a user's sockets at once: on every board they belong to, and their inbox. Like publishing,
+ * this never fails the change that caused it: the credential is already dead in D1, so the socket
+ * could not reconnect, and each room's sweep closes whatever this misses.
  */
 export async function endSockets(ctx: Deps, match: SocketMatch): Promise<void> {
   const boards = await ctx.db
     .select({ boardId: boardMembers.boardId })
     .from(boardMembers)
     .where(eq(boardMembers.userId, match.userId));
-  await Promise.all(boards.map(({ boardId }) => ctx.rooms.endSockets(boardId, match)));
+  await Promise.all([
+    ctx.inboxes.endSockets(match),
+    ...boards.map(({ boardId }) => ctx.rooms.endSockets(boardId, match)),
+  ]);
 }
 
 /** Does a socket's identity fall under a match? Shared by the room and its tests. */

@@ -133,15 +133,10 @@ export class BoardState {
   }
 
   /**
-   * A notice meant for me alone: a stored notification goes to the bell, a zone's question opens
-   * its dialog, a trigger that could not fire says why; anything else is a toast.
+   * A notice meant for me alone on this board: a zone's question opens its dialog, a trigger that
+   * could not fire says why; anything else is a toast. (The bell hears my inbox, not the board.)
    */
   private onNotice(n: Notice): void {
-    if (n.notification) {
-      this.bell?.add(n.notification);
-      if (n.notification.kind === "permission") playChime();
-      return;
-    }
     if (n.ask) {
       this.ask.set({ ...n, ask: n.ask });
       playChime();

@@ -46,6 +46,7 @@ export function BellMenu() {
 function BellButton({ open, onToggle }: { open: boolean; onToggle: () => void }) {
   const bell = useBell()!;
   const unread = useStore(bell.unread);
+  const live = useStore(bell.live);
   return (
     <button
       type="button"
@@ -55,6 +56,7 @@ function BellButton({ open, onToggle }: { open: boolean; onToggle: () => void })
       aria-label={unread ? `Notifications, ${unread} unread` : "Notifications"}
       title={unread ? `${unread} unread` : "Notifications"}
       data-testid="bell"
+      data-live={live}
     >
       <svg
         width="18"

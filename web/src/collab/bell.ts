@@ -6,14 +6,16 @@ import { Store } from "../lib/store.ts";
 const SHOWN = 50;
 
 /**
- * The signed-in person's notifications (the bell), across boards. Read when the app starts and
- * whenever the tab comes back into view; a new one arrives live from the open board's room (its
- * notice carries the stored notification), so the count moves without a read.
+ * The signed-in person's notifications (the bell), across boards. Read whenever this tab's inbox
+ * socket (re)connects, and again when some are marked read in another tab; a new one arrives live
+ * on the inbox, whatever page this tab shows, so the count moves without a read.
  */
 export class Bell {
   readonly items = new Store<readonly Notification[]>([]);
   readonly unread = new Store(0);
   readonly more = new Store(false);
+  /** This tab's inbox socket is open (what arrives now shows at once). */
+  readonly live = new Store(false);
 
   constructor(private readonly api: ApiClient) {}
 

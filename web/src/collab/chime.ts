@@ -1,27 +1,31 @@
+import { type ApiClient, messageOf, unwrap } from "../lib/http.ts";
 import { Store } from "../lib/store.ts";
+import { notify } from "../ui/notices.tsx";
 
 /**
  * The optional chime when something needs you (a permission request, a zone asking you): off by
- * default, per person on this browser. A short two-note tone made with WebAudio, no file to load.
+ * default, per person, kept on the edge (`/api/me/settings`) so every browser they sign in on
+ * agrees; their other tabs follow a change live (the inbox). A short two-note tone made with
+ * WebAudio, no file to load.
  */
-const KEY = "trellis.chime";
+export const chimeOn = new Store(false);
 
-function readSetting(): boolean {
-  try {
-    return localStorage.getItem(KEY) === "on";
-  } catch {
-    return false;
-  }
+/** What the edge says, at sign-in and on every inbox (re)connect. */
+export async function readChime(api: ApiClient): Promise<void> {
+  chimeOn.set((await unwrap(api.api.me.settings.$get())).chime);
 }
 
-export const chimeOn = new Store(readSetting());
-
-export function setChime(on: boolean): void {
-  try {
-    localStorage.setItem(KEY, on ? "on" : "off");
-  } catch {}
+/** Turn it on or off for me everywhere; on, it plays once so I hear what I chose. */
+export async function setChime(api: ApiClient, on: boolean): Promise<void> {
+  const before = chimeOn.get();
   chimeOn.set(on);
   if (on) playChime();
+  try {
+    chimeOn.set((await unwrap(api.api.me.settings.$patch({ json: { chime: on } }))).chime);
+  } catch (err) {
+    chimeOn.set(before);
+    notify(`Could not save the chime setting: ${messageOf(err)}`, "error");
+  }
 }
 
 let ctx: AudioContext | null = null;

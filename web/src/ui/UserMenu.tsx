@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from "react";
 import type { User } from "../../../protocol/index.ts";
 import { chimeOn, setChime } from "../collab/chime.ts";
-import { auth, logout } from "../lib/api.ts";
+import { api, auth, logout } from "../lib/api.ts";
 import { Link } from "../lib/router.tsx";
 import { useStore } from "../lib/store.ts";
 import { Avatar } from "./Avatar.tsx";
@@ -63,7 +63,7 @@ export function UserMenu({ user }: { user: User }) {
             type="button"
             role="menuitemcheckbox"
             aria-checked={chime}
-            onClick={() => setChime(!chime)}
+            onClick={() => void setChime(api, !chime)}
             title="A short tone when an agent waits for your approval or a zone asks you"
             data-testid="chime-toggle"
           >
