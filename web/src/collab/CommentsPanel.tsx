@@ -483,10 +483,11 @@ function CommentItem({
               type="button"
               className="c-act"
               title="Copy a link that opens the board here"
+              aria-label="Copy link"
               onClick={() => void copyLink(c)}
               data-testid="comment-copy-link"
             >
-              Copy link
+              Link
             </button>
             {mine && (
               <button type="button" className="c-act" onClick={() => setEditing(true)} data-testid="comment-edit">
