@@ -10,7 +10,8 @@
  *   counts it, and clicking it opens the thread.
  * - A session waiting for permission pulses the card for both and changes the tab's title and
  *   favicon.
- * - Bea follows Ada from the facepile: Bea's view moves when Ada pans, and stops when Bea pans.
+ * - Bea follows Ada from the facepile: Bea's view moves when Ada pans, and stops when Bea pans,
+ *   zooms with the zoom buttons or clicks the minimap.
  * - A finished session pulses the card for both; Bea opening it clears the pulse for her alone.
  * - Bea on the boards list: her bell counts Ada's mention live (from her inbox, no re-read), and
  *   Mark all read clears it.
@@ -18,6 +19,14 @@
  *   plays (the page's AudioContext counted) for a permission request; clicking the request in the
  *   bell opens it on the board, where she approves it.
  * - The tab says when agents run, and when one failed.
+ * - Threads: another on a card that has one (from its badge), on a zone (from the panel's outline,
+ *   which nests zones → worktrees → sessions), on the board unpinned and pinned with the canvas
+ *   tool; edit and delete one's own (never another's), resolve, show resolved, reopen; a viewer
+ *   comments too.
+ * - A copied link to a comment opens Bea's board there: centred on the pin, or on the card with
+ *   the session's panel at the message.
+ * - An `ask` zone shows Ada (and only Ada) its prompt to edit and send, or cancel; a `latest
+ *   session` zone sends its prompt to the card's latest session.
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
@@ -31,8 +40,13 @@ let w: World;
 let browser: Browser;
 let wt: Worktree;
 let zone: Zone;
+let askZone: Zone;
+let latestZone: Zone;
 let ada: Page;
 let bea: Page;
+/** A viewer, who comments too. */
+let cy: Page;
+let boardUrl: string;
 const SHOTS = !!process.env.TRELLIS_COLLAB_SHOTS;
 
 before(async () => {
@@ -40,23 +54,53 @@ before(async () => {
   const owner = w.s.user as unknown as { email: string; token: string };
   // A name with a space: a mention is the whole name.
   const b = { email: `bea-${process.pid}-${Date.now()}@example.com` };
-  await api(w.edge.url, "/api/auth/register", { json: { email: b.email, password: PASSWORD, name: "Bea Lee" } });
-  await api(w.edge.url, `/api/boards/${w.s.boardId}/members`, {
-    token: owner.token,
-    json: { email: b.email, role: "member" },
-  });
-  zone = await api(w.edge.url, `/api/boards/${w.s.boardId}/zones`, {
-    token: owner.token,
-    json: { name: "Review", x: 0, y: 0, width: 480, height: 320 },
-  });
+  const c = { email: `cy-${process.pid}-${Date.now()}@example.com` };
+  for (const [who, name, role] of [
+    [b, "Bea Lee", "member"],
+    [c, "Cy", "viewer"],
+  ] as const) {
+    await api(w.edge.url, "/api/auth/register", { json: { email: who.email, password: PASSWORD, name } });
+    await api(w.edge.url, `/api/boards/${w.s.boardId}/members`, {
+      token: owner.token,
+      json: { email: who.email, role },
+    });
+  }
+  const newZone = (json: Record<string, unknown>) =>
+    api<Zone>(w.edge.url, `/api/boards/${w.s.boardId}/zones`, { token: owner.token, json });
+  const trigger = { provider: "anthropic", model: "claude-sonnet-4-5", permissionMode: "full" };
+  [zone, askZone, latestZone] = await Promise.all([
+    newZone({ name: "Review", x: 0, y: 0, width: 480, height: 320 }),
+    newZone({
+      name: "Ask",
+      x: 0,
+      y: 400,
+      width: 480,
+      height: 320,
+      promptTemplate: "Check {{worktree.name}} in {{zone.name}}",
+      trigger: { ...trigger, behaviour: "ask" },
+    }),
+    newZone({
+      name: "Latest",
+      x: 620,
+      y: 400,
+      width: 480,
+      height: 320,
+      promptTemplate: "Carry on with {{worktree.branch}}",
+      trigger: { ...trigger, behaviour: "latest_session" },
+    }),
+  ]);
   const made = await readyWorktree(w, "feature");
   wt = await api(w.edge.url, `/api/boards/${w.s.boardId}/worktrees/${made.id}`, {
     method: "PATCH",
     token: owner.token,
     json: { x: 620, y: 100 },
   });
-  [ada, bea] = await Promise.all([logIn(browser, w.edge.url, owner.email), logIn(browser, w.edge.url, b.email)]);
-  const boardUrl = `${w.edge.url}/b/${w.s.boardId}`;
+  [ada, bea, cy] = await Promise.all([
+    logIn(browser, w.edge.url, owner.email),
+    logIn(browser, w.edge.url, b.email),
+    logIn(browser, w.edge.url, c.email),
+  ]);
+  boardUrl = `${w.edge.url}/b/${w.s.boardId}`;
   await Promise.all([ada, bea].map((p) => p.goto(boardUrl)));
   await Promise.all([ada, bea].map((p) => p.locator('[data-testid="connection"][data-status="connected"]').waitFor()));
   await Promise.all([ada, bea].map((p) => p.locator('[data-testid="canvas"][data-loaded="true"]').waitFor()));
@@ -79,10 +123,47 @@ const box = async (l: ReturnType<Page["locator"]>) => {
 };
 const sessionsOf = async () =>
   (await api(w.edge.url, `/api/boards/${w.s.boardId}/sessions`, { token: w.s.user.token })).items as Session[];
+const allComments = async () =>
+  (await api(w.edge.url, `/api/boards/${w.s.boardId}/comments`, { token: w.s.user.token })).items as Comment[];
 const sessionComments = async (sessionId: string) =>
-  ((await api(w.edge.url, `/api/boards/${w.s.boardId}/comments`, { token: w.s.user.token })).items as Comment[]).filter(
-    (c) => c.target === "session" && c.targetId === sessionId,
-  );
+  (await allComments()).filter((c) => c.target === "session" && c.targetId === sessionId);
+const transformOf = (p: Page) =>
+  p.evaluate(() => document.querySelector<HTMLElement>(".react-flow__viewport")!.style.transform);
+/** The view's transform once it has stopped moving. */
+const settled = (p: Page) =>
+  until("the view settles", async () => {
+    const a = await transformOf(p);
+    await p.waitForTimeout(150);
+    return a === (await transformOf(p)) ? a : undefined;
+  });
+/** Where a flow point is on screen, from React Flow's viewport transform, against the canvas's middle. */
+const offCentre = async (p: Page, at: { x: number; y: number }) => {
+  const m = /translate\(([-\d.e]+)px, ([-\d.e]+)px\) scale\(([-\d.e]+)\)/.exec(await transformOf(p));
+  assert.ok(m, "a viewport transform");
+  const [tx, ty, zoom] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const pane = await box(p.locator(".react-flow"));
+  return Math.hypot(tx + at.x * zoom - pane.width / 2, ty + at.y * zoom - pane.height / 2);
+};
+/** Drag the card by its name into a zone's middle, as a person does. */
+const dragInto = async (p: Page, target: ReturnType<Page["locator"]>) => {
+  const c = await box(card(p).getByTestId("worktree-name"));
+  const z = await box(target);
+  await p.mouse.move(c.x + 20, c.y + 6);
+  await p.mouse.down();
+  await p.mouse.move(z.x + z.width / 2, z.y + z.height / 2, { steps: 10 });
+  await p.mouse.up();
+};
+const openBoard = async (pages: Page[], url = boardUrl) => {
+  await Promise.all(pages.map((p) => p.goto(url)));
+  await Promise.all(pages.map((p) => p.locator('[data-testid="canvas"][data-loaded="true"]').waitFor()));
+};
+/** Side panels closed and the whole board in view, for a drag. */
+const fitBoard = async (p: Page) => {
+  if (await p.getByTestId("session-close").count()) await p.getByTestId("session-close").click();
+  if (await p.getByTestId("comments-panel").count()) await p.getByTestId("comments-button").click();
+  await p.getByRole("button", { name: "Fit the whole board" }).click();
+  await settled(p);
+};
 
 test("a zone's new-session trigger: set in its editor, fired by a drop, seen by both with the rendered prompt", async () => {
   w.server.script("anthropic", [{ text: "Reviewed: looks fine." }]);
@@ -117,12 +198,7 @@ test("a zone's new-session trigger: set in its editor, fired by a drop, seen by 
   }
 
   // Ada drags the card into the zone.
-  const c = await box(card(ada).getByTestId("worktree-name"));
-  const z = await box(zoneEl(ada));
-  await ada.mouse.move(c.x + 20, c.y + 6);
-  await ada.mouse.down();
-  await ada.mouse.move(z.x + z.width / 2, z.y + z.height / 2, { steps: 10 });
-  await ada.mouse.up();
+  await dragInto(ada, zoneEl(ada));
   const started = await until("the trigger's session", async () =>
     (await sessionsOf()).find((s) => s.worktreeId === wt.id && s.zoneId === zone.id),
   );
@@ -235,9 +311,8 @@ test("a session waiting for permission pulses the card for both and marks the ta
   }
 });
 
-test("Bea follows Ada's view from the facepile, until she pans herself", async () => {
-  const transform = (p: Page) =>
-    p.evaluate(() => document.querySelector<HTMLElement>(".react-flow__viewport")!.style.transform);
+test("Bea follows Ada's view from the facepile, until she pans or zooms herself", async () => {
+  const transform = transformOf;
   // Room to look around: the side panels closed.
   for (const p of [ada, bea]) {
     if (await p.getByTestId("session-close").count()) await p.getByTestId("session-close").click();
@@ -254,11 +329,7 @@ test("Bea follows Ada's view from the facepile, until she pans herself", async (
     await ada.mouse.wheel(120, 80);
     await ada.waitForTimeout(40);
   }
-  const adaView = await until("Ada's view settles", async () => {
-    const a = await transform(ada);
-    await ada.waitForTimeout(150);
-    return a === (await transform(ada)) ? a : undefined;
-  });
+  const adaView = await settled(ada);
   await until("Bea's view follows Ada's", async () => (await transform(bea)) === adaView, 10_000);
   assert.notEqual(adaView, before);
   await shot(bea, "following");
@@ -268,14 +339,46 @@ test("Bea follows Ada's view from the facepile, until she pans herself", async (
   await bea.mouse.move(bc.x + bc.width / 2, bc.y + bc.height - 60);
   await bea.mouse.wheel(0, 120);
   await bea.getByTestId("follow-banner").waitFor({ state: "detached" });
-  const mine = await until("Bea's view settles", async () => {
-    const v = await transform(bea);
-    await bea.waitForTimeout(150);
-    return v === (await transform(bea)) ? v : undefined;
-  });
+  const mine = await settled(bea);
   await ada.mouse.wheel(-200, 0);
   await ada.waitForTimeout(500);
   assert.equal(await transform(bea), mine);
+
+  // The zoom buttons and the minimap move the view without a pointer on the canvas: they are
+  // Bea's own moves too, and stop following, while the follow's own easing never does.
+  const follows = async () => {
+    await bea.locator('[data-testid="facepile-peer"][data-name="Ada"]').click();
+    await bea.getByTestId("follow-banner").waitFor();
+    const theirs = await settled(ada);
+    await until("Bea's view is Ada's", async () => (await transform(bea)) === theirs, 10_000);
+    // Ada moves on; Bea still follows once the easing is done.
+    await ada.mouse.wheel(60, 0);
+    const next = await settled(ada);
+    await until("Bea's view follows again", async () => (await transform(bea)) === next, 10_000);
+    assert.equal(await bea.getByTestId("follow-banner").count(), 1);
+  };
+  await follows();
+  const zoomed = await transform(bea);
+  await bea.locator(".react-flow__controls-zoomin").click();
+  await bea.getByTestId("follow-banner").waitFor({ state: "detached" });
+  const afterZoom = await settled(bea);
+  assert.notEqual(afterZoom, zoomed, "the button zoomed");
+  await ada.mouse.wheel(-120, 0);
+  await ada.waitForTimeout(400);
+  assert.equal(await transform(bea), afterZoom, "no longer following");
+
+  await follows();
+  const mm = await box(bea.getByTestId("minimap"));
+  await bea.mouse.click(mm.x + mm.width * 0.3, mm.y + mm.height * 0.3);
+  await bea.getByTestId("follow-banner").waitFor({ state: "detached" });
+
+  // Ctrl + wheel (a trackpad's pinch) zooms: hers too.
+  await follows();
+  await bea.mouse.move(bc.x + bc.width / 2, bc.y + bc.height / 2);
+  await bea.keyboard.down("Control");
+  await bea.mouse.wheel(0, -100);
+  await bea.keyboard.up("Control");
+  await bea.getByTestId("follow-banner").waitFor({ state: "detached" });
 });
 
 test("a comment on one message of a session shows on that message, for both", async () => {
@@ -480,4 +583,203 @@ test("the tab says when agents are running, and when one failed", async () => {
     async () => (await ada.title()).startsWith("✕ ") && (await iconState()) === "failed",
   );
   await ada.locator(`[data-testid="worktree"][data-worktree-id="${wt.id}"][data-attention="failed"]`).waitFor();
+});
+
+const place = (p: Page, key: string) => p.locator(`[data-testid="comments-place"][data-key="${key}"]`);
+const threadWith = (p: Page, text: string) => p.locator('[data-testid="comment-thread"]', { hasText: text });
+const commentWith = (p: Page, text: string) => p.locator('[data-testid="comment"]', { hasText: text });
+const send = async (p: Page, body: string) => {
+  await p.getByTestId("comment-new").waitFor();
+  await p.getByTestId("comment-input").fill(body);
+  await p.getByTestId("comment-input-send").click();
+  await threadWith(p, body).waitFor();
+};
+const rootWith = async (body: string) => {
+  const c = (await allComments()).find((x) => x.body === body && !x.threadId);
+  assert.ok(c, `a thread "${body}"`);
+  return c;
+};
+
+test("threads: another where one is open, on a zone from the outline, on the board pinned or not; edit, delete, resolve", async () => {
+  const reviewed = (await sessionsOf()).find((x) => x.zoneId === zone.id)!;
+  await openBoard([ada, bea]);
+  // The card counts its own thread and the one on its session's message.
+  for (const p of [ada, bea]) await card(p).locator('[data-testid="comment-badge"][data-count="2"]').waitFor();
+
+  // A second thread on the card, from its badge.
+  await card(ada).hover();
+  await card(ada).getByTestId("comment-badge-new").click();
+  await send(ada, "A second thread on the card.");
+  for (const p of [ada, bea]) await card(p).locator('[data-testid="comment-badge"][data-count="3"]').waitFor();
+  assert.equal((await allComments()).filter((c) => c.target === "worktree" && !c.threadId).length, 2);
+
+  // The outline: the zone holds the card, the card its session; each says how many are open.
+  const zonePlace = place(ada, `zone:${zone.id}`);
+  const cardPlace = zonePlace.locator(`[data-testid="comments-place"][data-key="worktree:${wt.id}"]`);
+  await cardPlace.locator(`[data-testid="comments-place"][data-key="session:${reviewed.id}"]`).waitFor();
+  const count = (l: ReturnType<Page["locator"]>) =>
+    l.locator(":scope > .c-place-head").getByTestId("comments-place-count");
+  assert.equal(await count(zonePlace).textContent(), "3");
+  assert.equal(await count(cardPlace).textContent(), "3");
+  assert.equal(await cardPlace.locator(':scope > [data-testid="comment-thread"]').count(), 2);
+  await shot(ada, "outline");
+
+  // A thread on the zone, from its place in the outline.
+  await zonePlace.locator(":scope > .c-place-head").getByTestId("comments-place-new").click();
+  await send(ada, "Everything in Review waits for Bea.");
+  await zoneEl(bea).locator('[data-testid="comment-badge"][data-count="1"]').waitFor();
+  assert.equal((await rootWith("Everything in Review waits for Bea.")).target, "zone");
+
+  // A board thread pinned nowhere, from the panel's header.
+  await ada.getByTestId("comments-new-board").click();
+  await send(ada, "Notes for the whole board.");
+  const unpinned = await rootWith("Notes for the whole board.");
+  assert.deepEqual([unpinned.target, unpinned.x], ["board", null]);
+  await place(ada, "board:").locator(`[data-thread-id="${unpinned.id}"]`).waitFor();
+
+  // The comment tool pins one where Ada clicks on the canvas.
+  await ada.getByTestId("comment-tool").click();
+  const canvas = await box(ada.getByTestId("canvas"));
+  await ada.getByTestId("comment-placing").click({ position: { x: canvas.width * 0.45, y: canvas.height * 0.8 } });
+  // (A pin is a point: what shows is its dot.)
+  await ada.locator('[data-testid="comment-pin-draft"] .comment-pin-dot').waitFor();
+  await send(ada, "Pinned here.");
+  for (const p of [ada, bea]) await p.locator('[data-testid="comment-pin"] .comment-pin-dot').waitFor();
+  const pin = await rootWith("Pinned here.");
+  assert.ok(pin.target === "board" && pin.x !== null && pin.y !== null, "a pinned board thread");
+
+  // Ada edits her own comment; Bea sees it edited.
+  await commentWith(ada, "Pinned here.").hover();
+  await commentWith(ada, "Pinned here.").getByTestId("comment-edit").click();
+  await ada.getByTestId("comment-edit-input").fill("Pinned right here.");
+  await ada.getByTestId("comment-edit-input-send").click();
+  await bea.getByTestId("comments-button").click();
+  await commentWith(bea, "Pinned right here.").getByText("edited").waitFor();
+
+  // Nobody edits another's comment; Bea (a member) deletes only her own, Ada (the owner) any.
+  const adas = commentWith(bea, "Could you check this");
+  const beas = commentWith(bea, "On it.");
+  await beas.waitFor();
+  assert.equal(await adas.getByTestId("comment-edit").count(), 0);
+  assert.equal(await adas.getByTestId("comment-delete").count(), 0);
+  assert.equal(await beas.getByTestId("comment-edit").count(), 1);
+  assert.equal(await commentWith(ada, "On it.").getByTestId("comment-edit").count(), 0);
+  assert.equal(await commentWith(ada, "On it.").getByTestId("comment-delete").count(), 1);
+  await beas.hover();
+  await beas.getByTestId("comment-delete").click();
+  await bea.getByTestId("confirm-ok").click();
+  await commentWith(ada, "On it.").waitFor({ state: "detached" });
+
+  // Ada resolves the board's notes: gone from Bea's list, back with "show resolved", and reopened.
+  const notes = (p: Page) => p.locator(`[data-testid="comment-thread"][data-thread-id="${unpinned.id}"]`);
+  await notes(ada).getByTestId("comment-resolve").click();
+  await notes(bea).waitFor({ state: "detached" });
+  await bea.getByTestId("comments-show-resolved").check();
+  await bea.locator(`[data-thread-id="${unpinned.id}"][data-resolved="true"]`).waitFor();
+  await notes(bea).getByTestId("comment-reopen").click();
+  await ada.locator(`[data-thread-id="${unpinned.id}"][data-resolved="false"]`).waitFor();
+  await bea.getByTestId("comments-show-resolved").uncheck();
+
+  // Cy only views the board, and comments all the same: another thread on the card.
+  await openBoard([cy]);
+  await card(cy).hover();
+  await card(cy).getByTestId("comment-badge-new").click();
+  await send(cy, "Seen from the viewer's seat: fine.");
+  await commentWith(ada, "Seen from the viewer's seat: fine.").waitFor();
+  // Not Cy's to resolve, nor to edit.
+  const others = threadWith(cy, "A second thread on the card.");
+  assert.equal(await others.getByTestId("comment-resolve").count(), 0);
+  assert.equal(await others.getByTestId("comment-edit").count(), 0);
+  await cy.context().close();
+});
+
+test("a copied link to a comment opens Bea's board at its place, the thread shown", async () => {
+  await ada.context().grantPermissions(["clipboard-read", "clipboard-write"], { origin: w.edge.url });
+  const copy = async (text: string) => {
+    const c = commentWith(ada, text);
+    await c.hover();
+    await c.getByTestId("comment-copy-link").click();
+    return ada.evaluate(() => navigator.clipboard.readText());
+  };
+  const pin = await rootWith("Pinned right here.");
+  const link = await copy("Pinned right here.");
+  assert.equal(link, `${boardUrl}?comment=${pin.id}`);
+  await openBoard([bea], link);
+  const shown = bea.locator(`[data-testid="comment-thread"][data-thread-id="${pin.id}"][data-focused="true"]`);
+  await shown.waitFor();
+  assert.equal(await bea.evaluate(() => document.activeElement?.getAttribute("data-thread-id")), pin.id);
+  await until("the view is centred on the pin", async () => (await offCentre(bea, { x: pin.x!, y: pin.y! })) < 3);
+
+  // A comment on a session's message: the card in the middle, the session open at that message.
+  const onMessage = (await allComments()).find((c) => c.messageId && !c.threadId)!;
+  const messageLink = await copy("Is this the prompt we want for reviews?");
+  assert.equal(messageLink, `${boardUrl}?comment=${onMessage.id}`);
+  await openBoard([bea], messageLink);
+  const panel = bea.locator(`[data-testid="session-panel"][data-session-id="${onMessage.targetId}"]`);
+  await panel
+    .locator(`[data-testid="message"][data-message-id="${onMessage.messageId}"][data-targeted="true"]`)
+    .waitFor();
+  await bea.locator(`[data-testid="comment-thread"][data-thread-id="${onMessage.id}"][data-focused="true"]`).waitFor();
+  // The card's box on screen, against the canvas's.
+  await until("the card is in the middle", async () => {
+    const [c, pane] = await Promise.all([box(card(bea)), box(bea.locator(".react-flow"))]);
+    return (
+      Math.hypot(c.x + c.width / 2 - (pane.x + pane.width / 2), c.y + c.height / 2 - (pane.y + pane.height / 2)) < 3
+    );
+  });
+  await shot(bea, "link");
+});
+
+test("an ask zone shows the dropper its prompt to edit and send, or cancel; a latest-session zone prompts the latest", async () => {
+  const askEl = (p: Page) => p.locator(`[data-testid="zone"][data-zone-id="${askZone.id}"]`);
+  const latestEl = (p: Page) => p.locator(`[data-testid="zone"][data-zone-id="${latestZone.id}"]`);
+  const asked = async () => (await sessionsOf()).filter((x) => x.zoneId === askZone.id);
+  const messagesOf = async (id: string) =>
+    (await api(w.edge.url, `/api/boards/${w.s.boardId}/sessions/${id}/messages`, { token: w.s.user.token })).items as {
+      role: string;
+      content: { type: string; text?: string }[];
+    }[];
+  const prompts = async (id: string) =>
+    (await messagesOf(id)).filter((m) => m.role === "user").map((m) => m.content.map((b) => b.text ?? "").join(""));
+  w.server.script("anthropic", [{ text: "Checked." }, { text: "Carried on." }]);
+  await fitBoard(ada);
+
+  // Ada drops the card in Ask: she, and only she, sees its prompt rendered for the card.
+  await dragInto(ada, askEl(ada));
+  const dialog = ada.getByTestId("zone-ask");
+  await dialog.waitFor();
+  assert.equal(await ada.getByTestId("zone-ask-prompt").inputValue(), "Check feature in Ask");
+  await bea.waitForTimeout(300);
+  assert.equal(await bea.getByTestId("zone-ask").count(), 0, "the ask is the dropper's alone");
+  await shot(ada, "ask");
+  await ada.getByTestId("zone-ask-prompt").fill("Check feature in Ask, and the tests.");
+  await ada.getByTestId("zone-ask-send").click();
+  await dialog.waitFor({ state: "detached" });
+  const [started] = await until("the asked session", async () => {
+    const xs = await asked();
+    return xs.length ? xs : undefined;
+  });
+  assert.deepEqual(await prompts(started!.id), ["Check feature in Ask, and the tests."]);
+  await until(
+    "it answered",
+    async () => (await sessionsOf()).find((x) => x.id === started!.id)?.status === "completed",
+  );
+
+  // Into Latest: its prompt goes to the card's latest session, the one just asked.
+  await fitBoard(ada);
+  await dragInto(ada, latestEl(ada));
+  await until("the latest session got the prompt", async () =>
+    (await prompts(started!.id)).includes("Carry on with feature") ? true : undefined,
+  );
+  assert.equal((await sessionsOf()).filter((x) => x.zoneId === latestZone.id).length, 0, "no new session");
+
+  // Back into Ask, and Ada cancels: nothing is sent.
+  const before = (await sessionsOf()).length;
+  await fitBoard(ada);
+  await dragInto(ada, askEl(ada));
+  await dialog.waitFor();
+  await ada.getByTestId("zone-ask-cancel").click();
+  await dialog.waitFor({ state: "detached" });
+  await ada.waitForTimeout(300);
+  assert.equal((await sessionsOf()).length, before, "a cancelled ask sends nothing");
 });

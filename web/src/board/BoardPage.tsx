@@ -347,7 +347,7 @@ function useBoardLinks(comments: BoardComments, sessions: BoardSessions, ui: Com
     if (session) sessions.openPanel(session);
     if (comment) {
       const c = comments.rows.get().get(comment);
-      if (c) ui.showThread(c.threadId ?? c.id, { reveal: true });
+      if (c) ui.showThread(c.threadId ?? c.id, { reveal: true, commentId: c.id });
       else notify("That comment is no longer on the board.");
     }
     navigate(`/b/${boardId}`, { replace: true });

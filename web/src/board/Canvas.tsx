@@ -231,6 +231,11 @@ export function Canvas({
   const framed = useRef<"no" | "auto" | "user">("no");
   useEffect(() => {
     if (!ready || framed.current === "user") return;
+    // Following someone, or shown a linked comment's place: the view is spoken for.
+    if (collab.follow.leader.get() || collab.ui.tookView) {
+      framed.current = "user";
+      return;
+    }
     // An empty board has nothing to frame; the first zone someone adds must not move the view.
     if (!nodes.length) {
       if (loaded) framed.current = "user";
@@ -238,7 +243,7 @@ export function Canvas({
     }
     if (framed.current === "no" || loaded) fitAll();
     framed.current = loaded ? "user" : "auto";
-  }, [ready, loaded, nodes.length, fitAll]);
+  }, [ready, loaded, nodes.length, fitAll, collab]);
 
   const viewCenter = () => {
     const rect = wrapper.current!.getBoundingClientRect();
@@ -372,12 +377,12 @@ export function Canvas({
         }}
         onMoveStart={(e) => {
           setMenu(null);
-          // Only a person's own pan or zoom carries an event: from then on, the view is theirs,
-          // and following someone stops.
-          if (e) {
-            framed.current = "user";
-            collab.follow.stop();
-          }
+          // A person's own pan or zoom carries an event: from then on, the view is theirs.
+          if (e) framed.current = "user";
+          // Any move but the follow's own stops following: a wheel, pinch or drag (with an event),
+          // and those without one that are still the person's: the zoom buttons, the minimap, a
+          // card focused from the keyboard, a thread revealed.
+          if (!collab.follow.steering) collab.follow.stop();
         }}
         onMoveEnd={(_e, viewport) => {
           room.sendPresence({ viewport });

@@ -1,5 +1,5 @@
 import { type NodeProps, NodeToolbar, Position } from "@xyflow/react";
-import { memo, useState, useSyncExternalStore } from "react";
+import { memo, useMemo, useState, useSyncExternalStore } from "react";
 import { isHttpUrl, type Worktree } from "../../../protocol/index.ts";
 import { useBoardCollab } from "../collab/boardContext.ts";
 import { CommentBadge } from "../collab/CommentBadge.tsx";
@@ -54,6 +54,8 @@ export const WorktreeCard = memo(function WorktreeCard({ id, data, selected, dra
     return shared !== null && !shared.some((r) => r.id === wt.runnerId);
   });
   const { label, title } = pill(wt, job);
+  // The same array while this card's sessions stay the same (the comment badge counts their threads).
+  const sessionIds = useMemo(() => sessions?.nodes.map((n) => n.session.id) ?? [], [sessions]);
   // The action buttons exist only while someone points at the card (or it is selected): two fewer
   // elements on every card that is merely on screen.
   const [hover, setHover] = useState(false);
@@ -224,7 +226,7 @@ export const WorktreeCard = memo(function WorktreeCard({ id, data, selected, dra
         )}
         {sessions && <CardSessionStats sessions={sessions} />}
         <CardTerminals wt={wt} active={hover || !!selected} />
-        <CommentBadge target="worktree" targetId={id} visible={hover || !!selected} />
+        <CommentBadge target="worktree" targetId={id} sessionIds={sessionIds} visible={hover || !!selected} />
         {(hover || selected) && wt.status === "ready" && <NewSessionButton wt={wt} />}
       </div>
     </div>

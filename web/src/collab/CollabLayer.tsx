@@ -8,6 +8,7 @@ import type { BoardSessions } from "../sessions/store.ts";
 import { CommentIcon } from "../ui/icons.tsx";
 import { notify } from "../ui/notices.tsx";
 import { useBoardCollab } from "./boardContext.ts";
+import type { Place } from "./commentsUi.ts";
 import { pinsOf, pinTransform } from "./pins.ts";
 
 /**
@@ -108,15 +109,32 @@ function Placing() {
   );
 }
 
-/** A link or a click in the panel asks to see a thread's place: centre the view on it. */
+const PLACE_ZOOM = 0.9;
+
+/**
+ * A link or a click in the panel asks to see a place: centre the view on it (a pin, a zone, a card,
+ * a session's card), opening a session's panel at the message. A link may come before the cards or
+ * sessions are read: it waits for the place to be known.
+ */
 function Reveal({ entities, sessions }: { entities: BoardEntities; sessions: BoardSessions }) {
   const { comments, ui } = useBoardCollab();
   const reveal = useStore(ui.reveal);
   const flow = useReactFlow<BoardNode>();
   useEffect(() => {
     if (!reveal) return;
-    const c = comments.rows.get().get(reveal.threadId);
-    if (!c) return;
+    let done = false;
+    let frame = 0;
+    const placeOf = (): Place | null => {
+      if ("place" in reveal) return reveal.place;
+      const c = comments.rows.get().get(reveal.threadId);
+      if (!c) return null;
+      return {
+        target: c.target,
+        targetId: c.targetId,
+        ...(c.messageId ? { messageId: c.messageId } : {}),
+        ...(c.x !== null && c.y !== null ? { x: c.x, y: c.y } : {}),
+      };
+    };
     const centerOf = (id: string) => {
       const n = entities.node(id);
       if (!n) return null;
@@ -127,25 +145,64 @@ function Reveal({ entities, sessions }: { entities: BoardEntities; sessions: Boa
       }
       return null;
     };
-    let at: { x: number; y: number } | null = null;
-    if (c.target === "board" && c.x !== null && c.y !== null) at = { x: c.x, y: c.y };
-    else if (c.target === "zone" || c.target === "worktree") at = c.targetId ? centerOf(c.targetId) : null;
-    else if (c.target === "session" && c.targetId) {
-      const s = sessions.get(c.targetId);
-      if (s) at = centerOf(s.worktreeId);
-      sessions.openPanel(c.targetId);
-    }
-    if (at) void flow.setCenter(at.x, at.y, { zoom: Math.max(flow.getZoom(), 0.9), duration: 400 });
-  }, [reveal, comments, entities, sessions, flow]);
+    const attempt = () => {
+      if (done) return;
+      const p = placeOf();
+      if (!p) return;
+      let at: { x: number; y: number } | null = null;
+      if (p.target === "board") {
+        // An unpinned board thread is nowhere in particular: the panel showing it is enough.
+        if (p.x === undefined || p.y === undefined) {
+          done = true;
+          return;
+        }
+        at = { x: p.x, y: p.y };
+      } else if (p.target === "session") {
+        const s = p.targetId ? sessions.get(p.targetId) : undefined;
+        at = s ? centerOf(s.worktreeId) : null;
+      } else at = p.targetId ? centerOf(p.targetId) : null;
+      if (!at) return;
+      done = true;
+      if (p.target === "session" && p.targetId) {
+        sessions.openPanel(p.targetId, p.messageId ? { messageId: p.messageId } : {});
+      }
+      // The panels opening beside it narrow the canvas: centre once that layout is in (two frames on).
+      const { x, y } = at;
+      frame = requestAnimationFrame(() => {
+        frame = requestAnimationFrame(() => {
+          ui.tookView = true;
+          void flow.setCenter(x, y, { zoom: Math.max(flow.getZoom(), PLACE_ZOOM), duration: 300 });
+        });
+      });
+    };
+    const offs = [
+      entities.nodes.subscribe(attempt),
+      sessions.rows.subscribe(attempt),
+      comments.rows.subscribe(attempt),
+    ];
+    attempt();
+    return () => {
+      done = true;
+      cancelAnimationFrame(frame);
+      for (const off of offs) off();
+    };
+  }, [reveal, comments, ui, entities, sessions, flow]);
   return null;
 }
 
-/** Following someone: their viewport, live and eased; a banner says how to stop. */
+/** How a followed view eases to where the leader's is: ease-out cubic. */
+const easeOut = (t: number) => 1 - (1 - t) ** 3;
+
+/**
+ * Following someone: their viewport, live and eased; a banner says how to stop. The easing is ours,
+ * a frame at a time through `follow.steer`, so the canvas knows these moves from the person's own.
+ */
 function Following({ presence }: { presence: PresenceStore }) {
   const { follow } = useBoardCollab();
   const leader = useStore(follow.leader);
   const flow = useReactFlow<BoardNode>();
   const last = useRef<string>("");
+  const frame = useRef(0);
   const peers = useSyncExternalStore(presence.subscribeCursors, presence.others);
   const people = useSyncExternalStore(presence.subscribeRoster, presence.people);
   const theirs = leader ? peers.find((p) => p.userId === leader.userId && p.viewport) : undefined;
@@ -164,17 +221,10 @@ function Following({ presence }: { presence: PresenceStore }) {
       return;
     }
     const esc = (e: KeyboardEvent) => e.key === "Escape" && follow.stop();
-    // My own hand on the canvas (a wheel, a drag on it) takes the view back, even mid-animation.
-    const mine = (e: Event) => {
-      if ((e.target as Element | null)?.closest?.(".react-flow__pane, .react-flow__node")) follow.stop();
-    };
     addEventListener("keydown", esc);
-    addEventListener("wheel", mine, { capture: true, passive: true });
-    addEventListener("pointerdown", mine, { capture: true });
     return () => {
       removeEventListener("keydown", esc);
-      removeEventListener("wheel", mine, { capture: true });
-      removeEventListener("pointerdown", mine, { capture: true });
+      cancelAnimationFrame(frame.current);
     };
   }, [leader, follow]);
 
@@ -185,8 +235,26 @@ function Following({ presence }: { presence: PresenceStore }) {
     if (key === last.current) return;
     const first = last.current === "";
     last.current = key;
-    void flow.setViewport(v, { duration: first ? 400 : 180 });
-  }, [v, flow]);
+    cancelAnimationFrame(frame.current);
+    const from = flow.getViewport();
+    const duration = first ? 400 : 180;
+    const t0 = performance.now();
+    const step = (now: number) => {
+      const t = Math.min(1, (now - t0) / duration);
+      const k = easeOut(t);
+      follow.steer(() => {
+        void flow.setViewport({
+          x: from.x + (v.x - from.x) * k,
+          y: from.y + (v.y - from.y) * k,
+          zoom: from.zoom + (v.zoom - from.zoom) * k,
+        });
+      });
+      if (t < 1) frame.current = requestAnimationFrame(step);
+    };
+    frame.current = requestAnimationFrame(step);
+  }, [v, flow, follow]);
+
+  useEffect(() => () => cancelAnimationFrame(frame.current), []);
 
   if (!leader) return null;
   return (

@@ -10,7 +10,11 @@ export interface Place {
   y?: number;
 }
 
-export type CommentsFocus = { threadId: string } | { draft: Place } | null;
+/** The thread shown (and the one comment of it a link named), or a new thread's draft. */
+export type CommentsFocus = { threadId: string; commentId?: string } | { draft: Place } | null;
+
+/** What the canvas is asked to show: a thread's place, or a place itself. */
+export type Reveal = ({ threadId: string } | { place: Place }) & { n: number };
 
 /**
  * The comments panel's state, outside React: open or not, which thread (or new-thread draft) it
@@ -23,7 +27,9 @@ export class CommentsUi {
   readonly showResolved = new Store(false);
   readonly placing = new Store(false);
   /** The canvas listens: centre the view on this thread's place (a link, a click in the panel). */
-  readonly reveal = new Store<{ threadId: string; n: number } | null>(null);
+  readonly reveal = new Store<Reveal | null>(null);
+  /** A reveal has moved the view: the board's first framing must not move it away again. */
+  tookView = false;
   private n = 0;
 
   toggle(): void {
@@ -31,10 +37,15 @@ export class CommentsUi {
     if (!this.open.get()) this.focus.set(null);
   }
 
-  showThread(threadId: string, opts: { reveal?: boolean } = {}): void {
+  showThread(threadId: string, opts: { reveal?: boolean; commentId?: string } = {}): void {
     this.open.set(true);
-    this.focus.set({ threadId });
+    this.focus.set(opts.commentId ? { threadId, commentId: opts.commentId } : { threadId });
     if (opts.reveal) this.reveal.set({ threadId, n: ++this.n });
+  }
+
+  /** Centre the canvas on a place (its name clicked in the panel). */
+  revealPlace(place: Place): void {
+    this.reveal.set({ place, n: ++this.n });
   }
 
   startAt(place: Place): void {

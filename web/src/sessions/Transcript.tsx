@@ -51,6 +51,7 @@ export function Transcript({
   const tasks = useSyncExternalStore(view.tasks.subscribe, view.tasks.get);
   const live = useSyncExternalStore(view.live.subscribe, () => liveKey(view));
   const loading = useSyncExternalStore(view.status.subscribe, () => view.status.get().status === "loading");
+  const target = useSyncExternalStore(view.target.subscribe, view.target.get);
   const prevRows = useRef<TranscriptRow[]>([]);
   const rows = useMemo(() => {
     const next = transcriptRows(messages, prevRows.current);
@@ -68,6 +69,10 @@ export function Transcript({
     ],
     [rows, live],
   );
+  // A row shows its message and, for a tool call, the results after it: either id finds the row.
+  const targetKey = target
+    ? rows.find((r) => r.message.id === target.messageId || r.last.id === target.messageId)?.key
+    : undefined;
   if (items.length === 0) {
     return (
       <div className="transcript transcript-empty muted" data-testid="transcript">
@@ -80,10 +85,12 @@ export function Transcript({
       items={items}
       className="transcript"
       testId="transcript"
+      scrollTo={targetKey && target ? { key: targetKey, n: target.n } : undefined}
       render={(item) =>
         "row" in item ? (
           <MessageRow
             row={item.row}
+            targeted={item.row.key === targetKey}
             task={item.row.message.taskId ? taskById.get(item.row.message.taskId) : undefined}
             onFork={onFork}
             canFork={canFork}
@@ -106,12 +113,15 @@ const ROLE_LABEL: Record<Message["role"], string> = {
 
 const MessageRow = memo(function MessageRow({
   row,
+  targeted,
   task,
   onFork,
   canFork,
   forkWhy,
 }: {
   row: TranscriptRow;
+  /** The message a link to a comment on it pointed at. */
+  targeted: boolean;
   task: Task | undefined;
   onFork: (m: Message) => void;
   canFork: boolean;
@@ -128,8 +138,9 @@ const MessageRow = memo(function MessageRow({
         : ROLE_LABEL[m.role];
   return (
     <article
-      className={`msg msg-${m.role}`}
+      className={`msg msg-${m.role}${targeted ? " msg-targeted" : ""}`}
       data-testid="message"
+      data-targeted={targeted || undefined}
       data-role={m.role}
       data-seq={m.seq}
       data-last-seq={row.last.seq}

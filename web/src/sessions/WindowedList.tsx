@@ -15,12 +15,15 @@ export function WindowedList<T extends { key: string }>({
   estimate = 90,
   className,
   testId,
+  scrollTo,
 }: {
   items: readonly T[];
   render: (item: T) => ReactNode;
   estimate?: number;
   className?: string;
   testId?: string;
+  /** Bring this row to the middle of the view (once per `n`), and stop following the end. */
+  scrollTo?: { key: string; n: number };
 }) {
   const ref = useRef<HTMLDivElement>(null);
   const [heights] = useState(() => new RowHeights(estimate));
@@ -62,6 +65,28 @@ export function WindowedList<T extends { key: string }>({
     if (box && pinned.current && box.scrollHeight - box.scrollTop - box.clientHeight > 1) {
       box.scrollTop = box.scrollHeight;
     }
+  });
+
+  // Asked for a row: scroll to where the estimates put it, then, once it is drawn, centre it.
+  const reached = useRef("");
+  useLayoutEffect(() => {
+    const box = ref.current;
+    if (!box || !scrollTo || reached.current === `${scrollTo.key}:${scrollTo.n}`) return;
+    const at = items.findIndex((i) => i.key === scrollTo.key);
+    if (at < 0) return;
+    pinned.current = false;
+    const el = [...box.querySelectorAll<HTMLElement>("[data-row-key]")].find((e) => e.dataset.rowKey === scrollTo.key);
+    if (el) {
+      reached.current = `${scrollTo.key}:${scrollTo.n}`;
+      const off = el.getBoundingClientRect().top - box.getBoundingClientRect().top;
+      box.scrollTop += off - Math.max(0, (box.clientHeight - el.offsetHeight) / 2);
+      return;
+    }
+    const hs = heights.of(items.map((i) => i.key));
+    let y = 0;
+    for (let i = 0; i < at; i++) y += hs[i]!;
+    box.scrollTop = Math.max(0, y - box.clientHeight / 2);
+    setView({ top: box.scrollTop, height: box.clientHeight });
   });
 
   const onScroll = useCallback(() => {

@@ -166,12 +166,21 @@ export class BoardSessions {
 
   // ---- open panels ----
 
-  /** Open a session's panel (the only one: `only`), or bring it back; it starts reading at once. */
-  openPanel(sessionId: string, opts: { only?: boolean } = { only: true }): SessionView {
+  /**
+   * Open a session's panel (the only one unless `only` is false), or bring it back; it starts
+   * reading at once. With `messageId`, the transcript goes to that message (a comment's link).
+   */
+  openPanel(sessionId: string, opts: { only?: boolean; messageId?: string } = {}): SessionView {
+    const view = this.showPanel(sessionId, opts.only ?? true);
+    if (opts.messageId) view.target.set({ messageId: opts.messageId, n: (view.target.get()?.n ?? 0) + 1 });
+    return view;
+  }
+
+  private showPanel(sessionId: string, only: boolean): SessionView {
     let view = this.views.get(sessionId);
     if (view && this.open.get().includes(sessionId)) {
       // Already watched: its live text is current; only the others close.
-      if (opts.only && this.open.get().length > 1) this.open.set([sessionId]);
+      if (only && this.open.get().length > 1) this.open.set([sessionId]);
       this.forgetClosed();
       return view;
     }
@@ -182,7 +191,7 @@ export class BoardSessions {
       // Kept from before: not watched meanwhile, so its live text is stale; read what is new.
       view.live.set(new Map());
     }
-    const others = opts.only ? [] : this.open.get().filter((id) => id !== sessionId);
+    const others = only ? [] : this.open.get().filter((id) => id !== sessionId);
     this.open.set([...others, sessionId].slice(-MAX_WATCHED));
     void view.read();
     this.forgetClosed();

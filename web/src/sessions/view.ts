@@ -34,6 +34,8 @@ export class SessionView {
   readonly status = new Store<ViewStatus>({ status: "loading" });
   /** A later read failed: what is shown may be out of date (the next reconnect reads again). */
   readonly readError = new Store<string | null>(null);
+  /** The message the transcript was asked to show (a link to a comment on it); `n` asks again. */
+  readonly target = new Store<{ messageId: string; n: number } | null>(null);
   private ids = new Set<string>();
   private reading: Promise<void> | null = null;
   private again = false;
