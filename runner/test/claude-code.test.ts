@@ -326,9 +326,18 @@ describe("Claude Code runtime", () => {
       (body) => {
         offered = JSON.stringify(body).match(/mcp__notes__\w+/g) ?? [];
         // Claude Code defers MCP tools: their schemas are loaded through its ToolSearch first.
-        return { toolCalls: [{ name: "ToolSearch", input: { query: "select:mcp__notes__add_note", max_results: 5 } }] };
+        return {
+          toolCalls: [
+            { name: "ToolSearch", input: { query: "select:mcp__notes__echo,mcp__notes__add_note", max_results: 5 } },
+          ],
+        };
       },
-      { toolCalls: [{ name: "mcp__notes__add_note", input: { text: "from Claude Code" } }] },
+      { toolCalls: [{ name: "mcp__notes__echo", input: { text: "hi" } }] },
+      (body) => {
+        // The server has its own secret, and none of the runner's keys (Claude Code's environment is under it).
+        expect(sent(body)).toContain("echo: hi; secret ends 4321; provider key visible: no");
+        return { toolCalls: [{ name: "mcp__notes__add_note", input: { text: "from Claude Code" } }] };
+      },
       (body) => {
         expect(sent(body)).toContain("noted: from Claude Code");
         return { text: "Noted it." };
@@ -343,10 +352,14 @@ describe("Claude Code runtime", () => {
       mcpServerIds: [notes.id],
       prompt: "Take a note.",
     });
-    // Not marked read-only for Claude Code: it waits for a person.
-    const req = await waiting(s.id, "add_note waits");
-    expect(req.tool).toBe("mcp__notes__add_note");
+    // In ask mode each MCP tool waits for a person.
+    const echo = await waiting(s.id, "echo waits");
+    expect(echo.tool).toBe("mcp__notes__echo");
     expect(offered).toEqual(expect.arrayContaining(["mcp__notes__echo", "mcp__notes__add_note"]));
+    await member.decide(s.id, echo.requestId, "allow");
+    const req = await until("add_note waits", async () =>
+      (await owner.detail(s.id)).session.pending.find((p) => p.tool === "mcp__notes__add_note"),
+    );
     await member.decide(s.id, req.requestId, "allow");
     const { task } = await taskEnded(owner, s.id, lastTask(await owner.detail(s.id)).id, 60_000);
     expect(w.server.failures).toEqual([]);

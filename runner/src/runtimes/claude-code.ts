@@ -114,13 +114,24 @@ function usageOf(u: {
   };
 }
 
-function mcpServers(input: RuntimeTask): Record<string, McpServerConfig> {
+/**
+ * Claude Code starts a stdio server with its own environment under the server's, so the keys in
+ * it (the runner's, the prompter's key and variables) are blanked for the server: it gets what
+ * the built-in loop gives it, its own variables and no one's credentials.
+ */
+function mcpServers(input: RuntimeTask, env: Record<string, string>): Record<string, McpServerConfig> {
+  const own = input.secrets?.env ?? {};
+  const hidden = Object.fromEntries(
+    Object.keys(env)
+      .filter((k) => isSecretVar(k) || k in own)
+      .map((k) => [k, ""]),
+  );
   const out: Record<string, McpServerConfig> = {};
   for (const { name, spec: s } of mcpServersOf(input)) {
     out[name] =
       s.transport === "http"
         ? { type: "http", url: s.url, headers: s.headers }
-        : { type: "stdio", command: s.command, args: s.args, env: s.env };
+        : { type: "stdio", command: s.command, args: s.args, env: { ...hidden, ...s.env } };
   }
   return out;
 }
@@ -130,10 +141,10 @@ function mcpServers(input: RuntimeTask): Record<string, McpServerConfig> {
  * machine can read the session's bearer token and the servers' secrets in the process list. A
  * file only the runner's user can read, named on the command line instead, keeps them out.
  */
-function mcpConfigFile(input: RuntimeTask): { path: string; remove(): void } {
+function mcpConfigFile(input: RuntimeTask, env: Record<string, string>): { path: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), "trellis-cc-mcp-"));
   const path = join(dir, "mcp.json");
-  writeFileSync(path, JSON.stringify({ mcpServers: mcpServers(input) }), { mode: 0o600 });
+  writeFileSync(path, JSON.stringify({ mcpServers: mcpServers(input, env) }), { mode: 0o600 });
   return { path, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
@@ -351,7 +362,7 @@ export async function runClaudeCode(input: RuntimeTask): Promise<{ finalText: st
   const abort = new AbortController();
   const onAbort = () => abort.abort(signal.reason);
   signal.addEventListener("abort", onAbort, { once: true });
-  const mcpConfig = mcpConfigFile(input);
+  const mcpConfig = mcpConfigFile(input, env);
   let sdkMode = sdkModeFor(modeNow());
   const options: Options = {
     abortController: abort,
