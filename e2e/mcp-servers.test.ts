@@ -11,10 +11,14 @@
  * Then a session: Ada picks a server when starting it and unpicks it from the panel (the edge
  * holds each pick), a prompt's task line says whose key it used, and Ada deletes the session from
  * its panel: it goes from Vic's card live.
+ *
+ * Last, Ada's own keys: she saves an Anthropic key, an OpenAI-compatible server with its key and a
+ * variable on the Keys page; after a reload only their last four show, and no page or response
+ * ever holds a value; she deletes one; her next prompt runs on her own key, and says so.
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import type { Browser, Page } from "playwright-core";
+import type { Browser, Page, Response as PageResponse } from "playwright-core";
 import type { Session, Worktree } from "../protocol/index.ts";
 import { readyWorktree, until, type World, world } from "../runner/test/session-kit.ts";
 import { api, registerUser } from "../test/server.ts";
@@ -146,4 +150,80 @@ test("a session picks servers as it starts and from its panel, says whose key it
   await panel.waitFor({ state: "detached" });
   await onVic.waitFor({ state: "detached" });
   await assert.rejects(sessionOf(sessionId), /404/);
+});
+
+const ADA_KEY = "sk-ant-adas-own-e2e-key-1234";
+const COMPAT_KEY = "adas-compat-e2e-key-5678";
+const VAR_VALUE = "adas-deploy-e2e-value-9012";
+
+test("Keys & environment: values show only their last four, reach no page, and a prompt runs on them", async () => {
+  const values = [ADA_KEY, COMPAT_KEY, VAR_VALUE];
+  const bodies: Promise<string>[] = [];
+  const onResponse = (res: PageResponse) => bodies.push(res.text().catch(() => ""));
+  ada.on("response", onResponse);
+  await ada.goto(`${w.edge.url}/keys`);
+  const row = (provider: string) => ada.getByTestId(`key-${provider}`);
+
+  await row("anthropic").getByRole("button", { name: "Add" }).click();
+  await ada.getByTestId("key-form-anthropic").getByTestId("key-value").fill(ADA_KEY);
+  await ada.getByTestId("key-form-anthropic").getByTestId("save-key").click();
+  await row("anthropic").getByTestId("key-last4").waitFor();
+  await row("openai-compatible").getByRole("button", { name: "Add" }).click();
+  const compat = ada.getByTestId("key-form-openai-compatible");
+  await compat.getByTestId("key-base-url").fill("http://127.0.0.1:11434/v1");
+  await compat.getByTestId("key-value").fill(COMPAT_KEY);
+  await compat.getByTestId("save-key").click();
+  await row("openai-compatible").getByTestId("key-last4").waitFor();
+  await ada.getByTestId("env-name").fill("DEPLOY_TOKEN");
+  await ada.getByTestId("env-value").fill(VAR_VALUE);
+  await ada.getByTestId("save-env").click();
+  await ada.getByTestId("env-row").waitFor();
+
+  await ada.reload();
+  await row("anthropic").getByTestId("key-last4").waitFor();
+  assert.equal(await row("anthropic").getByTestId("key-last4").textContent(), "•••• 1234");
+  assert.equal(await row("openai-compatible").getByTestId("key-last4").textContent(), "•••• 5678");
+  assert.match((await row("openai-compatible").textContent()) ?? "", /http:\/\/127\.0\.0\.1:11434\/v1/);
+  assert.match((await ada.getByTestId("env-row").textContent()) ?? "", /DEPLOY_TOKEN.*•••• 9012/);
+  const html = await ada.content();
+  for (const v of values) assert.ok(!html.includes(v), "a saved value is never on the page");
+
+  await row("openai-compatible").getByRole("button", { name: "Delete" }).click();
+  await ada.getByTestId("confirm-ok").click();
+  await row("openai-compatible").getByText("not set").waitFor();
+  await ada.reload();
+  await row("anthropic").getByTestId("key-last4").waitFor();
+  assert.equal(await row("openai-compatible").getByTestId("key-last4").count(), 0, "deleted on the server too");
+  ada.off("response", onResponse);
+  const texts = await Promise.all(bodies);
+  assert.ok(
+    texts.some((t) => t.includes('"last4":"1234"')),
+    "the responses were read",
+  );
+  for (const t of texts) for (const v of values) assert.ok(!t.includes(v), "no response holds a saved value");
+
+  // A prompt of Ada's runs on her own key, and its task line says so.
+  await ada.goto(`${w.edge.url}/b/${w.s.boardId}`);
+  await ada.locator('[data-testid="connection"][data-status="connected"]').waitFor();
+  await card(ada).hover();
+  await card(ada).getByTestId("session-new").click();
+  await ada.getByTestId("session-start").click();
+  await ada.getByTestId("start-session").waitFor({ state: "detached" });
+  const panel = ada.locator('[data-testid="session-panel"][data-session-id]');
+  await panel.waitFor();
+  w.server.script("anthropic", [{ text: "On your key." }]);
+  const from = w.server.requests.length;
+  await ada.getByTestId("composer-input").fill("Say hello.");
+  await ada.getByTestId("composer-send").click();
+  const key = panel.getByTestId("task-key");
+  await key.waitFor({ timeout: 20_000 });
+  assert.equal(await key.textContent(), "your key");
+  await panel.locator('[data-testid="task-line"][data-status="completed"]').waitFor({ timeout: 20_000 });
+  assert.deepEqual(
+    w.server.requests
+      .slice(from)
+      .map((r) => r.headers["x-api-key"] ?? r.headers.authorization?.replace(/^Bearer /, "")),
+    [ADA_KEY],
+    "the model call carried Ada's key",
+  );
 });

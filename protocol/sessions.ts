@@ -386,6 +386,17 @@ export const SpawnBody = z.object({ prompt: Prompt, title: SessionTitle.optional
 
 // ---- the runner's side ----
 
+/**
+ * Where a message stands in an SDK runtime's own session: Claude Code's session id and the uuid of
+ * the last transcript entry the message holds. A fork resumes that session there.
+ */
+export const RuntimeRef = z.object({ sessionId: Text.min(1).max(200), uuid: Text.min(1).max(200) });
+export type RuntimeRef = z.infer<typeof RuntimeRef>;
+
+/** A fork's starting point in the SDK's session: the last message up to the fork with a `RuntimeRef`, and its seq. */
+export const RuntimeFork = RuntimeRef.extend({ seq: z.number().int().positive() });
+export type RuntimeFork = z.infer<typeof RuntimeFork>;
+
 /** `session.task`'s payload names the work; the runner fetches the rest with `POST /runner/jobs/:id/session`. */
 export const TaskContext = z.object({
   session: Session,
@@ -418,6 +429,11 @@ export const TaskContext = z.object({
    * one counts only its own tokens.
    */
   runtimeTotals: Usage.nullable().default(null),
+  /**
+   * A fork that has no SDK session of its own yet: where to fork the parent's SDK session, so the
+   * tool calls and results before the fork point carry over as the SDK keeps them.
+   */
+  runtimeFork: RuntimeFork.nullable().default(null),
 });
 export type TaskContext = z.infer<typeof TaskContext>;
 
@@ -433,6 +449,8 @@ export const NewMessage = z.object({
   usage: Usage.optional(),
   /** The prompt size of the call that produced it (context meter). */
   contextTokens: z.number().int().nonnegative().optional(),
+  /** Where it stands in the SDK runtime's own session, for a fork at it. */
+  runtimeRef: RuntimeRef.optional(),
 });
 export type NewMessage = z.infer<typeof NewMessage>;
 

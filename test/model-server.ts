@@ -55,8 +55,8 @@ export type FaultScript =
   | { fault: "drop"; afterChars?: number; text?: string; chunkDelayMs?: number };
 
 export type Scripted = TurnScript | FaultScript;
-/** A turn, or a function of the request body that returns one (to check what history was sent). */
-export type ScriptStep = Scripted | ((body: RequestBody) => Scripted);
+/** A turn, or a function of the request body that returns one (to check what history was sent; it may wait). */
+export type ScriptStep = Scripted | ((body: RequestBody) => Scripted | Promise<Scripted>);
 
 /** A request body as JSON; tests dig into `messages` / `system` / `tools`. */
 export interface RequestBody {
@@ -483,7 +483,7 @@ export async function startModelServer(): Promise<ModelServer> {
     const next = queues[provider].shift() ?? DEFAULT_TURN;
     let step: Scripted;
     try {
-      step = typeof next === "function" ? next(body) : next;
+      step = typeof next === "function" ? await next(body) : next;
     } catch (err) {
       // A failed expectation inside a scripted step: answer 400 (never retried) so the task fails
       // with the expectation's own words instead of carrying on with the next turn.

@@ -35,6 +35,8 @@ interface Live {
   mode: PermissionMode;
   waiting: Map<string, { tool: string; resolve: (a: PermissionAnswer) => void }>;
   onMode: (mode: PermissionMode) => void;
+  /** An SDK runtime's own mode, kept in step with ours. */
+  modeWatchers: Set<(mode: PermissionMode) => Promise<void> | void>;
 }
 
 export interface SessionHost {
@@ -47,7 +49,7 @@ export interface SessionHost {
 }
 
 /** Tools a mode lets run without asking: a request still waiting when the mode widens is let through. */
-const EDITS = new Set(["write_file", "edit_file"]);
+const EDITS = new Set(["write_file", "edit_file", "Write", "Edit", "MultiEdit", "NotebookEdit"]);
 /** Running without a sandbox is a person's answer in any mode: no mode change gives it. */
 const allowedBy = (mode: PermissionMode, tool: string) =>
   tool !== UNSANDBOXED_TOOL && (mode === "full" || (mode === "auto-edit" && EDITS.has(tool)));
@@ -111,9 +113,11 @@ export class SessionTasks {
       mode: session.permissionMode,
       waiting: new Map(),
       onMode: () => {},
+      modeWatchers: new Set(),
     };
     live.onMode = (mode) => {
       live.mode = mode;
+      for (const watch of live.modeWatchers) void watch(mode);
       // A request the new mode allows (or forbids) is settled now, without waiting for a person.
       for (const [requestId, w] of live.waiting) {
         if (mode === "read-only" || allowedBy(mode, w.tool)) {
@@ -171,6 +175,11 @@ export class SessionTasks {
       return await run({
         runtimeSessionId: ctx.runtimeSessionId ?? null,
         runtimeTotals: ctx.runtimeTotals ?? null,
+        runtimeFork: ctx.runtimeFork ?? null,
+        watchMode: (onMode) => {
+          live.modeWatchers.add(onMode);
+          return () => live.modeWatchers.delete(onMode);
+        },
         onRuntimeSession: (runtimeSessionId, totals) =>
           events.post({ kind: "runtime_session", data: { runtimeSessionId, ...(totals ? { totals } : {}) } }),
         sessionId: session.id,

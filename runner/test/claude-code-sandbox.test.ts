@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ToolResultBlock } from "../../protocol/index.ts";
 import type { RequestBody } from "../../test/model-server.ts";
 import { SANDBOX } from "./harness.ts";
+import { sandboxTestsRun } from "./sandbox-gate.ts";
 import {
   as,
   type Client,
@@ -29,8 +30,7 @@ import {
   world,
 } from "./session-kit.ts";
 
-const on = SANDBOX.state === "on";
-if (!on) console.warn(`Claude Code sandbox tests skipped: no sandbox on this machine: ${SANDBOX.detail}`);
+const on = sandboxTestsRun(SANDBOX, "Claude Code sandbox tests");
 
 let w: World;
 let owner: Client;

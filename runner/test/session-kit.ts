@@ -9,6 +9,7 @@ import type {
   CreateSessionBody,
   Message,
   MessagePage,
+  PermissionMode,
   Repo,
   ServerMessage,
   Session,
@@ -105,6 +106,8 @@ export function as(w: World, token: string) {
     messages: async (id: string): Promise<Message[]> => (await call<MessagePage>(`${b}/${id}/messages`)).items,
     prompt: (id: string, text: string) => call<Task>(`${b}/${id}/prompts`, { json: { text } }),
     stop: (id: string) => call<Session>(`${b}/${id}/stop`, { method: "POST" }),
+    mode: (id: string, permissionMode: PermissionMode) =>
+      call<Session>(`${b}/${id}`, { method: "PATCH", json: { permissionMode } }),
     decide: (id: string, requestId: string, decision: string, reason?: string) =>
       call<Session>(`${b}/${id}/permissions/${requestId}`, { json: { decision, ...(reason ? { reason } : {}) } }),
     fork: (id: string, messageId: string) => call<Session>(`${b}/${id}/fork`, { json: { messageId } }),

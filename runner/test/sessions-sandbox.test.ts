@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ToolResultBlock } from "../../protocol/index.ts";
 import type { RequestBody } from "../../test/model-server.ts";
 import { SANDBOX } from "./harness.ts";
+import { sandboxTestsRun } from "./sandbox-gate.ts";
 import {
   as,
   type Client,
@@ -24,8 +25,7 @@ import {
   world,
 } from "./session-kit.ts";
 
-const on = SANDBOX.state === "on";
-if (!on) console.warn(`session sandbox tests skipped: no sandbox on this machine: ${SANDBOX.detail}`);
+const on = sandboxTestsRun(SANDBOX, "session sandbox tests");
 
 let w: World;
 let owner: Client;

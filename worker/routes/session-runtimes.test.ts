@@ -93,16 +93,45 @@ describe("session runtimes", () => {
     const t2 = await takeSessionTask(runner.credential);
     expect(t2.ctx.session.id).toBe(s.id);
     expect(t2.ctx.runtimeSessionId).toBe("cc-123");
+    expect(t2.ctx.runtimeFork).toBeNull();
+    // Each message the runtime reports may say where it stands in the SDK's session.
+    const said = {
+      id: "0190bbbb-0000-7000-8000-00000000c0de",
+      role: "assistant",
+      content: [{ type: "text", text: "again" }],
+      runtimeRef: { sessionId: "cc-123", uuid: "entry-7" },
+    };
+    expect((await t2.events({ kind: "message", data: said })).status).toBe(200);
     await t2.complete({ status: "succeeded", result: { finalText: "again" } });
 
-    // A fork starts its own SDK session: it keeps the runtime, not the parent's SDK session.
-    const firstMessage = (
-      await json<{ items: { id: string }[] }>(call(`${base()}/${s.id}/messages`, { token: member.token }))
-    ).items[0]!;
-    const fork = await json<Session>(
-      call(`${base()}/${s.id}/fork`, { method: "POST", token: member.token, json: { messageId: firstMessage.id } }),
-    );
-    expect(fork.runtime).toBe("claude-code");
+    // A fork starts its own SDK session: it keeps the runtime, not the parent's SDK session...
+    const messages = (
+      await json<{ items: { id: string; seq: number }[] }>(call(`${base()}/${s.id}/messages`, { token: member.token }))
+    ).items;
+    const forkAt = (messageId: string) =>
+      json<Session>(call(`${base()}/${s.id}/fork`, { method: "POST", token: member.token, json: { messageId } }));
+    const early = await forkAt(messages[0]!.id);
+    expect(early.runtime).toBe("claude-code");
+    // ...but forks the parent's at the last point the runtime placed up to the fork, once.
+    const fork = await forkAt(said.id);
+    const seq = messages.find((m) => m.id === said.id)!.seq;
+    for (const [forked, expected] of [
+      [early, null],
+      [fork, { sessionId: "cc-123", uuid: "entry-7", seq }],
+    ] as const) {
+      await call(`${base()}/${forked.id}/prompts`, { method: "POST", token: member.token, json: { text: "Fork on" } });
+      const t = await takeSessionTask(runner.credential);
+      expect(t.ctx.session.id).toBe(forked.id);
+      expect(t.ctx.runtimeSessionId).toBeNull();
+      expect(t.ctx.runtimeFork).toEqual(expected);
+      await t.events({ kind: "runtime_session", data: { runtimeSessionId: `cc-fork-${forked.id}` } });
+      await t.complete({ status: "succeeded", result: { finalText: "forked" } });
+    }
+    await call(`${base()}/${fork.id}/prompts`, { method: "POST", token: member.token, json: { text: "And on" } });
+    const t3 = await takeSessionTask(runner.credential);
+    expect(t3.ctx.runtimeSessionId).toBe(`cc-fork-${fork.id}`);
+    expect(t3.ctx.runtimeFork).toBeNull();
+    await t3.complete({ status: "succeeded", result: { finalText: "on" } });
   });
 
   it("on a runner signed in to Claude, Claude Code needs no key and opens none: the prompter's saved key stays sealed", async () => {

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Session, SessionDetail, TaskContext, UserSecret, Worktree } from "../../protocol/index.ts";
-import { addMember, call, expectError, json, registerUsers, type TestUser } from "../../test/helpers.ts";
+import { addMember, call, expectError, joinRoom, json, registerUsers, type TestUser } from "../../test/helpers.ts";
 import { depsFor } from "../context.ts";
 import { rotateSecrets } from "../services/user-secrets.ts";
 import {
@@ -189,10 +189,19 @@ describe("releasing them to a task's runner", () => {
   it("no other runner, and no one without the lease, can read the context", async () => {
     const jobId = claimed.claim.job.id;
     const otherRunner = await registerRunner(stranger.token, "elsewhere");
-    await expectError(
-      post(otherRunner.credential, `/runner/jobs/${jobId}/session`, { leaseToken: claimed.claim.leaseToken }),
-      404,
-    );
+    // Nor another runner serving the same board, even one of the board owner's.
+    const sameBoard = await registerRunner(owner.token, "second laptop");
+    await json(call(`/api/runners/${sameBoard.id}/boards`, { method: "POST", token: owner.token, json: { boardId } }));
+    for (const other of [otherRunner, sameBoard]) {
+      await expectError(
+        post(other.credential, `/runner/jobs/${jobId}/session`, { leaseToken: claimed.claim.leaseToken }),
+        404,
+      );
+      await expectError(
+        post(other.credential, `/runner/jobs/${jobId}/decisions`, { leaseToken: claimed.claim.leaseToken }),
+        404,
+      );
+    }
     await expectError(post(runner.credential, `/runner/jobs/${jobId}/session`, { leaseToken: "not-the-lease" }), 404);
     // A person's credential is not a runner's.
     await expectError(
@@ -205,6 +214,54 @@ describe("releasing them to a task's runner", () => {
       post(runner.credential, `/runner/jobs/${jobId}/session`, { leaseToken: claimed.claim.leaseToken }),
       404,
     );
+  });
+
+  it("a viewer's board socket and session views carry no key or variable while the prompter's task runs", async () => {
+    const room = await joinRoom(boardId, { token: viewer.token });
+    room.send({ type: "watch", sessionIds: [session.id] });
+    await json(
+      call(`/api/boards/${boardId}/sessions/${session.id}/prompts`, {
+        method: "POST",
+        token: member.token,
+        json: { text: "member's second turn" },
+      }),
+    );
+    const t = await takeSessionTask(runner.credential);
+    expect(t.ctx.secrets?.model?.apiKey).toBe(ANTHROPIC_KEY);
+    const said = {
+      id: "0190aaaa-0000-7000-8000-00000000beef",
+      role: "assistant",
+      content: [{ type: "text", text: "ok" }],
+    };
+    expect(
+      (await t.events({ kind: "message", data: said }, { kind: "state", data: { nowDoing: "working" } })).status,
+    ).toBe(200);
+    // What a task's key becomes on the board: its source, never its value.
+    const entity = await room.inbox.next(
+      "entity",
+      (e) => e.entity === "task" && (e.row as { keySource?: string } | null)?.keySource === "user",
+    );
+    expect(entity).toBeTruthy();
+    await room.inbox.next("entity", (e) => e.entity === "message");
+    await t.complete({ status: "succeeded", result: { finalText: "ok" } });
+    await room.inbox.next(
+      "entity",
+      (e) => e.entity === "task" && (e.row as { status?: string } | null)?.status === "completed",
+    );
+
+    const views = [
+      JSON.stringify(room.inbox.messages),
+      await call(`/api/boards/${boardId}/sessions/${session.id}`, { token: viewer.token }).then((r) => r.text()),
+      await call(`/api/boards/${boardId}/sessions/${session.id}/messages`, { token: viewer.token }).then((r) =>
+        r.text(),
+      ),
+      await call(`/api/boards/${boardId}/sessions`, { token: viewer.token }).then((r) => r.text()),
+    ];
+    for (const view of views) {
+      for (const v of [ANTHROPIC_KEY, TOKEN_VALUE, COMPAT_KEY]) expect(view).not.toContain(v);
+    }
+    expect(views[1]).toContain('"keySource":"user"');
+    room.ws.close();
   });
 
   it("a prompt by someone with no keys runs on the runner's, and gets none of another person's", async () => {

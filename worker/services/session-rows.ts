@@ -1,5 +1,5 @@
 import type { Column, SQL } from "drizzle-orm";
-import { and, asc, eq, gt, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, lte, sql } from "drizzle-orm";
 import type {
   DecisionRecord,
   KeySource,
@@ -8,6 +8,8 @@ import type {
   PermissionRequest,
   Provider,
   Runtime,
+  RuntimeFork,
+  RuntimeRef,
   Session,
   Task,
   Todo,
@@ -37,6 +39,8 @@ export interface SessionData {
   runtimeSessionId?: string | null;
   /** Codex's running usage totals of that thread after its last task. */
   runtimeTotals?: Usage | null;
+  /** A fork's point in its parent's SDK session, used until the fork has a session of its own. */
+  runtimeFork?: RuntimeFork | null;
   baseUrl?: string | null;
   origin?: "fork" | "spawn" | null;
   zoneId?: string | null;
@@ -74,6 +78,8 @@ export interface MessageData {
   fromSessionId?: string | null;
   usage?: Usage | null;
   model?: string | null;
+  /** Where it stands in the SDK runtime's own session (copied with the message into a fork). */
+  runtimeRef?: RuntimeRef | null;
 }
 
 export const patchJson = (column: Column, patch: object): SQL => sql`json_patch(${column}, ${JSON.stringify(patch)})`;
@@ -207,6 +213,27 @@ export const publishTask = (ctx: Ctx, r: TaskRow, op: "created" | "patched" = "p
 
 export const publishMessage = (ctx: Ctx, boardId: string, r: MessageRow) =>
   ctx.publish(boardId, entity("message", "created", toMessage(r)));
+
+/**
+ * Where a fork at message `seq` starts in the SDK runtime's own session: the last message up to it
+ * that the runtime placed there (a prompt or notice after it is replayed to the fork as text).
+ */
+export async function runtimeForkPoint(ctx: Ctx, sessionId: string, seq: number): Promise<RuntimeFork | null> {
+  const [row] = await ctx.db
+    .select({ seq: messages.seq, data: messages.data })
+    .from(messages)
+    .where(
+      and(
+        eq(messages.sessionId, sessionId),
+        lte(messages.seq, seq),
+        sql`json_extract(${messages.data}, '$.runtimeRef.uuid') is not null`,
+      ),
+    )
+    .orderBy(desc(messages.seq))
+    .limit(1);
+  const ref = (row?.data as MessageData | undefined)?.runtimeRef;
+  return row && ref ? { ...ref, seq: row.seq } : null;
+}
 
 export async function messagesAfter(ctx: Ctx, sessionId: string, after: number, limit: number) {
   return ctx.db.query.messages.findMany({

@@ -325,7 +325,11 @@ export async function sessionEventsEffect(ctx: Ctx, job: JobRow, events: Events,
     const kind = e.kind as keyof typeof SessionEvents;
     if (kind === "message") {
       const m = parsed.data as z.infer<typeof SessionEvents.message>;
-      const data: MessageData = { usage: m.usage ?? null, model: m.role === "assistant" ? session.model : null };
+      const data: MessageData = {
+        usage: m.usage ?? null,
+        model: m.role === "assistant" ? session.model : null,
+        ...(m.runtimeRef ? { runtimeRef: m.runtimeRef } : {}),
+      };
       inserted.push(stmts.length);
       stmts.push(
         ctx.db
@@ -514,6 +518,7 @@ export async function taskContext(ctx: Ctx, jobId: string, leaseToken: string, m
     ctx.db.query.runners.findFirst({ where: eq(runners.id, job.runnerId) }),
   ]);
   if (!session || !task || !wt) throw notFound("Session");
+  const sd = raw?.data as SessionData | undefined;
   const path = (wt.data as { path?: string }).path;
   if (!path) throw badRequest("This worktree has no folder on the runner yet.", "worktree_not_ready");
   const history = await messagesAfter(ctx, sessionId, 0, 100_000);
@@ -551,8 +556,10 @@ export async function taskContext(ctx: Ctx, jobId: string, leaseToken: string, m
     secrets,
     mcpServers: attached.servers,
     mcpRefused: attached.refused,
-    runtimeSessionId: (raw?.data as SessionData | undefined)?.runtimeSessionId ?? null,
-    runtimeTotals: (raw?.data as SessionData | undefined)?.runtimeTotals ?? null,
+    runtimeSessionId: sd?.runtimeSessionId ?? null,
+    runtimeTotals: sd?.runtimeTotals ?? null,
+    // Once the fork has a session of its own, that is resumed instead.
+    runtimeFork: sd?.runtimeSessionId ? null : (sd?.runtimeFork ?? null),
   };
 }
 

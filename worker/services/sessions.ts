@@ -43,6 +43,7 @@ import {
   patchJson,
   publishSession,
   publishTask,
+  runtimeForkPoint,
   type SessionData,
   selectSessions,
   sessionOnBoard,
@@ -469,6 +470,8 @@ export async function forkSession(
     origin: "fork",
     mcpServerIds: sd.mcpServerIds ?? [],
     allowedHosts: sd.allowedHosts ?? [],
+    // Claude Code forks its own session there, tool calls and results kept.
+    runtimeFork: await runtimeForkPoint(ctx, sessionId, at.seq),
   };
   await ctx.db.batch([
     ctx.db.insert(sessions).values({

@@ -55,8 +55,8 @@ describe("Claude Code where the runner has no sandbox", () => {
     const input = await task();
     fx!.sink.answer = deny("not on my laptop");
     fx!.server.script("anthropic", [
-      // (Claude Code's acceptEdits lets a plain `echo > file` through as an edit; a shell it starts is a command.)
-      { toolCalls: [{ name: "Bash", input: { command: "sh -c 'echo one > one.txt'" } }] },
+      // A plain `echo > file` too (Claude Code's own acceptEdits would let it through as an edit).
+      { toolCalls: [{ name: "Bash", input: { command: "echo one > one.txt" } }] },
       { text: "I could not run it." },
     ]);
     await runClaudeCode(input);

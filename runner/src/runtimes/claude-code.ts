@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve, sep } from "node:path";
 import type {
   CanUseTool,
   McpServerConfig,
@@ -9,10 +9,20 @@ import type {
   SandboxSettings,
   SDKMessage,
   PermissionMode as SdkPermissionMode,
+  getSessionMessages as sdkGetSessionMessages,
   query as sdkQuery,
 } from "@anthropic-ai/claude-agent-sdk";
-import type { ContentBlock, DecisionRecord, PermissionMode, ToolResultBlock, Usage } from "../../../protocol/index.ts";
-import { UNSANDBOXED_TOOL } from "../../../protocol/index.ts";
+import type {
+  ContentBlock,
+  DecisionRecord,
+  NewMessage,
+  PermissionMode,
+  RuntimeFork,
+  RuntimeRef,
+  ToolResultBlock,
+  Usage,
+} from "../../../protocol/index.ts";
+import { UNSANDBOXED_TOOL, ZERO_USAGE } from "../../../protocol/index.ts";
 import { AgentError } from "../agent/errors.ts";
 import { newId } from "../agent/ids.ts";
 import { lastLine, lastSandboxNotice } from "../agent/loop.ts";
@@ -48,13 +58,17 @@ const EDITS = new Set(["Write", "Edit", "MultiEdit", "NotebookEdit"]);
 const kindOf = (tool: string): ToolKind =>
   READS.has(tool) ? "read" : EDITS.has(tool) ? "edit" : tool.startsWith("mcp__") ? "mcp" : "shell";
 
-/** The SDK's mode for ours; read-only is the default mode with every write refused in the callback. */
+/**
+ * The SDK's mode for ours. Only full skips the callback; in the others every tool Claude Code does
+ * not count as reading comes to `canUseTool`, which answers by our mode: read-only refuses, auto-edit
+ * lets edits through. (Not the SDK's acceptEdits: it lets a shell `echo > file` run unasked.)
+ */
 const SDK_MODES = {
   ask: "default",
-  "auto-edit": "acceptEdits",
+  "auto-edit": "default",
   full: "bypassPermissions",
   "read-only": "default",
-} as const satisfies Record<string, SdkPermissionMode>;
+} as const satisfies Record<PermissionMode, SdkPermissionMode>;
 
 const str = (v: unknown) => (typeof v === "string" ? v : "");
 
@@ -100,13 +114,24 @@ function usageOf(u: {
   };
 }
 
-function mcpServers(input: RuntimeTask): Record<string, McpServerConfig> {
+/**
+ * Claude Code starts a stdio server with its own environment under the server's, so the keys in
+ * it (the runner's, the prompter's key and variables) are blanked for the server: it gets what
+ * the built-in loop gives it, its own variables and no one's credentials.
+ */
+function mcpServers(input: RuntimeTask, env: Record<string, string>): Record<string, McpServerConfig> {
+  const own = input.secrets?.env ?? {};
+  const hidden = Object.fromEntries(
+    Object.keys(env)
+      .filter((k) => isSecretVar(k) || k in own)
+      .map((k) => [k, ""]),
+  );
   const out: Record<string, McpServerConfig> = {};
   for (const { name, spec: s } of mcpServersOf(input)) {
     out[name] =
       s.transport === "http"
         ? { type: "http", url: s.url, headers: s.headers }
-        : { type: "stdio", command: s.command, args: s.args, env: s.env };
+        : { type: "stdio", command: s.command, args: s.args, env: { ...hidden, ...s.env } };
   }
   return out;
 }
@@ -116,10 +141,10 @@ function mcpServers(input: RuntimeTask): Record<string, McpServerConfig> {
  * machine can read the session's bearer token and the servers' secrets in the process list. A
  * file only the runner's user can read, named on the command line instead, keeps them out.
  */
-function mcpConfigFile(input: RuntimeTask): { path: string; remove(): void } {
+function mcpConfigFile(input: RuntimeTask, env: Record<string, string>): { path: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), "trellis-cc-mcp-"));
   const path = join(dir, "mcp.json");
-  writeFileSync(path, JSON.stringify({ mcpServers: mcpServers(input) }), { mode: 0o600 });
+  writeFileSync(path, JSON.stringify({ mcpServers: mcpServers(input, env) }), { mode: 0o600 });
   return { path, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
@@ -156,13 +181,62 @@ interface Gathering {
   apiId: string;
   id: string;
   content: ContentBlock[];
+  /** The SDK's last transcript entry of it. */
+  ref: RuntimeRef | null;
+}
+
+const addUsage = (a: Usage, b: Usage): Usage => ({
+  input: a.input + b.input,
+  output: a.output + b.output,
+  cacheRead: a.cacheRead + b.cacheRead,
+  cacheWrite: a.cacheWrite + b.cacheWrite,
+});
+/** What `total` has that `counted` does not (never below nothing). */
+const usageLeft = (total: Usage, counted: Usage): Usage => ({
+  input: Math.max(0, total.input - counted.input),
+  output: Math.max(0, total.output - counted.output),
+  cacheRead: Math.max(0, total.cacheRead - counted.cacheRead),
+  cacheWrite: Math.max(0, total.cacheWrite - counted.cacheWrite),
+});
+/** One model call's usage as it grows: each report (message start, deltas, the blocks) keeps the larger figure. */
+const usageMax = (a: Usage | undefined, b: Usage): Usage =>
+  a
+    ? {
+        input: Math.max(a.input, b.input),
+        output: Math.max(a.output, b.output),
+        cacheRead: Math.max(a.cacheRead, b.cacheRead),
+        cacheWrite: Math.max(a.cacheWrite, b.cacheWrite),
+      }
+    : b;
+const isZero = (u: Usage) => u.input + u.output + u.cacheRead + u.cacheWrite === 0;
+
+interface Sdk {
+  query: typeof sdkQuery;
+  getSessionMessages: typeof sdkGetSessionMessages;
+}
+
+/** Does this machine hold the SDK session a fork starts from, with the entry it starts at? */
+async function holdsForkPoint(sdk: Sdk, fork: RuntimeFork): Promise<boolean> {
+  try {
+    return (await sdk.getSessionMessages(fork.sessionId)).some((m) => m.uuid === fork.uuid);
+  } catch {
+    return false;
+  }
+}
+
+/** Is an edit's target inside the worktree? (Claude Code wants absolute paths; a relative one is taken from the root.) */
+function editsInside(root: string, input: Record<string, unknown>): boolean {
+  const target = str(input.file_path) || str(input.notebook_path);
+  if (!target) return true;
+  const abs = resolve(root, target);
+  return abs === root || abs.startsWith(`${root}${sep}`);
 }
 
 export async function runClaudeCode(input: RuntimeTask): Promise<{ finalText: string }> {
   const { sink, signal } = input;
   if (signal.aborted) throw signal.reason;
   const root = await worktreeRoot(input.worktreePath);
-  const sdk = await loadSdk<{ query: typeof sdkQuery }>("claude-code", input.env);
+  const sdk = await loadSdk<Sdk>("claude-code", input.env);
   for (const m of refusedMcpNotices(input)) await sink.message(m);
 
   const startMode = input.permissionMode();
@@ -186,10 +260,13 @@ export async function runClaudeCode(input: RuntimeTask): Promise<{ finalText: st
     await sink.message(notice(box.confined ? "info" : "error", box.notice));
   }
 
-  // Full mode on a machine without a sandbox asks once per session, as the built-in loop does.
-  // Refused, this task runs as auto-edit: each command then waits for a person.
+  // Full mode on a machine without a sandbox asks once per session, as the built-in loop does
+  // (when the task starts in full mode, or at its first command after a switch to it). Refused,
+  // the task runs as auto-edit: each command then waits for a person.
   let unconfinedRefused = false;
-  if (startMode === "full" && input.sandbox.info.state === "unavailable" && !input.allowedTools.has(UNSANDBOXED_TOOL)) {
+  const mustAcceptUnconfined = () =>
+    input.sandbox.info.state === "unavailable" && !input.allowedTools.has(UNSANDBOXED_TOOL) && !unconfinedRefused;
+  const acceptUnconfined = async (): Promise<boolean> => {
     const why = input.sandbox.info.detail ?? "no OS sandbox is available";
     const answer = await sink.askPermission(
       {
@@ -210,20 +287,32 @@ export async function runClaudeCode(input: RuntimeTask): Promise<{ finalText: st
       await sink.message(
         notice("info", `${denial(answer)} This task runs as auto-edit instead: each shell command waits for approval.`),
       );
-    } else input.allowedTools.add(UNSANDBOXED_TOOL);
-  }
+      return false;
+    }
+    input.allowedTools.add(UNSANDBOXED_TOOL);
+    return true;
+  };
+  if (startMode === "full" && mustAcceptUnconfined()) await acceptUnconfined();
   /** The mode as it now stands, less what running unconfined was refused. */
   const modeNow = (): PermissionMode => {
     const m = input.permissionMode();
     return m === "full" && unconfinedRefused ? "auto-edit" : m;
   };
-  const sdkMode = unconfinedRefused ? "auto-edit" : startMode;
+  // Skipping permissions can only be switched on when Claude Code starts: a task that starts in
+  // another mode and is switched to full lets everything through in the callback instead.
+  const launchedFull = modeNow() === "full";
+  const sdkModeFor = (m: PermissionMode): SdkPermissionMode =>
+    m === "full" && !launchedFull ? "default" : SDK_MODES[m];
 
   const decisions = new Map<string, DecisionRecord>();
   const canUseTool: CanUseTool = async (tool, toolInput, opts) => {
-    const mode = modeNow();
     const callId = opts.toolUseID ?? "";
-    const g = gate(kindOf(tool), mode, input.allowedTools.has(tool));
+    const kind = kindOf(tool);
+    let mode = modeNow();
+    if (mode === "full" && tool === "Bash" && mustAcceptUnconfined() && !(await acceptUnconfined())) mode = modeNow();
+    let g = gate(kind, mode, input.allowedTools.has(tool));
+    // Auto-edit is for the worktree's files: an edit anywhere else waits for a person.
+    if (g === "run" && mode === "auto-edit" && kind === "edit" && !editsInside(root, toolInput)) g = "ask";
     if (g === "run") {
       decisions.set(callId, byMode());
       return { behavior: "allow", updatedInput: toolInput };
@@ -251,10 +340,30 @@ export async function runClaudeCode(input: RuntimeTask): Promise<{ finalText: st
     return { behavior: "allow", updatedInput: toolInput };
   };
 
+  // A fork's first task forks the parent's Claude Code session at the fork point, where this
+  // machine has it; elsewhere the conversation so far is replayed, and the transcript says so.
+  const fork = input.runtimeSessionId ? null : (input.runtimeFork ?? null);
+  const forkHere = fork ? await holdsForkPoint(sdk, fork) : false;
+  if (fork && !forkHere) {
+    await sink.message(
+      notice(
+        "info",
+        "The Claude Code session this fork comes from is not on this runner (it ran on another machine, or its files are gone): Claude Code gets the conversation so far replayed as text, tool calls and results included, in a new session.",
+      ),
+    );
+  }
+  const resume = input.runtimeSessionId
+    ? { resume: input.runtimeSessionId }
+    : fork && forkHere
+      ? { resume: fork.sessionId, forkSession: true, resumeSessionAt: fork.uuid }
+      : {};
+  const prompt = promptOf(input, input.runtimeSessionId ? Number.POSITIVE_INFINITY : forkHere ? fork!.seq : 0);
+
   const abort = new AbortController();
   const onAbort = () => abort.abort(signal.reason);
   signal.addEventListener("abort", onAbort, { once: true });
-  const mcpConfig = mcpConfigFile(input);
+  const mcpConfig = mcpConfigFile(input, env);
+  let sdkMode = sdkModeFor(modeNow());
   const options: Options = {
     abortController: abort,
     cwd: root,
@@ -262,27 +371,51 @@ export async function runClaudeCode(input: RuntimeTask): Promise<{ finalText: st
     model: input.model,
     settingSources: [],
     includePartialMessages: true,
-    permissionMode: SDK_MODES[sdkMode],
-    ...(sdkMode === "full" ? { allowDangerouslySkipPermissions: true } : {}),
+    permissionMode: sdkMode,
+    ...(launchedFull ? { allowDangerouslySkipPermissions: true } : {}),
     canUseTool,
     extraArgs: { "mcp-config": mcpConfig.path },
     ...(box.confined ? { sandbox: sandboxOf(box, env, input.secrets?.env ?? {}) } : {}),
-    ...(input.runtimeSessionId ? { resume: input.runtimeSessionId } : {}),
+    ...resume,
   };
 
   const toolNames = new Map<string, string>();
   const streamIds = new Map<string, string>();
+  /** Each model call's usage so far, by its API message id. */
+  const callUsage = new Map<string, Usage>();
+  /** What the messages sent so far carried: the result's total less this is still to count. */
+  let counted: Usage = { ...ZERO_USAGE };
   const open = new Set<string>();
   let gathering: Gathering | null = null;
-  let partial: { id: string; text: string } | null = null;
+  let partial: { id: string; apiId: string; text: string } | null = null;
+  /** The model call streaming now (its API message id). */
+  let streaming: string | null = null;
   let finalText = "";
   let sessionSaved = input.runtimeSessionId;
+  /** Why the task must end, found outside the message loop (a mode Claude Code would not take). */
+  let failure: AgentError | null = null;
 
-  const flush = async (usage?: Usage) => {
+  /** A message's usage, counted once: the call's own, plus `more` (what the result adds). */
+  const usageFields = (apiId: string, more?: Usage): Pick<NewMessage, "usage" | "contextTokens"> => {
+    const own = callUsage.get(apiId);
+    callUsage.delete(apiId);
+    const u = own && more ? addUsage(own, more) : (own ?? more);
+    if (!u || isZero(u)) return {};
+    counted = addUsage(counted, u);
+    return { usage: u, ...(own ? { contextTokens: own.input + own.cacheRead + own.cacheWrite } : {}) };
+  };
+
+  const flush = async (more?: Usage) => {
     const g = gathering;
     gathering = null;
     if (!g) return false;
-    await sink.message({ id: g.id, role: "assistant", content: g.content, ...(usage ? { usage } : {}) });
+    await sink.message({
+      id: g.id,
+      role: "assistant",
+      content: g.content,
+      ...usageFields(g.apiId, more),
+      ...(g.ref ? { runtimeRef: g.ref } : {}),
+    });
     sink.endStream(g.id);
     open.delete(g.id);
     if (partial?.id === g.id) partial = null;
@@ -304,8 +437,13 @@ export async function runClaudeCode(input: RuntimeTask): Promise<{ finalText: st
       if (e.type === "message_start") {
         const id = newId();
         streamIds.set(e.message.id, id);
-        partial = { id, text: "" };
+        partial = { id, apiId: e.message.id, text: "" };
+        streaming = e.message.id;
         open.add(id);
+        callUsage.set(e.message.id, usageOf(e.message.usage));
+      } else if (e.type === "message_delta" && streaming) {
+        // The call's final output count comes here, after its blocks.
+        callUsage.set(streaming, usageMax(callUsage.get(streaming), usageOf(e.usage)));
       } else if (e.type === "content_block_delta" && partial) {
         const d = e.delta;
         if (d.type === "text_delta") {
@@ -319,7 +457,9 @@ export async function runClaudeCode(input: RuntimeTask): Promise<{ finalText: st
     if (m.type === "assistant") {
       const apiId = m.message.id;
       if (gathering && gathering.apiId !== apiId) await flush();
-      if (!gathering) gathering = { apiId, id: streamIds.get(apiId) ?? newId(), content: [] };
+      if (!gathering) gathering = { apiId, id: streamIds.get(apiId) ?? newId(), content: [], ref: null };
+      gathering.ref = { sessionId: m.session_id, uuid: m.uuid };
+      if (m.message.usage) callUsage.set(apiId, usageMax(callUsage.get(apiId), usageOf(m.message.usage)));
       for (const b of m.message.content) {
         if (b.type === "text") {
           gathering.content.push({ type: "text", text: wellFormed(b.text) });
@@ -352,13 +492,22 @@ export async function runClaudeCode(input: RuntimeTask): Promise<{ finalText: st
       }
       if (!results.length) return;
       await flush();
-      await sink.message({ id: newId(), role: "tool", content: results });
+      await sink.message({
+        id: newId(),
+        role: "tool",
+        content: results,
+        ...(m.uuid && m.session_id ? { runtimeRef: { sessionId: m.session_id, uuid: m.uuid } } : {}),
+      });
       return;
     }
     if (m.type === "result") {
-      const usage = usageOf(m.usage);
-      // The task's whole usage rides on its last message, so it is counted exactly once.
-      if (!(await flush(usage))) await sink.message({ ...notice("info", "Claude Code finished."), usage });
+      // The result's total counts whatever the messages did not carry (a subagent's calls), once.
+      const last = gathering ? (callUsage.get(gathering.apiId) ?? ZERO_USAGE) : ZERO_USAGE;
+      const rest = usageLeft(usageOf(m.usage), addUsage(counted, last));
+      if (!(await flush(rest)) && !isZero(rest)) {
+        counted = addUsage(counted, rest);
+        await sink.message({ ...notice("info", "Claude Code finished."), usage: rest });
+      }
       if (m.subtype === "success" && !m.is_error) {
         finalText = m.result || finalText;
         return;
@@ -368,8 +517,32 @@ export async function runClaudeCode(input: RuntimeTask): Promise<{ finalText: st
     }
   };
 
+  const q = sdk.query({ prompt, options });
+  // A person's mode change reaches Claude Code's own mode, one change at a time. One it refuses
+  // while skipping permissions would leave tools running unasked: the task ends instead.
+  let modeChain = Promise.resolve();
+  const unwatch = input.watchMode?.(() => {
+    modeChain = modeChain.then(async () => {
+      const want = sdkModeFor(modeNow());
+      if (want === sdkMode || abort.signal.aborted) return;
+      const was = sdkMode;
+      sdkMode = want;
+      try {
+        await q.setPermissionMode(want);
+      } catch (err) {
+        if (was !== "bypassPermissions") return;
+        failure = new AgentError(
+          "provider",
+          `Claude Code would not leave full mode (${err instanceof Error ? err.message : String(err)}): the task was ended so nothing runs unasked.`,
+        );
+        abort.abort(failure);
+      }
+    });
+    return modeChain;
+  });
+
   try {
-    const messages = sdk.query({ prompt: promptOf(input), options })[Symbol.asyncIterator]();
+    const messages = q[Symbol.asyncIterator]();
     // A stop does not wait for Claude Code's process to wind down (the abort kills it meanwhile).
     const stopped = new Promise<never>((_, reject) => {
       if (signal.aborted) reject(signal.reason);
@@ -382,23 +555,32 @@ export async function runClaudeCode(input: RuntimeTask): Promise<{ finalText: st
       await onMessage(next.value);
     }
     if (signal.aborted) throw signal.reason;
+    if (failure) throw failure;
     return { finalText };
   } catch (err) {
     if (!signal.aborted) {
+      if (failure) throw failure;
       if (err instanceof AgentError) throw err;
       throw new AgentError("provider", `Claude Code failed: ${err instanceof Error ? err.message : String(err)}`, {
         cause: err,
       });
     }
-    // Stopped: what was said so far is kept; the stream of the unfinished message ends.
-    const cut = partial as { id: string; text: string } | null;
+    // Stopped: what was said so far is kept, with the tokens its call had used; the stream of
+    // the unfinished message ends.
+    const cut = partial as { id: string; apiId: string; text: string } | null;
     if (!(await flush().catch(() => false)) && cut?.text.trim()) {
       await sink
-        .message({ id: cut.id, role: "assistant", content: [{ type: "text", text: wellFormed(cut.text) }] })
+        .message({
+          id: cut.id,
+          role: "assistant",
+          content: [{ type: "text", text: wellFormed(cut.text) }],
+          ...usageFields(cut.apiId),
+        })
         .catch(() => {});
     }
     throw signal.reason;
   } finally {
+    unwatch?.();
     signal.removeEventListener("abort", onAbort);
     mcpConfig.remove();
     for (const id of open) sink.endStream(id);

@@ -5,6 +5,7 @@ import type {
   Message,
   NewMessage,
   PermissionMode,
+  RuntimeFork,
   Usage,
 } from "../../../protocol/index.ts";
 import { TRELLIS_MCP_NAME } from "../../../protocol/index.ts";
@@ -21,6 +22,13 @@ export interface RuntimeTask extends TaskInput {
   runtimeTotals: Usage | null;
   /** The SDK named its session (with Codex's totals so far): kept by the edge so the next task resumes it. */
   onRuntimeSession(id: string, totals?: Usage): Promise<void>;
+  /** A fork with no SDK session of its own yet: where in its parent's SDK session it starts. */
+  runtimeFork?: RuntimeFork | null;
+  /**
+   * Called with each new permission mode a person sets while the task runs (settled once the
+   * runtime has taken it); returns the unsubscribe.
+   */
+  watchMode?(onMode: (mode: PermissionMode) => Promise<void> | void): () => void;
 }
 
 export async function worktreeRoot(path: string): Promise<string> {
@@ -37,20 +45,45 @@ const textOf = (m: Message) =>
     .map((b) => (b as { text: string }).text)
     .join("\n");
 
+/** A tool's output as replayed: enough to go on, not a whole file again. */
+const REPLAY_RESULT_CHARS = 4000;
+
+/** One message of the conversation as text, tool calls and their results included. */
+function replayed(m: Message): string {
+  const lines: string[] = [];
+  for (const b of m.content) {
+    if (b.type === "text" && b.text.trim()) lines.push(b.text);
+    else if (b.type === "tool_call") lines.push(`[called ${b.name} with ${JSON.stringify(b.input)}]`);
+    else if (b.type === "tool_result") {
+      const out =
+        b.output.length > REPLAY_RESULT_CHARS
+          ? `${b.output.slice(0, REPLAY_RESULT_CHARS)}\n[cut at ${REPLAY_RESULT_CHARS} characters]`
+          : b.output;
+      lines.push(`[${b.name || "tool"} ${b.isError ? "failed" : "returned"}]\n${out}`);
+    }
+  }
+  if (!lines.length) return "";
+  return `${m.role === "user" ? "User" : m.role === "tool" ? "Tool results" : "Assistant"}: ${lines.join("\n")}`;
+}
+
 /**
- * What the SDK is asked. Resuming its own session, the new prompt is enough; otherwise (a fork,
- * a session that ran on another runtime, a lost SDK session) the conversation so far goes first.
+ * What the SDK is asked: the new prompt, after the part of the conversation the SDK's own session
+ * does not hold (the messages after seq `heldThrough`), replayed as text with its tool calls and
+ * results. Resuming its own session, it holds all of it; a session that ran on another runtime or
+ * a lost SDK session holds none.
  */
-export function promptOf(input: RuntimeTask): string {
+export function promptOf(
+  input: RuntimeTask,
+  heldThrough = input.runtimeSessionId ? Number.POSITIVE_INFINITY : 0,
+): string {
   const history = input.history;
   const last = history.findLast((m) => m.role === "user");
   const prompt = last ? textOf(last) : "";
-  if (input.runtimeSessionId) return prompt;
   const before = history.slice(0, last ? history.lastIndexOf(last) : history.length);
   const lines = before
-    .filter((m) => m.role === "user" || m.role === "assistant")
-    .map((m) => `${m.role === "user" ? "User" : "Assistant"}: ${textOf(m)}`)
-    .filter((l) => !l.endsWith(": "));
+    .filter((m) => m.seq > heldThrough && m.role !== "system")
+    .map(replayed)
+    .filter(Boolean);
   if (!lines.length) return prompt;
   return `The conversation so far:\n\n${lines.join("\n\n")}\n\nThe new request:\n\n${prompt}`;
 }
