@@ -12,7 +12,11 @@ import entry from "../index.ts";
  */
 
 const send = (url: string, init: RequestInit = {}, vars: Partial<Env> = {}) =>
-  entry.fetch(new Request(url, init), { ...testEnv, ...vars } as Env, createExecutionContext());
+  entry.fetch(
+    new Request(url, init) as Parameters<typeof entry.fetch>[0],
+    { ...testEnv, ...vars } as Env,
+    createExecutionContext(),
+  );
 
 /** `POST /api/auth/local` as a page on `origin` sends it, on a single-user install. */
 const localSignIn = (origin: string, vars: Partial<Env> = {}) =>
