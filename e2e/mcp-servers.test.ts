@@ -5,8 +5,9 @@
  *
  * Ada, the owner, adds a stdio server with a secret env variable in the board's MCP panel; a
  * second one with the same name is refused by the edge, inline. Vic, a viewer, sees the first
- * appear live with the secret masked to its last four and no way to add or remove. Ada removes
- * it (after a confirm) and it goes for Vic too.
+ * appear live with the secret masked to its last four and no way to add or remove. Ada edits it
+ * (a new argument, a new secret: the same server), live for Vic; then removes it (after a
+ * confirm) and it goes for Vic too.
  *
  * Then a session: Ada picks a server when starting it and unpicks it from the panel (the edge
  * holds each pick), a prompt's task line says whose key it used, and Ada deletes the session from
@@ -17,19 +18,25 @@
  * ever holds a value; she deletes one; her next prompt runs on her own key, and says so.
  */
 import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import type { Browser, Page, Response as PageResponse } from "playwright-core";
-import type { Session, Worktree } from "../protocol/index.ts";
+import type { Board, Session, Worktree } from "../protocol/index.ts";
 import { readyWorktree, until, type World, world } from "../runner/test/session-kit.ts";
 import { api, registerUser } from "../test/server.ts";
-import { launchChromium, logIn } from "./people.ts";
+import { launchChromium, logIn, PASSWORD } from "./people.ts";
 
 let w: World;
 let browser: Browser;
 let wt: Worktree;
 let ada: Page;
 let vic: Page;
+let vicEmail: string;
 const SECRET = "ghp_notarealtoken_wxyz";
+const NEW_SECRET = "ghp_anothertoken_9876";
 const SHOTS = process.env.TRELLIS_MCP_SHOTS;
 const shot = async (p: Page, name: string) => {
   if (SHOTS) await p.screenshot({ path: `${SHOTS}/mcp-${name}.png` });
@@ -39,6 +46,7 @@ before(async () => {
   [w, browser] = await Promise.all([world("Ada"), launchChromium()]);
   const owner = w.s.user as unknown as { email: string; token: string };
   const v = await registerUser(w.edge.url, "Vic");
+  vicEmail = v.email;
   await api(w.edge.url, `/api/boards/${w.s.boardId}/members`, {
     token: owner.token,
     json: { email: v.email, role: "viewer" },
@@ -79,6 +87,7 @@ test("a stdio server added in the panel is listed for a viewer, its secret maske
   assert.equal(await seen.getByTestId("mcp-secret").textContent(), "GITHUB_TOKEN ••••wxyz");
   assert.match((await seen.textContent()) ?? "", /added by Ada/);
   assert.equal(await seen.getByTestId("mcp-remove").count(), 0, "a viewer cannot remove");
+  assert.equal(await seen.getByTestId("mcp-edit").count(), 0, "a viewer cannot edit");
   await shot(vic, "viewer");
   for (const p of [ada, vic]) assert.ok(!(await p.content()).includes(SECRET), "the secret never reaches a page");
 
@@ -93,6 +102,30 @@ test("a stdio server added in the panel is listed for a viewer, its secret maske
   assert.equal(await ada.getByTestId("mcp-server").count(), 1);
 
   await ada.getByRole("button", { name: "Cancel" }).click();
+
+  // Edited in place: the same server (its id, so sessions that picked it keep it), a new argument
+  // and a new secret, live for Vic, the secret still never on a page.
+  const id = await item(ada, "github").getAttribute("data-server-id");
+  assert.ok(id);
+  await item(ada, "github").getByTestId("mcp-edit").click();
+  const form = ada.getByTestId("mcp-edit-form");
+  assert.equal(await form.getByTestId("mcp-command").inputValue(), "npx");
+  assert.equal(await form.getByTestId("mcp-env-value").getAttribute("placeholder"), "••••wxyz (kept)");
+  await form.getByTestId("mcp-args").fill("-y\n@modelcontextprotocol/server-github\n--read-only");
+  await form.getByTestId("mcp-env-value").fill(NEW_SECRET);
+  await shot(ada, "edit");
+  await form.getByTestId("mcp-save").click();
+  await form.waitFor({ state: "detached" });
+  const edited = item(vic, "github");
+  await edited.getByTestId("mcp-target").filter({ hasText: "--read-only" }).waitFor();
+  assert.equal(await edited.getByTestId("mcp-secret").textContent(), "GITHUB_TOKEN ••••9876");
+  assert.equal(await edited.getAttribute("data-server-id"), id);
+  assert.equal(await ada.getByTestId("mcp-server").count(), 1);
+  for (const p of [ada, vic]) {
+    const html = await p.content();
+    assert.ok(!html.includes(SECRET) && !html.includes(NEW_SECRET), "no secret reaches a page");
+  }
+
   await item(ada, "github").getByTestId("mcp-remove").click();
   await ada.getByTestId("confirm-ok").click();
   await vic.getByTestId("no-mcp-servers").waitFor();
@@ -226,4 +259,108 @@ test("Keys & environment: values show only their last four, reach no page, and a
     [ADA_KEY],
     "the model call carried Ada's key",
   );
+});
+
+test("an outside MCP client: Vic signs in on the consent page, allows it, and its token works on /mcp; a second request he denies", async () => {
+  const base = w.edge.url;
+  // Never reached: the browser's arrival there is caught, as the client's own listener would.
+  const REDIRECT = "http://127.0.0.1:9/callback";
+  const reg = await fetch(`${base}/oauth/register`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      client_name: "E2E client",
+      redirect_uris: [REDIRECT],
+      grant_types: ["authorization_code", "refresh_token"],
+      response_types: ["code"],
+      token_endpoint_auth_method: "none",
+    }),
+  });
+  assert.equal(reg.status, 201);
+  const { client_id } = (await reg.json()) as { client_id: string };
+
+  // A browser of his own, not signed in to Trellis: the page asks him to.
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.on("pageerror", (e) => {
+    throw new Error(`page error: ${e.message}`);
+  });
+  const landed: URL[] = [];
+  await page.route(`${REDIRECT}**`, (r) => {
+    landed.push(new URL(r.request().url()));
+    return r.fulfill({ status: 200, contentType: "text/plain", body: "Back in the client." });
+  });
+  const authorize = async () => {
+    const verifier = randomBytes(32).toString("base64url");
+    const state = randomBytes(8).toString("hex");
+    const url = new URL(`${base}/oauth/authorize`);
+    for (const [k, v] of Object.entries({
+      response_type: "code",
+      client_id,
+      redirect_uri: REDIRECT,
+      code_challenge: createHash("sha256").update(verifier).digest("base64url"),
+      code_challenge_method: "S256",
+      scope: "trellis",
+      state,
+      resource: `${base}/mcp`,
+    }))
+      url.searchParams.set(k, v);
+    await page.goto(url.href);
+    await page.getByRole("heading", { name: "Allow E2E client to use Trellis as you?" }).waitFor();
+    return { verifier, state };
+  };
+
+  const first = await authorize();
+  await page.locator("#signin").waitFor();
+  await page.getByLabel("Email").fill(vicEmail);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.locator("#who").filter({ hasText: vicEmail }).waitFor();
+  await shot(page, "consent");
+  await page.getByRole("button", { name: "Allow" }).click();
+  await page.getByText("Back in the client.").waitFor();
+  const back = landed[0]!;
+  assert.equal(back.searchParams.get("state"), first.state);
+  const code = back.searchParams.get("code");
+  assert.ok(code, `the redirect carries a code: ${back.href}`);
+
+  const tokenRes = await fetch(`${base}/oauth/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({
+      grant_type: "authorization_code",
+      code,
+      redirect_uri: REDIRECT,
+      client_id,
+      code_verifier: first.verifier,
+      resource: `${base}/mcp`,
+    }),
+  });
+  assert.equal(tokenRes.status, 200);
+  const { access_token } = (await tokenRes.json()) as { access_token: string };
+  const mcp = new Client({ name: "e2e-client", version: "0.0.0" });
+  await mcp.connect(
+    new StreamableHTTPClientTransport(new URL(`${base}/mcp`), {
+      requestInit: { headers: { authorization: `Bearer ${access_token}` } },
+    }),
+  );
+  await mcp.listTools();
+  const got = (await mcp.callTool({
+    name: "trellis_boards_get",
+    arguments: { boardId: w.s.boardId },
+  })) as CallToolResult;
+  assert.ok(!got.isError, JSON.stringify(got.content));
+  assert.equal((got.structuredContent as Board).role, "viewer", "the client acts as Vic, a viewer");
+  await mcp.close();
+
+  // Signed in now (the page's cookie): the next request goes straight to the choice; he denies it.
+  const second = await authorize();
+  await page.getByRole("button", { name: "Deny" }).click();
+  await page.getByText("Back in the client.").waitFor();
+  await until("the denial is back", async () => landed.length === 2);
+  const denied = landed[1]!;
+  assert.equal(denied.searchParams.get("error"), "access_denied");
+  assert.equal(denied.searchParams.get("state"), second.state);
+  assert.equal(denied.searchParams.get("code"), null);
+  await context.close();
 });

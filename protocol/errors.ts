@@ -27,6 +27,7 @@ export const ERROR_CODES = [
   "invalid_registration",
   "invalid_ticket",
   "bad_origin",
+  "bad_host",
   "single_user_off",
   "no_password",
   // boards and members

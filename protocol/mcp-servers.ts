@@ -9,8 +9,10 @@ import { HttpUrl, Id, Text } from "./common.ts";
  * REST (`/api/boards/:boardId/mcp-servers`, user credential; agents' session tokens may read only):
  * - `GET    mcp-servers` → `{ items: McpServer[] }`
  * - `POST   mcp-servers` `CreateMcpServerBody` → 201 `McpServer`
+ * - `PATCH  mcp-servers/:serverId` `PatchMcpServerBody` → `McpServer` (same id: sessions that
+ *   picked it keep it, with the new settings from their next prompt)
  * - `DELETE mcp-servers/:serverId` → 204 (sessions that picked it go on without it)
- * Viewers read; members and owners add and remove.
+ * Viewers read; members and owners add, edit and remove. MCP: `trellis_mcp_servers_list` reads.
  *
  * Secrets: env values (stdio) and header values (HTTP) are sealed with the Worker's
  * ENCRYPTION_KEY as they are saved and never come back to a client: a config shows their names
@@ -18,8 +20,9 @@ import { HttpUrl, Id, Text } from "./common.ts";
  * holds the lease of the session's task.
  *
  * Stdio servers run a command on the runner's machine. One runs only on a runner whose owner
- * added it, or whose owner started it with `TRELLIS_MCP_BOARD_STDIO=1` (which lets it run the stdio
- * servers any writer on its boards added); otherwise the task says why it did not start.
+ * added it (and was the last to edit it), or whose owner turned on "run board members' stdio MCP
+ * servers" on it (`Runner.boardMcpStdio`; or started it with `TRELLIS_MCP_BOARD_STDIO=1`, which
+ * overrides the switch); otherwise the task says why it did not start.
  */
 
 /** The name the tools go by (`<name>__<tool>`): letters, digits, `_` and `-`. */
@@ -36,16 +39,21 @@ const SecretValue = Text.max(8000);
 const Secrets = (key: typeof EnvName) =>
   z
     .record(key, SecretValue)
-    .refine((r) => Object.keys(r).length <= 50, "at most 50 entries")
+    .refine((r) => Object.keys(r).length <= MAX_SECRETS, `at most ${MAX_SECRETS} entries`)
     .default({});
+
+/** The program, as found on the runner's PATH or an absolute path (no shell). */
+const Command = Text.trim().min(1, "must not be empty").max(1000);
+const Args = z.array(Text.max(4000)).max(100);
+/** At most this many env variables (stdio) or headers (HTTP) per server. */
+export const MAX_SECRETS = 50;
 
 export const CreateMcpServerBody = z.discriminatedUnion("transport", [
   z.object({
     transport: z.literal("stdio"),
     name: McpServerName,
-    /** The program, as found on the runner's PATH or an absolute path (no shell). */
-    command: Text.trim().min(1, "must not be empty").max(1000),
-    args: z.array(Text.max(4000)).max(100).default([]),
+    command: Command,
+    args: Args.default([]),
     env: Secrets(EnvName),
   }),
   z.object({
@@ -57,6 +65,29 @@ export const CreateMcpServerBody = z.discriminatedUnion("transport", [
   }),
 ]);
 export type CreateMcpServerBody = z.input<typeof CreateMcpServerBody>;
+
+/** Secrets to change: a value sets (or adds) one, null removes it; a name left out keeps its saved value. */
+const SecretsPatch = (key: typeof EnvName) =>
+  z
+    .record(key, SecretValue.nullable())
+    .refine((r) => Object.keys(r).length <= MAX_SECRETS, `at most ${MAX_SECRETS} entries`);
+
+/**
+ * An edit: only what changes. The transport stays (remove the server and add another to change
+ * it): `command`, `args` and `env` are for stdio servers, `url` and `headers` for HTTP ones.
+ */
+export const PatchMcpServerBody = z
+  .object({
+    name: McpServerName,
+    command: Command,
+    args: Args,
+    env: SecretsPatch(EnvName),
+    url: HttpUrl,
+    headers: SecretsPatch(HeaderName),
+  })
+  .partial()
+  .refine((b) => Object.keys(b).length > 0, "nothing to change: send name, command, args, env, url or headers");
+export type PatchMcpServerBody = z.input<typeof PatchMcpServerBody>;
 
 /** A secret as a config shows it once saved: its name and, when it is long enough, its last four characters. */
 export const SecretHint = z.object({ name: z.string(), last4: z.string().nullable() });
@@ -77,6 +108,9 @@ export const McpServer = z.object({
   createdBy: z.string(),
   createdByName: z.string().nullable(),
   createdAt: z.number(),
+  /** Who last changed what it runs or reaches (or its secrets), if anyone did: whose server it now is. */
+  editedBy: z.string().nullable(),
+  editedByName: z.string().nullable(),
 });
 export type McpServer = z.infer<typeof McpServer>;
 
@@ -96,7 +130,7 @@ export const McpServerRuntime = z.discriminatedUnion("transport", [
     transport: z.literal("http"),
     url: z.string(),
     headers: z.record(z.string(), z.string()),
-    /** The runner's owner added it: it may reach the runner's own machine and networks. */
+    /** The runner's owner added it (and changed it last): it may reach the runner's own machine and networks. */
     byRunnerOwner: z.boolean().default(false),
   }),
 ]);

@@ -50,7 +50,8 @@ export const RunnerInfo = z.object({
   agents: z.array(ProviderReadiness).max(10).optional(),
   /**
    * Its owner started it with TRELLIS_MCP_BOARD_STDIO=1: it runs stdio MCP servers that any writer
-   * on its boards added, not only the ones its owner added (`protocol/mcp-servers.ts`).
+   * on its boards added, not only the ones its owner added (`protocol/mcp-servers.ts`), as the
+   * owner's `Runner.boardMcpStdio` switch does; the variable overrides the switch when it is off.
    */
   mcpBoardStdio: z.boolean().optional(),
   /**
@@ -97,8 +98,18 @@ export const Runner = z.object({
    * boards it is shared with (viewers of those boards may then watch). Set by the owner.
    */
   terminalAccess: TerminalAccess,
+  /**
+   * Its owner lets it run the stdio MCP servers that any writer on the boards it is shared with
+   * added, not only the ones the owner added (`protocol/mcp-servers.ts`). Set by the owner; off by
+   * default. A runner started with TRELLIS_MCP_BOARD_STDIO=1 (`info.mcpBoardStdio`) runs them
+   * whatever this says.
+   */
+  boardMcpStdio: z.boolean(),
 });
 export type Runner = z.infer<typeof Runner>;
+
+/** `PUT /api/runners/:runnerId/board-mcp-stdio` (its owner only) → `Runner`. */
+export const BoardMcpStdioBody = z.object({ boardMcpStdio: z.boolean() });
 
 export const CreateRunnerBody = z.object({ name: Name });
 

@@ -8,8 +8,9 @@
  * every entry point carries, not by HTTP status.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import type { Board, EntityEvent, Member, Zone } from "../protocol/index.ts";
-import { addMember, createBoard, joinRoom, registerUsers, type TestUser } from "./helpers.ts";
+import type { Board, EntityEvent, Member, Repo, Session, Task, Worktree, Zone } from "../protocol/index.ts";
+import { GIT, registerRunner, runNext } from "../worker/routes/runner-testkit.ts";
+import { addMember, call, createBoard, joinRoom, json, registerUsers, type TestUser } from "./helpers.ts";
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; code: string; message: string };
 
@@ -28,6 +29,17 @@ export interface ServiceClient {
   deleteZone?(boardId: string, zoneId: string): Promise<Outcome<unknown>>;
   listMembers?(boardId: string): Promise<Outcome<{ items: Member[] }>>;
   addMember?(boardId: string, email: unknown, role: unknown): Promise<Outcome<Member>>;
+  createWorktree(boardId: string, body: unknown): Promise<Outcome<Worktree>>;
+  /** Into `zone` at `at`, measured from the zone's top-left corner (the adapter converts as its entry point needs). */
+  moveWorktree(
+    boardId: string,
+    worktreeId: string,
+    zone: Zone,
+    at: { x: unknown; y: unknown },
+  ): Promise<Outcome<Worktree>>;
+  createSession(boardId: string, body: unknown): Promise<Outcome<Session>>;
+  promptSession(boardId: string, sessionId: string, text: unknown): Promise<Outcome<Task>>;
+  stopSession(boardId: string, sessionId: string): Promise<Outcome<Session>>;
 }
 
 export interface ServiceAdapter {
@@ -174,6 +186,99 @@ export function serviceContract(adapter: ServiceAdapter) {
         const marker = await value(adapter.as(owner).createZone(board.id, { name: "Marker" }));
         const first = await room.inbox.next("entity");
         expect(first.id).toBe(marker.id);
+        room.ws.close();
+      });
+    });
+
+    /**
+     * Work on the board: a runner (played by this test) shared with it, holding one repo. Cards are
+     * made before any session queues a task, so the runner's next job is always the card's.
+     */
+    describe("worktrees and sessions", () => {
+      let repo: Repo;
+      let runner: { id: string; credential: string };
+      let card: Worktree;
+
+      beforeAll(async () => {
+        runner = await registerRunner(owner.token);
+        await call(`/api/runners/${runner.id}/boards`, {
+          method: "POST",
+          token: owner.token,
+          json: { boardId: board.id },
+        });
+        repo = await json<Repo>(
+          call(`/api/runners/${runner.id}/repos`, {
+            method: "POST",
+            token: owner.token,
+            json: { source: { kind: "path", path: "/home/ann/code/contract" } },
+          }),
+        );
+        await runNext(runner.credential, {
+          status: "succeeded",
+          result: { path: "/home/ann/code/contract", defaultBranch: "main", branches: ["main"] },
+        });
+      });
+
+      it("a member creates a worktree, announced once; a viewer cannot; bad input changes nothing", async () => {
+        const body = { repoId: repo.id, name: "contract", branch: "contract" };
+        await fails(adapter.as(viewer).createWorktree(board.id, body), "insufficient_role");
+        await fails(adapter.as(outsider).createWorktree(board.id, body), "not_found");
+        await fails(adapter.as(member).createWorktree(board.id, { ...body, name: "has space" }), "bad_request");
+        await fails(adapter.as(member).createWorktree(board.id, { ...body, repoId: 42 }), "bad_request");
+        const room = await joinRoom(board.id, { token: viewer.token });
+        card = await value(adapter.as(member).createWorktree(board.id, body));
+        expect(card).toMatchObject({ name: "contract", branch: "contract", status: "creating", createdBy: member.id });
+        const event = await room.inbox.next("entity", (e) => e.entity === "worktree" && e.id === card.id);
+        expect(event).toMatchObject({ op: "created", actorId: member.id });
+        expect(room.inbox.all("entity").filter((e) => e.entity === "worktree")).toHaveLength(1);
+        room.ws.close();
+        await runNext(runner.credential, {
+          status: "succeeded",
+          result: { path: "/home/ann/wt/contract", git: GIT, createdBranch: true },
+        });
+      });
+
+      it("a member moves a card into a zone at a position; a viewer cannot; another board's zone is bad_zone", async () => {
+        const zone = await value(adapter.as(member).createZone(board.id, { name: "Moves", x: 100, y: 200 }));
+        const other = await createBoard(owner.token, "Elsewhere");
+        const foreign = await value(adapter.as(owner).createZone(other.id, { name: "Foreign" }));
+        await fails(adapter.as(viewer).moveWorktree(board.id, card.id, zone, { x: 10, y: 20 }), "insufficient_role");
+        await fails(adapter.as(outsider).moveWorktree(board.id, card.id, zone, { x: 10, y: 20 }), "not_found");
+        await fails(adapter.as(member).moveWorktree(board.id, card.id, zone, { x: "left", y: 20 }), "bad_request");
+        await fails(adapter.as(member).moveWorktree(board.id, card.id, foreign, { x: 1, y: 1 }), "bad_zone");
+        await fails(adapter.as(member).moveWorktree(board.id, "no-such-card", zone, { x: 1, y: 1 }), "not_found");
+        const room = await joinRoom(board.id, { token: viewer.token });
+        const moved = await value(adapter.as(member).moveWorktree(board.id, card.id, zone, { x: 10, y: 20 }));
+        expect(moved).toMatchObject({ id: card.id, zoneId: zone.id, x: 110, y: 220 });
+        const event = await room.inbox.next("entity", (e) => e.entity === "worktree" && e.id === card.id);
+        expect(event).toMatchObject({ op: "patched", actorId: member.id, row: { zoneId: zone.id, x: 110, y: 220 } });
+        room.ws.close();
+      });
+
+      it("a member starts a session, prompts it and stops it, each announced; a viewer can do none of it", async () => {
+        const start = { worktreeId: card.id, provider: "anthropic", model: "claude-sonnet-4-5" };
+        await fails(adapter.as(viewer).createSession(board.id, { ...start, prompt: "Nope" }), "insufficient_role");
+        await fails(adapter.as(outsider).createSession(board.id, start), "not_found");
+        await fails(adapter.as(member).createSession(board.id, { ...start, permissionMode: "yolo" }), "bad_request");
+        await fails(adapter.as(member).createSession(board.id, { ...start, worktreeId: "no-such-card" }), "not_found");
+        const room = await joinRoom(board.id, { token: viewer.token });
+        const s = await value(
+          adapter.as(member).createSession(board.id, { ...start, title: "Contract", prompt: "Start" }),
+        );
+        expect(s).toMatchObject({ worktreeId: card.id, title: "Contract", status: "queued", createdBy: member.id });
+        const created = await room.inbox.next("entity", (e) => e.entity === "session" && e.id === s.id);
+        expect(created).toMatchObject({ op: "created", actorId: member.id });
+
+        await fails(adapter.as(viewer).promptSession(board.id, s.id, "More"), "insufficient_role");
+        await fails(adapter.as(member).promptSession(board.id, s.id, "   "), "bad_request");
+        await fails(adapter.as(member).promptSession(board.id, "no-such-session", "More"), "not_found");
+        const task = await value(adapter.as(member).promptSession(board.id, s.id, "More"));
+        expect(task).toMatchObject({ sessionId: s.id, prompt: "More", status: "queued", authorId: member.id });
+
+        await fails(adapter.as(viewer).stopSession(board.id, s.id), "insufficient_role");
+        await fails(adapter.as(outsider).stopSession(board.id, s.id), "not_found");
+        const stopped = await value(adapter.as(member).stopSession(board.id, s.id));
+        expect(stopped.id).toBe(s.id);
         room.ws.close();
       });
     });

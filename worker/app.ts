@@ -7,7 +7,7 @@ import { oauthRoute } from "./mcp/consent.ts";
 import { oauthFor } from "./mcp/oauth.ts";
 import { mcpRoute } from "./mcp/route.ts";
 import type { AppEnv } from "./middleware.ts";
-import { requireUser } from "./middleware.ts";
+import { requireOurHost, requireUser } from "./middleware.ts";
 import { attention } from "./routes/attention.ts";
 import { auth } from "./routes/auth.ts";
 import { boards } from "./routes/boards.ts";
@@ -54,6 +54,9 @@ export const app = new Hono<AppEnv>()
         c.json({ error: { code: "too_large", message: `Body is larger than ${MAX_BODY_BYTES / 1024} KiB.` } }, 413),
     }),
   )
+  .use("/api/*", requireOurHost)
+  .use("/oauth/*", requireOurHost)
+  .use("/.well-known/*", requireOurHost)
   .route("/api", api)
   .route("/runner", runnerApi)
   .all("/mcp", (c) => mcpRoute(c.req.raw, c.env, c.executionCtx as unknown as ExecutionContext))

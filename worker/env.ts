@@ -18,4 +18,9 @@ export interface Env {
   SINGLE_USER?: string;
   /** Extra origins allowed to open browser sockets and call the API, comma-separated. */
   ALLOWED_ORIGINS?: string;
+  /**
+   * The origin Trellis is served at (`https://trellis.example.com`). When set, the API, `/mcp` and
+   * OAuth answer only requests addressed to its host or to loopback (`worker/middleware.ts`).
+   */
+  PUBLIC_URL?: string;
 }

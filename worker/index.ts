@@ -14,7 +14,7 @@ import { app } from "./app.ts";
 import { depsFor } from "./context.ts";
 import type { Env } from "./env.ts";
 import { AppError } from "./lib/errors.ts";
-import { bearer, originAllowed } from "./middleware.ts";
+import { bearer, hostProblem, originAllowed } from "./middleware.ts";
 import { authorizeInboxJoin, authorizeRoomJoin } from "./services/room-join.ts";
 import { authorizeTerminalJoin } from "./services/terminals.ts";
 import { rotateSecrets } from "./services/user-secrets.ts";
@@ -24,6 +24,14 @@ export { BoardRoom, RunnerLink, UserInbox };
 const refuse = (status: number, code: string, message: string) =>
   Response.json({ error: { code, message } }, { status });
 
+/** A browser's socket (it brings a ticket) comes from our own origin, addressed to our own host. */
+function browserSocketRefused(env: Env, request: Request): Response | null {
+  const badHost = hostProblem(env, request);
+  if (badHost) return refuse(421, "bad_host", badHost);
+  if (!originAllowed(env, request)) return refuse(403, "bad_origin", "Cross-origin socket refused.");
+  return null;
+}
+
 /**
  * Authenticate a board-room upgrade before the Durable Object wakes. Browsers bring a single-use
  * ticket (`?ticket=`) and must come from an allowed Origin; other clients send a bearer token.
@@ -32,7 +40,10 @@ const refuse = (status: number, code: string, message: string) =>
 async function authorizeBoardRoom(request: Request, env: Env, boardId: string): Promise<Request | Response> {
   const url = new URL(request.url);
   const ticket = url.searchParams.get("ticket");
-  if (ticket && !originAllowed(env, request)) return refuse(403, "bad_origin", "Cross-origin socket refused.");
+  if (ticket) {
+    const refused = browserSocketRefused(env, request);
+    if (refused) return refused;
+  }
   try {
     const who = await authorizeRoomJoin(
       depsFor(env),
@@ -62,7 +73,10 @@ async function authorizeBoardRoom(request: Request, env: Env, boardId: string): 
 async function authorizeInbox(request: Request, env: Env, ownerId: string): Promise<Request | Response> {
   const url = new URL(request.url);
   const ticket = url.searchParams.get(INBOX_TICKET_PARAM);
-  if (ticket && !originAllowed(env, request)) return refuse(403, "bad_origin", "Cross-origin socket refused.");
+  if (ticket) {
+    const refused = browserSocketRefused(env, request);
+    if (refused) return refused;
+  }
   try {
     const who = await authorizeInboxJoin(
       depsFor(env),
@@ -93,7 +107,10 @@ async function authorizeTerminal(request: Request, env: Env, runnerId: string): 
   const terminalId = url.searchParams.get(TERMINAL_ID_PARAM);
   if (!terminalId) return refuse(404, "not_found", "No such room.");
   const ticket = url.searchParams.get(TERMINAL_TICKET_PARAM);
-  if (ticket && !originAllowed(env, request)) return refuse(403, "bad_origin", "Cross-origin socket refused.");
+  if (ticket) {
+    const refused = browserSocketRefused(env, request);
+    if (refused) return refused;
+  }
   try {
     const who = await authorizeTerminalJoin(
       depsFor(env),

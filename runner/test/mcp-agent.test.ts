@@ -2,12 +2,18 @@
  * MCP for agents, through a real Worker and a real runner process, with the scripted model server:
  * the agent drives Trellis through Trellis's own /mcp with its session token (and a child it
  * spawns there appears on a board socket), a stdio MCP server written with the SDK is attached to
- * a session and its tools are called under the permission mode, and a server that cannot start
- * is told in the transcript while the session goes on.
+ * a session and its tools are called under the permission mode, an HTTP one written with the SDK
+ * gets the secret header it was saved with, and a server that cannot start is told in the
+ * transcript while the session goes on.
  */
 import { readFileSync } from "node:fs";
+import { createServer, type IncomingHttpHeaders } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import { McpServer as SdkMcpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
 import type { McpServer, Session, SessionDetail, ToolResultBlock } from "../../protocol/index.ts";
 import type { RequestBody, Scripted } from "../../test/model-server.ts";
 import { api, ROOT } from "../../test/server.ts";
@@ -206,5 +212,89 @@ describe("MCP servers attached to a session", () => {
       /^error: MCP server "inward" is not available for this task: it points at localhost \((127\.0\.0\.1|::1)\), on the runner's own machine or network.*TRELLIS_MCP_BOARD_LOCAL=1/,
     );
     expect(textOf(msgs.at(-1)!)).toBe("Noted it.");
+  });
+});
+
+/**
+ * A small Streamable HTTP MCP server written with the SDK (stateless: a server and transport per
+ * request), on loopback. It answers only a request with the Authorization it expects, and keeps
+ * what each request brought, so the test sees the header arrive and the URL stay free of it.
+ */
+async function httpMcpServer(expected: string) {
+  const seen: { url: string; headers: IncomingHttpHeaders }[] = [];
+  const http = createServer(async (req, res) => {
+    seen.push({ url: req.url ?? "", headers: req.headers });
+    if (req.headers.authorization !== expected) {
+      res.writeHead(401, { "content-type": "application/json" }).end('{"error":"unauthorized"}');
+      return;
+    }
+    const server = new SdkMcpServer({ name: "docs", version: "1.0.0" });
+    server.registerTool(
+      "lookup",
+      {
+        description: "Look a word up in the team's docs.",
+        inputSchema: { word: z.string() },
+        annotations: { readOnlyHint: true },
+      },
+      async ({ word }) => ({ content: [{ type: "text", text: `docs say: ${word} is fine` }] }),
+    );
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+    res.on("close", () => {
+      void transport.close();
+      void server.close();
+    });
+    await server.connect(transport);
+    await transport.handleRequest(req, res);
+  });
+  await new Promise<void>((r) => http.listen(0, "127.0.0.1", r));
+  return {
+    url: `http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`,
+    seen,
+    close: () => new Promise<void>((r) => http.close(() => r())),
+  };
+}
+
+describe("an HTTP MCP server attached to a session", () => {
+  it("gets the header saved with it, sealed at the edge and opened only for the runner, never in the URL; its tool runs", async () => {
+    const SECRET = "Bearer docs-http-secret-value-8642";
+    const docs = await httpMcpServer(SECRET);
+    try {
+      const wt = await readyWorktree(w, "mcp-http");
+      // The runner's owner adds it: a URL on the runner's own machine is reached for the owner only.
+      const saved = await api<McpServer>(w.edge.url, `/api/boards/${w.s.boardId}/mcp-servers`, {
+        token: owner.token,
+        json: { transport: "http", name: "docs", url: docs.url, headers: { Authorization: SECRET } },
+      });
+      expect(JSON.stringify(saved)).not.toContain(SECRET);
+      w.server.script("anthropic", [
+        (body) => {
+          expect(toolNames(body)).toContain("docs__lookup");
+          return { toolCalls: [{ name: "docs__lookup", input: { word: "trellis" } }] };
+        },
+        (body) => {
+          expect(lastResult(body)).toBe("docs say: trellis is fine");
+          return { text: "The docs agree." };
+        },
+      ]);
+      const s = await owner.start({
+        worktreeId: wt.id,
+        provider: "anthropic",
+        model: "claude-sonnet-4-5",
+        permissionMode: "ask",
+        mcpServerIds: [saved.id],
+        prompt: "Look it up.",
+      });
+      const { task } = await taskEnded(owner, s.id, lastTask(await owner.detail(s.id)).id, 30_000);
+      expect(w.server.failures).toEqual([]);
+      expect(task.status, task.error ?? "").toBe("completed");
+      expect(noticesOf(await owner.messages(s.id))).toEqual([]);
+      expect(docs.seen.length).toBeGreaterThan(0);
+      for (const r of docs.seen) {
+        expect(r.headers.authorization).toBe(SECRET);
+        expect(r.url).not.toContain("secret");
+      }
+    } finally {
+      await docs.close();
+    }
   });
 });

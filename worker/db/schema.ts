@@ -152,6 +152,8 @@ export const runners = sqliteTable(
     terminalAccess: text("terminal_access", { enum: ["owner", "boards"] })
       .notNull()
       .default("owner"),
+    /** Its owner lets it run the stdio MCP servers any writer on its boards added (default: only the owner's own). */
+    boardMcpStdio: integer("board_mcp_stdio", { mode: "boolean" }).notNull().default(false),
   },
   (t) => [index("runners_owner").on(t.ownerId)],
 );

@@ -29,6 +29,15 @@ const mcp: ServiceAdapter = {
       listZones: (boardId) => outcome(user.token, "trellis_zones_list", { boardId, limit: 200 }),
       createZone: (boardId, body) =>
         outcome(user.token, "trellis_zones_create", { ...(body as Record<string, unknown>), boardId }),
+      createWorktree: (boardId, body) =>
+        outcome(user.token, "trellis_worktrees_create", { ...(body as Record<string, unknown>), boardId }),
+      moveWorktree: (boardId, worktreeId, zone, at) =>
+        outcome(user.token, "trellis_worktrees_move", { boardId, worktreeId, zoneId: zone.id, ...at }),
+      createSession: (boardId, body) =>
+        outcome(user.token, "trellis_sessions_create", { ...(body as Record<string, unknown>), boardId }),
+      promptSession: (boardId, sessionId, text) =>
+        outcome(user.token, "trellis_sessions_prompt", { boardId, sessionId, text }),
+      stopSession: (boardId, sessionId) => outcome(user.token, "trellis_sessions_stop", { boardId, sessionId }),
     };
     return client;
   },

@@ -17,7 +17,11 @@ export const workerFetch = (url: string | URL, init?: RequestInit) => worker.fet
 
 export const MCP_URL = new URL(`${BASE}/mcp`);
 
-/** A connected SDK client acting with `token` (initialize has run). */
+/**
+ * A connected SDK client acting with `token` (initialize has run). It has listed the tools too,
+ * as a real client does first: from then on the SDK checks every structured result against the
+ * tool's output schema, so a tool whose answer does not match what it advertises fails its test.
+ */
 export async function mcpClient(token: string, headers: Record<string, string> = {}) {
   const client = new Client({ name: "trellis-test", version: "0.0.0" });
   const transport = new StreamableHTTPClientTransport(MCP_URL, {
@@ -25,6 +29,7 @@ export async function mcpClient(token: string, headers: Record<string, string> =
     requestInit: { headers: { authorization: `Bearer ${token}`, ...headers } },
   });
   await client.connect(transport);
+  await client.listTools();
   return client;
 }
 
@@ -62,16 +67,24 @@ export function rawMcp(body: string, headers: Record<string, string>) {
  */
 export async function boardWithWorktree() {
   const stage = await boardWithRepo({ path: "/home/ann/code/app", branches: ["main"] });
+  return { ...stage, worktree: await readyWorktree(stage, "feature") };
+}
+
+/**
+ * Another worktree on the stage's board, made ready by "the runner" (this test). Call it before
+ * anything queues other jobs for the runner: its next job must be this worktree's.
+ */
+export async function readyWorktree(stage: Awaited<ReturnType<typeof boardWithRepo>>, name: string) {
   const made = await json<Worktree>(
     call(`/api/boards/${stage.boardId}/worktrees`, {
       method: "POST",
       token: stage.member.token,
-      json: { repoId: stage.repo.id, name: "feature", branch: "feature", mode: "new" },
+      json: { repoId: stage.repo.id, name, branch: name, mode: "new" },
     }),
   );
   await runNext(stage.runner.credential, {
     status: "succeeded",
-    result: { path: "/home/ann/wt/feature", git: GIT, createdBranch: true },
+    result: { path: `/home/ann/wt/${name}`, git: GIT, createdBranch: true },
   });
-  return { ...stage, worktree: { ...made, status: "ready" as const } };
+  return { ...made, status: "ready" as const };
 }

@@ -1,9 +1,34 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import type { Board, JobClaim, Session, SessionDetail, Task, TaskContext, Zone } from "../../protocol/index.ts";
+import { z } from "zod";
+import type {
+  Board,
+  JobClaim,
+  McpServer,
+  Message,
+  Session,
+  SessionDetail,
+  Task,
+  TaskContext,
+  Worktree,
+  Zone,
+} from "../../protocol/index.ts";
 import { addMember, call, joinRoom, json, registerUsers, type TestUser } from "../../test/helpers.ts";
+import { depsFor } from "../context.ts";
 import { claim, post, testEnv } from "../routes/runner-testkit.ts";
-import { boardWithWorktree, callTool, MCP_URL, mcpClient, ok, rawMcp, workerFetch } from "./mcp-testkit.ts";
-import { TOOL_NAMES } from "./server.ts";
+import { authenticateUser } from "../services/credentials.ts";
+import {
+  boardWithWorktree,
+  callTool,
+  MCP_URL,
+  type McpClient,
+  mcpClient,
+  ok,
+  rawMcp,
+  readyWorktree,
+  workerFetch,
+} from "./mcp-testkit.ts";
+import { serveMcp, TOOL_NAMES } from "./server.ts";
+import { READ, tool } from "./tools/define.ts";
 
 const ISSUE_TOOLS = [
   "trellis_sessions_list",
@@ -27,17 +52,36 @@ const ISSUE_TOOLS = [
   "trellis_worktrees_move",
   "trellis_boards_create",
   "trellis_zones_create",
+  // Not in the issue's list: how a client finds the ids trellis_sessions_create's mcpServerIds takes.
+  "trellis_mcp_servers_list",
 ];
 
 let stage: Awaited<ReturnType<typeof boardWithWorktree>>;
+/** A card for the zone trigger's test, ready before any session queues a task. */
+let dropped: Worktree;
 let viewer: TestUser;
 let stranger: TestUser;
 
 beforeAll(async () => {
   stage = await boardWithWorktree();
+  dropped = await readyWorktree(stage, "drop-me");
   [viewer, stranger] = await registerUsers("Viewer", "Stranger");
   await addMember(stage.owner.token, stage.boardId, viewer, "viewer");
 });
+
+type Page<T> = { items: T[]; nextCursor: string | null };
+
+/** Every item of a list tool, a page of `limit` at a time: the pages, in order. */
+async function allPages<T>(m: McpClient, name: string, args: object, limit: number): Promise<T[][]> {
+  const pages: T[][] = [];
+  let cursor: string | null = null;
+  do {
+    const page: Page<T> = await ok<Page<T>>(m, name, { ...args, limit, ...(cursor ? { cursor } : {}) });
+    pages.push(page.items);
+    cursor = page.nextCursor;
+  } while (cursor && pages.length < 50);
+  return pages;
+}
 
 describe("the MCP endpoint", () => {
   it("initializes with the official client and lists every tool with its schemas and hints", async () => {
@@ -52,7 +96,11 @@ describe("the MCP endpoint", () => {
       expect(t.inputSchema.type, t.name).toBe("object");
       expect(t.outputSchema?.type, t.name).toBe("object");
       expect(typeof t.annotations?.readOnlyHint, t.name).toBe("boolean");
-      for (const key of Object.keys(t.inputSchema.properties ?? {})) expect(key, t.name).toMatch(/^[a-z][a-zA-Z]*$/);
+      for (const [key, prop] of Object.entries(t.inputSchema.properties ?? {})) {
+        expect(key, t.name).toMatch(/^[a-z][a-zA-Z]*$/);
+        // Every argument says what it is for: a model reads nothing else.
+        expect((prop as { description?: string }).description, `${t.name}.${key}`).toBeTruthy();
+      }
     }
     const byName = new Map(tools.map((t) => [t.name, t]));
     expect(byName.get("trellis_sessions_list")!.annotations).toMatchObject({ readOnlyHint: true });
@@ -61,6 +109,11 @@ describe("the MCP endpoint", () => {
       destructiveHint: true,
     });
     expect(byName.get("trellis_sessions_list")!.inputSchema.required).toEqual(["boardId"]);
+    // A move can start an agent (a zone's trigger): the description says so, and how often.
+    expect(byName.get("trellis_worktrees_move")!.description).toMatch(/trigger.*fires it once/);
+    expect(byName.get("trellis_worktrees_move")!.description).not.toMatch(/does not start/);
+    // An MCP client is pointed at tools, never at REST routes it may have no token for.
+    expect(JSON.stringify(tools)).not.toMatch(/\/api\//);
     expect(Object.keys(byName.get("trellis_sessions_list")!.inputSchema.properties!)).toEqual(
       expect.arrayContaining(["boardId", "worktreeId", "status", "provider", "cursor", "limit"]),
     );
@@ -76,7 +129,20 @@ async function takeTask(credential: string) {
   const ctx = await json<TaskContext>(
     post(credential, `/runner/jobs/${c.job.id}/session`, { leaseToken: c.leaseToken }),
   );
-  return { claim: c, ctx };
+  let seq = 0;
+  /** The agent's turns, as the runner reports them. */
+  const say = async (...texts: string[]) => {
+    const res = await post(credential, `/runner/jobs/${c.job.id}/events`, {
+      leaseToken: c.leaseToken,
+      events: texts.map((text) => ({
+        seq: ++seq,
+        kind: "message",
+        data: { id: `turn-${seq}`, role: "assistant", content: [{ type: "text", text }] },
+      })),
+    });
+    expect(res.status).toBe(200);
+  };
+  return { claim: c, ctx, say };
 }
 
 const challengeOf = (res: Response) => res.headers.get("www-authenticate") ?? "";
@@ -114,7 +180,7 @@ describe("tools, each on its happy path", () => {
       boardId: stage.boardId,
       status: "ready",
     });
-    expect(list.items.map((w) => w.id)).toEqual([stage.worktree.id]);
+    expect(list.items.map((w) => w.id)).toEqual([stage.worktree.id, dropped.id]);
     expect(
       await ok(m, "trellis_worktrees_get", { boardId: stage.boardId, worktreeId: stage.worktree.id }),
     ).toMatchObject({ name: "feature", status: "ready" });
@@ -206,7 +272,102 @@ describe("tools, each on its happy path", () => {
       prompt: "Check the tests",
     });
     expect(child).toMatchObject({ parentId: s.id, origin: "spawn" });
+
+    // Beyond the first page: every session once, in order, a page of one at a time.
+    const whole = await ok<Page<Session>>(m, "trellis_sessions_list", { boardId: stage.boardId, limit: 200 });
+    expect(whole.items.length).toBeGreaterThanOrEqual(3);
+    const pages = await allPages<Session>(m, "trellis_sessions_list", { boardId: stage.boardId }, 1);
+    expect(pages.every((p) => p.length === 1)).toBe(true);
+    expect(pages.flat().map((x) => x.id)).toEqual(whole.items.map((x) => x.id));
     await m.close();
+  });
+
+  it("a move into a zone with a new_session trigger starts one session with the rendered prompt; a move within it, none", async () => {
+    const m = await mcpClient(stage.member.token);
+    const board = await ok<Board>(m, "trellis_boards_get", { boardId: stage.boardId });
+    const zone = await ok<Zone>(m, "trellis_zones_create", {
+      boardId: stage.boardId,
+      name: "Triage",
+      x: 5000,
+      y: 0,
+      promptTemplate: "Triage {{worktree.name}} on {{board.name}} for {{user.name}} in {{zone.name}}",
+      trigger: { behaviour: "new_session", provider: "anthropic", model: "claude-sonnet-4-5" },
+    });
+    expect(zone.trigger).toEqual({
+      behaviour: "new_session",
+      provider: "anthropic",
+      model: "claude-sonnet-4-5",
+      permissionMode: "ask",
+      runtime: "builtin",
+    });
+    const sessionsOfCard = async () =>
+      (await ok<Page<Session>>(m, "trellis_sessions_list", { boardId: stage.boardId, worktreeId: dropped.id })).items;
+    expect(await sessionsOfCard()).toEqual([]);
+
+    const to = { boardId: stage.boardId, worktreeId: dropped.id, zoneId: zone.id };
+    expect(await ok<Worktree>(m, "trellis_worktrees_move", { ...to, x: 10, y: 10 })).toMatchObject({
+      zoneId: zone.id,
+      x: 5010,
+      y: 10,
+    });
+    const started = await sessionsOfCard();
+    expect(started).toHaveLength(1);
+    expect(started[0]).toMatchObject({
+      zoneId: zone.id,
+      provider: "anthropic",
+      model: "claude-sonnet-4-5",
+      createdBy: stage.member.id,
+    });
+    const prompts = async () =>
+      (await ok<Page<Task>>(m, "trellis_tasks_list", { boardId: stage.boardId, sessionId: started[0]!.id })).items.map(
+        (t) => t.prompt,
+      );
+    expect(await prompts()).toEqual([`Triage drop-me on ${board.name} for Member in Triage`]);
+
+    // Within the zone it is in: the card moves, nothing fires (issue 9: once for a move over MCP too).
+    expect(await ok<Worktree>(m, "trellis_worktrees_move", { ...to, x: 200, y: 100 })).toMatchObject({ x: 5200 });
+    expect((await sessionsOfCard()).map((x) => x.id)).toEqual([started[0]!.id]);
+    expect(await prompts()).toHaveLength(1);
+    await m.close();
+  });
+
+  it("trellis_mcp_servers_list finds the ids sessions take, and never a secret", async () => {
+    const secret = "Bearer mcp-list-secret-value-4321";
+    const added: McpServer[] = [];
+    for (const name of ["alpha", "beta", "gamma"]) {
+      added.push(
+        await json<McpServer>(
+          call(`/api/boards/${stage.boardId}/mcp-servers`, {
+            method: "POST",
+            token: stage.member.token,
+            json: {
+              transport: "http",
+              name,
+              url: `https://${name}.example.com/mcp`,
+              headers: { Authorization: secret },
+            },
+          }),
+        ),
+      );
+    }
+    const v = await mcpClient(viewer.token);
+    const listed = await callTool<Page<McpServer>>(v, "trellis_mcp_servers_list", { boardId: stage.boardId });
+    expect(listed.isError).toBeFalsy();
+    expect(listed.data.items.map((x) => x.id)).toEqual(added.map((x) => x.id));
+    expect(listed.data.items[0]).toMatchObject({
+      name: "alpha",
+      transport: "http",
+      url: "https://alpha.example.com/mcp",
+      headers: [{ name: "Authorization", last4: "4321" }],
+    });
+    expect(JSON.stringify(listed)).not.toContain(secret);
+    const pages = await allPages<McpServer>(v, "trellis_mcp_servers_list", { boardId: stage.boardId }, 2);
+    expect(pages.map((p) => p.map((x) => x.name))).toEqual([["alpha", "beta"], ["gamma"]]);
+    const s = await mcpClient(stranger.token);
+    expect((await callTool(s, "trellis_mcp_servers_list", { boardId: stage.boardId })).text).toMatch(
+      /^not_found: boardId: Board not found/,
+    );
+    await Promise.all([v.close(), s.close()]);
   });
 });
 
@@ -282,6 +443,7 @@ describe("refusals come back as tool errors that say what to do", () => {
 describe("an agent's session token", () => {
   let session: Session;
   let token: string;
+  let task: Awaited<ReturnType<typeof takeTask>>;
 
   beforeAll(async () => {
     const m = await mcpClient(stage.member.token);
@@ -297,6 +459,7 @@ describe("an agent's session token", () => {
     for (;;) {
       const t = await takeTask(stage.runner.credential);
       if (t.ctx.session.id === session.id) {
+        task = t;
         expect(t.ctx.mcp.url).toBe(MCP_URL.href);
         expect(t.ctx.mcp.token).toMatch(/^trl_ses_/);
         expect(t.ctx.mcp.expiresAt).toBeGreaterThan(Date.now() + 23 * 3600_000);
@@ -342,6 +505,19 @@ describe("an agent's session token", () => {
     await agent.close();
   });
 
+  it("reads its conversation beyond the first page, in order, each message once", async () => {
+    await task.say("One.", "Two.", "Three.", "Four.");
+    const agent = await mcpClient(token);
+    const args = { boardId: stage.boardId, sessionId: session.id };
+    const pages = await allPages<Message>(agent, "trellis_messages_list", args, 2);
+    expect(pages.map((p) => p.length)).toEqual([2, 2, 1]);
+    const texts = pages.flat().map((msg) => msg.content.map((b) => (b.type === "text" ? b.text : "")).join(""));
+    expect(texts).toEqual(["Work", "One.", "Two.", "Three.", "Four."]);
+    const bad = await callTool(agent, "trellis_messages_list", { ...args, cursor: "not-a-cursor" });
+    expect(bad.text).toMatch(/^bad_request: cursor:/);
+    await agent.close();
+  });
+
   it("expires: 401 with the protected-resource metadata named", async () => {
     const { sessionId } = { sessionId: session.id };
     const res = await rawMcp(INIT, { authorization: `Bearer ${token}` });
@@ -376,6 +552,65 @@ describe("an agent's session token", () => {
       .bind(session.id)
       .first<{ revoked_at: number | null }>();
     expect(row?.revoked_at).toBeGreaterThan(0);
+  });
+});
+
+describe("a long tool call", () => {
+  it("keeps its stream alive with SSE comments while it runs, then answers on the same stream", async () => {
+    let release = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    const hold = tool({
+      name: "trellis_test_hold",
+      title: "Hold",
+      description: "A test's tool that answers only when the test lets it.",
+      input: z.object({}),
+      output: z.object({ done: z.boolean() }),
+      annotations: READ,
+      run: async () => {
+        await held;
+        return { done: true };
+      },
+    });
+    const actor = await authenticateUser(depsFor(testEnv), stage.member.token);
+    const res = await serveMcp(
+      new Request(MCP_URL, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          "mcp-protocol-version": "2025-11-25",
+        },
+        body: JSON.stringify({
+          jsonrpc: "2.0",
+          id: 7,
+          method: "tools/call",
+          params: { name: hold.name, arguments: {} },
+        }),
+      }),
+      testEnv,
+      actor!,
+      { keepAliveMs: 5, tools: [hold] },
+    );
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^text\/event-stream/);
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let seen = "";
+    const readUntil = async (what: string) => {
+      while (!seen.includes(what)) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        seen += value;
+      }
+    };
+    await readUntil(": keepalive\n\n");
+    expect(seen).toContain(": keepalive\n\n");
+    expect(seen).not.toContain('"result"');
+    release();
+    await readUntil('"id":7');
+    expect(seen).toMatch(/"structuredContent":\{"done":true\}/);
+    await reader.cancel();
   });
 });
 

@@ -6,6 +6,7 @@ import type { OAuthClientInformationMixed, OAuthTokens } from "@modelcontextprot
 import { beforeAll, describe, expect, it } from "vitest";
 import { createBoard, registerUser, type TestUser } from "../../test/helpers.ts";
 import { callTool, ok, rawMcp, workerFetch } from "./mcp-testkit.ts";
+import { TOOL_NAMES } from "./server.ts";
 
 /**
  * An outside MCP client (Claude Code, Cursor, the Inspector) connecting by URL alone, through the
@@ -138,7 +139,7 @@ describe("OAuth for outside MCP clients", () => {
   it("registers, authorizes with PKCE and a signed-in user's consent, and lists and calls tools", async () => {
     const { client } = await connectWithOAuth("http://localhost", user);
     const { tools } = await client.listTools();
-    expect(tools.length).toBe(21);
+    expect(tools.length).toBe(TOOL_NAMES.length);
     const boards = await ok<{ items: { id: string; role: string }[] }>(client, "trellis_boards_list");
     expect(boards.items).toEqual([expect.objectContaining({ id: board.id, role: "owner" })]);
     await client.close();

@@ -9,6 +9,7 @@ import type { Env } from "../env.ts";
 import { describeIssues } from "../lib/validate.ts";
 import type { Actor } from "../services/context.ts";
 import { fromServiceError, toolError } from "./errors.ts";
+import type { Tool } from "./tools/define.ts";
 import { TOOLS } from "./tools/index.ts";
 
 const INSTRUCTIONS =
@@ -23,24 +24,42 @@ const KEEP_ALIVE_MS = 25_000;
 const schemaOf = (s: z.ZodType, io: "input" | "output") =>
   z.toJSONSchema(s, { io, unrepresentable: "any" }) as ListedTool["inputSchema"];
 
+interface Catalog {
+  listed: ListedTool[];
+  byName: Map<string, Tool>;
+}
+
+const catalogOf = (tools: readonly Tool[]): Catalog => ({
+  listed: tools.map((t) => ({
+    name: t.name,
+    title: t.title,
+    description: t.description,
+    inputSchema: schemaOf(t.input, "input"),
+    outputSchema: schemaOf(t.output, "output"),
+    annotations: { title: t.title, ...t.annotations },
+  })),
+  byName: new Map(tools.map((t) => [t.name as string, t])),
+});
+
 /** `tools/list` is the same for everyone: built once per isolate, not per request. */
-const LISTED: ListedTool[] = TOOLS.map((t) => ({
-  name: t.name,
-  title: t.title,
-  description: t.description,
-  inputSchema: schemaOf(t.input, "input"),
-  outputSchema: schemaOf(t.output, "output"),
-  annotations: { title: t.title, ...t.annotations },
-}));
-const BY_NAME = new Map(TOOLS.map((t) => [t.name as string, t]));
+const CATALOG = catalogOf(TOOLS);
+
+/**
+ * What a test may set: a short keep-alive interval, and a tool of its own that it holds open (no
+ * Trellis tool waits on anything a test could hold).
+ */
+export interface ServeOptions {
+  keepAliveMs?: number;
+  tools?: readonly Tool[];
+}
 
 /** Elicitation is never used here; this keeps the SDK from compiling schemas with Ajv, which Workers forbid. */
 const noSchemaValidator = {
   getValidator: () => () => ({ valid: false as const, data: undefined, errorMessage: "not supported" }),
 };
 
-async function callTool(env: Env, actor: Actor, name: string, raw: unknown): Promise<CallToolResult> {
-  const tool = BY_NAME.get(name);
+async function callTool(catalog: Catalog, env: Env, actor: Actor, name: string, raw: unknown): Promise<CallToolResult> {
+  const tool = catalog.byName.get(name);
   if (!tool)
     throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}. Call tools/list for the tools there are.`);
   const parsed = tool.input.safeParse(raw ?? {});
@@ -59,7 +78,7 @@ async function callTool(env: Env, actor: Actor, name: string, raw: unknown): Pro
  * request, so nothing one client sent can reach another (the SDK's shared-transport leak,
  * CVE-2026-25536). Tool calls run the same service functions as REST, with the same actor.
  */
-export async function serveMcp(request: Request, env: Env, actor: Actor): Promise<Response> {
+export async function serveMcp(request: Request, env: Env, actor: Actor, opts: ServeOptions = {}): Promise<Response> {
   if (request.method !== "POST") {
     return jsonRpcError(405, -32000, "This MCP server is stateless: send requests with POST.", { Allow: "POST" });
   }
@@ -67,11 +86,14 @@ export async function serveMcp(request: Request, env: Env, actor: Actor): Promis
     { name: "trellis", title: "Trellis", version: pkg.version },
     { capabilities: { tools: {} }, instructions: INSTRUCTIONS, jsonSchemaValidator: noSchemaValidator },
   );
-  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: LISTED }));
-  server.setRequestHandler(CallToolRequestSchema, (req) => callTool(env, actor, req.params.name, req.params.arguments));
+  const catalog = opts.tools ? catalogOf(opts.tools) : CATALOG;
+  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: catalog.listed }));
+  server.setRequestHandler(CallToolRequestSchema, (req) =>
+    callTool(catalog, env, actor, req.params.name, req.params.arguments),
+  );
   const transport = new WebStandardStreamableHTTPServerTransport({
     sessionIdGenerator: undefined,
-    keepAliveMs: KEEP_ALIVE_MS,
+    keepAliveMs: opts.keepAliveMs ?? KEEP_ALIVE_MS,
   });
   await server.connect(transport);
   return transport.handleRequest(request);

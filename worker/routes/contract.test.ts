@@ -26,6 +26,17 @@ const rest: ServiceAdapter = {
       deleteZone: (b, z) => send("DELETE", `/boards/${b}/zones/${z}`),
       listMembers: (b) => send("GET", `/boards/${b}/members`),
       addMember: (b, email, role) => send("POST", `/boards/${b}/members`, { email, role }),
+      createWorktree: (b, body) => send("POST", `/boards/${b}/worktrees`, body),
+      // The board's own drag: the card's position on the canvas, the zone it lands in.
+      moveWorktree: (b, w, zone, at) =>
+        send("PATCH", `/boards/${b}/worktrees/${w}`, {
+          zoneId: zone.id,
+          x: typeof at.x === "number" ? zone.x + at.x : at.x,
+          y: typeof at.y === "number" ? zone.y + at.y : at.y,
+        }),
+      createSession: (b, body) => send("POST", `/boards/${b}/sessions`, body),
+      promptSession: (b, s, text) => send("POST", `/boards/${b}/sessions/${s}/prompts`, { text }),
+      stopSession: (b, s) => send("POST", `/boards/${b}/sessions/${s}/stop`),
     };
     return client;
   },

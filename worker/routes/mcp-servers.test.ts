@@ -1,6 +1,6 @@
-import { beforeAll, describe, expect, it } from "vitest";
-import type { McpServer, Session, TaskContext } from "../../protocol/index.ts";
-import { addMember, call, expectError, json, registerUsers, type TestUser } from "../../test/helpers.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { McpServer, Runner, Session, TaskContext } from "../../protocol/index.ts";
+import { addMember, call, expectError, joinRoom, json, registerUsers, type TestUser } from "../../test/helpers.ts";
 import { boardWithWorktree } from "../mcp/mcp-testkit.ts";
 import { eventually, INFO, openLink, post, registerRunner, runnerRow, takeSessionTask } from "./runner-testkit.ts";
 
@@ -202,5 +202,175 @@ describe("MCP server configs", () => {
     ]);
     await next.complete({ status: "succeeded", result: { finalText: "done" } });
     link.ws.close();
+  });
+});
+
+const sessions = () => `/api/boards/${stage.boardId}/sessions`;
+const startWith = (mcpServerIds: string[], prompt: string) =>
+  json<Session>(
+    call(sessions(), {
+      method: "POST",
+      token: stage.member.token,
+      json: { worktreeId: stage.worktree.id, provider: "anthropic", model: "claude-sonnet-4-5", mcpServerIds, prompt },
+    }),
+  );
+const promptAgain = (sessionId: string) =>
+  call(`${sessions()}/${sessionId}/prompts`, { method: "POST", token: stage.member.token, json: { text: "Again." } });
+/** "The runner" takes the next task, reads what it gets of the MCP servers, and finishes it. */
+async function nextTask() {
+  const t = await takeSessionTask(stage.runner.credential);
+  await t.complete({ status: "succeeded", result: { finalText: "done" } });
+  return t.ctx;
+}
+const edit = (token: string, serverId: string, body: unknown) =>
+  call(`${servers(stage.boardId)}/${serverId}`, { method: "PATCH", token, json: body });
+const setSwitch = (token: string, on: boolean) =>
+  call(`/api/runners/${stage.runner.id}/board-mcp-stdio`, { method: "PUT", token, json: { boardMcpStdio: on } });
+
+describe("editing a server, and the runner owner's switch for members' stdio servers", () => {
+  let link: Awaited<ReturnType<typeof openLink>>;
+  beforeAll(async () => {
+    // The runner as started without TRELLIS_MCP_BOARD_STDIO (the test above reported it on).
+    link = await openLink(stage.runner.credential, INFO);
+    await eventually(async () => (await runnerRow(stage.owner.token, stage.runner.id))?.info.mcpBoardStdio !== true);
+  });
+  afterAll(() => link.ws.close());
+
+  it("keeps its id and the sessions' picks; changed secrets are sealed anew, omitted ones kept, none ever returned", async () => {
+    const OLD = "Bearer old-wiki-secret-1111";
+    const TEAM = "team-secret-value-2222";
+    const NEW = "Bearer new-wiki-secret-3333";
+    const wiki = await json<McpServer>(
+      add(stage.member.token, {
+        transport: "http",
+        name: "wiki",
+        url: "https://wiki.example.com/mcp",
+        headers: { Authorization: OLD, "X-Team": TEAM, "X-Gone": "soon-removed-value-5555" },
+      }),
+    );
+    const s = await startWith([wiki.id], "Read the wiki.");
+    expect((await nextTask()).mcpServers).toMatchObject([
+      { id: wiki.id, name: "wiki", headers: { Authorization: OLD, "X-Team": TEAM } },
+    ]);
+
+    const room = await joinRoom(stage.boardId, { token: viewer.token });
+    const res = await edit(stage.member.token, wiki.id, {
+      name: "wiki2",
+      url: "https://wiki2.example.com/mcp",
+      headers: { Authorization: NEW, "X-Gone": null },
+    });
+    const text = await res.text();
+    expect(res.status, text).toBe(200);
+    for (const secret of [OLD, TEAM, NEW]) expect(text).not.toContain(secret);
+    const edited = JSON.parse(text) as McpServer;
+    expect(edited).toMatchObject({
+      id: wiki.id,
+      name: "wiki2",
+      url: "https://wiki2.example.com/mcp",
+      headers: [
+        { name: "Authorization", last4: "3333" },
+        { name: "X-Team", last4: "2222" },
+      ],
+      createdBy: stage.member.user.id,
+      editedBy: stage.member.user.id,
+      editedByName: "Member",
+    });
+    const seen = await room.inbox.next("entity", (e) => e.entity === "mcp_server" && e.id === wiki.id);
+    expect(seen).toMatchObject({ op: "patched", row: { name: "wiki2" } });
+    expect(JSON.stringify(seen)).not.toContain(NEW);
+    room.ws.close();
+
+    // A rename alone touches no secret.
+    const renamed = await json<McpServer>(edit(stage.member.token, wiki.id, { name: "wiki3" }));
+    expect(renamed.headers.map((h) => h.name)).toEqual(["Authorization", "X-Team"]);
+    const listed = await call(servers(stage.boardId), { token: viewer.token });
+    const listedText = await listed.text();
+    for (const secret of [OLD, TEAM, NEW]) expect(listedText).not.toContain(secret);
+
+    // The session still has it, by the same id, with the new settings from its next task.
+    const detail = await json<{ session: Session }>(call(`${sessions()}/${s.id}`, { token: stage.member.token }));
+    expect(detail.session.mcpServerIds).toEqual([wiki.id]);
+    await promptAgain(s.id);
+    expect((await nextTask()).mcpServers).toEqual([
+      {
+        id: wiki.id,
+        name: "wiki3",
+        transport: "http",
+        url: "https://wiki2.example.com/mcp",
+        headers: { Authorization: NEW, "X-Team": TEAM },
+        byRunnerOwner: false,
+      },
+    ]);
+  });
+
+  it("viewers, agents and strangers may not edit; bad edits are refused naming the field, changing nothing", async () => {
+    const target = await json<McpServer>(
+      add(stage.member.token, {
+        transport: "stdio",
+        name: "lint",
+        command: "lint-mcp",
+        env: { KEY: "lint-secret-6666" },
+      }),
+    );
+    await expectError(edit(viewer.token, target.id, { name: "x" }), 403, "insufficient_role");
+    await expectError(edit(stranger.token, target.id, { name: "x" }), 404, "not_found");
+    await expectError(edit(stage.member.token, "no-such-server", { name: "x" }), 404, "not_found");
+    await expectError(edit(stage.member.token, target.id, {}), 400);
+    const url = await expectError(edit(stage.member.token, target.id, { url: "https://x.example/mcp" }), 400);
+    expect(url.message).toMatch(/^url: "lint" is a stdio server/);
+    await expectError(edit(stage.member.token, target.id, { name: "notes" }), 409, "mcp_server_exists");
+    const own = await expectError(edit(stage.member.token, target.id, { name: "Trellis" }), 400);
+    expect(own.message).toMatch(/^name:/);
+    const empty = await expectError(edit(stage.member.token, target.id, { command: " " }), 400);
+    expect(empty.message).toMatch(/command/);
+    const s = await startWith([target.id], "Lint.");
+    const t = await takeSessionTask(stage.runner.credential);
+    expect(t.ctx.session.id).toBe(s.id);
+    await expectError(edit(t.ctx.mcp.token, target.id, { command: "sh" }), 403, "agents_cannot_add_servers");
+    await t.complete({ status: "succeeded", result: { finalText: "done" } });
+    const after = (await json<{ items: McpServer[] }>(call(servers(stage.boardId), { token: viewer.token }))).items;
+    expect(after.find((x) => x.id === target.id)).toEqual(target);
+  });
+
+  it("releases members' stdio servers only while the owner's switch is on; a member's edit to the owner's own needs it too", async () => {
+    const helper = await json<McpServer>(
+      add(stage.member.token, { transport: "stdio", name: "helper", command: "helper-mcp" }),
+    );
+    const s = await startWith([helper.id, ownersStdio.id], "Help.");
+    const off = await nextTask();
+    expect(off.mcpServers.map((x) => x.name)).toEqual(["notes"]);
+    expect(off.mcpRefused).toEqual([
+      { id: helper.id, name: "helper", reason: expect.stringContaining("Member added it") },
+    ]);
+    expect(off.mcpRefused[0]!.reason).toContain(`turn on "Run board members' stdio MCP servers" on that runner`);
+
+    await expectError(setSwitch(stage.member.token, true), 403, "not_runner_owner");
+    await expectError(setSwitch(viewer.token, true), 403, "not_runner_owner");
+    await expectError(setSwitch(stranger.token, true), 404, "not_found");
+    const room = await joinRoom(stage.boardId, { token: stage.member.token });
+    const on = await json<Runner>(setSwitch(stage.owner.token, true));
+    expect(on).toMatchObject({ id: stage.runner.id, boardMcpStdio: true });
+    await room.inbox.next("entity", (e) => e.entity === "runner" && (e.row as Runner | null)?.boardMcpStdio === true);
+    room.ws.close();
+    await promptAgain(s.id);
+    const released = await nextTask();
+    expect(released.mcpServers.map((x) => x.name)).toEqual(["helper", "notes"]);
+    expect(released.mcpRefused).toEqual([]);
+
+    await json<Runner>(setSwitch(stage.owner.token, false));
+    // The owner's own server, changed by a member, is the member's now: not run on the owner's machine.
+    await json<McpServer>(edit(stage.member.token, ownersStdio.id, { args: ["notes.js", "--all"] }));
+    await promptAgain(s.id);
+    const refusedAgain = await nextTask();
+    expect(refusedAgain.mcpServers).toEqual([]);
+    expect(refusedAgain.mcpRefused.map((r) => r.name)).toEqual(["helper", "notes"]);
+    expect(refusedAgain.mcpRefused[1]!.reason).toMatch(/Member changed it last, not Owner/);
+    // Until the owner saves it again: theirs once more, secrets kept.
+    await json<McpServer>(edit(stage.owner.token, ownersStdio.id, { args: ["notes.js"] }));
+    await promptAgain(s.id);
+    const back = await nextTask();
+    expect(back.mcpServers).toEqual([
+      expect.objectContaining({ name: "notes", args: ["notes.js"], env: { NOTES_TOKEN: ENV_SECRET, SHORT: "abc" } }),
+    ]);
   });
 });

@@ -1,5 +1,11 @@
 import { Hono } from "hono";
-import { AddRepoBody, CreateRunnerBody, QueueJobBody, ShareRunnerBody } from "../../protocol/index.ts";
+import {
+  AddRepoBody,
+  BoardMcpStdioBody,
+  CreateRunnerBody,
+  QueueJobBody,
+  ShareRunnerBody,
+} from "../../protocol/index.ts";
 import { valid } from "../lib/validate.ts";
 import type { AppEnv } from "../middleware.ts";
 import { queuePing } from "../services/jobs.ts";
@@ -9,6 +15,7 @@ import {
   listBoardRunners,
   listRunners,
   revokeRunner,
+  setBoardMcpStdio,
   shareRunner,
   unshareRunner,
 } from "../services/runners.ts";
@@ -24,6 +31,9 @@ export const runners = new Hono<AppEnv>()
     await revokeRunner(c.var.ctx, c.req.param("runnerId"));
     return c.body(null, 204);
   })
+  .put("/:runnerId/board-mcp-stdio", valid("json", BoardMcpStdioBody), async (c) =>
+    c.json(await setBoardMcpStdio(c.var.ctx, c.req.param("runnerId"), c.req.valid("json").boardMcpStdio)),
+  )
   .post("/:runnerId/boards", valid("json", ShareRunnerBody), async (c) =>
     c.json(await shareRunner(c.var.ctx, c.req.param("runnerId"), c.req.valid("json").boardId)),
   )

@@ -5,10 +5,11 @@ import type {
   McpServer,
   McpServerRefused,
   McpServerRuntime,
+  PatchMcpServerBody,
   RunnerInfo,
   SecretHint,
 } from "../../protocol/index.ts";
-import { TRELLIS_MCP_NAME } from "../../protocol/index.ts";
+import { MAX_SECRETS, TRELLIS_MCP_NAME } from "../../protocol/index.ts";
 import { schema } from "../db/client.ts";
 import { keyring, seal, unseal } from "../lib/crypto.ts";
 import { badRequest, conflict, forbidden, notFound } from "../lib/errors.ts";
@@ -23,9 +24,11 @@ import { entity, removed, userId } from "./context.ts";
  * characters; they are unsealed only into the task context of the runner holding the task's lease.
  *
  * Stdio servers run a command on a runner's machine, so one runs only where its runner's owner
- * agreed: the owner added it themselves, or started the runner with TRELLIS_MCP_BOARD_STDIO=1
- * (reported as `mcpBoardStdio`). Board write access alone never runs a command on someone
- * else's machine.
+ * agreed: the owner added it themselves (and nobody changed it since), or turned on "run board
+ * members' stdio MCP servers" on the runner (`boardMcpStdio`), or started the runner with
+ * TRELLIS_MCP_BOARD_STDIO=1 (reported as `mcpBoardStdio`: an override the switch cannot turn
+ * off). Board write access alone never runs a command on someone else's machine: an edit makes
+ * the server its editor's, so a member cannot change what the owner's own server runs.
  */
 
 const { mcpServers, users, runners } = schema;
@@ -39,7 +42,12 @@ interface ServerData {
   headers?: SecretHint[];
   /** `{ name: value }` of the env (stdio) or headers (http), sealed to `aadOf(id)`. */
   sealed?: string;
+  /** Who last changed what it runs or reaches, or its secrets (absent until someone does). */
+  editedBy?: string;
 }
+
+/** Whose server it is for a runner's consent: who changed it last, else who added it. */
+const holderOf = (r: Row) => (r.data as ServerData).editedBy ?? r.createdBy;
 
 const aadOf = (id: string) => `mcp-server:${id}`;
 
@@ -64,8 +72,13 @@ function toServer(r: Row, names: Map<string, string>): McpServer {
     createdBy: r.createdBy,
     createdByName: names.get(r.createdBy) ?? null,
     createdAt: r.createdAt,
+    editedBy: d.editedBy ?? null,
+    editedByName: d.editedBy ? (names.get(d.editedBy) ?? null) : null,
   };
 }
+
+/** The people a server names: who added it and who changed it last. */
+const peopleOf = (r: Row) => [r.createdBy, ...((r.data as ServerData).editedBy ? [holderOf(r)] : [])];
 
 async function namesOf(ctx: Ctx, ids: string[]): Promise<Map<string, string>> {
   if (!ids.length) return new Map();
@@ -92,10 +105,7 @@ export async function listMcpServers(ctx: Ctx, boardId: string): Promise<{ items
     where: eq(mcpServers.boardId, boardId),
     orderBy: asc(mcpServers.name),
   });
-  const names = await namesOf(
-    ctx,
-    rows.map((r) => r.createdBy),
-  );
+  const names = await namesOf(ctx, rows.flatMap(peopleOf));
   return { items: rows.map((r) => toServer(r, names)) };
 }
 
@@ -106,16 +116,7 @@ export async function addMcpServer(
 ): Promise<McpServer> {
   peopleOnly(ctx);
   await requireBoardRole(ctx, boardId, "member");
-  if (body.name.toLowerCase() === TRELLIS_MCP_NAME) {
-    throw badRequest(
-      `name: "${TRELLIS_MCP_NAME}" is Trellis's own MCP server, which every session has: pick another name.`,
-    );
-  }
-  const taken = await ctx.db.query.mcpServers.findFirst({
-    where: and(eq(mcpServers.boardId, boardId), eq(mcpServers.name, body.name)),
-    columns: { id: true },
-  });
-  if (taken) throw conflict(`This board already has an MCP server named "${body.name}".`, "mcp_server_exists");
+  await checkName(ctx, boardId, body.name, null);
   const id = newId();
   const secrets = body.transport === "stdio" ? body.env : body.headers;
   const hints = Object.entries(secrets).map(([k, v]) => hint(k, v));
@@ -140,6 +141,101 @@ export async function addMcpServer(
   if (!row) throw conflict(`This board already has an MCP server named "${body.name}".`, "mcp_server_exists");
   const server = toServer(row, await namesOf(ctx, [row.createdBy]));
   await ctx.publish(boardId, entity("mcp_server", "created", server));
+  return server;
+}
+
+/** A name a server may take: not Trellis's own, and no other server's on the board. */
+async function checkName(ctx: Ctx, boardId: string, name: string, serverId: string | null) {
+  if (name.toLowerCase() === TRELLIS_MCP_NAME) {
+    throw badRequest(
+      `name: "${TRELLIS_MCP_NAME}" is Trellis's own MCP server, which every session has: pick another name.`,
+    );
+  }
+  const taken = await ctx.db.query.mcpServers.findFirst({
+    where: and(eq(mcpServers.boardId, boardId), eq(mcpServers.name, name)),
+    columns: { id: true },
+  });
+  if (taken && taken.id !== serverId) {
+    throw conflict(`This board already has an MCP server named "${name}".`, "mcp_server_exists");
+  }
+}
+
+const STDIO_ONLY = ["command", "args", "env"] as const;
+const HTTP_ONLY = ["url", "headers"] as const;
+
+/**
+ * Change a server in place: its id stays, so the sessions that picked it keep it and get the new
+ * settings from their next task. Secrets given are sealed anew with the ones kept; a secret left
+ * out keeps its saved value, and one sent as null is removed. Whoever changes what it runs or
+ * reaches becomes whose server it is (`holderOf`): a member's edit to the runner owner's own
+ * stdio server needs that owner's consent before it runs there again.
+ */
+export async function editMcpServer(
+  ctx: Ctx,
+  boardId: string,
+  serverId: string,
+  body: z.infer<typeof PatchMcpServerBody>,
+): Promise<McpServer> {
+  peopleOnly(ctx);
+  await requireBoardRole(ctx, boardId, "member");
+  const row = await ctx.db.query.mcpServers.findFirst({
+    where: and(eq(mcpServers.id, serverId), eq(mcpServers.boardId, boardId)),
+  });
+  if (!row) throw notFound("MCP server");
+  const other = row.transport === "stdio" ? HTTP_ONLY : STDIO_ONLY;
+  const wrong = other.find((k) => body[k] !== undefined);
+  if (wrong) {
+    throw badRequest(
+      `${wrong}: "${row.name}" is ${row.transport === "stdio" ? "a stdio server (command, args, env)" : "an HTTP server (url, headers)"}; to change its transport, remove it and add another.`,
+    );
+  }
+  if (body.name !== undefined && body.name !== row.name) await checkName(ctx, boardId, body.name, row.id);
+
+  const d = row.data as ServerData;
+  const next: ServerData = { ...d };
+  // What it runs, where it connects or what it sends is now the editor's; a new name alone is not.
+  if ([...STDIO_ONLY, ...HTTP_ONLY].some((k) => body[k] !== undefined)) next.editedBy = userId(ctx);
+  if (body.command !== undefined) next.command = body.command;
+  if (body.args !== undefined) next.args = body.args;
+  if (body.url !== undefined) next.url = body.url;
+  const changes = row.transport === "stdio" ? body.env : body.headers;
+  if (changes !== undefined) {
+    const ring = await keyring(ctx.config.encryptionKey);
+    let kept: Record<string, string>;
+    try {
+      kept = d.sealed ? (JSON.parse(await unseal(ring, d.sealed, aadOf(row.id))) as Record<string, string>) : {};
+    } catch {
+      throw conflict(
+        "Its saved secrets cannot be opened with the Worker's ENCRYPTION_KEY (was the key replaced?): remove it and add it again.",
+        "secret_unreadable",
+      );
+    }
+    for (const [k, v] of Object.entries(changes)) {
+      if (v === null) delete kept[k];
+      else kept[k] = v;
+    }
+    const field = row.transport === "stdio" ? "env" : "headers";
+    if (Object.keys(kept).length > MAX_SECRETS) throw badRequest(`${field}: at most ${MAX_SECRETS} entries`);
+    next[field] = Object.entries(kept).map(([k, v]) => hint(k, v));
+    next.sealed = await seal(ring, JSON.stringify(kept), aadOf(row.id));
+  }
+  let updated: Row | undefined;
+  try {
+    [updated] = await ctx.db
+      .update(mcpServers)
+      .set({ name: body.name ?? row.name, data: next as Record<string, unknown> })
+      .where(and(eq(mcpServers.id, row.id), eq(mcpServers.boardId, boardId)))
+      .returning();
+  } catch (err) {
+    // Two edits racing for one name: the unique index decides.
+    if (/UNIQUE/i.test(String((err as Error)?.message ?? err))) {
+      throw conflict(`This board already has an MCP server named "${body.name}".`, "mcp_server_exists");
+    }
+    throw err;
+  }
+  if (!updated) throw notFound("MCP server");
+  const server = toServer(updated, await namesOf(ctx, peopleOf(updated)));
+  await ctx.publish(boardId, entity("mcp_server", "patched", server));
   return server;
 }
 
@@ -187,8 +283,9 @@ export async function serversForTask(
     where: and(eq(mcpServers.boardId, boardId), inArray(mcpServers.id, ids)),
   });
   const byId = new Map(rows.map((r) => [r.id, r]));
-  const boardStdio = (runner?.data as Partial<RunnerInfo> | undefined)?.mcpBoardStdio === true;
-  const names = await namesOf(ctx, [...rows.map((r) => r.createdBy), ...(runner ? [runner.ownerId] : [])]);
+  const boardStdio =
+    runner?.boardMcpStdio === true || (runner?.data as Partial<RunnerInfo> | undefined)?.mcpBoardStdio === true;
+  const names = await namesOf(ctx, [...rows.map(holderOf), ...(runner ? [runner.ownerId] : [])]);
   const ring = await keyring(ctx.config.encryptionKey);
   for (const id of ids) {
     const r = byId.get(id);
@@ -197,15 +294,17 @@ export async function serversForTask(
       continue;
     }
     const d = r.data as ServerData;
-    if (r.transport === "stdio" && r.createdBy !== runner?.ownerId && !boardStdio) {
-      const adder = names.get(r.createdBy) ?? "another member";
+    const holder = holderOf(r);
+    if (r.transport === "stdio" && holder !== runner?.ownerId && !boardStdio) {
+      const who = names.get(holder) ?? "another member";
+      const did = d.editedBy ? "changed it last" : "added it";
       const owner = runner ? (names.get(runner.ownerId) ?? "its owner") : "its owner";
       refused.push({
         id,
         name: r.name,
         reason:
-          `it runs a command on the machine of runner "${runner?.name ?? runnerId}", and ${adder} added it, not ${owner}, who owns that runner. ` +
-          `${owner} can add it themselves, or start the runner with TRELLIS_MCP_BOARD_STDIO=1 to run the stdio servers of the boards it is shared with`,
+          `it runs a command on the machine of runner "${runner?.name ?? runnerId}", and ${who} ${did}, not ${owner}, who owns that runner. ` +
+          `${owner} can add it themselves, or turn on "Run board members' stdio MCP servers" on that runner (or start it with TRELLIS_MCP_BOARD_STDIO=1) to run the stdio servers of the boards it is shared with`,
       });
       continue;
     }
@@ -229,7 +328,7 @@ export async function serversForTask(
             transport: "http",
             url: d.url ?? "",
             headers: secrets,
-            byRunnerOwner: r.createdBy === runner?.ownerId,
+            byRunnerOwner: holder === runner?.ownerId,
           },
     );
   }

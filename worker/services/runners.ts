@@ -36,6 +36,7 @@ export const toRunner = (r: RunnerRow, boardIds: string[]): Runner => ({
   boardIds,
   createdAt: r.createdAt,
   terminalAccess: r.terminalAccess,
+  boardMcpStdio: r.boardMcpStdio,
 });
 
 /** Boards see a runner without the owner's list of where else it is shared. */
@@ -126,6 +127,18 @@ export async function shareRunner(ctx: Ctx, runnerId: string, boardId: string): 
   if (inserted.length) await ctx.publish(boardId, entity("runner", "created", toRunner(runner, [])));
   const boards = await runnerBoardIds(ctx, [runnerId]);
   return toRunner(runner, boards.get(runnerId) ?? []);
+}
+
+/**
+ * The owner's switch: may this runner run the stdio MCP servers that any writer on the boards it
+ * is shared with added (a command on this machine, as the owner's OS user)? Read by every task's
+ * context (`serversForTask`), so it applies from the next task on.
+ */
+export async function setBoardMcpStdio(ctx: Ctx, runnerId: string, on: boolean): Promise<Runner> {
+  await requireRunnerOwner(ctx, runnerId);
+  const [row] = await ctx.db.update(runners).set({ boardMcpStdio: on }).where(eq(runners.id, runnerId)).returning();
+  await publishRunner(ctx, row!);
+  return toRunner(row!, (await runnerBoardIds(ctx, [runnerId])).get(runnerId) ?? []);
 }
 
 export async function unshareRunner(ctx: Ctx, runnerId: string, boardId: string): Promise<void> {

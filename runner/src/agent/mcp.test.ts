@@ -108,6 +108,32 @@ describe("a stdio MCP server", () => {
     expect(existsSync(join(fx.repo, "notes.txt"))).toBe(false);
   });
 
+  it("a server that starts but never answers is given up on after the connect timeout, told, and the task goes on", async () => {
+    const silent: McpServerRuntime = {
+      id: "srv-silent",
+      name: "silent",
+      transport: "stdio",
+      command: NODE,
+      args: [join(ROOT, "runner/test/fixtures/silent-mcp.ts")],
+      env: {},
+    };
+    fx.server.script("anthropic", [
+      (body) => {
+        expect((body.tools ?? []).map((t) => String(t.name)).some((n) => n.startsWith("silent__"))).toBe(false);
+        return { text: "Went on without it." };
+      },
+    ]);
+    const { finalText } = await runTask(fx.input({ mcp: { servers: [silent], connectTimeoutMs: 1000 } }));
+    expect(fx.server.failures).toEqual([]);
+    expect(finalText).toBe("Went on without it.");
+    const [notice, ...more] = fx.sink.notices("error");
+    expect(more).toEqual([]);
+    // What it printed before going quiet is quoted when it arrived in time (a busy machine may start it later).
+    expect(notice).toMatch(
+      /^MCP server "silent" is not available for this task: it did not answer within 1 s( \(it said: silent-mcp: started, waiting for nothing\))?\. The task goes on without its tools\.$/,
+    );
+  });
+
   it("a refused server is told in the transcript; the task goes on", async () => {
     fx.server.script("anthropic", [{ text: "fine" }]);
     const { finalText } = await runTask(

@@ -27,6 +27,8 @@ const ARGS_CHARS = 20_000;
 export interface McpSetup {
   servers: McpServerRuntime[];
   refused?: McpServerRefused[];
+  /** How long each server has to start, initialize and list its tools (default MCP_CONNECT_MS). */
+  connectTimeoutMs?: number;
 }
 
 export interface McpProblem {
@@ -195,13 +197,10 @@ export class McpTools {
   static readonly none = new McpTools([], [], []);
 
   /** Connect to every server at once; the ones that fail are problems, not errors. */
-  static async open(
-    setup: McpSetup,
-    opts: { cwd: string; reserved: ReadonlySet<string>; timeoutMs?: number },
-  ): Promise<McpTools> {
+  static async open(setup: McpSetup, opts: { cwd: string; reserved: ReadonlySet<string> }): Promise<McpTools> {
     const problems: McpProblem[] = (setup.refused ?? []).map((r) => ({ server: r.name, why: r.reason }));
     const settled = await Promise.allSettled(
-      setup.servers.map((s) => connect(s, opts.cwd, opts.timeoutMs ?? MCP_CONNECT_MS)),
+      setup.servers.map((s) => connect(s, opts.cwd, setup.connectTimeoutMs ?? MCP_CONNECT_MS)),
     );
     const taken = new Set(opts.reserved);
     const tools: Tool[] = [];

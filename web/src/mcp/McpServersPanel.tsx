@@ -1,17 +1,18 @@
 import { type FormEvent, useState } from "react";
-import { CreateMcpServerBody, type McpServer, type SecretHint } from "../../../protocol/index.ts";
+import { CreateMcpServerBody, type McpServer, PatchMcpServerBody, type SecretHint } from "../../../protocol/index.ts";
 import { messageOf } from "../lib/api.ts";
 import { useStore } from "../lib/store.ts";
 import { useSubmit } from "../lib/useSubmit.ts";
 import { confirm } from "../ui/confirm.tsx";
-import { CloseIcon, PlusIcon, TrashIcon } from "../ui/icons.tsx";
+import { CloseIcon, PencilIcon, PlusIcon, TrashIcon } from "../ui/icons.tsx";
 import { notify } from "../ui/notices.tsx";
 import type { McpServers } from "./store.ts";
 
 /**
  * The board's MCP servers: what each runs or reaches, the names of its secrets (the last four
- * characters at most: the values never come back), who added it. Members add and remove them;
- * sessions pick them when they start, or later from their panel.
+ * characters at most: the values never come back), who added it. Members add, edit and remove
+ * them; sessions pick them when they start, or later from their panel, and keep them through an
+ * edit (the id stays).
  */
 export function McpServersPanel({
   store,
@@ -40,7 +41,7 @@ export function McpServersPanel({
       </p>
       {canEdit &&
         (adding ? (
-          <AddMcpServer store={store} onDone={() => setAdding(false)} />
+          <McpServerForm store={store} onDone={() => setAdding(false)} />
         ) : (
           <button type="button" className="btn btn-small" onClick={() => setAdding(true)} data-testid="mcp-add">
             <PlusIcon /> Add a server
@@ -76,6 +77,7 @@ function McpServerItem({
   canEdit: boolean;
 }) {
   const [removing, setRemoving] = useState(false);
+  const [editing, setEditing] = useState(false);
   const remove = async () => {
     const ok = await confirm({
       title: `Remove MCP server “${s.name}”?`,
@@ -91,19 +93,40 @@ function McpServerItem({
       setRemoving(false);
     }
   };
+  const who = (id: string, name: string | null) => (id === meId ? "you" : (name ?? "a former member"));
   const secrets = s.transport === "stdio" ? s.env : s.headers;
+  if (editing) {
+    return (
+      <li className="runner mcp-server" data-testid="mcp-server" data-name={s.name} data-editing="true">
+        <McpServerForm store={store} editing={s} onDone={() => setEditing(false)} />
+      </li>
+    );
+  }
   return (
-    <li className="runner mcp-server" data-testid="mcp-server" data-name={s.name}>
+    <li className="runner mcp-server" data-testid="mcp-server" data-name={s.name} data-server-id={s.id}>
       <div className="runner-head">
         <div className="runner-who">
           <span className="strong">{s.name}</span>
           <span className="muted small">
-            added by {s.createdBy === meId ? "you" : (s.createdByName ?? "a former member")}
+            added by {who(s.createdBy, s.createdByName)}
+            {s.editedBy && s.editedBy !== s.createdBy && <>, changed by {who(s.editedBy, s.editedByName)}</>}
           </span>
         </div>
         <span className="role" title={s.transport === "stdio" ? "Runs a command on the runner" : "Streamable HTTP"}>
           {s.transport}
         </span>
+        {canEdit && (
+          <button
+            type="button"
+            className="icon-btn"
+            onClick={() => setEditing(true)}
+            aria-label={`Edit ${s.name}`}
+            title="Edit"
+            data-testid="mcp-edit"
+          >
+            <PencilIcon />
+          </button>
+        )}
         {canEdit && (
           <button
             type="button"
@@ -140,39 +163,70 @@ export const masked = (h: SecretHint) => (h.last4 ? `••••${h.last4}` : "
 /** An argument as a shell would need it, so the line reads as what runs. */
 const quoteArg = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
 
-type Pair = { name: string; value: string };
+/** A row of env variables or headers; `saved` when it is a secret already stored (its value stays unless typed over). */
+type Pair = { name: string; value: string; saved?: SecretHint };
 
-function AddMcpServer({ store, onDone }: { store: McpServers; onDone: () => void }) {
-  const [transport, setTransport] = useState<"stdio" | "http">("stdio");
-  const [name, setName] = useState("");
-  const [command, setCommand] = useState("");
-  const [args, setArgs] = useState("");
-  const [url, setUrl] = useState("");
-  const [env, setEnv] = useState<Pair[]>([]);
-  const [headers, setHeaders] = useState<Pair[]>([]);
+const savedPairs = (hints: SecretHint[]): Pair[] => hints.map((h) => ({ name: h.name, value: "", saved: h }));
+
+/**
+ * Add a server, or edit one (`editing`): the same fields, filled in. An edit keeps the transport
+ * and sends only what changed; a saved secret left blank keeps its value, one removed is deleted.
+ */
+function McpServerForm({ store, editing, onDone }: { store: McpServers; editing?: McpServer; onDone: () => void }) {
+  const [transport, setTransport] = useState<"stdio" | "http">(editing?.transport ?? "stdio");
+  const [name, setName] = useState(editing?.name ?? "");
+  const [command, setCommand] = useState(editing?.command ?? "");
+  const [args, setArgs] = useState((editing?.args ?? []).join("\n"));
+  const [url, setUrl] = useState(editing?.url ?? "");
+  const [env, setEnv] = useState<Pair[]>(savedPairs(editing?.env ?? []));
+  const [headers, setHeaders] = useState<Pair[]>(savedPairs(editing?.headers ?? []));
   const { busy, error, setError, run } = useSubmit();
+
+  const argList = () => args.split("\n").filter((a) => a.trim() !== "");
+  const pairs = (list: Pair[]) =>
+    Object.fromEntries(list.filter((p) => p.name.trim()).map((p) => [p.name.trim(), p.value]));
+  /** What an edit changes of the secrets: typed values, and null for each saved one removed. */
+  const secretChanges = (list: Pair[], saved: SecretHint[]) => {
+    const changes: Record<string, string | null> = {};
+    for (const h of saved) if (!list.some((p) => p.saved?.name === h.name)) changes[h.name] = null;
+    for (const p of list) if (p.name.trim() && (!p.saved || p.value !== "")) changes[p.name.trim()] = p.value;
+    return Object.keys(changes).length ? changes : undefined;
+  };
+  const fail = (issues: { path: PropertyKey[]; message: string }[]) => {
+    const issue = issues[0];
+    setError(`${issue?.path.join(" ") || "The server"}: ${issue?.message ?? "is not valid"}.`);
+  };
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    const pairs = (list: Pair[]) =>
-      Object.fromEntries(list.filter((p) => p.name.trim()).map((p) => [p.name.trim(), p.value]));
+    if (editing) {
+      const patch: PatchMcpServerBody = {};
+      if (name.trim() !== editing.name) patch.name = name.trim();
+      if (editing.transport === "stdio") {
+        if (command.trim() !== editing.command) patch.command = command.trim();
+        if (JSON.stringify(argList()) !== JSON.stringify(editing.args)) patch.args = argList();
+        patch.env = secretChanges(env, editing.env);
+      } else {
+        if (url.trim() !== editing.url) patch.url = url.trim();
+        patch.headers = secretChanges(headers, editing.headers);
+      }
+      const changed = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
+      if (!Object.keys(changed).length) return onDone();
+      const checked = PatchMcpServerBody.safeParse(changed);
+      if (!checked.success) return fail(checked.error.issues);
+      void run(async () => {
+        await store.edit(editing.id, checked.data);
+        onDone();
+      });
+      return;
+    }
     const body: CreateMcpServerBody =
       transport === "stdio"
-        ? {
-            transport,
-            name: name.trim(),
-            command: command.trim(),
-            args: args.split("\n").filter((a) => a.trim() !== ""),
-            env: pairs(env),
-          }
+        ? { transport, name: name.trim(), command: command.trim(), args: argList(), env: pairs(env) }
         : { transport, name: name.trim(), url: url.trim(), headers: pairs(headers) };
     // The edge's own schema first, so the message names the field; the edge has the last word.
     const checked = CreateMcpServerBody.safeParse(body);
-    if (!checked.success) {
-      const issue = checked.error.issues[0];
-      setError(`${issue?.path.join(" ") || "The server"}: ${issue?.message ?? "is not valid"}.`);
-      return;
-    }
+    if (!checked.success) return fail(checked.error.issues);
     void run(async () => {
       await store.add(checked.data);
       onDone();
@@ -180,22 +234,29 @@ function AddMcpServer({ store, onDone }: { store: McpServers; onDone: () => void
   };
 
   return (
-    <form className="invite mcp-add" onSubmit={submit} noValidate data-testid="mcp-add-form">
-      <fieldset className="mode">
-        <legend>Transport</legend>
-        {(["stdio", "http"] as const).map((t) => (
-          <label key={t} className="radio">
-            <input
-              type="radio"
-              name="mcp-transport"
-              checked={transport === t}
-              onChange={() => setTransport(t)}
-              data-testid={`mcp-transport-${t}`}
-            />
-            <span>{t === "stdio" ? "Command (stdio)" : "URL (HTTP)"}</span>
-          </label>
-        ))}
-      </fieldset>
+    <form
+      className="invite mcp-add"
+      onSubmit={submit}
+      noValidate
+      data-testid={editing ? "mcp-edit-form" : "mcp-add-form"}
+    >
+      {!editing && (
+        <fieldset className="mode">
+          <legend>Transport</legend>
+          {(["stdio", "http"] as const).map((t) => (
+            <label key={t} className="radio">
+              <input
+                type="radio"
+                name="mcp-transport"
+                checked={transport === t}
+                onChange={() => setTransport(t)}
+                data-testid={`mcp-transport-${t}`}
+              />
+              <span>{t === "stdio" ? "Command (stdio)" : "URL (HTTP)"}</span>
+            </label>
+          ))}
+        </fieldset>
+      )}
       <label className="field">
         <span>Name</span>
         <input
@@ -236,8 +297,9 @@ function AddMcpServer({ store, onDone }: { store: McpServers; onDone: () => void
           </label>
           <Pairs label="Environment" what="variable" pairs={env} onChange={setEnv} testid="mcp-env" />
           <div className="small muted" data-testid="mcp-stdio-note">
-            It runs on the session's runner, no shell, only if that runner's owner added it, or started the runner with{" "}
-            <code>TRELLIS_MCP_BOARD_STDIO=1</code>. Otherwise the transcript says why it did not start.
+            It runs on the session's runner, no shell, only if that runner's owner added it (and was the last to change
+            it), or turned on “Run board members' stdio MCP servers” on that runner. Otherwise the transcript says why
+            it did not start.
           </div>
         </>
       ) : (
@@ -261,7 +323,10 @@ function AddMcpServer({ store, onDone }: { store: McpServers; onDone: () => void
           </div>
         </>
       )}
-      <div className="small muted">Values are stored encrypted; once saved only their last four characters show.</div>
+      <div className="small muted">
+        Values are stored encrypted; once saved only their last four characters show.
+        {editing && " Leave a saved one blank to keep it."}
+      </div>
       {error && (
         <div className="error small" role="alert" data-testid="mcp-error">
           {error}
@@ -272,7 +337,7 @@ function AddMcpServer({ store, onDone }: { store: McpServers; onDone: () => void
           Cancel
         </button>
         <button type="submit" className="btn btn-small btn-primary" disabled={busy} data-testid="mcp-save">
-          {busy ? "Adding…" : "Add server"}
+          {editing ? (busy ? "Saving…" : "Save") : busy ? "Adding…" : "Add server"}
         </button>
       </div>
     </form>
@@ -307,13 +372,15 @@ function Pairs({
             aria-label={`${what} name`}
             spellCheck={false}
             autoComplete="off"
+            readOnly={p.saved !== undefined}
+            title={p.saved ? "A saved one: remove it and add another to rename it" : undefined}
             data-testid={`${testid}-name`}
           />
           <input
             type="password"
             value={p.value}
             onChange={(e) => set(i, { value: e.target.value })}
-            placeholder="value"
+            placeholder={p.saved ? `${masked(p.saved)} (kept)` : "value"}
             aria-label={`${what} value`}
             autoComplete="new-password"
             data-testid={`${testid}-value`}

@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import type { CreateMcpServerBody, EntityEvent, McpServer } from "../../../protocol/index.ts";
+import type { CreateMcpServerBody, EntityEvent, McpServer, PatchMcpServerBody } from "../../../protocol/index.ts";
 import { type ApiClient, ApiError, expectOk, unwrap } from "../lib/http.ts";
 import { Store } from "../lib/store.ts";
 
@@ -53,6 +53,15 @@ export class McpServers {
   /** Throws the edge's refusal (4xx) for the form to show as is. */
   async add(body: z.output<typeof CreateMcpServerBody>): Promise<McpServer> {
     const row = await unwrap(this.routes().$post({ param: { boardId: this.boardId }, json: body }));
+    this.put(row);
+    return row;
+  }
+
+  /** Same id, new settings. Throws the edge's refusal (4xx) for the form to show as is. */
+  async edit(id: string, body: z.output<typeof PatchMcpServerBody>): Promise<McpServer> {
+    const row = await unwrap(
+      this.routes()[":serverId"].$patch({ param: { boardId: this.boardId, serverId: id }, json: body }),
+    );
     this.put(row);
     return row;
   }

@@ -26,6 +26,8 @@ const serverRow = (id: string, over: Partial<McpServer> = {}): McpServer => ({
   createdBy: ME,
   createdByName: "Me",
   createdAt: Number(id.replace(/\D/g, "")) || 1,
+  editedBy: null,
+  editedByName: null,
   ...over,
 });
 
@@ -46,6 +48,12 @@ beforeEach(() => {
       const row = serverRow(`m${rows.length + 10}`, { name: b.name });
       rows.push(row);
       return { status: 201, body: row };
+    }
+    if (method === "PATCH" && path.startsWith(`${PATH}/`)) {
+      const i = rows.findIndex((r) => r.id === path.split("/")[2]);
+      if (i < 0) return { status: 404, body: { error: { code: "not_found", message: "Not found." } } };
+      rows[i] = { ...rows[i]!, ...(body as { name?: string }), editedBy: ME, editedByName: "Me" };
+      return { status: 200, body: rows[i] };
     }
     if (method === "DELETE" && path.startsWith(`${PATH}/`)) {
       const id = path.split("/")[2];
@@ -90,6 +98,16 @@ describe("the board's MCP servers", () => {
       store.add({ transport: "http", name: "github", url: "https://x.test/mcp", headers: {} }),
     ).rejects.toThrow("Taken.");
     expect(names()).toEqual([row.id]);
+  });
+
+  it("edit shows the edge's answer in place, same id; a server gone meanwhile is the edge's 404", async () => {
+    rows = [serverRow("m1"), serverRow("m2")];
+    await store.readAll();
+    const row = await store.edit("m1", { name: "renamed" });
+    expect(row).toMatchObject({ id: "m1", name: "renamed", editedBy: ME });
+    expect(names()).toEqual(["m1", "m2"]);
+    expect(store.get("m1")?.name).toBe("renamed");
+    await expect(store.edit("m9", { name: "x" })).rejects.toThrow("Not found.");
   });
 
   it("remove drops it, also when someone removed it first", async () => {

@@ -9,6 +9,7 @@ import {
 } from "../../../protocol/index.ts";
 import { messageOf } from "../lib/api.ts";
 import { ago, fullDate, useNow } from "../lib/format.ts";
+import { BoardMcpStdioSetting } from "../mcp/BoardMcpStdioSetting.tsx";
 import { TerminalAccessSetting } from "../terminals/TerminalAccess.tsx";
 import { confirm } from "../ui/confirm.tsx";
 import { notify } from "../ui/notices.tsx";
@@ -160,6 +161,7 @@ export function RunnerItem({
         </div>
       )}
       {mine && !revoked && <TerminalAccessSetting runner={runner} store={store} />}
+      {mine && !revoked && <BoardMcpStdioSetting runner={runner} store={store} />}
       {open && !revoked && <RunnerRepos runner={runner} store={store} canUse={canUse} />}
     </li>
   );

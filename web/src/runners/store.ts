@@ -157,6 +157,15 @@ export class RunnerStore {
     this.board.update((l) => (l?.some((r) => r.id === runnerId) ? upsert(l, runner, mergeRunner) : l));
   }
 
+  /** May the runner run the stdio MCP servers any writer on its boards added? Its owner decides. */
+  async setBoardMcpStdio(runnerId: string, boardMcpStdio: boolean): Promise<void> {
+    const runner = await unwrap(
+      api.api.runners[":runnerId"]["board-mcp-stdio"].$put({ param: { runnerId }, json: { boardMcpStdio } }),
+    );
+    this.all.update((l) => upsert(l, runner));
+    this.board.update((l) => (l?.some((r) => r.id === runnerId) ? upsert(l, runner, mergeRunner) : l));
+  }
+
   async revoke(runnerId: string): Promise<void> {
     await expectOk(api.api.runners[":runnerId"].$delete({ param: { runnerId } }));
     this.all.update((l) => l?.map((r) => (r.id === runnerId ? { ...r, status: "revoked" as const } : r)) ?? null);

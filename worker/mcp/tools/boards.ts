@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { Board, CreateBoardBody, CreateZoneBody, Runner, Zone } from "../../../protocol/index.ts";
+import { Board, CreateBoardBody, CreateZoneBody, Runner, TEMPLATE_VARIABLES, Zone } from "../../../protocol/index.ts";
 import { createBoard, getBoard, listBoards } from "../../services/boards.ts";
 import { listBoardRunners, listRunners } from "../../services/runners.ts";
 import { createZone, listZones } from "../../services/zones.ts";
@@ -49,7 +49,8 @@ export const zoneTools = [
   tool({
     name: "trellis_zones_create",
     title: "Create a zone",
-    description: "Create a zone on a board: a named, colored area of the canvas that groups worktree cards.",
+    description:
+      "Create a zone on a board: a named, colored area of the canvas that groups worktree cards. With a trigger, a card moved into it (trellis_worktrees_move, or a drag on the board) sends the zone's prompt to an agent.",
     input: documented(CreateZoneBody, {
       name: "The zone's name (1 to 120 characters).",
       color: "A hex color like #7c3aed.",
@@ -57,7 +58,9 @@ export const zoneTools = [
       y: "Top edge on the canvas.",
       width: "Width, 40 to 100,000 (default 480).",
       height: "Height, 40 to 100,000 (default 320).",
-      promptTemplate: "A prompt for cards dropped in; {{worktree.name}}-style placeholders.",
+      promptTemplate: `The prompt a card moved in sends, with placeholders: ${TEMPLATE_VARIABLES.map((v) => `{{${v}}}`).join(", ")}.`,
+      trigger:
+        "What a card moved in does with the rendered promptTemplate (needs a non-empty template), or null (default) to only move it: { behaviour: new_session (start a session with these settings) | latest_session (send it to the worktree's latest session; a new one if it has none) | ask (show it to the person who moved the card, to send); provider; model; permissionMode; baseUrl (openai only); runtime }. It fires once per card entering the zone, over MCP as on the board.",
     }).extend({ boardId }),
     output: Zone,
     annotations: WRITE,

@@ -1,5 +1,6 @@
 import { boardTools, runnerTools, zoneTools } from "./boards.ts";
 import type { Tool } from "./define.ts";
+import { mcpServerTools } from "./mcp-servers.ts";
 import { messageTools, sessionTools, taskTools } from "./sessions.ts";
 import { worktreeTools } from "./worktrees.ts";
 
@@ -12,4 +13,5 @@ export const TOOLS: Tool[] = [
   ...boardTools,
   ...zoneTools,
   ...runnerTools,
+  ...mcpServerTools,
 ] as unknown as Tool[];

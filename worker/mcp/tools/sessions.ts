@@ -91,7 +91,12 @@ export const sessionTools = [
         "ask (default): writes and shell commands wait for a person; auto-edit: edits allowed, shell asks; full: no asking; read-only.",
       title: TITLE,
       prompt: "The first prompt; without one the session waits for trellis_sessions_prompt.",
-      mcpServerIds: "Ids of the board's MCP servers whose tools the agent gets (GET /api/boards/:boardId/mcp-servers).",
+      runtime:
+        "What runs the agent: builtin (default, Trellis's own tool loop), claude-code (provider anthropic) or codex (provider openai); the runner must have that runtime (trellis_runners_list shows info.runtimes).",
+      zoneId: "The zone this session is started for (shown on its card), from trellis_zones_list; usually left out.",
+      mcpServerIds: "Ids of the board's MCP servers whose tools the agent gets (from trellis_mcp_servers_list).",
+      allowedHosts:
+        'Hosts the agent\'s shell commands may reach, like "registry.npmjs.org" or "*.github.com" (optional :port); without them its sandbox has no network.',
     }).extend({ boardId }),
     output: Session,
     annotations: WRITE,

@@ -56,7 +56,7 @@ export const worktreeTools = [
     name: "trellis_worktrees_move",
     title: "Move a worktree",
     description:
-      "Move a worktree card into a zone at an exact position inside it (x, y measured from the zone's top-left corner, within its width and height), or out of every zone (zoneId null, x, y on the canvas). Moving into a zone does not start its prompt.",
+      "Move a worktree card into a zone at an exact position inside it (x, y measured from the zone's top-left corner, within its width and height), or out of every zone (zoneId null, x, y on the canvas). Moving into a zone with a trigger (see trellis_zones_list) fires it once, as a drop on the board does: new_session starts an agent session in the worktree with the zone's rendered prompt, latest_session sends that prompt to the worktree's latest session, ask only shows it to you on the board to send. Moving within the zone the card is already in fires nothing.",
     input: z.object({
       boardId,
       worktreeId,
@@ -65,6 +65,8 @@ export const worktreeTools = [
       y: Position.describe("From the zone's top edge (or the canvas origin when zoneId is null)."),
     }),
     output: Worktree,
+    // The same move again fires nothing more (the card is in the zone already), and what a trigger
+    // starts is a session inside Trellis, as trellis_sessions_create's: additive, not open-world.
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     run: (ctx, { boardId, worktreeId, ...to }) => moveWorktree(ctx, boardId, worktreeId, to),
   }),

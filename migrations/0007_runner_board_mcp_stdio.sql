@@ -1,0 +1,1 @@
+ALTER TABLE `runners` ADD `board_mcp_stdio` integer DEFAULT false NOT NULL;
