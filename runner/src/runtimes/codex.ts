@@ -1,16 +1,20 @@
+import { randomUUID } from "node:crypto";
 import { mkdirSync, realpathSync } from "node:fs";
-import { join, sep } from "node:path";
+import { delimiter, join, sep } from "node:path";
 import type { Codex as CodexClass, SandboxMode, ThreadEvent, ThreadItem, ThreadOptions } from "@openai/codex-sdk";
 import type { PermissionMode, ToolResultBlock, Usage } from "../../../protocol/index.ts";
+import { RUNTIME_PACKAGES, UNSANDBOXED_TOOL } from "../../../protocol/index.ts";
 import { AgentError } from "../agent/errors.ts";
 import { newId } from "../agent/ids.ts";
-import { lastLine } from "../agent/loop.ts";
+import { lastLine, lastSandboxNotice } from "../agent/loop.ts";
 import { resultText } from "../agent/mcp.ts";
 import { isSecretVar } from "../agent/shell.ts";
 import { oneLine, wellFormed } from "../agent/tools/tool.ts";
+import { type CodexWall, hostsOf, wallCodex } from "./codex-wall.ts";
 import {
   byMode,
   childEnv,
+  denial,
   mcpServersOf,
   notice,
   ownKey,
@@ -19,7 +23,7 @@ import {
   refusedMcpNotices,
   worktreeRoot,
 } from "./common.ts";
-import { loadSdk } from "./detect.ts";
+import { findPackage, loadSdk } from "./detect.ts";
 
 /**
  * A session task run by Codex through `@openai/codex-sdk`'s thread API. Codex has no permission
@@ -210,7 +214,9 @@ export async function runCodex(input: RuntimeTask): Promise<{ finalText: string 
     input.baseUrl ??
     input.env.OPENAI_BASE_URL ??
     "https://api.openai.com/v1";
-  const mode = input.permissionMode();
+  for (const m of refusedMcpNotices(input)) await sink.message(m);
+  const asked = input.permissionMode();
+  const mode = (await unsandboxedAccepted(input, asked)) ? asked : "auto-edit";
   const mcp = mcpConfig(input, root, mode);
   const env = childEnv(input, { ...mcp.env, [KEY_VAR]: key });
   // Codex refuses a CODEX_HOME that does not exist.
@@ -218,7 +224,6 @@ export async function runCodex(input: RuntimeTask): Promise<{ finalText: string 
   mkdirSync(codexHome, { recursive: true });
   env.CODEX_HOME = codexHome;
 
-  for (const m of refusedMcpNotices(input)) await sink.message(m);
   if (mode !== "full" && sandboxHelperRefused(codexHome, env)) {
     await sink.message(
       notice(
@@ -238,35 +243,32 @@ export async function runCodex(input: RuntimeTask): Promise<{ finalText: string 
       ),
     );
   }
-  // A custom provider: Codex's own OpenAI provider first tries a WebSocket for several seconds.
-  const codex = new sdk.Codex({
-    env,
-    configOverrides: mcp.overrides,
-    config: {
-      shell_environment_policy: { exclude: shellExcludes(env, input) },
-      model_provider: "trellis",
-      model_providers: {
-        trellis: {
-          name: "Trellis",
-          base_url: baseUrl,
-          wire_api: "responses",
-          supports_websockets: false,
-          env_key: KEY_VAR,
-        },
-      },
-    },
-  });
-  const options: ThreadOptions = {
-    model: input.model,
-    workingDirectory: root,
-    skipGitRepoCheck: true,
-    sandboxMode: SANDBOX[mode],
-    approvalPolicy: "never",
-    networkAccessEnabled: mode === "full",
-  };
-  const thread = input.runtimeSessionId
-    ? codex.resumeThread(input.runtimeSessionId, options)
-    : codex.startThread(options);
+  const allowed = input.allowedHosts ?? [];
+  const modelHosts = hostsOf([baseUrl]);
+  const boxNotice = input.sandbox.confined
+    ? `Commands run sandboxed (${input.sandbox.info.kind}), Codex itself with them: writes only in the worktree, a ` +
+      `temp folder and Codex's home, the runner's folders hidden, network only to the model (${modelHosts.join(", ")}), ` +
+      `the session's MCP servers${allowed.length ? ` and ${allowed.join(", ")}` : ""}.`
+    : (await input.sandbox.forRuntime(root, allowed)).notice;
+  // Off is the runner owner's own choice, shown on the runner's card: the transcript is not told.
+  if (input.sandbox.info.state !== "off" && lastSandboxNotice(input.history) !== boxNotice) {
+    await sink.message(notice(input.sandbox.confined ? "info" : "error", boxNotice));
+  }
+
+  let wall: CodexWall | null = null;
+  if (input.sandbox.confined) {
+    const mcpUrls = mcpServersOf(input).flatMap(({ spec }) => (spec.transport === "http" ? [spec.url] : []));
+    wall = await wallCodex({
+      sandbox: input.sandbox,
+      sdkEntry: findPackage(RUNTIME_PACKAGES.codex, input.env)?.entry ?? "",
+      root,
+      codexHome,
+      hosts: [...new Set([...modelHosts, ...hostsOf(mcpUrls), ...allowed])],
+      readOnly: mode === "ask" || mode === "read-only",
+      signal,
+    });
+    env.PATH = [...wall.pathDirs, env.PATH].filter(Boolean).join(delimiter);
+  }
 
   let finalText = "";
   const texts = new Map<string, string>();
@@ -279,6 +281,37 @@ export async function runCodex(input: RuntimeTask): Promise<{ finalText: string 
   };
   let stoppedNow: Promise<never> | null = null;
   try {
+    // A custom provider: Codex's own OpenAI provider first tries a WebSocket for several seconds.
+    const codex = new sdk.Codex({
+      ...(wall ? { codexPathOverride: wall.path } : {}),
+      env,
+      configOverrides: mcp.overrides,
+      config: {
+        shell_environment_policy: { exclude: shellExcludes(env, input) },
+        model_provider: "trellis",
+        model_providers: {
+          trellis: {
+            name: "Trellis",
+            base_url: baseUrl,
+            wire_api: "responses",
+            supports_websockets: false,
+            env_key: KEY_VAR,
+          },
+        },
+      },
+    });
+    const options: ThreadOptions = {
+      model: input.model,
+      workingDirectory: root,
+      skipGitRepoCheck: true,
+      // Inside the runner's sandbox Codex's own would only fail (see codex-wall.ts).
+      sandboxMode: wall ? "danger-full-access" : SANDBOX[mode],
+      approvalPolicy: "never",
+      networkAccessEnabled: mode === "full" || wall !== null,
+    };
+    const thread = input.runtimeSessionId
+      ? codex.resumeThread(input.runtimeSessionId, options)
+      : codex.startThread(options);
     const { events } = await thread.runStreamed(promptOf(input), { signal });
     const iter = events[Symbol.asyncIterator]();
     stoppedNow = new Promise<never>((_, reject) => {
@@ -354,5 +387,43 @@ export async function runCodex(input: RuntimeTask): Promise<{ finalText: string 
     });
   } finally {
     for (const item of texts.keys()) sink.endStream(idOf(item));
+    await wall?.close();
   }
+}
+
+/**
+ * Full mode on a machine without a sandbox asks once per session, as the built-in loop and Claude
+ * Code do, before Codex runs with the runner's own access. Refused, this task runs as auto-edit,
+ * in Codex's own sandbox.
+ */
+async function unsandboxedAccepted(input: RuntimeTask, mode: PermissionMode): Promise<boolean> {
+  if (mode !== "full" || input.sandbox.info.state !== "unavailable" || input.allowedTools.has(UNSANDBOXED_TOOL)) {
+    return true;
+  }
+  const why = input.sandbox.info.detail ?? "no OS sandbox is available";
+  const answer = await input.sink.askPermission(
+    {
+      requestId: randomUUID(),
+      callId: `unsandboxed-${randomUUID()}`,
+      tool: UNSANDBOXED_TOOL,
+      summary: wellFormed(
+        oneLine(
+          `let Codex run shell commands without a sandbox for the rest of this session: ${why}. They get the runner's own access to files and network.`,
+          2000,
+        ),
+      ),
+    },
+    input.signal,
+  );
+  if (answer.decision !== "deny") {
+    input.allowedTools.add(UNSANDBOXED_TOOL);
+    return true;
+  }
+  await input.sink.message(
+    notice(
+      "info",
+      `${denial(answer)} This task runs as auto-edit instead: Codex's own sandbox lets commands write only in the worktree.`,
+    ),
+  );
+  return false;
 }
