@@ -224,7 +224,8 @@ export async function runCodex(input: RuntimeTask): Promise<{ finalText: string 
   mkdirSync(codexHome, { recursive: true });
   env.CODEX_HOME = codexHome;
 
-  if (mode !== "full" && sandboxHelperRefused(codexHome, env)) {
+  // (Inside the runner's sandbox Codex's own does not run: see below.)
+  if (!input.sandbox.confined && mode !== "full" && sandboxHelperRefused(codexHome, env)) {
     await sink.message(
       notice(
         "error",
