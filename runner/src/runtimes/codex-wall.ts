@@ -69,7 +69,7 @@ export function wrapperScript(wrapped: string): string {
     "#!/bin/bash",
     "q=",
     // Each argument single-quoted, its own single quotes as '\'' (bash's replacement, no subshell).
-    `for a in "$@"; do q="$q '$` + String.raw`{a//\'/\'\\\'\'}'"; done`,
+    String.raw`for a in "$@"; do q="$q '${"$"}{a//\'/\'\\\'\'}'"; done`,
     'export TRELLIS_CODEX_ARGV="$q"',
     wrapped,
     "",

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { mkdirSync, realpathSync } from "node:fs";
 import { delimiter, join, sep } from "node:path";
-import type { Codex as CodexClass, SandboxMode, ThreadEvent, ThreadItem, ThreadOptions } from "@openai/codex-sdk";
-import type { PermissionMode, ToolResultBlock, Usage } from "../../../protocol/index.ts";
+import type { Codex as CodexClass, SandboxMode, ThreadItem, ThreadOptions } from "@openai/codex-sdk";
+import type { NewMessage, PermissionMode, ToolResultBlock, Usage } from "../../../protocol/index.ts";
 import { RUNTIME_PACKAGES, UNSANDBOXED_TOOL } from "../../../protocol/index.ts";
 import { AgentError } from "../agent/errors.ts";
 import { newId } from "../agent/ids.ts";
@@ -10,6 +10,7 @@ import { lastLine, lastSandboxNotice } from "../agent/loop.ts";
 import { resultText } from "../agent/mcp.ts";
 import { isSecretVar } from "../agent/shell.ts";
 import { oneLine, wellFormed } from "../agent/tools/tool.ts";
+import { fromCodex, turnUsage, usageDoubt } from "./codex-usage.ts";
 import { type CodexWall, hostsOf, wallCodex } from "./codex-wall.ts";
 import {
   byMode,
@@ -117,36 +118,6 @@ export function sandboxHelperRefused(codexHome: string, env: Record<string, stri
 function shellExcludes(env: Record<string, string>, input: RuntimeTask): string[] {
   const theirs = new Set(Object.keys(input.secrets?.env ?? {}));
   return Object.keys(env).filter((k) => isSecretVar(k) && !theirs.has(k) && /^\w+$/.test(k));
-}
-
-type CodexUsage = Extract<ThreadEvent, { type: "turn.completed" }>["usage"];
-
-/**
- * Codex reports a thread's usage as running totals over all its turns: a task counts only what
- * grew since the totals after the previous task (a total that went down is a new thread).
- */
-export function turnUsage(totals: Usage, before: Usage | null): Usage {
-  if (!before) return totals;
-  const keys = ["input", "output", "cacheRead", "cacheWrite"] as const;
-  if (keys.some((k) => totals[k] < before[k])) return totals;
-  return {
-    input: totals.input - before.input,
-    output: totals.output - before.output,
-    cacheRead: totals.cacheRead - before.cacheRead,
-    cacheWrite: totals.cacheWrite - before.cacheWrite,
-  };
-}
-
-/** Codex's usage in ours: its input count includes the cached tokens, ours does not. */
-export function fromCodex(u: CodexUsage): Usage {
-  const cacheRead = u.cached_input_tokens ?? 0;
-  const cacheWrite = u.cache_write_input_tokens ?? 0;
-  return {
-    input: Math.max(0, u.input_tokens - cacheRead - cacheWrite),
-    output: u.output_tokens,
-    cacheRead,
-    cacheWrite,
-  };
 }
 
 function resultOf(item: ThreadItem): ToolResultBlock | null {
@@ -321,6 +292,7 @@ export async function runCodex(input: RuntimeTask): Promise<{ finalText: string 
     });
     stoppedNow.catch(() => {});
     let threadId = input.runtimeSessionId;
+    let toolCalls = 0;
     for (;;) {
       const next = await Promise.race([iter.next(), stoppedNow]);
       if (next.done) break;
@@ -363,14 +335,14 @@ export async function runCodex(input: RuntimeTask): Promise<{ finalText: string 
           const call = callOf(item);
           const result = resultOf(item);
           if (call && result) {
+            toolCalls++;
             await sink.message({ id: newId(), role: "assistant", content: [{ type: "tool_call", ...call }] });
             await sink.message({ id: newId(), role: "tool", content: [result] });
           }
         }
       } else if (e.type === "turn.completed") {
         const totals = fromCodex(e.usage);
-        const usage = turnUsage(totals, input.runtimeSessionId ? input.runtimeTotals : null);
-        await sink.message({ ...notice("info", "Codex finished its turn."), usage });
+        await sink.message(usageMessage(input, totals, toolCalls));
         if (threadId) await input.onRuntimeSession(threadId, totals);
       } else if (e.type === "turn.failed") {
         throw new AgentError("provider", `Codex failed: ${oneLine(e.error.message, 500)}`);
@@ -390,6 +362,28 @@ export async function runCodex(input: RuntimeTask): Promise<{ finalText: string 
     for (const item of texts.keys()) sink.endStream(idOf(item));
     await wall?.close();
   }
+}
+
+/**
+ * The task's last message, with its usage. A resumed thread whose totals after its last task were
+ * not kept (a session from before they were) cannot tell this task's share from the rest: none
+ * is counted rather than the whole thread again. Usage no task could have used is not counted
+ * either, and the transcript says why.
+ */
+export function usageMessage(input: RuntimeTask, totals: Usage, toolCalls: number): NewMessage {
+  const done = "Codex finished its turn.";
+  if (input.runtimeSessionId && !input.runtimeTotals) {
+    return notice(
+      "info",
+      `${done} Its tokens are not counted for this task: Codex reports its thread's running totals, and the ` +
+        "totals after the thread's last task were not kept, so this task's share cannot be told apart. " +
+        "The next tasks are counted again.",
+    );
+  }
+  const usage = turnUsage(totals, input.runtimeSessionId ? input.runtimeTotals : null);
+  const doubt = usageDoubt(usage, input.provider, input.model, toolCalls);
+  if (doubt) return notice("error", `${done} ${doubt}: not counted, as it cannot be right.`);
+  return { ...notice("info", done), usage };
 }
 
 /**
