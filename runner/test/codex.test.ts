@@ -23,6 +23,7 @@ import {
   type Client,
   lastTask,
   noticesOf,
+  providerEnv,
   readyWorktree,
   taskEnded,
   textOf,
@@ -291,4 +292,29 @@ describe("Codex runtime", () => {
     expect(took).toBeLessThan(2000);
     console.log(`codex stop → task stopped in ${took} ms`);
   }, 90_000);
+  // Last: it restarts the runner without its runtimes.
+  it("a runner without the SDK (TRELLIS_RUNTIMES=none) reports no runtimes; the edge refuses Codex with the install hint", async () => {
+    const wt = await readyWorktree(w, "codex-missing");
+    const old = w.runner;
+    old.kill("SIGTERM");
+    expect(await old.exited).toBe(0);
+    w.runner = w.s.start([], { ...providerEnv(w.server), HOME: home, TRELLIS_RUNTIMES: "none" });
+    await w.runner.waitFor(/connected to /, 30_000);
+    const info = await until("the runner reports no runtimes", async () => {
+      const r = (await w.s.api<{ items: Runner[] }>("/api/runners")).items.find((x) => x.id === w.s.runnerId)!;
+      return r.status === "online" && r.info.runtimes?.length === 0 ? r.info : undefined;
+    });
+    expect(info.runtimes).toEqual([]);
+    const before = (await owner.list()).length;
+    const refused = await owner.status("", {
+      json: { worktreeId: wt.id, provider: "openai", model: "gpt-5", runtime: "codex", prompt: "Hello." },
+    });
+    expect(refused.status).toBe(409);
+    expect(JSON.parse(refused.body).error).toEqual({
+      code: "runtime_unavailable",
+      message:
+        "Codex: runner 'test-runner' does not have @openai/codex-sdk: run `npm i -g @openai/codex-sdk` on that machine and restart the runner",
+    });
+    expect(await owner.list()).toHaveLength(before);
+  }, 60_000);
 });
