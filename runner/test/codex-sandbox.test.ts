@@ -4,9 +4,10 @@
  * scripted Responses server. In every mode a command that reads the runner's config folder or
  * writes outside the worktree is refused, and the model reads the refusal; a read-only session
  * cannot write in the worktree either. In full mode the host the session allows answers and
- * another is refused, while Codex itself still reaches the model.
+ * another is refused, while Codex itself still reaches the model and the edge. A stop ends the task
+ * within 2 s and leaves none of its processes behind.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -15,7 +16,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PermissionMode, ToolResultBlock } from "../../protocol/index.ts";
 import { type ResponsesBody, type ResponsesServer, startResponsesServer } from "../../test/responses-server.ts";
 import { SANDBOX } from "./harness.ts";
-import { as, type Client, lastTask, noticesOf, readyWorktree, taskEnded, type World, world } from "./session-kit.ts";
+import {
+  as,
+  type Client,
+  lastTask,
+  noticesOf,
+  readyWorktree,
+  taskEnded,
+  until,
+  type World,
+  world,
+} from "./session-kit.ts";
 
 const on = SANDBOX.state === "on";
 if (!on) console.warn(`Codex sandbox tests skipped: no sandbox on this machine: ${SANDBOX.detail}`);
@@ -33,6 +44,18 @@ async function listen(text: string): Promise<Server> {
   return s;
 }
 const portOf = (s: Server) => (s.address() as AddressInfo).port;
+
+/** Processes whose command line holds this text. */
+function processesNaming(text: string): string[] {
+  const out: string[] = [];
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
+      if (cmd.includes(text)) out.push(`${pid} ${cmd}`);
+    } catch {}
+  }
+  return out;
+}
 
 beforeAll(async () => {
   if (!on) return;
@@ -164,4 +187,32 @@ describe.skipIf(!on)("Codex in the runner's sandbox", () => {
     // The edge answered through the sandbox's proxy: the list has this very session in it.
     expect(listed).toContain(s.id);
   }, 120_000);
+  it("stops within 2 s inside the sandbox, and nothing of Codex's is left running", async () => {
+    const wt = await readyWorktree(w, "codex-boxed-stop");
+    rs.script([{ text: "word ".repeat(2000), chunkDelayMs: 20 }]);
+    const before = rs.requests.length;
+    const s = await owner.start({
+      worktreeId: wt.id,
+      provider: "openai",
+      baseUrl: rs.url,
+      model: "gpt-5",
+      runtime: "codex",
+      permissionMode: "full",
+      prompt: "Write a lot.",
+    });
+    const task = lastTask(await owner.detail(s.id));
+    await until("the model is streaming", () => rs.requests.length > before, 60_000);
+    await new Promise((r) => setTimeout(r, 500));
+    const root = realpathSync(wt.path!);
+    expect(processesNaming(root).length).toBeGreaterThan(0);
+    const t0 = Date.now();
+    await owner.stop(s.id);
+    const { task: ended } = await taskEnded(owner, s.id, task.id, 10_000);
+    const took = Date.now() - t0;
+    expect(ended.status).toBe("stopped");
+    expect(took).toBeLessThan(2000);
+    console.log(`codex in the sandbox: stop → task stopped in ${took} ms`);
+    // The wrapper, bubblewrap, the proxy bridges and Codex all go: none names this worktree any more.
+    await until("Codex's processes are gone", () => processesNaming(root).length === 0, 10_000);
+  }, 90_000);
 });
