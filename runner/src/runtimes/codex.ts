@@ -27,12 +27,14 @@ import {
 import { findPackage, loadSdk } from "./detect.ts";
 
 /**
- * A session task run by Codex through `@openai/codex-sdk`'s thread API. Codex has no permission
- * callback in this mode: its own sandbox, set from the session's permission mode, is the wall.
- * Its thread id is kept so the next task resumes the thread.
+ * A session task run by Codex through `@openai/codex-sdk`'s thread API. The SDK has no approval
+ * callback (its events carry no request to answer; `approvalPolicy` only picks when Codex itself
+ * would stop, and nothing could answer it): a sandbox set from the session's permission mode is
+ * the wall. Where the runner has one, Codex runs inside it whole (codex-wall.ts); elsewhere its
+ * own sandbox applies the mode. Its thread id is kept so the next task resumes the thread.
  */
 
-/** ask and read-only: Codex may read but not write (it cannot ask first); auto-edit: the worktree; full: everything. */
+/** Codex's own sandbox, where the runner has none. ask and read-only: Codex may read but not write (it cannot ask first); auto-edit: the worktree; full: everything. */
 const SANDBOX: Record<PermissionMode, SandboxMode> = {
   ask: "read-only",
   "read-only": "read-only",
