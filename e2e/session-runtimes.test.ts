@@ -9,7 +9,9 @@
  * that it runs read-only in ask mode; a bad allowed host is refused before anything is sent. She
  * starts a Claude Code session, reads its answer in the panel under a header that names the
  * runtime and its version, then gives the session an allowed host from the panel, which is still
- * there after a reload.
+ * there after a reload. A Codex session's panel says plainly what its mode means for Codex (it asks
+ * nothing; the sandbox decides). Last, her runner restarts without the SDKs (TRELLIS_RUNTIMES=none):
+ * its card shows how to add Codex, and the dialog's Codex choice is off with the same words.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -18,11 +20,13 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import type { Browser, Page } from "playwright-core";
 import type { Runner, Session, SessionDetail, Worktree } from "../protocol/index.ts";
-import { readyWorktree, until, type World, world } from "../runner/test/session-kit.ts";
+import { providerEnv, readyWorktree, until, type World, world } from "../runner/test/session-kit.ts";
+import { type ResponsesServer, startResponsesServer } from "../test/responses-server.ts";
 import { api } from "../test/server.ts";
 import { launchChromium, logIn } from "./people.ts";
 
 let w: World;
+let rs: ResponsesServer;
 let browser: Browser;
 let wt: Worktree;
 let ada: Page;
@@ -35,9 +39,10 @@ const shot = async (p: Page, name: string) => {
 };
 
 before(async () => {
-  [w, browser] = await Promise.all([
+  [w, browser, rs] = await Promise.all([
     world("Ada", { "src/app.ts": 'export const greeting = "hello";\n' }, { HOME: home }),
     launchChromium(),
+    startResponsesServer(),
   ]);
   wt = await readyWorktree(w, "runtimes");
   const owner = w.s.user as unknown as { email: string };
@@ -48,7 +53,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  await w?.stop();
+  await Promise.allSettled([w?.stop(), rs?.close()]);
   rmSync(home, { recursive: true, force: true });
 });
 
@@ -183,4 +188,76 @@ test("an allowed host set on a session from its panel is still there after a rel
   })) as SessionDetail;
   assert.deepEqual(detail.session.allowedHosts, ["registry.npmjs.org", "api.github.com:443"]);
   mark("still there after a reload");
+});
+
+test("a Codex session's panel says what its permission mode means for Codex", async () => {
+  const mark = stopwatch();
+  rs.script([{ text: "Hello from Codex." }]);
+  const s = (await api(w.edge.url, `/api/boards/${w.s.boardId}/sessions`, {
+    token: w.s.user.token,
+    json: {
+      worktreeId: wt.id,
+      provider: "openai",
+      baseUrl: rs.url,
+      model: "gpt-5",
+      runtime: "codex",
+      permissionMode: "auto-edit",
+      title: "Codex hello",
+      prompt: "Say hello.",
+    },
+  })) as Session;
+  const row = card(ada).locator(`[data-testid="session-row"][data-session-id="${s.id}"]`);
+  await row.waitFor();
+  await row.click();
+  await ada.locator(`[data-testid="session-panel"][data-session-id="${s.id}"]`).waitFor();
+  const note = panel(ada).getByTestId("session-mode-note");
+  // The test runner's sandbox is off: Codex's own decides.
+  assert.match(
+    (await note.textContent()) ?? "",
+    /^Codex cannot ask first: in auto-edit its edits and commands run unasked, Codex's own sandbox/,
+  );
+  await panel(ada).getByTestId("session-mode-select").selectOption("ask");
+  await until("the note follows the mode", async () =>
+    /in ask mode it runs read-only/.test((await note.textContent()) ?? ""),
+  );
+  assert.match((await note.textContent()) ?? "", /Nobody is asked before a command/);
+  await shot(ada, "codex-panel");
+  await panel(ada).getByTestId("session-mode-select").selectOption("full");
+  await note.waitFor({ state: "detached" });
+  await panel(ada).locator('[data-testid="message"] .md', { hasText: "Hello from Codex" }).waitFor({ timeout: 30_000 });
+  mark("Codex panel");
+});
+
+test("a runner without the SDKs shows how to add Codex, and the dialog offers it disabled with the reason", async () => {
+  const mark = stopwatch();
+  const old = w.runner;
+  old.kill("SIGTERM");
+  assert.equal(await old.exited, 0);
+  w.runner = w.s.start([], { ...providerEnv(w.server), HOME: home, TRELLIS_RUNTIMES: "none" });
+  await w.runner.waitFor(/connected to /, 30_000);
+  await until("the runner reports no runtimes", async () => {
+    const r = (await w.s.api<{ items: Runner[] }>("/api/runners")).items.find((x) => x.id === w.s.runnerId);
+    return r?.status === "online" && r.info.runtimes?.length === 0;
+  });
+  mark("runner restarted without runtimes");
+
+  await ada.reload();
+  await ada.locator('[data-testid="connection"][data-status="connected"]').waitFor();
+  await ada.getByTestId("runners-button").click();
+  const missing = ada.locator('[data-testid="runner-runtime-codex"][data-has="false"]');
+  await missing.waitFor();
+  assert.equal((await missing.textContent())?.trim(), "· Codex: npm i -g @openai/codex-sdk");
+  await shot(ada, "runner-card-missing");
+  await ada.getByTestId("runners-button").click();
+
+  await card(ada).hover();
+  await card(ada).getByTestId("session-new").click();
+  await ada.getByTestId("start-session").waitFor();
+  assert.equal(await ada.getByTestId("session-runtime-codex").isDisabled(), true);
+  assert.equal(
+    await ada.getByTestId("session-runtime-why-codex").textContent(),
+    "Codex: runner 'test-runner' does not have @openai/codex-sdk: run `npm i -g @openai/codex-sdk` on that machine and restart the runner",
+  );
+  await shot(ada, "dialog-missing");
+  mark("dialog");
 });

@@ -2,18 +2,28 @@
  * Codex as a session runtime, for real: the runner loads @openai/codex-sdk, whose Codex CLI talks
  * to a scripted Responses endpoint (test/responses-server.ts) through a custom provider, runs a
  * command that writes a file in a real worktree, resumes its thread on the next prompt, counts
- * usage once although Codex reports running totals, and reaches Trellis's own /mcp on the real edge.
+ * usage once although Codex reports running totals (cached tokens apart, priced from the table),
+ * reaches Trellis's own /mcp on the real edge, and gets the session's attached stdio MCP server.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Runner, Session, ToolCallBlock, ToolResultBlock } from "../../protocol/index.ts";
+import {
+  costMicros,
+  type McpServer,
+  type Runner,
+  type Session,
+  type ToolCallBlock,
+  type ToolResultBlock,
+} from "../../protocol/index.ts";
 import { type ResponsesBody, type ResponsesServer, startResponsesServer } from "../../test/responses-server.ts";
+import { api, ROOT } from "../../test/server.ts";
 import {
   as,
   type Client,
   lastTask,
   noticesOf,
+  providerEnv,
   readyWorktree,
   taskEnded,
   textOf,
@@ -60,9 +70,9 @@ describe("Codex runtime", () => {
       {
         text: "Writing the notes.",
         calls: [{ name: "exec_command", arguments: { cmd: "printf 'from codex\\n' > notes.txt && env" } }],
-        usage: { input: 100, output: 20 },
+        usage: { input: 100, cached: 40, output: 20 },
       },
-      { text: "Wrote notes.txt.", usage: { input: 150, output: 30 } },
+      { text: "Wrote notes.txt.", usage: { input: 150, cached: 100, output: 30 } },
     ]);
     const s = await owner.start({
       worktreeId: wt.id,
@@ -84,21 +94,28 @@ describe("Codex runtime", () => {
     expect(results[0]!.output).toContain("HOME=");
     expect(results[0]!.output).not.toMatch(/TRELLIS_|sk-openai-test|sk-ant-test/);
     expect(msgs.filter((m) => m.role === "assistant").map(textOf)).toContain("Wrote notes.txt.");
-    expect(t1.usage).toMatchObject({ input: 250, output: 50 });
+    // Codex counts cached tokens in its input; ours are apart, and priced at the table's cached rate.
+    expect(t1.usage).toEqual({ input: 110, output: 50, cacheRead: 140, cacheWrite: 0 });
+    expect(t1.costMicros).toBe(costMicros("openai", "gpt-5", t1.usage));
+    expect(t1.costMicros).toBe(Math.round(110 * 1.25 + 50 * 10 + 140 * 0.125));
 
     // Codex reports the thread's running totals (250 + 120 = 370): this task used only 120 of them.
     rs.script([
       (body) => {
         expect(JSON.stringify(body.input)).toContain("Write notes.txt.");
-        return { text: "Still here.", usage: { input: 120, output: 10 } };
+        return { text: "Still here.", usage: { input: 120, cached: 100, output: 10 } };
       },
     ]);
     const p2 = await owner.prompt(s.id, "Are you there?");
     const { task: t2, detail } = await taskEnded(owner, s.id, p2.id, 60_000);
     expect(rs.failures).toEqual([]);
     expect(t2.status, t2.error ?? "").toBe("completed");
-    expect(t2.usage).toMatchObject({ input: 120, output: 10 });
-    expect(detail.session.usage).toMatchObject({ input: 370, output: 60 });
+    expect(t2.usage).toEqual({ input: 20, output: 10, cacheRead: 100, cacheWrite: 0 });
+    expect(t2.costMicros).toBe(costMicros("openai", "gpt-5", t2.usage));
+    expect(detail.session.usage).toEqual({ input: 130, output: 60, cacheRead: 240, cacheWrite: 0 });
+    expect(detail.session.costMicros).toBe(t1.costMicros! + t2.costMicros!);
+    // Nothing was refused as implausible.
+    expect(noticesOf(await owner.messages(s.id)).filter((n) => n.startsWith("error:"))).toEqual([]);
   }, 120_000);
 
   it("auto-edit: Codex's own sandbox lets a command write in the worktree and nowhere else", async () => {
@@ -198,6 +215,59 @@ describe("Codex runtime", () => {
     expect(msgs.filter((m) => m.role === "assistant").map(textOf)).toContain("Listed them.");
   }, 120_000);
 
+  it("gets the session's attached stdio MCP server: its read-only tool runs, one that writes waits for full mode", async () => {
+    const wt = await readyWorktree(w, "codex-mcp-stdio");
+    const notes = await api<McpServer>(w.edge.url, `/api/boards/${w.s.boardId}/mcp-servers`, {
+      token: owner.token,
+      json: {
+        transport: "stdio",
+        name: "notes",
+        command: join(ROOT, "node_modules/.bin/node"),
+        args: [join(ROOT, "runner/test/fixtures/notes-mcp.ts")],
+        env: { NOTES_SECRET: "notes-secret-4321" },
+      },
+    });
+    let echoed = "";
+    rs.script([
+      (body) => {
+        // Codex was configured with the server, started it and offered its tools to the model.
+        expect(namespaceTools(body, "notes").sort()).toEqual(["add_note", "echo"]);
+        return { calls: [{ namespace: "mcp__notes", name: "echo", arguments: { text: "hi" } }] };
+      },
+      (body) => {
+        echoed = lastOutput(body);
+        return { calls: [{ namespace: "mcp__notes", name: "add_note", arguments: { text: "from codex" } }] };
+      },
+      (body) => {
+        expect(lastOutput(body)).toContain("requires approval");
+        return { text: "Echoed." };
+      },
+    ]);
+    const s = await owner.start({
+      worktreeId: wt.id,
+      provider: "openai",
+      baseUrl: rs.url,
+      model: "gpt-5",
+      runtime: "codex",
+      permissionMode: "auto-edit",
+      mcpServerIds: [notes.id],
+      prompt: "Echo hi, then take a note.",
+    });
+    const { task } = await taskEnded(owner, s.id, lastTask(await owner.detail(s.id)).id, 60_000);
+    expect(rs.failures).toEqual([]);
+    expect(task.status, task.error ?? "").toBe("completed");
+    // The server got its own env and none of the runner's credentials.
+    expect(echoed).toContain("echo: hi; secret ends 4321; provider key visible: no");
+    expect(existsSync(join(wt.path!, "notes.txt"))).toBe(false);
+    const msgs = await owner.messages(s.id);
+    const results = msgs.flatMap((m) => m.content.filter((b): b is ToolResultBlock => b.type === "tool_result"));
+    expect(results.map((r) => [r.name, r.isError])).toEqual([
+      ["notes.echo", false],
+      ["notes.add_note", true],
+    ]);
+    expect(results[1]!.output).toMatch(/Codex cannot ask before running add_note.*full mode/);
+  }, 120_000);
+
   it("stops within 2 s while Codex is streaming", async () => {
     const wt = await readyWorktree(w, "codex-stop");
     rs.script([{ text: "word ".repeat(2000), chunkDelayMs: 20 }]);
@@ -222,4 +292,29 @@ describe("Codex runtime", () => {
     expect(took).toBeLessThan(2000);
     console.log(`codex stop → task stopped in ${took} ms`);
   }, 90_000);
+  // Last: it restarts the runner without its runtimes.
+  it("a runner without the SDK (TRELLIS_RUNTIMES=none) reports no runtimes; the edge refuses Codex with the install hint", async () => {
+    const wt = await readyWorktree(w, "codex-missing");
+    const old = w.runner;
+    old.kill("SIGTERM");
+    expect(await old.exited).toBe(0);
+    w.runner = w.s.start([], { ...providerEnv(w.server), HOME: home, TRELLIS_RUNTIMES: "none" });
+    await w.runner.waitFor(/connected to /, 30_000);
+    const info = await until("the runner reports no runtimes", async () => {
+      const r = (await w.s.api<{ items: Runner[] }>("/api/runners")).items.find((x) => x.id === w.s.runnerId)!;
+      return r.status === "online" && r.info.runtimes?.length === 0 ? r.info : undefined;
+    });
+    expect(info.runtimes).toEqual([]);
+    const before = (await owner.list()).length;
+    const refused = await owner.status("", {
+      json: { worktreeId: wt.id, provider: "openai", model: "gpt-5", runtime: "codex", prompt: "Hello." },
+    });
+    expect(refused.status).toBe(409);
+    expect(JSON.parse(refused.body).error).toEqual({
+      code: "runtime_unavailable",
+      message:
+        "Codex: runner 'test-runner' does not have @openai/codex-sdk: run `npm i -g @openai/codex-sdk` on that machine and restart the runner",
+    });
+    expect(await owner.list()).toHaveLength(before);
+  }, 60_000);
 });

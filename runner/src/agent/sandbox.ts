@@ -182,6 +182,17 @@ async function rulesFor(root: string, tmp: string | null, hidden: string[]): Pro
 
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
+/**
+ * What a runtime that runs inside the sandbox as a whole (Codex) needs beyond a command's rules:
+ * its own home writable, what in it is a credential hidden, and, for a read-only session, nothing
+ * of the worktree or its repository writable.
+ */
+export interface MoreRules {
+  allowWrite?: string[];
+  denyRead?: string[];
+  readOnly?: boolean;
+}
+
 /** One command ready to spawn with `/bin/sh -c`, and what to do when it has ended. */
 export interface Wrapped {
   command: string;
@@ -243,10 +254,13 @@ export class ShellSandbox {
     return { confined: true, notice: confinedNotice(this.info.kind, hosts), fs, hosts };
   }
 
-  async forTask(root: string, allowedHosts: readonly string[]): Promise<TaskSandbox> {
+  async forTask(root: string, allowedHosts: readonly string[], more: MoreRules = {}): Promise<TaskSandbox> {
     if (!this.confined) return unconfined(this.info);
     const tmp = await realpath(await mkdtemp(join(tmpdir(), "trellis-task-")));
     const rules = await rulesFor(root, tmp, await this.hiddenPaths());
+    if (more.readOnly) rules.allowWrite = [tmp];
+    rules.allowWrite.push(...(more.allowWrite ?? []));
+    rules.denyRead.push(...(more.denyRead ?? []));
     const hosts = [...allowedHosts];
     return {
       confined: true,

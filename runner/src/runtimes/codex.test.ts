@@ -1,5 +1,10 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { mcpConfig, sandboxHelperRefused, toml } from "./codex.ts";
+import { hostsOf, innerCommand, wrapperScript } from "./codex-wall.ts";
 import type { RuntimeTask } from "./common.ts";
 
 const task = (servers: NonNullable<RuntimeTask["mcp"]>["servers"]) => ({ mcp: { servers } }) as unknown as RuntimeTask;
@@ -53,5 +58,33 @@ describe("Codex's Linux sandbox helper", () => {
     expect(sandboxHelperRefused("/scratch/t/.codex", { TMPDIR: "/scratch/" }, "linux")).toBe(true);
     expect(sandboxHelperRefused("/tmp/x/.codex", { TMPDIR: "/scratch" }, "linux")).toBe(false);
     expect(sandboxHelperRefused("/tmp/x/.codex", {}, "darwin")).toBe(false);
+  });
+});
+
+describe("the wrapper the SDK spawns instead of Codex", () => {
+  it("hands Codex every argument exactly as given, through the sandbox's shell", () => {
+    const dir = mkdtempSync(join(tmpdir(), "trellis-codex-wrap-"));
+    try {
+      const path = join(dir, "codex");
+      // The sandbox's command runs the inner one with `sh -c`, quoted as the sandbox quotes it.
+      const inner = innerCommand("/usr/bin/printf");
+      writeFileSync(path, wrapperScript(`/bin/sh -c '${inner.replace(/'/g, `'\\''`)}'`), { mode: 0o700 });
+      const args = ["<%s>\\n", "it's", 'a"b', "$HOME `id`", "two\nlines", "", 'mcp_servers.x={a = "b"}'];
+      const out = execFileSync(path, args, { encoding: "utf8", env: { PATH: "/usr/bin:/bin", NO_PROXY: "localhost" } });
+      expect(out).toBe(
+        `${args
+          .slice(1)
+          .map((a) => `<${a}>`)
+          .join("\n")}\n`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("names each host with its port, for the sandbox's proxy", () => {
+    expect(
+      hostsOf(["https://api.openai.com/v1", "http://127.0.0.1:8787/mcp", "http://[::1]:9/x", "not a url"]),
+    ).toEqual(["api.openai.com:443", "127.0.0.1:8787", "[::1]:9"]);
   });
 });

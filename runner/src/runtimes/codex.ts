@@ -1,16 +1,21 @@
+import { randomUUID } from "node:crypto";
 import { mkdirSync, realpathSync } from "node:fs";
-import { join, sep } from "node:path";
-import type { Codex as CodexClass, SandboxMode, ThreadEvent, ThreadItem, ThreadOptions } from "@openai/codex-sdk";
-import type { PermissionMode, ToolResultBlock, Usage } from "../../../protocol/index.ts";
+import { delimiter, join, sep } from "node:path";
+import type { Codex as CodexClass, SandboxMode, ThreadItem, ThreadOptions } from "@openai/codex-sdk";
+import type { NewMessage, PermissionMode, ToolResultBlock, Usage } from "../../../protocol/index.ts";
+import { RUNTIME_PACKAGES, UNSANDBOXED_TOOL } from "../../../protocol/index.ts";
 import { AgentError } from "../agent/errors.ts";
 import { newId } from "../agent/ids.ts";
-import { lastLine } from "../agent/loop.ts";
+import { lastLine, lastSandboxNotice } from "../agent/loop.ts";
 import { resultText } from "../agent/mcp.ts";
 import { isSecretVar } from "../agent/shell.ts";
 import { oneLine, wellFormed } from "../agent/tools/tool.ts";
+import { fromCodex, turnUsage, usageDoubt } from "./codex-usage.ts";
+import { type CodexWall, hostsOf, wallCodex } from "./codex-wall.ts";
 import {
   byMode,
   childEnv,
+  denial,
   mcpServersOf,
   notice,
   ownKey,
@@ -19,15 +24,17 @@ import {
   refusedMcpNotices,
   worktreeRoot,
 } from "./common.ts";
-import { loadSdk } from "./detect.ts";
+import { findPackage, loadSdk } from "./detect.ts";
 
 /**
- * A session task run by Codex through `@openai/codex-sdk`'s thread API. Codex has no permission
- * callback in this mode: its own sandbox, set from the session's permission mode, is the wall.
- * Its thread id is kept so the next task resumes the thread.
+ * A session task run by Codex through `@openai/codex-sdk`'s thread API. The SDK has no approval
+ * callback (its events carry no request to answer; `approvalPolicy` only picks when Codex itself
+ * would stop, and nothing could answer it): a sandbox set from the session's permission mode is
+ * the wall. Where the runner has one, Codex runs inside it whole (codex-wall.ts); elsewhere its
+ * own sandbox applies the mode. Its thread id is kept so the next task resumes the thread.
  */
 
-/** ask and read-only: Codex may read but not write (it cannot ask first); auto-edit: the worktree; full: everything. */
+/** Codex's own sandbox, where the runner has none. ask and read-only: Codex may read but not write (it cannot ask first); auto-edit: the worktree; full: everything. */
 const SANDBOX: Record<PermissionMode, SandboxMode> = {
   ask: "read-only",
   "read-only": "read-only",
@@ -115,36 +122,6 @@ function shellExcludes(env: Record<string, string>, input: RuntimeTask): string[
   return Object.keys(env).filter((k) => isSecretVar(k) && !theirs.has(k) && /^\w+$/.test(k));
 }
 
-type CodexUsage = Extract<ThreadEvent, { type: "turn.completed" }>["usage"];
-
-/**
- * Codex reports a thread's usage as running totals over all its turns: a task counts only what
- * grew since the totals after the previous task (a total that went down is a new thread).
- */
-export function turnUsage(totals: Usage, before: Usage | null): Usage {
-  if (!before) return totals;
-  const keys = ["input", "output", "cacheRead", "cacheWrite"] as const;
-  if (keys.some((k) => totals[k] < before[k])) return totals;
-  return {
-    input: totals.input - before.input,
-    output: totals.output - before.output,
-    cacheRead: totals.cacheRead - before.cacheRead,
-    cacheWrite: totals.cacheWrite - before.cacheWrite,
-  };
-}
-
-/** Codex's usage in ours: its input count includes the cached tokens, ours does not. */
-export function fromCodex(u: CodexUsage): Usage {
-  const cacheRead = u.cached_input_tokens ?? 0;
-  const cacheWrite = u.cache_write_input_tokens ?? 0;
-  return {
-    input: Math.max(0, u.input_tokens - cacheRead - cacheWrite),
-    output: u.output_tokens,
-    cacheRead,
-    cacheWrite,
-  };
-}
-
 function resultOf(item: ThreadItem): ToolResultBlock | null {
   if (item.type === "command_execution") {
     return {
@@ -210,7 +187,9 @@ export async function runCodex(input: RuntimeTask): Promise<{ finalText: string 
     input.baseUrl ??
     input.env.OPENAI_BASE_URL ??
     "https://api.openai.com/v1";
-  const mode = input.permissionMode();
+  for (const m of refusedMcpNotices(input)) await sink.message(m);
+  const asked = input.permissionMode();
+  const mode = (await unsandboxedAccepted(input, asked)) ? asked : "auto-edit";
   const mcp = mcpConfig(input, root, mode);
   const env = childEnv(input, { ...mcp.env, [KEY_VAR]: key });
   // Codex refuses a CODEX_HOME that does not exist.
@@ -218,8 +197,8 @@ export async function runCodex(input: RuntimeTask): Promise<{ finalText: string 
   mkdirSync(codexHome, { recursive: true });
   env.CODEX_HOME = codexHome;
 
-  for (const m of refusedMcpNotices(input)) await sink.message(m);
-  if (mode !== "full" && sandboxHelperRefused(codexHome, env)) {
+  // (Inside the runner's sandbox Codex's own does not run: see below.)
+  if (!input.sandbox.confined && mode !== "full" && sandboxHelperRefused(codexHome, env)) {
     await sink.message(
       notice(
         "error",
@@ -238,35 +217,32 @@ export async function runCodex(input: RuntimeTask): Promise<{ finalText: string 
       ),
     );
   }
-  // A custom provider: Codex's own OpenAI provider first tries a WebSocket for several seconds.
-  const codex = new sdk.Codex({
-    env,
-    configOverrides: mcp.overrides,
-    config: {
-      shell_environment_policy: { exclude: shellExcludes(env, input) },
-      model_provider: "trellis",
-      model_providers: {
-        trellis: {
-          name: "Trellis",
-          base_url: baseUrl,
-          wire_api: "responses",
-          supports_websockets: false,
-          env_key: KEY_VAR,
-        },
-      },
-    },
-  });
-  const options: ThreadOptions = {
-    model: input.model,
-    workingDirectory: root,
-    skipGitRepoCheck: true,
-    sandboxMode: SANDBOX[mode],
-    approvalPolicy: "never",
-    networkAccessEnabled: mode === "full",
-  };
-  const thread = input.runtimeSessionId
-    ? codex.resumeThread(input.runtimeSessionId, options)
-    : codex.startThread(options);
+  const allowed = input.allowedHosts ?? [];
+  const modelHosts = hostsOf([baseUrl]);
+  const boxNotice = input.sandbox.confined
+    ? `Commands run sandboxed (${input.sandbox.info.kind}), Codex itself with them: writes only in the worktree, a ` +
+      `temp folder and Codex's home, the runner's folders hidden, network only to the model (${modelHosts.join(", ")}), ` +
+      `the session's MCP servers${allowed.length ? ` and ${allowed.join(", ")}` : ""}.`
+    : (await input.sandbox.forRuntime(root, allowed)).notice;
+  // Off is the runner owner's own choice, shown on the runner's card: the transcript is not told.
+  if (input.sandbox.info.state !== "off" && lastSandboxNotice(input.history) !== boxNotice) {
+    await sink.message(notice(input.sandbox.confined ? "info" : "error", boxNotice));
+  }
+
+  let wall: CodexWall | null = null;
+  if (input.sandbox.confined) {
+    const mcpUrls = mcpServersOf(input).flatMap(({ spec }) => (spec.transport === "http" ? [spec.url] : []));
+    wall = await wallCodex({
+      sandbox: input.sandbox,
+      sdkEntry: findPackage(RUNTIME_PACKAGES.codex, input.env)?.entry ?? "",
+      root,
+      codexHome,
+      hosts: [...new Set([...modelHosts, ...hostsOf(mcpUrls), ...allowed])],
+      readOnly: mode === "ask" || mode === "read-only",
+      signal,
+    });
+    env.PATH = [...wall.pathDirs, env.PATH].filter(Boolean).join(delimiter);
+  }
 
   let finalText = "";
   const texts = new Map<string, string>();
@@ -279,6 +255,37 @@ export async function runCodex(input: RuntimeTask): Promise<{ finalText: string 
   };
   let stoppedNow: Promise<never> | null = null;
   try {
+    // A custom provider: Codex's own OpenAI provider first tries a WebSocket for several seconds.
+    const codex = new sdk.Codex({
+      ...(wall ? { codexPathOverride: wall.path } : {}),
+      env,
+      configOverrides: mcp.overrides,
+      config: {
+        shell_environment_policy: { exclude: shellExcludes(env, input) },
+        model_provider: "trellis",
+        model_providers: {
+          trellis: {
+            name: "Trellis",
+            base_url: baseUrl,
+            wire_api: "responses",
+            supports_websockets: false,
+            env_key: KEY_VAR,
+          },
+        },
+      },
+    });
+    const options: ThreadOptions = {
+      model: input.model,
+      workingDirectory: root,
+      skipGitRepoCheck: true,
+      // Inside the runner's sandbox Codex's own would only fail (see codex-wall.ts).
+      sandboxMode: wall ? "danger-full-access" : SANDBOX[mode],
+      approvalPolicy: "never",
+      networkAccessEnabled: mode === "full" || wall !== null,
+    };
+    const thread = input.runtimeSessionId
+      ? codex.resumeThread(input.runtimeSessionId, options)
+      : codex.startThread(options);
     const { events } = await thread.runStreamed(promptOf(input), { signal });
     const iter = events[Symbol.asyncIterator]();
     stoppedNow = new Promise<never>((_, reject) => {
@@ -287,6 +294,7 @@ export async function runCodex(input: RuntimeTask): Promise<{ finalText: string 
     });
     stoppedNow.catch(() => {});
     let threadId = input.runtimeSessionId;
+    let toolCalls = 0;
     for (;;) {
       const next = await Promise.race([iter.next(), stoppedNow]);
       if (next.done) break;
@@ -329,14 +337,14 @@ export async function runCodex(input: RuntimeTask): Promise<{ finalText: string 
           const call = callOf(item);
           const result = resultOf(item);
           if (call && result) {
+            toolCalls++;
             await sink.message({ id: newId(), role: "assistant", content: [{ type: "tool_call", ...call }] });
             await sink.message({ id: newId(), role: "tool", content: [result] });
           }
         }
       } else if (e.type === "turn.completed") {
         const totals = fromCodex(e.usage);
-        const usage = turnUsage(totals, input.runtimeSessionId ? input.runtimeTotals : null);
-        await sink.message({ ...notice("info", "Codex finished its turn."), usage });
+        await sink.message(usageMessage(input, totals, toolCalls));
         if (threadId) await input.onRuntimeSession(threadId, totals);
       } else if (e.type === "turn.failed") {
         throw new AgentError("provider", `Codex failed: ${oneLine(e.error.message, 500)}`);
@@ -354,5 +362,65 @@ export async function runCodex(input: RuntimeTask): Promise<{ finalText: string 
     });
   } finally {
     for (const item of texts.keys()) sink.endStream(idOf(item));
+    await wall?.close();
   }
+}
+
+/**
+ * The task's last message, with its usage. A resumed thread whose totals after its last task were
+ * not kept (a session from before they were) cannot tell this task's share from the rest: none
+ * is counted rather than the whole thread again. Usage no task could have used is not counted
+ * either, and the transcript says why.
+ */
+export function usageMessage(input: RuntimeTask, totals: Usage, toolCalls: number): NewMessage {
+  const done = "Codex finished its turn.";
+  if (input.runtimeSessionId && !input.runtimeTotals) {
+    return notice(
+      "info",
+      `${done} Its tokens are not counted for this task: Codex reports its thread's running totals, and the ` +
+        "totals after the thread's last task were not kept, so this task's share cannot be told apart. " +
+        "The next tasks are counted again.",
+    );
+  }
+  const usage = turnUsage(totals, input.runtimeSessionId ? input.runtimeTotals : null);
+  const doubt = usageDoubt(usage, input.provider, input.model, toolCalls);
+  if (doubt) return notice("error", `${done} ${doubt}: not counted, as it cannot be right.`);
+  return { ...notice("info", done), usage };
+}
+
+/**
+ * Full mode on a machine without a sandbox asks once per session, as the built-in loop and Claude
+ * Code do, before Codex runs with the runner's own access. Refused, this task runs as auto-edit,
+ * in Codex's own sandbox.
+ */
+async function unsandboxedAccepted(input: RuntimeTask, mode: PermissionMode): Promise<boolean> {
+  if (mode !== "full" || input.sandbox.info.state !== "unavailable" || input.allowedTools.has(UNSANDBOXED_TOOL)) {
+    return true;
+  }
+  const why = input.sandbox.info.detail ?? "no OS sandbox is available";
+  const answer = await input.sink.askPermission(
+    {
+      requestId: randomUUID(),
+      callId: `unsandboxed-${randomUUID()}`,
+      tool: UNSANDBOXED_TOOL,
+      summary: wellFormed(
+        oneLine(
+          `let Codex run shell commands without a sandbox for the rest of this session: ${why}. They get the runner's own access to files and network.`,
+          2000,
+        ),
+      ),
+    },
+    input.signal,
+  );
+  if (answer.decision !== "deny") {
+    input.allowedTools.add(UNSANDBOXED_TOOL);
+    return true;
+  }
+  await input.sink.message(
+    notice(
+      "info",
+      `${denial(answer)} This task runs as auto-edit instead: Codex's own sandbox lets commands write only in the worktree.`,
+    ),
+  );
+  return false;
 }

@@ -33,7 +33,7 @@ import {
 } from "./format.ts";
 import { SessionHostsMenu } from "./HostsMenu.tsx";
 import { PermissionCard } from "./PermissionCard.tsx";
-import { runtimeChoice, runtimeLabel, runtimeNote } from "./readiness.ts";
+import { codexModeNote, runtimeChoice, runtimeLabel, runtimeNote } from "./readiness.ts";
 import { useWorktreeRunner } from "./runnerOf.ts";
 import { useSession } from "./store.ts";
 import { Transcript } from "./Transcript.tsx";
@@ -238,6 +238,7 @@ function PanelMeta({ session, disabledWhy }: { session: Session; disabledWhy: st
   const setMode = (m: PermissionMode) => actions.setMode(session.id, m).catch((err) => notify(messageOf(err), "error"));
   const runner = useWorktreeRunner(session.worktreeId);
   const rt = runtimeChoice(runner, session.runtime);
+  const modeNote = session.runtime === "codex" ? codexModeNote(session.permissionMode, runner) : null;
   return (
     <div className="session-meta small">
       <span
@@ -284,6 +285,11 @@ function PanelMeta({ session, disabledWhy }: { session: Session; disabledWhy: st
       )}
       {session.queued > 0 && <span className="muted">{session.queued} queued</span>}
       <SessionExtras session={session} />
+      {modeNote && (
+        <span className="session-mode-note" data-testid="session-mode-note">
+          {modeNote}
+        </span>
+      )}
     </div>
   );
 }

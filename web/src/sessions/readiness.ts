@@ -98,10 +98,14 @@ export function runtimeNote(
     };
   }
   if (runtime === "codex") {
+    const walled = runner?.info.sandbox?.state === "on";
     return {
       about:
-        "OpenAI's Codex agent on the runner. It cannot ask first: its own sandbox, set from the permission mode, is the wall " +
-        "(read-only in ask and read-only, the worktree in auto-edit, everything with network in full). " +
+        "OpenAI's Codex agent on the runner. It cannot ask first: the sandbox, set from the permission mode, is the wall " +
+        "(no writes in ask and read-only, the worktree in auto-edit and full). " +
+        (walled
+          ? "Codex runs inside the runner's sandbox: the runner's folders hidden, network only to the model, the MCP servers and the allowed hosts. "
+          : "Where the runner has no sandbox, Codex's own does, and full mode (everything, with network) is asked about once. ") +
         "It calls a Responses API: your saved key, else the runner's OPENAI_API_KEY and OPENAI_BASE_URL.",
       caution:
         mode === "ask"
@@ -117,14 +121,33 @@ export function runtimeNote(
 }
 
 /**
+ * What the session's permission mode means for Codex, said where the mode is picked: Codex's SDK
+ * has no approval callback (it runs with approvals off), so no step of it waits for a person; the
+ * sandbox decides what it may do, and a mode change is read when its next prompt starts.
+ */
+export function codexModeNote(mode: PermissionMode, runner?: Pick<Runner, "info">): string | null {
+  const wall = runner?.info.sandbox?.state === "on" ? "the runner's sandbox" : "Codex's own sandbox";
+  const tail = "Nobody is asked before a command; a change of mode applies from the next prompt.";
+  if (mode === "ask")
+    return `Codex cannot ask first: in ask mode it runs read-only, ${wall} refusing every write. ${tail}`;
+  if (mode === "auto-edit") {
+    return `Codex cannot ask first: in auto-edit its edits and commands run unasked, ${wall} keeping their writes in the worktree. ${tail}`;
+  }
+  if (mode === "read-only") return `Codex runs read-only: its commands run, ${wall} refusing every write. ${tail}`;
+  return null;
+}
+
+/**
  * What a session's allowed hosts do, in one line: where the runner has a sandbox the network is off
  * for the agent's shell commands except these (Claude Code's Bash too: the runner hands it the same
- * sandbox); where it has none, or the runtime is Codex with its own sandbox, the list does not
- * confine anything and the line says so.
+ * sandbox, and Codex runs inside it whole); where it has none the list does not confine anything
+ * (Codex's own sandbox has no list) and the line says so.
  */
 export function hostsNote(runner: Pick<Runner, "name" | "info"> | undefined, runtime: Runtime): string {
   if (runtime === "codex") {
-    return "Codex does not use this list: its own sandbox keeps the network off except in full mode.";
+    return runner?.info.sandbox?.state === "on"
+      ? `Network is off for Codex and its commands except the model, the MCP servers and these hosts: runner '${runner.name}' runs Codex in its ${runner.info.sandbox.kind ?? "OS"} sandbox.`
+      : "Codex does not use this list here: without the runner's sandbox, Codex's own keeps the network off except in full mode.";
   }
   if (!runner)
     return "Network is off for the agent's shell commands except these hosts, where the runner has a sandbox.";

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { runtimeProviderProblem } from "../../../protocol/index.ts";
 import {
+  codexModeNote,
   DEFAULT_MODEL,
   hostsNote,
   modelsFor,
@@ -127,8 +128,26 @@ describe("runtimeNote", () => {
   it("warns that Codex runs read-only in ask mode, and only then", () => {
     expect(runtimeNote("codex", "ask").caution).toMatch(/In ask mode Codex runs read-only/);
     expect(runtimeNote("codex", "auto-edit").caution).toBeNull();
+    expect(runtimeNote("codex", "ask", { info: { sandbox: { state: "on", kind: "bubblewrap" } } }).about).toMatch(
+      /Codex runs inside the runner's sandbox/,
+    );
+    expect(runtimeNote("codex", "ask").about).toMatch(/Codex's own does/);
     expect(runtimeNote("claude-code", "ask").about).toMatch(/ANTHROPIC_API_KEY/);
     expect(runtimeNote("builtin", "ask").caution).toBeNull();
+  });
+});
+
+describe("codexModeNote", () => {
+  const on = { info: { sandbox: { state: "on" as const, kind: "bubblewrap" as const } } };
+  it("says plainly that Codex asks nothing in ask and auto-edit, and which sandbox decides", () => {
+    expect(codexModeNote("ask", on)).toBe(
+      "Codex cannot ask first: in ask mode it runs read-only, the runner's sandbox refusing every write. Nobody is asked before a command; a change of mode applies from the next prompt.",
+    );
+    expect(codexModeNote("auto-edit")).toBe(
+      "Codex cannot ask first: in auto-edit its edits and commands run unasked, Codex's own sandbox keeping their writes in the worktree. Nobody is asked before a command; a change of mode applies from the next prompt.",
+    );
+    expect(codexModeNote("read-only", on)).toMatch(/^Codex runs read-only: its commands run/);
+    expect(codexModeNote("full", on)).toBeNull();
   });
 });
 
@@ -158,7 +177,11 @@ describe("hostsNote", () => {
     expect(hostsNote(sandboxed({ state: "unavailable", detail: "bwrap is not installed" }), "claude-code")).toMatch(
       /^Runner 'alice-laptop' has no sandbox/,
     );
-    expect(hostsNote(r, "codex")).toMatch(/does not use this list/);
+    // Codex runs inside the runner's sandbox whole: the list is its network, with the model's host.
+    expect(hostsNote(r, "codex")).toBe(
+      "Network is off for Codex and its commands except the model, the MCP servers and these hosts: runner 'alice-laptop' runs Codex in its bubblewrap sandbox.",
+    );
+    expect(hostsNote(sandboxed({ state: "unavailable" }), "codex")).toMatch(/does not use this list here/);
   });
 });
 
