@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PermissionMode, ToolResultBlock } from "../../protocol/index.ts";
 import { type ResponsesBody, type ResponsesServer, startResponsesServer } from "../../test/responses-server.ts";
 import { SANDBOX } from "./harness.ts";
+import { sandboxTestsRun } from "./sandbox-gate.ts";
 import {
   as,
   type Client,
@@ -28,8 +29,7 @@ import {
   world,
 } from "./session-kit.ts";
 
-const on = SANDBOX.state === "on";
-if (!on) console.warn(`Codex sandbox tests skipped: no sandbox on this machine: ${SANDBOX.detail}`);
+const on = sandboxTestsRun(SANDBOX, "Codex sandbox tests");
 
 let w: World;
 let rs: ResponsesServer;
