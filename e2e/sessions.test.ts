@@ -268,6 +268,28 @@ test("a fork at a message holds that many messages, and shows under its parent o
     (await sessionsOf()).find((s) => s.parentId === fork.id && s.origin === "spawn"),
   );
   await card(ada).locator(`[data-testid="session-row"][data-session-id="${child.id}"][data-depth="2"]`).waitFor();
+
+  // Ada forks the original into a new worktree: its card appears, made from this one's branch.
+  const first = panel(ada).locator('[data-testid="message"][data-role="assistant"]').first();
+  await first.hover();
+  await first.getByTestId("message-fork").click();
+  await ada.getByTestId("fork-new").check();
+  await ada.getByTestId("fork-wt-name").fill("greet-fork");
+  assert.equal(await ada.getByTestId("fork-wt-branch").inputValue(), "greet-fork");
+  assert.equal(await ada.getByTestId("fork-wt-base").inputValue(), wt.branch);
+  await ada.getByTestId("fork-confirm").click();
+  await ada.getByTestId("fork-dialog").waitFor({ state: "detached" });
+  const moved = await until("the fork in a new worktree", async () =>
+    (await sessionsOf()).find((s) => s.parentId === sessionId && s.worktreeId !== wt.id),
+  );
+  for (const p of [ada, grace]) {
+    const made = p.locator(`[data-testid="worktree"][data-worktree-id="${moved.worktreeId}"]`);
+    await made.locator('[data-testid="worktree-name"]', { hasText: "greet-fork" }).waitFor();
+    await made.locator(`[data-testid="session-row"][data-session-id="${moved.id}"]`).waitFor();
+  }
+  await ada
+    .locator(`[data-testid="worktree"][data-worktree-id="${moved.worktreeId}"][data-status="ready"]`)
+    .waitFor({ timeout: 15_000 });
 });
 
 // A thousand messages: made for real (ten tasks of fifty model calls each), so it runs only when asked.

@@ -3,11 +3,13 @@
  * by a second person over REST (approve, deny with a reason the model reads), who may act and who
  * may not see, fork at a message, and children spawned by a person and by the agent itself.
  */
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Session, ToolResultBlock } from "../../protocol/index.ts";
 import type { RequestBody, Scripted } from "../../test/model-server.ts";
+import { cardOf } from "./harness.ts";
 import {
   as,
   type Client,
@@ -186,6 +188,45 @@ describe("fork and spawn", () => {
     expect(ended.task.status, ended.task.error ?? "").toBe("completed");
     expect((await member.messages(fork.id)).map((m) => m.seq)).toEqual([1, 2, 3, 4, 5]);
     expect(await owner.messages(s.id)).toHaveLength(4);
+  });
+
+  it("a fork into a new worktree gets its own card and branch; its next prompt edits files there only", async () => {
+    const wt = await readyWorktree(w, "fork-src");
+    w.server.script("anthropic", [{ text: "The app says hello." }]);
+    const s = await owner.start({
+      worktreeId: wt.id,
+      provider: "anthropic",
+      model: "claude-sonnet-4-5",
+      permissionMode: "full",
+      prompt: "What does the app say?",
+    });
+    await taskEnded(owner, s.id, lastTask(await owner.detail(s.id)).id);
+    const source = await owner.messages(s.id);
+
+    const fork = await member.fork(s.id, source.at(-1)!.id, { newWorktree: { name: "fork-new" } });
+    expect(fork.worktreeId).not.toBe(wt.id);
+    // Prompted at once, while the runner may still be making the worktree: the prompt waits for it.
+    w.server.script("anthropic", [
+      {
+        toolCalls: [
+          { name: "edit_file", input: { path: "src/app.ts", old_string: '"hello"', new_string: '"bonjour"' } },
+        ],
+      },
+      { text: "Changed it." },
+    ]);
+    const next = await member.prompt(fork.id, "Say it in French.");
+    const { task } = await taskEnded(member, fork.id, next.id);
+    expect(w.server.failures).toEqual([]);
+    expect(task.status, task.error ?? "").toBe("completed");
+
+    const card = await until("the fork's card", () => cardOf(w.s, fork.worktreeId));
+    expect(card).toMatchObject({ name: "fork-new", branch: "fork-new", baseBranch: "fork-src", status: "ready" });
+    expect(card.path).not.toBe(wt.path);
+    expect(readFileSync(join(card.path!, "src/app.ts"), "utf8")).toBe('export const greeting = "bonjour";\n');
+    expect(readFileSync(join(wt.path!, "src/app.ts"), "utf8")).toBe('export const greeting = "hello";\n');
+    expect(execFileSync("git", ["branch", "--show-current"], { cwd: card.path!, encoding: "utf8" }).trim()).toBe(
+      "fork-new",
+    );
   });
 
   it("a child spawned over REST runs; its answer comes back to the parent and wakes it", async () => {
