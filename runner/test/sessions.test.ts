@@ -219,6 +219,44 @@ describe("streaming to the board", () => {
     for (const r of [a, b, c]) r.close();
   });
 
+  it("the card's now-doing follows the text as it is written, for everyone on the board, before the message is stored", async () => {
+    const wt = await readyWorktree(w, "doing");
+    const s = await owner.start({
+      worktreeId: wt.id,
+      provider: "anthropic",
+      model: MODEL.anthropic,
+      permissionMode: "full",
+    });
+    // Not watching the session: a card's line is for everyone on the board.
+    const board = await Room.open(w.edge.url, w.s.boardId, owner.token);
+    // About three seconds of text: the line changes at most once a second.
+    const lines = [
+      "Reading the code first, to see where the greeting is made and who calls it.",
+      "Now fixing the bug in app.ts, where the greeting is built from the wrong name.",
+      "Then checking it with the tests, and reading their output before I say it is done.",
+    ];
+    const text = lines.join("\n");
+    w.server.script("anthropic", [{ text, chunkSize: 4, chunkDelayMs: 40 }]);
+    const task = await owner.prompt(s.id, "Fix it.");
+    const doing = () =>
+      board
+        .all("doing")
+        .flatMap((f) => f.items)
+        .filter((i) => i.sessionId === s.id)
+        .map((i) => i.nowDoing);
+    await until("a live line", () => doing().length > 0);
+    // Nothing of it is stored yet: the line came from the text streaming, not from D1.
+    const early = await owner.detail(s.id);
+    expect((await owner.messages(s.id)).map((m) => m.role)).toEqual(["user"]);
+    expect(early.session.nowDoing).toBeNull();
+    await until("the line moves on", () => new Set(doing()).size >= 2);
+    await taskEnded(owner, s.id, task.id);
+    // Each line is the text's last line so far (a line being written shows as far as it goes).
+    for (const line of doing()) expect(lines.some((l) => l.startsWith(line))).toBe(true);
+    expect(board.all("stream")).toEqual([]);
+    board.close();
+  });
+
   it("sessions streaming at once share the runner's window: a watcher gets their pieces together in batches, each text whole", async () => {
     const wts = await Promise.all([readyWorktree(w, "batch-a"), readyWorktree(w, "batch-b")]);
     const sessions = await Promise.all(
