@@ -4,7 +4,7 @@
  * may not see, fork at a message, and children spawned by a person and by the agent itself.
  */
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Session, ToolResultBlock } from "../../protocol/index.ts";
@@ -130,6 +130,71 @@ describe("permissions in ask mode", () => {
     });
     expect(textOf(msgs.at(-1)!)).toBe("Understood: I left the build folder alone.");
     expect((await owner.detail(s.id)).session.pending).toEqual([]);
+  });
+});
+
+describe("permissions in the other modes", () => {
+  const resultsOf = async (id: string) =>
+    (await owner.messages(id)).flatMap((m) => m.content.filter((b): b is ToolResultBlock => b.type === "tool_result"));
+
+  it("auto-edit: an edit runs without asking, a shell command waits for a person", async () => {
+    const wt = await readyWorktree(w, "auto-edit");
+    w.server.script("anthropic", [
+      { toolCalls: [{ name: "edit_file", input: { path: "src/app.ts", old_string: '"hello"', new_string: '"hey"' } }] },
+      { toolCalls: [{ name: "shell", input: { command: "cat src/app.ts" } }] },
+      { text: "Edited and checked." },
+    ]);
+    const s = await owner.start({
+      worktreeId: wt.id,
+      provider: "anthropic",
+      model: "claude-sonnet-4-5",
+      permissionMode: "auto-edit",
+      prompt: "Change the greeting and show it.",
+    });
+    const d = await sessionIs(owner, s.id, (x) => x.status === "awaiting_permission", "shell awaiting permission");
+    // The edit is done already; only the command waits.
+    expect(d.session.pending.map((p) => [p.tool, p.command])).toEqual([["shell", "cat src/app.ts"]]);
+    expect(readFileSync(join(wt.path!, "src/app.ts"), "utf8")).toBe('export const greeting = "hey";\n');
+    await member.decide(s.id, d.session.pending[0]!.requestId, "allow");
+    const { task } = await taskEnded(owner, s.id, lastTask(d).id);
+    expect(task.status, task.error ?? "").toBe("completed");
+    const results = await resultsOf(s.id);
+    expect(results.map((r) => [r.name, r.isError, r.meta?.decision?.decision, r.meta?.decision?.byName])).toEqual([
+      ["edit_file", false, "mode", null],
+      ["shell", false, "allow", "Mia"],
+    ]);
+    expect(results[1]!.output).toContain('greeting = "hey"');
+  });
+
+  it("read-only: writes and commands are refused without asking anyone, in words the model reads", async () => {
+    const wt = await readyWorktree(w, "read-only");
+    w.server.script("openai", [
+      { toolCalls: [{ name: "write_file", input: { path: "NEW.md", content: "x\n" } }] },
+      { toolCalls: [{ name: "shell", input: { command: "touch made-by-shell" } }] },
+      (body) => {
+        expect(bodyText(body)).toContain("This session is read-only");
+        return { text: "I would add NEW.md, but this session is read-only." };
+      },
+    ]);
+    const s = await owner.start({
+      worktreeId: wt.id,
+      provider: "openai",
+      model: "gpt-5",
+      permissionMode: "read-only",
+      prompt: "Add a file.",
+    });
+    const { task, detail } = await taskEnded(owner, s.id, lastTask(await owner.detail(s.id)).id);
+    expect(w.server.failures).toEqual([]);
+    expect(task.status, task.error ?? "").toBe("completed");
+    expect(detail.session.pending).toEqual([]);
+    const results = await resultsOf(s.id);
+    expect(results.map((r) => [r.name, r.isError, r.meta?.decision?.decision])).toEqual([
+      ["write_file", true, "deny"],
+      ["shell", true, "deny"],
+    ]);
+    expect(results.every((r) => r.meta?.decision?.reason === "the session is read-only")).toBe(true);
+    expect(existsSync(join(wt.path!, "NEW.md"))).toBe(false);
+    expect(existsSync(join(wt.path!, "made-by-shell"))).toBe(false);
   });
 });
 

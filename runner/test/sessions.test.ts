@@ -413,6 +413,33 @@ describe("stop, queue, retries, confinement", () => {
     expect(textOf(msgs.at(-1)!)).toBe("Got through.");
   });
 
+  it("a rejected key (401) fails the task in plain words, not retried; the same runner process then runs the next", async () => {
+    const wt = await readyWorktree(w, "rejected-key");
+    const pid = w.runner.pid;
+    w.server.script("anthropic", [{ fault: "401" }, { text: "The key works again." }]);
+    const before = w.server.requests.length;
+    const s = await owner.start({
+      worktreeId: wt.id,
+      provider: "anthropic",
+      model: MODEL.anthropic,
+      permissionMode: "full",
+      prompt: "Try with a bad key.",
+    });
+    const { task, detail } = await taskEnded(owner, s.id, lastTask(await owner.detail(s.id)).id);
+    expect(task.status).toBe("failed");
+    expect(task.error).toMatch(/^Anthropic rejected the API key \(401\): set a valid ANTHROPIC_API_KEY and restart/);
+    expect(w.server.requests.length - before).toBe(1);
+    expect(detail.session).toMatchObject({ status: "failed", lastError: task.error });
+    expect(noticesOf(await owner.messages(s.id)).at(-1)).toBe(`error: This task failed: ${task.error}`);
+
+    const next = await owner.prompt(s.id, "Again.");
+    const ok = await taskEnded(owner, s.id, next.id);
+    expect(ok.task.status, ok.task.error ?? "").toBe("completed");
+    expect(textOf((await owner.messages(s.id)).at(-1)!)).toBe("The key works again.");
+    expect(w.runner.pid).toBe(pid);
+    expect(w.runner.child.exitCode).toBeNull();
+  });
+
   it("a path outside the worktree is refused through the real runner, as an error the model reads", async () => {
     const wt = await readyWorktree(w, "escape");
     w.server.script("openai", [
