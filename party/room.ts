@@ -8,6 +8,7 @@ import {
 import { describeIssues } from "../worker/lib/validate.ts";
 import type { SocketIdentity, SocketMatch } from "../worker/services/sockets.ts";
 import { matches } from "../worker/services/sockets.ts";
+import { LiveDoingBatcher } from "./doing.ts";
 import { applyPresence, PresenceBatcher } from "./presence.ts";
 
 /**
@@ -89,6 +90,8 @@ export class BoardRoomCore {
    */
   private finished = new Map<string, Set<string>>();
   private batcher: PresenceBatcher;
+  /** The cards' live "now doing", from the text relayed here. */
+  private doing: LiveDoingBatcher;
 
   constructor(
     private readonly host: RoomHost,
@@ -99,6 +102,11 @@ export class BoardRoomCore {
       windowMs,
       host.now,
     );
+    this.doing = new LiveDoingBatcher((items) => {
+      for (let i = 0; i < items.length; i += MAX_STREAM_PIECES) {
+        host.fanOut(frame({ type: "doing", v: ROOM_PROTOCOL, items: items.slice(i, i + MAX_STREAM_PIECES) }));
+      }
+    }, host.now);
   }
 
   private open(): RoomSocket[] {
@@ -231,6 +239,7 @@ export class BoardRoomCore {
     if (event.entity === "message") {
       const sessionId = event.row?.sessionId;
       if (sessionId) {
+        this.doing.drop(sessionId);
         this.forget(sessionId, event.id);
         this.finish(sessionId, [event.id]);
         this.sendTo({ sessionId }, event);
@@ -261,6 +270,7 @@ export class BoardRoomCore {
   streams(pieces: readonly StreamFrame[]): number {
     const live = pieces.filter((p) => this.accept(p));
     if (!live.length) return 0;
+    this.sawText(live);
     const texts = new Map<string, string[]>();
     let sent = 0;
     for (const s of this.open()) {
@@ -286,6 +296,16 @@ export class BoardRoomCore {
       if (ok) sent++;
     }
     return sent;
+  }
+
+  /** Each session's text so far, once per batch, for its card's line. */
+  private sawText(pieces: readonly StreamFrame[]) {
+    const last = new Map<string, string>();
+    for (const p of pieces) if (p.part === "text" && !p.done) last.set(p.sessionId, p.messageId);
+    for (const [sessionId, messageId] of last) {
+      const text = this.inflight.get(sessionId)?.get(`${messageId} text`)?.delta;
+      if (text) this.doing.saw(sessionId, text);
+    }
   }
 
   /** Keep a piece's text so far; false for a piece no watcher should see (repeated, or late). */
@@ -314,6 +334,7 @@ export class BoardRoomCore {
    * flight will never be finished, so a late watcher must not be handed it, nor see more of it.
    */
   private taskEnded(sessionId: string) {
+    this.doing.forget(sessionId);
     const parts = this.inflight.get(sessionId);
     if (!parts) return;
     this.finish(

@@ -1,4 +1,4 @@
-import { beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import type { EntityEvent, ServerMessage } from "../protocol/index.ts";
 import { MAX_WATCHED, ROOM_CLOSE, ROOM_PROTOCOL, ServerMessage as ServerMessageSchema } from "../protocol/index.ts";
 import type { SocketIdentity } from "../worker/services/sockets.ts";
@@ -272,6 +272,36 @@ describe("BoardRoomCore", () => {
     expect(a.of("stream").map((f) => f.delta)).toEqual(["Hello, "]);
   });
 
+  it("tells every card what a streaming session writes, at most once a second, and nothing stale", () => {
+    vi.useFakeTimers();
+    try {
+      const watcher = join("w", who("ann"));
+      room.message(watcher, JSON.stringify({ type: "watch", sessionIds: ["s1"] }));
+      const other = join("o", who("bob"));
+      const lines = (s: FakeSocket) => s.of("doing").flatMap((f) => f.items.map((i) => i.nowDoing));
+      const piece = { sessionId: "s1", messageId: "m1", part: "text" as const };
+      room.stream({ ...piece, seq: 1, delta: "Reading the code.\n\nNow I " });
+      // The first line goes at once, to everyone on the board (the card), watching or not.
+      expect(lines(other)).toEqual(["Now I"]);
+      expect(lines(watcher)).toEqual(["Now I"]);
+      room.stream({ ...piece, seq: 2, delta: "write the" });
+      room.stream({ ...piece, seq: 3, delta: " tests" });
+      expect(lines(other)).toEqual(["Now I"]);
+      now += 1000;
+      vi.advanceTimersByTime(1000);
+      // Only the latest line, once.
+      expect(lines(other)).toEqual(["Now I", "Now I write the tests"]);
+      // A line still waiting when its message is stored is dropped: the row says what comes next.
+      room.stream({ ...piece, seq: 4, delta: "\nDone" });
+      room.publish(messageEvent("m1", "s1"));
+      now += 1000;
+      vi.advanceTimersByTime(1000);
+      expect(lines(other)).toEqual(["Now I", "Now I write the tests"]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it("drops a session's text in flight when its task ends, and any piece of it that comes later", () => {
     const a = join("a", who("ann"));
     room.message(a, JSON.stringify({ type: "watch", sessionIds: ["s1", "s2"] }));
@@ -314,10 +344,12 @@ describe("BoardRoomCore", () => {
       seq,
       delta,
     });
-    const before = [both, one, twin, none].map((x) => x.sent.length);
+    const before = [both, one, twin, none].map((x) => x.sent.filter((m) => m.type !== "doing").length);
     const sent = room.streams([p("s1", 1, "A"), p("s2", 1, "x"), p("s1", 2, "B"), p("s1", 2, "B"), p("s2", 2, "y")]);
     expect(sent).toBe(3);
-    const got = [both, one, twin, none].map((x, i) => x.sent.slice(before[i]));
+    // The cards' "now doing" lines go to everyone (tested on their own above).
+    const streamed = (x: FakeSocket) => x.sent.filter((m) => m.type !== "doing");
+    const got = [both, one, twin, none].map((x, i) => streamed(x).slice(before[i]));
     expect(got[0]).toEqual([
       {
         type: "streams",
@@ -330,14 +362,18 @@ describe("BoardRoomCore", () => {
     expect(got[3]).toEqual([]);
     // A single piece goes as a plain `stream` frame; the text so far is kept as for single pieces.
     room.streams([p("s2", 3, "z")]);
-    expect(one.sent.at(-1)).toEqual({ type: "stream", v: ROOM_PROTOCOL, ...p("s2", 3, "z") });
+    expect(streamed(one).at(-1)).toEqual({ type: "stream", v: ROOM_PROTOCOL, ...p("s2", 3, "z") });
     const late = join("late", who("eve"));
     room.message(late, JSON.stringify({ type: "watch", sessionIds: ["s1"] }));
     expect(late.of("stream")).toEqual([expect.objectContaining({ delta: "AB", seq: 2, snapshot: true })]);
     // A backlog the link hands over at once still goes in frames of the contract's size.
-    const n = one.sent.length;
+    const n = streamed(one).length;
     room.streams(Array.from({ length: 450 }, (_, i) => p("s2", 10 + i, "w")));
-    expect(one.sent.slice(n).map((m) => (m.type === "streams" ? m.pieces.length : 0))).toEqual([200, 200, 50]);
+    expect(
+      streamed(one)
+        .slice(n)
+        .map((m) => (m.type === "streams" ? m.pieces.length : 0)),
+    ).toEqual([200, 200, 50]);
   });
 
   it("keeps who a socket watches in its kept state (it survives hibernation), and bounds the list", () => {

@@ -166,6 +166,14 @@ export const StreamBatch = z.array(StreamFrame).min(1).max(MAX_STREAM_PIECES);
 export type StreamBatch = z.infer<typeof StreamBatch>;
 
 /**
+ * What a streaming session is doing, for its card: the last line of the text it is writing. The
+ * room derives it from the pieces it relays and sends it to everyone on the board, at most once a
+ * second per session; never stored (the session row's `nowDoing` takes over once the message is).
+ */
+export const LiveDoing = z.object({ sessionId: Text.min(1).max(64), nowDoing: Text.max(300) });
+export type LiveDoing = z.infer<typeof LiveDoing>;
+
+/**
  * Something one person should hear about on this board only (a zone asking them, a trigger that
  * could not fire), to their sockets here. Stored notifications (the bell) go to their inbox
  * (`inbox.ts`), which every tab of theirs holds open whatever page it shows.
@@ -200,6 +208,8 @@ export const ServerMessage = z.discriminatedUnion("type", [
   z.object({ type: z.literal("stream"), v, ...StreamFrame.shape, snapshot: z.boolean().optional() }),
   /** Several live pieces at once (never snapshots): treat each as a `stream` frame, in order. */
   z.object({ type: z.literal("streams"), v, pieces: StreamBatch }),
+  /** Live "now doing" lines of streaming sessions (see `LiveDoing`), coalesced. */
+  z.object({ type: z.literal("doing"), v, items: z.array(LiveDoing).min(1).max(MAX_STREAM_PIECES) }),
   z.object({ type: z.literal("notice"), v, notice: Notice }),
   z.object({ type: z.literal("error"), v, code: z.string(), message: z.string() }),
 ]);

@@ -3,6 +3,7 @@ import { HttpUrl, Id, Text } from "./common.ts";
 import { McpServerIds, McpServerRefused, McpServerRuntime } from "./mcp-servers.ts";
 import { Provider, Usage } from "./models.ts";
 import { KeySource, TaskSecrets } from "./secrets.ts";
+import { BranchName, Coord, WorktreeName } from "./worktrees.ts";
 
 /**
  * Agent sessions. A session is a conversation with one model in one worktree; each prompt is a
@@ -375,13 +376,35 @@ export const PatchSessionBody = z
 export const PromptBody = z.object({ text: Prompt });
 export const PatchTaskBody = z.object({ prompt: Prompt });
 export const DecisionBody = z.object({ decision: Decision, reason: Text.trim().max(2000).optional() });
+/**
+ * A worktree made for a fork, on the source worktree's runner and repo: by default a new branch
+ * named like it, from the source worktree's branch (its last commit: uncommitted changes stay
+ * behind). The fork's first prompt waits until the runner has made it.
+ */
+export const ForkWorktree = z.object({
+  name: WorktreeName,
+  /** new: make `branch` from `baseBranch`; existing: check out `branch`, which is there already. */
+  mode: z.enum(["new", "existing"]).default("new"),
+  /** Default: the name. */
+  branch: BranchName.optional(),
+  /** Default: the source worktree's branch. */
+  baseBranch: BranchName.optional(),
+  /** Where the new card goes on the canvas (default: beside the source card). */
+  x: Coord.optional(),
+  y: Coord.optional(),
+  zoneId: Text.max(64).nullable().optional(),
+});
+export type ForkWorktree = z.infer<typeof ForkWorktree>;
 export const ForkBody = z.object({
   /** The fork holds the conversation up to and including this message. */
   messageId: Id,
   /** Another worktree on the board to fork into (default: the same one). */
   worktreeId: Id.optional(),
+  /** Or a new worktree, made for the fork (not with `worktreeId`). */
+  newWorktree: ForkWorktree.optional(),
   title: SessionTitle.optional(),
 });
+export type ForkBody = z.infer<typeof ForkBody>;
 export const SpawnBody = z.object({ prompt: Prompt, title: SessionTitle.optional() });
 
 // ---- the runner's side ----

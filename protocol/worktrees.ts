@@ -82,7 +82,7 @@ export const Worktree = z.object({
 });
 export type Worktree = z.infer<typeof Worktree>;
 
-const Coord = z.number().finite().min(-1_000_000).max(1_000_000);
+export const Coord = z.number().finite().min(-1_000_000).max(1_000_000);
 
 export const CreateWorktreeBody = z.object({
   repoId: Text.min(1).max(64),

@@ -132,17 +132,29 @@ export class SessionTasks {
       }
     };
     this.live.set(job.id, live);
+    /** Messages whose post is on its way: their stream ends once they are stored. */
+    const storing = new Map<string, Promise<void>>();
     const sink: AgentSink = {
       delta: (messageId, part, text) => stream.delta(messageId, part, text),
-      endStream: (messageId) => stream.end(messageId),
+      // The stored message first, then the stream's end: a watcher never loses the text between.
+      endStream: (messageId) => {
+        const stored = storing.get(messageId);
+        if (!stored) return stream.end(messageId);
+        const end = () => stream.end(messageId);
+        stored.then(end, end);
+      },
       // The pieces still gathering go up first: a watcher must never get text of a message after
       // the stored message itself (the post takes the shorter way to the room often enough).
       message: (m) => {
         stream.flush(m.id);
-        return events.post({ kind: "message", data: m });
+        const stored = events.post({ kind: "message", data: m });
+        storing.set(m.id, stored);
+        const settled = () => storing.delete(m.id);
+        stored.then(settled, settled);
+        return events.ahead(stored);
       },
-      state: (s) => events.post({ kind: "state", data: s }),
-      spawn: (s) => events.post({ kind: "spawn", data: s }),
+      state: (s) => events.report({ kind: "state", data: s }),
+      spawn: (s) => events.report({ kind: "spawn", data: s }),
       askPermission: (req: PermissionAsk, sig: AbortSignal) =>
         new Promise<PermissionAnswer>((resolve, reject) => {
           const done = () => {
@@ -172,7 +184,7 @@ export class SessionTasks {
       // Loaded with the first task: an idle runner never pays for the SDKs.
       const run = await runnerFor(session.runtime);
       const reach = await gateMcpReach(ctx.mcpServers, { boardLocal: this.host.env.TRELLIS_MCP_BOARD_LOCAL === "1" });
-      return await run({
+      const result = await run({
         runtimeSessionId: ctx.runtimeSessionId ?? null,
         runtimeTotals: ctx.runtimeTotals ?? null,
         runtimeFork: ctx.runtimeFork ?? null,
@@ -181,7 +193,7 @@ export class SessionTasks {
           return () => live.modeWatchers.delete(onMode);
         },
         onRuntimeSession: (runtimeSessionId, totals) =>
-          events.post({ kind: "runtime_session", data: { runtimeSessionId, ...(totals ? { totals } : {}) } }),
+          events.report({ kind: "runtime_session", data: { runtimeSessionId, ...(totals ? { totals } : {}) } }),
         sessionId: session.id,
         provider: session.provider,
         model: session.model,
@@ -213,6 +225,12 @@ export class SessionTasks {
         signal,
         sink,
       });
+      await events.drain();
+      return result;
+    } catch (err) {
+      // What the agent reported before it ended is stored before its job ends (a stop's partial text too).
+      await events.drain().catch(() => {});
+      throw err;
     } finally {
       stream.close();
       this.live.delete(job.id);
@@ -229,10 +247,34 @@ async function runnerFor(
   return (await import("./agent/index.ts")).runTask;
 }
 
-/** Job events, posted one at a time in order, retried while the edge is unreachable. */
+/** Events waiting behind the post in flight go up together, up to this many in one post. */
+const MAX_BATCH_EVENTS = 50;
+/** Kept well under the edge's body limit (256 KiB); a bigger single event goes alone, as it is. */
+const MAX_BATCH_BYTES = 192 * 1024;
+/** The agent may run this far ahead of the edge before it waits for its events to be stored. */
+const MAX_BEHIND = 200;
+
+interface Queued {
+  seq: number;
+  e: SessionEvent;
+  bytes: number;
+  stored: { resolve: () => void; reject: (err: unknown) => void };
+}
+
+/**
+ * Job events, in order, each exactly once: one post in flight at a time, and whatever the agent
+ * reported meanwhile goes up together in the next (the edge applies a post's events in one batch).
+ * The agent does not wait for the edge between steps: a tool loop of fifty quick calls would
+ * otherwise spend most of its time on round trips. A post that fails for good (a stale lease, an
+ * edge that refuses it) fails everything after it, and the agent's next report throws it; the task
+ * ends only once every event is stored (`drain`).
+ */
 class EventPoster {
   private seq = 0;
-  private chain: Promise<void> = Promise.resolve();
+  private queue: Queued[] = [];
+  private sending = false;
+  private failure: { err: unknown } | null = null;
+  private idle: (() => void)[] = [];
 
   private readonly edge: Edge;
   private readonly jobId: string;
@@ -244,21 +286,70 @@ class EventPoster {
     this.leaseToken = leaseToken;
   }
 
+  /** Resolves once the event is stored at the edge. */
   post(e: SessionEvent): Promise<void> {
-    const seq = ++this.seq;
-    const next = this.chain.then(() => this.send(seq, e));
-    // One failure must not wedge the ones after it; the caller still sees its own.
-    this.chain = next.catch(() => {});
-    return next;
+    if (this.failure) return Promise.reject(this.failure.err);
+    return new Promise<void>((resolve, reject) => {
+      const bytes = Buffer.byteLength(JSON.stringify(e.data));
+      this.queue.push({ seq: ++this.seq, e, bytes, stored: { resolve, reject } });
+      if (!this.sending) void this.pump();
+    });
   }
 
-  private async send(seq: number, e: SessionEvent): Promise<void> {
+  /**
+   * Queue the event and go on: resolves at once unless an earlier post failed for good (then it
+   * rejects with why) or the agent is `MAX_BEHIND` events ahead (then once the edge caught up).
+   */
+  report(e: SessionEvent): Promise<void> {
+    return this.ahead(this.post(e));
+  }
+
+  /** What `report` answers for an event already posted (`stored` is its `post`). */
+  ahead(stored: Promise<void>): Promise<void> {
+    stored.catch(() => {}); // seen by the next report, and by drain
+    if (this.failure) return Promise.reject(this.failure.err);
+    return this.queue.length > MAX_BEHIND ? stored : Promise.resolve();
+  }
+
+  /** Every event posted is stored (or the reason one could not be). */
+  async drain(): Promise<void> {
+    if (this.sending || this.queue.length) await new Promise<void>((r) => this.idle.push(r));
+    if (this.failure) throw this.failure.err;
+  }
+
+  private async pump(): Promise<void> {
+    this.sending = true;
+    while (this.queue.length && !this.failure) {
+      let bytes = 0;
+      let n = 0;
+      while (
+        n < this.queue.length &&
+        n < MAX_BATCH_EVENTS &&
+        (n === 0 || bytes + this.queue[n]!.bytes <= MAX_BATCH_BYTES)
+      ) {
+        bytes += this.queue[n]!.bytes;
+        n++;
+      }
+      const batch = this.queue.slice(0, n);
+      try {
+        await this.send(batch);
+        this.queue.splice(0, n);
+        for (const q of batch) q.stored.resolve();
+      } catch (err) {
+        this.failure = { err };
+        for (const q of this.queue.splice(0)) q.stored.reject(err);
+      }
+    }
+    this.sending = false;
+    for (const r of this.idle.splice(0)) r();
+  }
+
+  private async send(batch: Queued[]): Promise<void> {
+    const events = batch.map((q) => ({ seq: q.seq, kind: q.e.kind, data: q.e.data as Record<string, unknown> }));
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.edge.events(this.jobId, {
-          leaseToken: this.leaseToken,
-          events: [{ seq, kind: e.kind, data: e.data as Record<string, unknown> }],
-        });
+        // The edge skips events it applied already: a retried post never doubles anything.
+        await this.edge.events(this.jobId, { leaseToken: this.leaseToken, events });
         return;
       } catch (err) {
         if (isStaleLease(err) || !isTransient(err) || attempt + 1 >= MAX_EVENT_ATTEMPTS) throw err;

@@ -5,8 +5,10 @@
  */
 import { join } from "node:path";
 import WebSocket from "ws";
+import type { z } from "zod";
 import type {
   CreateSessionBody,
+  ForkBody,
   Message,
   MessagePage,
   PermissionMode,
@@ -110,7 +112,8 @@ export function as(w: World, token: string) {
       call<Session>(`${b}/${id}`, { method: "PATCH", json: { permissionMode } }),
     decide: (id: string, requestId: string, decision: string, reason?: string) =>
       call<Session>(`${b}/${id}/permissions/${requestId}`, { json: { decision, ...(reason ? { reason } : {}) } }),
-    fork: (id: string, messageId: string) => call<Session>(`${b}/${id}/fork`, { json: { messageId } }),
+    fork: (id: string, messageId: string, more: Omit<z.input<typeof ForkBody>, "messageId"> = {}) =>
+      call<Session>(`${b}/${id}/fork`, { json: { messageId, ...more } }),
     spawn: (id: string, prompt: string, title?: string) =>
       call<Session>(`${b}/${id}/spawn`, { json: { prompt, ...(title ? { title } : {}) } }),
     editTask: (id: string, taskId: string, prompt: string) =>

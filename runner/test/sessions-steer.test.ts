@@ -3,11 +3,13 @@
  * by a second person over REST (approve, deny with a reason the model reads), who may act and who
  * may not see, fork at a message, and children spawned by a person and by the agent itself.
  */
-import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Session, ToolResultBlock } from "../../protocol/index.ts";
 import type { RequestBody, Scripted } from "../../test/model-server.ts";
+import { cardOf } from "./harness.ts";
 import {
   as,
   type Client,
@@ -131,6 +133,71 @@ describe("permissions in ask mode", () => {
   });
 });
 
+describe("permissions in the other modes", () => {
+  const resultsOf = async (id: string) =>
+    (await owner.messages(id)).flatMap((m) => m.content.filter((b): b is ToolResultBlock => b.type === "tool_result"));
+
+  it("auto-edit: an edit runs without asking, a shell command waits for a person", async () => {
+    const wt = await readyWorktree(w, "auto-edit");
+    w.server.script("anthropic", [
+      { toolCalls: [{ name: "edit_file", input: { path: "src/app.ts", old_string: '"hello"', new_string: '"hey"' } }] },
+      { toolCalls: [{ name: "shell", input: { command: "cat src/app.ts" } }] },
+      { text: "Edited and checked." },
+    ]);
+    const s = await owner.start({
+      worktreeId: wt.id,
+      provider: "anthropic",
+      model: "claude-sonnet-4-5",
+      permissionMode: "auto-edit",
+      prompt: "Change the greeting and show it.",
+    });
+    const d = await sessionIs(owner, s.id, (x) => x.status === "awaiting_permission", "shell awaiting permission");
+    // The edit is done already; only the command waits.
+    expect(d.session.pending.map((p) => [p.tool, p.command])).toEqual([["shell", "cat src/app.ts"]]);
+    expect(readFileSync(join(wt.path!, "src/app.ts"), "utf8")).toBe('export const greeting = "hey";\n');
+    await member.decide(s.id, d.session.pending[0]!.requestId, "allow");
+    const { task } = await taskEnded(owner, s.id, lastTask(d).id);
+    expect(task.status, task.error ?? "").toBe("completed");
+    const results = await resultsOf(s.id);
+    expect(results.map((r) => [r.name, r.isError, r.meta?.decision?.decision, r.meta?.decision?.byName])).toEqual([
+      ["edit_file", false, "mode", null],
+      ["shell", false, "allow", "Mia"],
+    ]);
+    expect(results[1]!.output).toContain('greeting = "hey"');
+  });
+
+  it("read-only: writes and commands are refused without asking anyone, in words the model reads", async () => {
+    const wt = await readyWorktree(w, "read-only");
+    w.server.script("openai", [
+      { toolCalls: [{ name: "write_file", input: { path: "NEW.md", content: "x\n" } }] },
+      { toolCalls: [{ name: "shell", input: { command: "touch made-by-shell" } }] },
+      (body) => {
+        expect(bodyText(body)).toContain("This session is read-only");
+        return { text: "I would add NEW.md, but this session is read-only." };
+      },
+    ]);
+    const s = await owner.start({
+      worktreeId: wt.id,
+      provider: "openai",
+      model: "gpt-5",
+      permissionMode: "read-only",
+      prompt: "Add a file.",
+    });
+    const { task, detail } = await taskEnded(owner, s.id, lastTask(await owner.detail(s.id)).id);
+    expect(w.server.failures).toEqual([]);
+    expect(task.status, task.error ?? "").toBe("completed");
+    expect(detail.session.pending).toEqual([]);
+    const results = await resultsOf(s.id);
+    expect(results.map((r) => [r.name, r.isError, r.meta?.decision?.decision])).toEqual([
+      ["write_file", true, "deny"],
+      ["shell", true, "deny"],
+    ]);
+    expect(results.every((r) => r.meta?.decision?.reason === "the session is read-only")).toBe(true);
+    expect(existsSync(join(wt.path!, "NEW.md"))).toBe(false);
+    expect(existsSync(join(wt.path!, "made-by-shell"))).toBe(false);
+  });
+});
+
 /** Route each model request by what its conversation is about (parent and child share one queue). */
 function router(routes: [string, Scripted[]][]): (body: RequestBody) => Scripted {
   return (body) => {
@@ -186,6 +253,45 @@ describe("fork and spawn", () => {
     expect(ended.task.status, ended.task.error ?? "").toBe("completed");
     expect((await member.messages(fork.id)).map((m) => m.seq)).toEqual([1, 2, 3, 4, 5]);
     expect(await owner.messages(s.id)).toHaveLength(4);
+  });
+
+  it("a fork into a new worktree gets its own card and branch; its next prompt edits files there only", async () => {
+    const wt = await readyWorktree(w, "fork-src");
+    w.server.script("anthropic", [{ text: "The app says hello." }]);
+    const s = await owner.start({
+      worktreeId: wt.id,
+      provider: "anthropic",
+      model: "claude-sonnet-4-5",
+      permissionMode: "full",
+      prompt: "What does the app say?",
+    });
+    await taskEnded(owner, s.id, lastTask(await owner.detail(s.id)).id);
+    const source = await owner.messages(s.id);
+
+    const fork = await member.fork(s.id, source.at(-1)!.id, { newWorktree: { name: "fork-new" } });
+    expect(fork.worktreeId).not.toBe(wt.id);
+    // Prompted at once, while the runner may still be making the worktree: the prompt waits for it.
+    w.server.script("anthropic", [
+      {
+        toolCalls: [
+          { name: "edit_file", input: { path: "src/app.ts", old_string: '"hello"', new_string: '"bonjour"' } },
+        ],
+      },
+      { text: "Changed it." },
+    ]);
+    const next = await member.prompt(fork.id, "Say it in French.");
+    const { task } = await taskEnded(member, fork.id, next.id);
+    expect(w.server.failures).toEqual([]);
+    expect(task.status, task.error ?? "").toBe("completed");
+
+    const card = await until("the fork's card", () => cardOf(w.s, fork.worktreeId));
+    expect(card).toMatchObject({ name: "fork-new", branch: "fork-new", baseBranch: "fork-src", status: "ready" });
+    expect(card.path).not.toBe(wt.path);
+    expect(readFileSync(join(card.path!, "src/app.ts"), "utf8")).toBe('export const greeting = "bonjour";\n');
+    expect(readFileSync(join(wt.path!, "src/app.ts"), "utf8")).toBe('export const greeting = "hello";\n');
+    expect(execFileSync("git", ["branch", "--show-current"], { cwd: card.path!, encoding: "utf8" }).trim()).toBe(
+      "fork-new",
+    );
   });
 
   it("a child spawned over REST runs; its answer comes back to the parent and wakes it", async () => {

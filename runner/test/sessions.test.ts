@@ -219,6 +219,44 @@ describe("streaming to the board", () => {
     for (const r of [a, b, c]) r.close();
   });
 
+  it("the card's now-doing follows the text as it is written, for everyone on the board, before the message is stored", async () => {
+    const wt = await readyWorktree(w, "doing");
+    const s = await owner.start({
+      worktreeId: wt.id,
+      provider: "anthropic",
+      model: MODEL.anthropic,
+      permissionMode: "full",
+    });
+    // Not watching the session: a card's line is for everyone on the board.
+    const board = await Room.open(w.edge.url, w.s.boardId, owner.token);
+    // About three seconds of text: the line changes at most once a second.
+    const lines = [
+      "Reading the code first, to see where the greeting is made and who calls it.",
+      "Now fixing the bug in app.ts, where the greeting is built from the wrong name.",
+      "Then checking it with the tests, and reading their output before I say it is done.",
+    ];
+    const text = lines.join("\n");
+    w.server.script("anthropic", [{ text, chunkSize: 4, chunkDelayMs: 40 }]);
+    const task = await owner.prompt(s.id, "Fix it.");
+    const doing = () =>
+      board
+        .all("doing")
+        .flatMap((f) => f.items)
+        .filter((i) => i.sessionId === s.id)
+        .map((i) => i.nowDoing);
+    await until("a live line", () => doing().length > 0);
+    // Nothing of it is stored yet: the line came from the text streaming, not from D1.
+    const early = await owner.detail(s.id);
+    expect((await owner.messages(s.id)).map((m) => m.role)).toEqual(["user"]);
+    expect(early.session.nowDoing).toBeNull();
+    await until("the line moves on", () => new Set(doing()).size >= 2);
+    await taskEnded(owner, s.id, task.id);
+    // Each line is the text's last line so far (a line being written shows as far as it goes).
+    for (const line of doing()) expect(lines.some((l) => l.startsWith(line))).toBe(true);
+    expect(board.all("stream")).toEqual([]);
+    board.close();
+  });
+
   it("sessions streaming at once share the runner's window: a watcher gets their pieces together in batches, each text whole", async () => {
     const wts = await Promise.all([readyWorktree(w, "batch-a"), readyWorktree(w, "batch-b")]);
     const sessions = await Promise.all(
@@ -373,6 +411,33 @@ describe("stop, queue, retries, confinement", () => {
     expect(msgs.map((m) => m.role)).toEqual(["user", "system", "assistant"]);
     expect(noticesOf(msgs)[0]).toMatch(/^retry: Anthropic rate-limited this request \(429\); retrying in 1(\.\d)? s/);
     expect(textOf(msgs.at(-1)!)).toBe("Got through.");
+  });
+
+  it("a rejected key (401) fails the task in plain words, not retried; the same runner process then runs the next", async () => {
+    const wt = await readyWorktree(w, "rejected-key");
+    const pid = w.runner.pid;
+    w.server.script("anthropic", [{ fault: "401" }, { text: "The key works again." }]);
+    const before = w.server.requests.length;
+    const s = await owner.start({
+      worktreeId: wt.id,
+      provider: "anthropic",
+      model: MODEL.anthropic,
+      permissionMode: "full",
+      prompt: "Try with a bad key.",
+    });
+    const { task, detail } = await taskEnded(owner, s.id, lastTask(await owner.detail(s.id)).id);
+    expect(task.status).toBe("failed");
+    expect(task.error).toMatch(/^Anthropic rejected the API key \(401\): set a valid ANTHROPIC_API_KEY and restart/);
+    expect(w.server.requests.length - before).toBe(1);
+    expect(detail.session).toMatchObject({ status: "failed", lastError: task.error });
+    expect(noticesOf(await owner.messages(s.id)).at(-1)).toBe(`error: This task failed: ${task.error}`);
+
+    const next = await owner.prompt(s.id, "Again.");
+    const ok = await taskEnded(owner, s.id, next.id);
+    expect(ok.task.status, ok.task.error ?? "").toBe("completed");
+    expect(textOf((await owner.messages(s.id)).at(-1)!)).toBe("The key works again.");
+    expect(w.runner.pid).toBe(pid);
+    expect(w.runner.child.exitCode).toBeNull();
   });
 
   it("a path outside the worktree is refused through the real runner, as an error the model reads", async () => {

@@ -321,6 +321,79 @@ describe("fork and spawn", () => {
     );
   });
 
+  it("a fork into a new worktree makes its card; its first prompt waits until the runner has made it", async () => {
+    const s = await json<Session>(start({ prompt: "one" }));
+    const t = await takeTask();
+    await t.events(assistant("nw-2", "two"));
+    await t.complete({ status: "succeeded", result: { finalText: "two" } });
+    const at = (await messagesOf(s.id))[1]!;
+    const forkTo = (newWorktree: Record<string, unknown>, token = member.token) =>
+      call(`${base()}/${s.id}/fork`, { method: "POST", token, json: { messageId: at.id, newWorktree } });
+    const cards = async () =>
+      (await json<{ items: Worktree[] }>(call(`/api/boards/${boardId}/worktrees`, { token: member.token }))).items;
+    const before = (await cards()).length;
+
+    // Refused before anything is made: a viewer, a bad name (the field named), both targets at once.
+    await expectError(await forkTo({ name: "fork-a" }, viewer.token), 403, "insufficient_role");
+    expect((await expectError(await forkTo({ name: "../up" }), 400, "bad_request")).message).toMatch(
+      /newWorktree\.name/,
+    );
+    const both = call(`${base()}/${s.id}/fork`, {
+      method: "POST",
+      token: member.token,
+      json: { messageId: at.id, worktreeId: wt.id, newWorktree: { name: "fork-a" } },
+    });
+    expect((await expectError(await both, 400, "bad_request")).message).toMatch(/newWorktree/);
+    expect(await cards()).toHaveLength(before);
+
+    const room = await joinRoom(boardId, { token: owner.token });
+    const fork = await json<Session>(forkTo({ name: "fork-a" }));
+    const card = (await cards()).find((c) => c.id === fork.worktreeId)!;
+    // A new branch named like the card, from the source worktree's branch, on the same runner and repo.
+    expect(card).toMatchObject({
+      name: "fork-a",
+      branch: "fork-a",
+      baseBranch: "feature",
+      status: "creating",
+      runnerId: wt.runnerId,
+      repoId: wt.repoId,
+    });
+    await room.inbox.next("entity", (m) => m.entity === "worktree" && m.op === "created" && m.id === card.id);
+    expect(fork).toMatchObject({ parentId: s.id, origin: "fork", messageCount: 2, status: "idle" });
+
+    // Prompted while the card is being made: the prompt queues, and no task goes to the runner yet.
+    const queued = await json<Task>(
+      call(`${base()}/${fork.id}/prompts`, { method: "POST", token: member.token, json: { text: "go on there" } }),
+    );
+    expect(queued).toMatchObject({ status: "queued", jobId: null });
+    const made = await runNext(runner.credential, {
+      status: "succeeded",
+      result: { path: "/home/ann/wt/fork-a", git: GIT, createdBranch: true },
+    });
+    expect(made.claim.job).toMatchObject({ type: "worktree.create" });
+    expect(made.claim.job.payload).toMatchObject({ name: "fork-a", mode: "new", baseBranch: "feature" });
+
+    // Ready: the waiting prompt runs there, with the forked history.
+    const ft = await takeTask();
+    expect(ft.ctx.session.id).toBe(fork.id);
+    expect(ft.ctx.worktreePath).toBe("/home/ann/wt/fork-a");
+    expect(ft.ctx.history.map((m) => m.content)).toEqual([text("one"), text("two"), text("go on there")]);
+    await ft.complete({ status: "succeeded", result: { finalText: "ok" } });
+
+    // A card the runner cannot make fails the prompt waiting for it, saying why.
+    const broken = await json<Session>(forkTo({ name: "fork-b" }));
+    const waiting = await json<Task>(
+      call(`${base()}/${broken.id}/prompts`, { method: "POST", token: member.token, json: { text: "hello?" } }),
+    );
+    await runNext(runner.credential, { status: "failed", error: "fatal: disk full" });
+    const d = await detail(broken.id);
+    expect(d.tasks.find((x) => x.id === waiting.id)).toMatchObject({ status: "failed" });
+    expect(d.tasks.find((x) => x.id === waiting.id)!.error).toBe(
+      'The worktree "fork-b" could not be created, so this prompt was not sent: fatal: disk full',
+    );
+    expect(d.session).toMatchObject({ status: "failed", queued: 0 });
+  });
+
   it("a spawned child runs on its own, and its answer comes back to the parent as its next prompt", async () => {
     const parent = await json<Session>(start({ prompt: "plan" }));
     const pt = await takeTask();

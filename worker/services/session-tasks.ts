@@ -74,6 +74,8 @@ export async function dispatchNext(ctx: Ctx, sessionId: string): Promise<void> {
   });
   if (!next) return;
   const wt = await ctx.db.query.worktrees.findFirst({ where: eq(worktrees.id, session.worktreeId) });
+  // A worktree still being made (a fork's own): the prompt waits; `worktreeSettled` sends it.
+  if (wt?.status === "creating") return;
   if (wt?.status !== "ready") {
     return failQueued(ctx, session, next.id, "The worktree is not ready on its runner; this prompt was not sent.");
   }
@@ -148,6 +150,44 @@ export async function dispatchNext(ctx: Ctx, sessionId: string): Promise<void> {
     msg ? publishMessage(ctx, session.boardId, msg) : null,
   ]);
   await publishSession(ctx, sessionId);
+}
+
+/**
+ * A worktree's create job ended: prompts that waited for it (a fork into a new worktree) start
+ * now, or, if it could not be made, fail saying why.
+ */
+export async function worktreeSettled(
+  ctx: Ctx,
+  wt: { id: string; name: string; status: string; data: unknown },
+): Promise<void> {
+  if (wt.status !== "ready" && wt.status !== "error") return;
+  const waiting = await ctx.db
+    .selectDistinct({ id: sessions.id })
+    .from(sessions)
+    .innerJoin(tasks, and(eq(tasks.sessionId, sessions.id), eq(tasks.status, "queued")))
+    .where(and(eq(sessions.worktreeId, wt.id), isNull(sessions.activeTaskId)));
+  if (!waiting.length) return;
+  const why = (wt.data as { error?: string }).error ?? "the runner reported no reason";
+  for (const { id } of waiting) {
+    if (wt.status === "ready") {
+      await dispatchNext(ctx, id);
+      continue;
+    }
+    const session = await ctx.db.query.sessions.findFirst({ where: eq(sessions.id, id) });
+    const queued = await ctx.db.query.tasks.findMany({
+      where: and(eq(tasks.sessionId, id), eq(tasks.status, "queued"), isNull(tasks.jobId)),
+      columns: { id: true },
+    });
+    for (const t of queued) {
+      if (session)
+        await failQueued(
+          ctx,
+          session,
+          t.id,
+          `The worktree "${wt.name}" could not be created, so this prompt was not sent: ${why}`.slice(0, 2000),
+        );
+    }
+  }
 }
 
 async function failQueued(ctx: Ctx, session: SessionRow, taskId: string, error: string) {

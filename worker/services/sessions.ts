@@ -53,6 +53,7 @@ import {
 import { createChild, dispatchNext, resumeIfNothingPending, taskValues } from "./session-tasks.ts";
 import { revokeSessionTokens } from "./tokens.ts";
 import { hasProviderKey } from "./user-secrets.ts";
+import { createWorktree } from "./worktrees.ts";
 
 /**
  * Agent sessions as people use them: start one on a worktree, prompt it (prompts queue behind a
@@ -68,12 +69,13 @@ async function nameOf(ctx: Ctx): Promise<string> {
   return u?.name ?? "someone";
 }
 
-async function readyWorktree(ctx: Ctx, boardId: string, worktreeId: string) {
+/** `orCreating`: a prompt may wait in the queue for a worktree the runner is still making. */
+async function readyWorktree(ctx: Ctx, boardId: string, worktreeId: string, opts: { orCreating?: boolean } = {}) {
   const wt = await ctx.db.query.worktrees.findFirst({
     where: and(eq(worktrees.id, worktreeId), eq(worktrees.boardId, boardId)),
   });
   if (!wt) throw notFound("Worktree");
-  if (wt.status !== "ready") {
+  if (wt.status !== "ready" && !(opts.orCreating && wt.status === "creating")) {
     throw conflict(
       `The worktree "${wt.name}" is ${wt.status === "creating" ? "still being created" : `in state "${wt.status}"`}: sessions run only in a ready worktree.`,
       "worktree_not_ready",
@@ -308,7 +310,7 @@ export async function promptSession(
 ): Promise<Task> {
   await requireBoardRole(ctx, boardId, "member");
   const row = await sessionOnBoard(ctx, boardId, sessionId);
-  await readyWorktree(ctx, boardId, row.worktreeId);
+  await readyWorktree(ctx, boardId, row.worktreeId, { orCreating: true });
   const [task] = await ctx.db
     .insert(tasks)
     .values(taskValues(boardId, sessionId, { prompt: body.text, authorId: userId(ctx), authorName: await nameOf(ctx) }))
@@ -446,6 +448,38 @@ export async function decidePermission(
   return (await publishSession(ctx, sessionId))!;
 }
 
+/** Where a new card for a fork goes when the board did not say: to the right of its source. */
+const BESIDE = 300;
+
+/**
+ * A fork's own new worktree, made like any other (same checks, same job) on the source worktree's
+ * runner and repo. It is still being created when the fork exists: prompts queue until it is ready.
+ */
+async function worktreeForFork(
+  ctx: Ctx,
+  boardId: string,
+  sourceWorktreeId: string,
+  body: z.infer<typeof ForkBody>,
+): Promise<{ id: string }> {
+  if (body.worktreeId) throw badRequest("newWorktree: send worktreeId or newWorktree, not both.");
+  const nw = body.newWorktree!;
+  const src = await ctx.db.query.worktrees.findFirst({
+    where: and(eq(worktrees.id, sourceWorktreeId), eq(worktrees.boardId, boardId)),
+  });
+  if (!src) throw notFound("Worktree");
+  return createWorktree(ctx, boardId, {
+    repoId: src.repoId,
+    name: nw.name,
+    mode: nw.mode,
+    branch: nw.branch ?? nw.name,
+    ...(nw.mode === "new" ? { baseBranch: nw.baseBranch ?? src.branch } : {}),
+    notes: "",
+    x: nw.x ?? src.x + BESIDE,
+    y: nw.y ?? src.y,
+    zoneId: nw.zoneId ?? null,
+  });
+}
+
 /** A new session holding the conversation up to and including one message: a copy of rows. */
 export async function forkSession(
   ctx: Ctx,
@@ -460,7 +494,9 @@ export async function forkSession(
     columns: { seq: true },
   });
   if (!at) throw notFound("Message");
-  const wt = await readyWorktree(ctx, boardId, body.worktreeId ?? source.worktreeId);
+  const wt = body.newWorktree
+    ? await worktreeForFork(ctx, boardId, source.worktreeId, body)
+    : await readyWorktree(ctx, boardId, body.worktreeId ?? source.worktreeId);
   const id = newId();
   const sd = source.data as SessionData;
   const data: SessionData = {

@@ -26,6 +26,7 @@ import type { JobEffect, JobOutcome, JobRow } from "./job-queue.ts";
 import { authorizeJob, insertJob, jobQueued, keepJobOnlyIf, queueJob, toJob } from "./job-queue.ts";
 import { patchData, publishRepo, type RepoRow, toRepo } from "./repos.ts";
 import { actingRunnerId, assertUsable, isSharedWithBoard, loadRunner, requireRunnerUse } from "./runner-access.ts";
+import { worktreeSettled } from "./session-tasks.ts";
 import { endWorktreeTerminals } from "./terminals.ts";
 import { dependentsOf, publishDependentsGone, stopWorktreeSessions } from "./worktree-cascade.ts";
 import { fireZoneTrigger } from "./zone-triggers.ts";
@@ -580,6 +581,7 @@ export function worktreeJobEffect(ctx: Ctx, job: JobRow, outcome: JobOutcome, gu
       if (row) await publishWorktree(ctx, "patched", row);
       const [repo] = (repoRows ?? []) as RepoRow[];
       if (repo) await publishRepo(ctx, "patched", repo);
+      if (row && job.type === "worktree.create") await worktreeSettled(ctx, row);
     },
   };
 }

@@ -1,5 +1,5 @@
 import { PartySocket } from "partysocket";
-import type { ClientMessage, Drag, EntityEvent, Notice } from "../../../protocol/index.ts";
+import type { ClientMessage, Drag, EntityEvent, LiveDoing, Notice } from "../../../protocol/index.ts";
 import { ROOM_CLOSE, ROOM_PROTOCOL, ROOM_VERSION_PARAM, ServerMessage } from "../../../protocol/index.ts";
 
 type Presence = Extract<ClientMessage, { type: "presence" }>;
@@ -38,6 +38,8 @@ export interface RoomHandlers {
   entity(event: EntityEvent): void;
   /** A delta of a running agent message, for the sessions watched on this socket. */
   stream(frame: StreamMessage): void;
+  /** Live "now doing" lines of streaming sessions, for their cards. */
+  doing(items: LiveDoing[]): void;
   /** Something this person should hear about. */
   notice(notice: Notice): void;
   /** Joined the room (first connect or any reconnect): what happened while not listening is only in D1. */
@@ -142,6 +144,9 @@ export class RoomConnection {
         break;
       case "streams":
         for (const piece of msg.pieces) this.handlers.stream({ type: "stream", v: msg.v, ...piece });
+        break;
+      case "doing":
+        this.handlers.doing(msg.items);
         break;
       case "notice":
         this.handlers.notice(msg.notice);

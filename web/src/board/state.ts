@@ -209,6 +209,7 @@ export class BoardState {
     const room = new RoomConnection(this.boardId, this.user.id, {
       entity: this.catchUp.onEntity,
       stream: (frame) => this.onStream(frame),
+      doing: (items) => this.sessions.onDoing(items),
       notice: (notice) => this.onNotice(notice),
       // Every (re)join re-reads: whatever happened while we were not listening, including in the
       // moment between the first read above and the first join, is only in D1.

@@ -1,19 +1,25 @@
 import { type FormEvent, useEffect, useMemo, useRef, useState } from "react";
-import { type Message, type Session, SessionTitle } from "../../../protocol/index.ts";
+import { type ForkWorktree, type Message, type Session, SessionTitle } from "../../../protocol/index.ts";
 import { isCard } from "../board/cards.ts";
 import { problem } from "../lib/problems.ts";
 import { useStore } from "../lib/store.ts";
 import { useSubmit } from "../lib/useSubmit.ts";
 import { useSessions } from "./context.ts";
+import { ForkWorktreeFields } from "./ForkWorktreeFields.tsx";
 
 /**
  * Fork a session at a message: a new session holding the conversation up to it, in the same
- * worktree or another one on the board. The fork's panel opens when it exists.
+ * worktree, another one on the board, or a new one made for it from this worktree's branch. The
+ * fork's panel opens when it exists.
  */
 export function ForkDialog({ session, at, onClose }: { session: Session; at: Message; onClose: () => void }) {
   const { actions, entities, store } = useSessions();
   const ref = useRef<HTMLDialogElement>(null);
   const nodes = useStore(entities.nodes);
+  const source = useMemo(
+    () => nodes.filter(isCard).find((n) => n.id === session.worktreeId)?.data.wt,
+    [nodes, session.worktreeId],
+  );
   const others = useMemo(
     () =>
       nodes
@@ -22,7 +28,9 @@ export function ForkDialog({ session, at, onClose }: { session: Session; at: Mes
         .filter((w) => w.id !== session.worktreeId && w.status === "ready"),
     [nodes, session.worktreeId],
   );
-  const [where, setWhere] = useState<"same" | "other">("same");
+  const [where, setWhere] = useState<"same" | "other" | "new">("same");
+  const [made, setMade] = useState<{ body: ForkWorktree } | { problem: string } | null>(null);
+  const [tried, setTried] = useState(false);
   const [target, setTarget] = useState("");
   const [title, setTitle] = useState(`${session.title || "Session"} (fork)`.slice(0, 200));
   const { busy, error, run } = useSubmit();
@@ -34,11 +42,14 @@ export function ForkDialog({ session, at, onClose }: { session: Session; at: Mes
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    if (titleProblem || (where === "other" && !worktreeId)) return;
+    setTried(true);
+    const newWorktree = where === "new" && made && "body" in made ? made.body : undefined;
+    if (titleProblem || (where === "other" && !worktreeId) || (where === "new" && !newWorktree)) return;
     void run(async () => {
       const fork = await actions.fork(session.id, {
         messageId: at.id,
         ...(worktreeId ? { worktreeId } : {}),
+        ...(newWorktree ? { newWorktree } : {}),
         ...(title.trim() ? { title: title.trim() } : {}),
       });
       store.openPanel(fork.id);
@@ -76,6 +87,18 @@ export function ForkDialog({ session, at, onClose }: { session: Session; at: Mes
             />
             <span>In another worktree{others.length ? "" : " (none other is ready on this board)"}</span>
           </label>
+          <label className={`radio${source ? "" : " disabled"}`}>
+            <input
+              type="radio"
+              name="fork-where"
+              checked={where === "new"}
+              disabled={!source}
+              onChange={() => setWhere("new")}
+              data-testid="fork-new"
+            />
+            <span>In a new worktree</span>
+          </label>
+          {where === "new" && source && <ForkWorktreeFields source={source} onChange={setMade} showProblems={tried} />}
           {where === "other" && (
             <select value={worktreeId ?? ""} onChange={(e) => setTarget(e.target.value)} data-testid="fork-worktree">
               {others.map((w) => (

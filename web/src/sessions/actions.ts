@@ -1,4 +1,12 @@
-import type { CreateSessionBody, Decision, PermissionMode, Runtime, Session, Task } from "../../../protocol/index.ts";
+import type {
+  CreateSessionBody,
+  Decision,
+  ForkBody,
+  PermissionMode,
+  Runtime,
+  Session,
+  Task,
+} from "../../../protocol/index.ts";
 import { type ApiClient, ApiError, expectOk, unwrap } from "../lib/http.ts";
 import type { BoardSessions } from "./store.ts";
 
@@ -113,7 +121,7 @@ export class SessionActions {
     }
   }
 
-  async fork(sessionId: string, body: { messageId: string; worktreeId?: string; title?: string }): Promise<Session> {
+  async fork(sessionId: string, body: ForkBody): Promise<Session> {
     const s = await unwrap(this.sessions()[":sessionId"].fork.$post({ ...this.one(sessionId), json: body }));
     this.store.upsert(s);
     return s;

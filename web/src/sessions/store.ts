@@ -1,5 +1,5 @@
 import { useSyncExternalStore } from "react";
-import type { EntityEvent, Message, Session, Task } from "../../../protocol/index.ts";
+import type { EntityEvent, LiveDoing, Message, Session, Task } from "../../../protocol/index.ts";
 import { MAX_WATCHED } from "../../../protocol/index.ts";
 import { type ApiClient, unwrap } from "../lib/http.ts";
 import { Store } from "../lib/store.ts";
@@ -15,6 +15,8 @@ const MAX_SESSION_PAGES = 20;
 const KEEP_CLOSED = 4;
 
 const newer = (a: Session, b: Session) => a.updatedAt >= b.updatedAt;
+/** Statuses in which a session's text is being written. */
+const LIVE = new Set<Session["status"]>(["queued", "running"]);
 
 /**
  * The board's agent sessions, outside React. Slices, so each view wakes only for its own:
@@ -22,7 +24,8 @@ const newer = (a: Session, b: Session) => a.updatedAt >= b.updatedAt;
  * a new object only for the worktree that changed), `totals` (the board bar; a new object only
  * when a figure changed). Open panels each have a `SessionView` (messages, tasks, live text);
  * `open` is the watch list the room is told about. Stream frames reach only those views: nothing
- * here changes on a delta, so the canvas never hears of one.
+ * here changes on a delta, so the canvas never hears of one. The room's live "now doing" lines (at
+ * most one a second per streaming session) change only their own card's slice.
  *
  * Kept current by the room's `session`, `task` and `message` events, and re-read over REST on
  * every (re)join (`readAll`, run inside the board's catch-up so events during it wait for it).
@@ -71,6 +74,27 @@ export class BoardSessions {
   /** A stream piece: only the open panel of its session hears of it. */
   onStream(piece: StreamPiece): void {
     this.views.get(piece.sessionId)?.applyStream(piece);
+  }
+
+  /**
+   * The room's live "now doing" lines while sessions stream: each changes its session's row and so
+   * only its own card's slice (the row's `updatedAt` stays, so the next stored change replaces it).
+   * A session that is no longer running keeps the line its row has.
+   */
+  onDoing(items: readonly LiveDoing[]): void {
+    const changed: Session[] = [];
+    for (const { sessionId, nowDoing } of items) {
+      const held = this.get(sessionId);
+      if (!held || held.nowDoing === nowDoing || !LIVE.has(held.status)) continue;
+      changed.push({ ...held, nowDoing });
+    }
+    if (!changed.length) return;
+    this.rows.update((m) => {
+      const next = new Map(m);
+      for (const row of changed) next.set(row.id, row);
+      return next;
+    });
+    this.recompute([...new Set(changed.map((r) => r.worktreeId))]);
   }
 
   /** A row from an event or from one of our own writes; an older one than held is ignored. */

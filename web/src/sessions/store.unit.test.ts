@@ -59,6 +59,43 @@ describe("the board's sessions", () => {
     expect(store.loaded.get()).toBe(true);
   });
 
+  it("take the room's live now-doing line: only that card's slice changes, and a stored row replaces it", async () => {
+    server.sessions = [
+      sessionRow("s1", { status: "running", nowDoing: "read src/app.ts", updatedAt: 5 }),
+      sessionRow("s2", { worktreeId: "w2", status: "running" }),
+      sessionRow("s3", { worktreeId: "w3", status: "completed", nowDoing: null }),
+    ];
+    await store.readAll();
+    const [w2, w3] = [store.byWorktree.get().get("w2"), store.byWorktree.get().get("w3")];
+    const totals = wakes(store.totals);
+    store.onDoing([{ sessionId: "s1", nowDoing: "Now I write the tests" }]);
+    expect(store.byWorktree.get().get("w1")!.nodes[0]!.session.nowDoing).toBe("Now I write the tests");
+    expect(store.byWorktree.get().get("w2")).toBe(w2);
+    expect(store.byWorktree.get().get("w3")).toBe(w3);
+    expect(totals.n).toBe(0);
+    // The same line again, or a line for a session that is no longer running, changes nothing.
+    const w1 = store.byWorktree.get().get("w1");
+    const slices = wakes(store.byWorktree);
+    store.onDoing([
+      { sessionId: "s1", nowDoing: "Now I write the tests" },
+      { sessionId: "s3", nowDoing: "late text" },
+      { sessionId: "nope", nowDoing: "unknown" },
+    ]);
+    expect(slices.n).toBe(0);
+    expect(store.byWorktree.get().get("w1")).toBe(w1);
+    expect(store.get("s3")?.nowDoing).toBeNull();
+    // The stored row that follows (its message was written) says what it does now.
+    store.apply(
+      entityEvent(
+        "session",
+        "patched",
+        "s1",
+        sessionRow("s1", { status: "running", nowDoing: "shell: npm test", updatedAt: 6 }),
+      ),
+    );
+    expect(store.get("s1")?.nowDoing).toBe("shell: npm test");
+  });
+
   it("follow their events; one worktree's change leaves every other card's slice as it was", async () => {
     server.sessions = [sessionRow("s1"), sessionRow("s2", { worktreeId: "w2" })];
     await store.readAll();

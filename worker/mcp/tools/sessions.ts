@@ -129,10 +129,12 @@ export const sessionTools = [
     name: "trellis_sessions_fork",
     title: "Fork a session",
     description:
-      "Copy a session's conversation up to and including one message into a new session (same provider and model), in the same worktree or another one on the board.",
+      "Copy a session's conversation up to and including one message into a new session (same provider and model), in the same worktree, another one on the board, or a new one made for it.",
     input: documented(ForkBody, {
       messageId: "The last message the fork keeps (from trellis_messages_list).",
       worktreeId: "Another worktree on the board to fork into (default: the same one).",
+      newWorktree:
+        "Or a new worktree made for the fork, on the same runner and repo (not with worktreeId): its name, and by default a new branch of that name from the session's worktree's branch. A prompt sent before the runner has made it waits for it.",
       title: TITLE,
     }).extend({ boardId, sessionId }),
     output: Session,
