@@ -181,7 +181,7 @@ async function screenshot(ada: { page: Page }, grace: { page: Page; name: string
   await a.locator(".react-flow__pane").click({ position: { x: 5, y: 5 } });
   // Same window size, same zones, fit view everywhere: one screen point is one canvas point for all.
   for (const p of [a, grace.page, linus.page]) {
-    await p.locator(".react-flow__controls-fitview").click();
+    await p.getByRole("button", { name: "Fit the whole board" }).click();
     await zone(p, "Review").waitFor();
   }
   await a.waitForTimeout(400);

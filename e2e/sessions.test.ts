@@ -282,6 +282,8 @@ test("a fork at a message holds that many messages, and shows under its parent o
   const moved = await until("the fork in a new worktree", async () =>
     (await sessionsOf()).find((s) => s.parentId === sessionId && s.worktreeId !== wt.id),
   );
+  // Ada's view goes to the new card; Grace's stays where it was, so she frames the board first.
+  await grace.getByRole("button", { name: "Fit the whole board" }).click();
   for (const p of [ada, grace]) {
     const made = p.locator(`[data-testid="worktree"][data-worktree-id="${moved.worktreeId}"]`);
     await made.locator('[data-testid="worktree-name"]', { hasText: "greet-fork" }).waitFor();
@@ -357,7 +359,7 @@ test("the agent's todo list shows in the panel; Always allow lets its next write
     (await calls.first().getByTestId("decision").textContent())!,
     /Approved for the rest of the session by Ada/,
   );
-  // Ada's answer, then the session's standing approval: nobody was asked a second time.
+  // Ada's answer, then the session's standing approval (hers): nobody was asked a second time.
   const writes = (await messagesOf(s.id)).flatMap((m) =>
     m.content.flatMap((b) => (b.type === "tool_result" && b.name === "write_file" ? [b.meta?.decision] : [])),
   );
@@ -365,7 +367,7 @@ test("the agent's todo list shows in the panel; Always allow lets its next write
     writes.map((d) => [d?.decision, d?.byName]),
     [
       ["allow_always", "Ada"],
-      ["allow_always", null],
+      ["allow_always", "Ada"],
     ],
   );
 

@@ -1,6 +1,7 @@
 import { type FormEvent, useEffect, useMemo, useRef, useState } from "react";
 import { type ForkWorktree, type Message, type Session, SessionTitle } from "../../../protocol/index.ts";
 import { isCard } from "../board/cards.ts";
+import { useBoardCollab } from "../collab/boardContext.ts";
 import { problem } from "../lib/problems.ts";
 import { useStore } from "../lib/store.ts";
 import { useSubmit } from "../lib/useSubmit.ts";
@@ -10,10 +11,11 @@ import { ForkWorktreeFields } from "./ForkWorktreeFields.tsx";
 /**
  * Fork a session at a message: a new session holding the conversation up to it, in the same
  * worktree, another one on the board, or a new one made for it from this worktree's branch. The
- * fork's panel opens when it exists.
+ * fork's panel opens when it exists, and a new worktree's card is brought into view.
  */
 export function ForkDialog({ session, at, onClose }: { session: Session; at: Message; onClose: () => void }) {
   const { actions, entities, store } = useSessions();
+  const { ui } = useBoardCollab();
   const ref = useRef<HTMLDialogElement>(null);
   const nodes = useStore(entities.nodes);
   const source = useMemo(
@@ -53,6 +55,8 @@ export function ForkDialog({ session, at, onClose }: { session: Session; at: Mes
         ...(title.trim() ? { title: title.trim() } : {}),
       });
       store.openPanel(fork.id);
+      // Its card is made beside this one, maybe out of view: bring it in for the person who asked.
+      if (newWorktree) ui.revealPlace({ target: "worktree", targetId: fork.worktreeId });
       onClose();
     });
   };
