@@ -249,6 +249,8 @@ export const Session = z.object({
   pending: z.array(PermissionRequest),
   /** Tools approved "for the rest of the session". */
   allowedTools: z.array(z.string()),
+  /** Who approved each of them (tool → name), where that was recorded; an edge from before sends none. */
+  allowedBy: z.record(z.string(), Text.max(200)).optional(),
   /** The board's MCP servers this session's agent gets (`protocol/mcp-servers.ts`), from its next task on. */
   mcpServerIds: z.array(z.string()),
   /**

@@ -202,6 +202,7 @@ export class SessionTasks {
         worktreePath: ctx.worktreePath,
         permissionMode: () => live.mode,
         allowedTools: new Set(session.allowedTools),
+        approvers: new Map(Object.entries(session.allowedBy ?? {})),
         env: this.host.env,
         ...(ctx.secrets ? { secrets: ctx.secrets } : {}),
         sandbox: this.host.sandbox,

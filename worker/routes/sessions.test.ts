@@ -221,7 +221,12 @@ describe("queue, stop and permissions", () => {
       call(`${base()}/${s.id}/permissions/r1`, { method: "POST", token, json: body });
     await expectError(await decide(viewer.token, { decision: "allow" }), 403, "insufficient_role");
     const after = await json<Session>(decide(owner.token, { decision: "allow_always" }));
-    expect(after).toMatchObject({ status: "running", pending: [], allowedTools: ["shell"] });
+    expect(after).toMatchObject({
+      status: "running",
+      pending: [],
+      allowedTools: ["shell"],
+      allowedBy: { shell: "Owner" },
+    });
     const frame = await link.next((m) => m.type === "permission");
     expect(frame).toMatchObject({ jobId: t.claim.job.id, requestId: "r1", decision: "allow_always", byName: "Owner" });
     await expectError(await decide(member.token, { decision: "deny" }), 404, "not_found");

@@ -48,8 +48,8 @@ export interface SessionData {
   todos?: Todo[];
   /** Requests waiting for a person, by id (a map, so one can be added or removed with json_patch). */
   pending?: Record<string, PermissionRequest>;
-  /** Tools approved for the rest of the session (tool → true). */
-  allowedTools?: Record<string, true>;
+  /** Tools approved for the rest of the session: who did (`true` from before that was kept). */
+  allowedTools?: Record<string, true | { byName: string | null }>;
   lastError?: string | null;
   /** When its last task ended. */
   endedAt?: number | null;
@@ -123,6 +123,7 @@ export function toSession(r: SessionRow, queued: number): Session {
     todos: d.todos ?? [],
     pending: Object.values(d.pending ?? {}).sort((a, b) => a.requestedAt - b.requestedAt),
     allowedTools: Object.keys(d.allowedTools ?? {}),
+    allowedBy: allowedBy(d.allowedTools),
     mcpServerIds: d.mcpServerIds ?? [],
     allowedHosts: d.allowedHosts ?? [],
     queued: Number(queued),
@@ -241,4 +242,10 @@ export async function messagesAfter(ctx: Ctx, sessionId: string, after: number, 
     orderBy: asc(messages.seq),
     limit,
   });
+}
+
+function allowedBy(tools: SessionData["allowedTools"]): Record<string, string> {
+  const by: Record<string, string> = {};
+  for (const [tool, v] of Object.entries(tools ?? {})) if (v !== true && v.byName) by[tool] = v.byName;
+  return by;
 }

@@ -413,7 +413,7 @@ export async function decidePermission(
     decisions: { [requestId]: record },
     // Accepting to run without a sandbox is asked once per session, whichever allow it got.
     ...(body.decision === "allow_always" || (body.decision === "allow" && req.tool === UNSANDBOXED_TOOL)
-      ? { allowedTools: { [req.tool]: true } }
+      ? { allowedTools: { [req.tool]: { byName: record.byName } } }
       : {}),
   };
   const [[won]] = await ctx.db.batch([

@@ -414,9 +414,17 @@ async function runCall(
       );
       decision = answer.record;
       if (answer.decision === "deny") return result(denial(answer), true, { decision });
-      if (answer.decision === "allow_always") input.allowedTools.add(tool.name);
+      if (answer.decision === "allow_always") {
+        input.allowedTools.add(tool.name);
+        if (answer.record.byName) input.approvers?.set(tool.name, answer.record.byName);
+      }
     } else if (approved && gate(tool.kind, mode, false) === "ask") {
-      decision = { ...byMode(), decision: "allow_always", reason: "approved earlier for the rest of the session" };
+      decision = {
+        ...byMode(),
+        decision: "allow_always",
+        byName: input.approvers?.get(tool.name) ?? null,
+        reason: "approved earlier for the rest of the session",
+      };
     } else {
       decision = byMode();
     }

@@ -119,11 +119,15 @@ describe("allow_always and a changing mode", () => {
     fx.sink.answer = allowAlways();
     const shell = (command: string): ScriptStep => ({ toolCalls: [{ name: "shell", input: { command } }] });
     fx.server.script("anthropic", [shell("echo 1"), shell("echo 2"), { text: "ok" }]);
-    const input = fx.input({ mode: "ask" });
+    const input = { ...fx.input({ mode: "ask" }), approvers: new Map<string, string>() };
     await runTask(input);
     expect(fx.sink.asks).toHaveLength(1);
     expect(input.allowedTools.has("shell")).toBe(true);
-    expect(fx.sink.toolResults.map((r) => r.meta?.decision?.decision)).toEqual(["allow_always", "allow_always"]);
+    // The call it was not asked about still says who let it run.
+    expect(fx.sink.toolResults.map((r) => [r.meta?.decision?.decision, r.meta?.decision?.byName])).toEqual([
+      ["allow_always", "Alice"],
+      ["allow_always", "Alice"],
+    ]);
 
     // The next task of the session gets the same set: still no asking.
     fx.server.script("anthropic", [shell("echo 3"), { text: "ok" }]);

@@ -64,6 +64,8 @@ export interface TaskInput {
   permissionMode: () => PermissionMode;
   /** Tools approved "for the rest of the session"; allow_always adds to it. */
   allowedTools: Set<string>;
+  /** Who approved each of those, where it is known (the edge keeps it; this task's approvals join it). */
+  approvers?: Map<string, string>;
   /** The runner's environment: provider keys and base URLs come from here, unless the prompter has their own. */
   env: Record<string, string | undefined>;
   /** The prompter's own key (used instead of the runner's) and environment variables (for the agent's processes only). */

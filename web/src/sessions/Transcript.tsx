@@ -332,7 +332,10 @@ function DecisionLine({ d }: { d: DecisionRecord | undefined }) {
     d.decision === "allow"
       ? `Approved once by ${by}`
       : d.decision === "allow_always"
-        ? `Approved for the rest of the session by ${by}`
+        ? // An approval from before who approved was kept names nobody rather than "someone".
+          d.byName
+          ? `Approved for the rest of the session by ${d.byName}`
+          : "Approved earlier for the rest of the session"
         : `Denied by ${by}${d.reason ? `: “${d.reason}”` : ""}`;
   return (
     <div className={`decision decision-${d.decision}`} data-testid="decision">

@@ -31,6 +31,7 @@ export const sessionRow = (id: string, over: Partial<Session> = {}): Session => 
   todos: [],
   pending: [],
   allowedTools: [],
+  allowedBy: {},
   mcpServerIds: [],
   allowedHosts: [],
   queued: 0,
