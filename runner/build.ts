@@ -1,15 +1,20 @@
 /**
- * Bundle the runner into one file, `dist/cli.js`, with zod and the protocol inside, so
- * `npx trellis-runner` installs nothing else. Run with `npm run build -w runner`.
+ * Bundle the runner into `dist/cli.js` and the chunks it loads when first needed, with zod and the
+ * protocol inside, so `npx trellis-runner` installs nothing else. Run with `npm run build -w runner`.
  */
-import { chmodSync } from "node:fs";
+import { chmodSync, rmSync } from "node:fs";
 import { build } from "esbuild";
 
 const here = new URL(".", import.meta.url).pathname;
 
+rmSync(`${here}dist`, { recursive: true, force: true });
 await build({
-  entryPoints: [`${here}src/cli.ts`],
-  outfile: `${here}dist/cli.js`,
+  entryPoints: { cli: `${here}src/cli.ts` },
+  outdir: `${here}dist`,
+  // What is imported only when first used (the provider SDKs with the first task, the MCP client,
+  // the sandbox's proxy) goes in chunks of its own: an idle runner never reads, parses or holds them.
+  splitting: true,
+  chunkNames: "chunks/[name]-[hash]",
   bundle: true,
   platform: "node",
   target: "node22",
