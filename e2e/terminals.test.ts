@@ -41,6 +41,7 @@ after(async () => {
 
 /** What the panel's xterm shows (its DOM renderer's rows), as text. */
 const screenText = (p: Page) =>
+  // biome-ignore lint/performance/useDomNodeTextContent: innerText breaks lines between xterm's row divs; textContent runs the rows together.
   p.locator('[data-testid="terminal-screen"] .xterm-rows').evaluate((el) => (el as HTMLElement).innerText);
 
 async function seeOnScreen(p: Page, re: RegExp, timeoutMs = 15_000) {
