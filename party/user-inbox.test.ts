@@ -108,6 +108,15 @@ describe("an inbox", () => {
       .run();
     await expectError(call("/api/me/inbox/ticket", { method: "POST", token: agent }), 403, "wrong_credential");
     await expectError(openInbox(bea.id, { token: agent }), 403, "wrong_credential");
+    // Nor read her notifications from every board over REST, mark them read, or touch her settings.
+    await expectError(call("/api/me/notifications", { token: agent }), 403, "wrong_credential");
+    await expectError(call("/api/me/notifications/read", { method: "POST", token: agent }), 403, "wrong_credential");
+    await expectError(call("/api/me/settings", { token: agent }), 403, "wrong_credential");
+    await expectError(
+      call("/api/me/settings", { method: "PATCH", token: agent, json: { chime: true } }),
+      403,
+      "wrong_credential",
+    );
   });
 
   it("closes when its credential ends: a revoked token, a sign-out; the sweep finds an expired one", async () => {

@@ -12,6 +12,16 @@ const RANK: Record<Role, number> = { viewer: 0, member: 1, owner: 2 };
  * The one gate for board access. A non-member gets the same 404 as for a board that does not
  * exist, so board ids cannot be probed; a member below `min` gets 403 saying what is needed.
  */
+/**
+ * What only the person may do, never an agent's session token: it is bound to one board and
+ * short-lived, and must not reach what spans all of the person's boards or outlives it (their
+ * runners, API tokens, notifications from every board, settings).
+ */
+export function requirePerson(ctx: Ctx, what: string): void {
+  if (boundBoard(ctx) !== null)
+    throw forbidden(`Session tokens cannot ${what}. Sign in as the user.`, "wrong_credential");
+}
+
 export async function requireBoardRole(ctx: Ctx, boardId: string, min: Role): Promise<Role> {
   // An agent's session token reaches its own board only; any other is as if it did not exist.
   const bound = boundBoard(ctx);

@@ -4,6 +4,7 @@ import type { Notification, NotificationKind, NotificationPage, NotificationQuer
 import { schema } from "../db/client.ts";
 import { notFound } from "../lib/errors.ts";
 import { newId } from "../lib/ids.ts";
+import { requirePerson } from "./access.ts";
 import type { Ctx } from "./context.ts";
 import { userId } from "./context.ts";
 
@@ -88,6 +89,7 @@ const stillMember = (uid: string): SQL =>
   );
 
 export async function listNotifications(ctx: Ctx, q: z.infer<typeof NotificationQuery>): Promise<NotificationPage> {
+  requirePerson(ctx, "read or mark notifications");
   const uid = userId(ctx);
   const mine = and(eq(notifications.userId, uid), stillMember(uid));
   const [rows, [unread]] = await Promise.all([
@@ -114,6 +116,7 @@ export async function listNotifications(ctx: Ctx, q: z.infer<typeof Notification
 }
 
 export async function markRead(ctx: Ctx, notificationId: string): Promise<Notification> {
+  requirePerson(ctx, "read or mark notifications");
   const uid = userId(ctx);
   const [row] = await ctx.db
     .update(notifications)
@@ -128,6 +131,7 @@ export async function markRead(ctx: Ctx, notificationId: string): Promise<Notifi
 }
 
 export async function markAllRead(ctx: Ctx): Promise<{ read: number }> {
+  requirePerson(ctx, "read or mark notifications");
   const uid = userId(ctx);
   const rows = await ctx.db
     .update(notifications)

@@ -2,8 +2,9 @@ import { and, eq, inArray } from "drizzle-orm";
 import type { Role } from "../../protocol/index.ts";
 import { schema } from "../db/client.ts";
 import { AppError, forbidden, notFound } from "../lib/errors.ts";
+import { requirePerson } from "./access.ts";
 import type { Ctx } from "./context.ts";
-import { boundBoard, userId } from "./context.ts";
+import { userId } from "./context.ts";
 
 const { runners, runnerBoards, boardMembers } = schema;
 
@@ -24,9 +25,7 @@ export async function loadRunner(ctx: Ctx, runnerId: string): Promise<RunnerRow>
 
 /** Machines are a person's to manage: an agent's session token may use a shared runner, never run it. */
 export function requireNotSessionToken(ctx: Ctx) {
-  if (boundBoard(ctx) !== null) {
-    throw forbidden("Session tokens cannot manage runners. Sign in as the user.", "wrong_credential");
-  }
+  requirePerson(ctx, "manage runners");
 }
 
 export async function requireRunnerOwner(ctx: Ctx, runnerId: string): Promise<RunnerRow> {

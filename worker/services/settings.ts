@@ -2,6 +2,7 @@ import { eq, sql } from "drizzle-orm";
 import { DEFAULT_SETTINGS, UserSettings, type UserSettingsPatch } from "../../protocol/index.ts";
 import { schema } from "../db/client.ts";
 import { notFound } from "../lib/errors.ts";
+import { requirePerson } from "./access.ts";
 import type { Ctx } from "./context.ts";
 import { userId } from "./context.ts";
 
@@ -19,6 +20,7 @@ function fromRow(stored: Record<string, unknown>): UserSettings {
 }
 
 export async function getSettings(ctx: Ctx): Promise<UserSettings> {
+  requirePerson(ctx, "read or change settings");
   const row = await ctx.db.query.users.findFirst({ where: eq(users.id, userId(ctx)), columns: { settings: true } });
   if (!row) throw notFound("User");
   return fromRow(row.settings);
@@ -26,6 +28,7 @@ export async function getSettings(ctx: Ctx): Promise<UserSettings> {
 
 /** Change some settings; their other tabs and browsers follow at once. */
 export async function updateSettings(ctx: Ctx, patch: UserSettingsPatch): Promise<UserSettings> {
+  requirePerson(ctx, "read or change settings");
   const uid = userId(ctx);
   // Merged in SQL, so two tabs changing different settings at once both keep theirs.
   const [row] = await ctx.db

@@ -3,8 +3,9 @@ import type { ApiToken, CreatedApiToken } from "../../protocol/index.ts";
 import type { Db } from "../db/client.ts";
 import { schema } from "../db/client.ts";
 import { randomToken, sha256 } from "../lib/crypto.ts";
-import { forbidden, notFound } from "../lib/errors.ts";
+import { notFound } from "../lib/errors.ts";
 import { newId } from "../lib/ids.ts";
+import { requirePerson } from "./access.ts";
 import type { Actor, Ctx } from "./context.ts";
 import { userId } from "./context.ts";
 import { endSockets, tokenCredential } from "./sockets.ts";
@@ -29,9 +30,7 @@ const toApiToken = (r: typeof apiTokens.$inferSelect): ApiToken => ({
  * revoke the user's long-lived personal tokens would turn 24 hours of access into forever.
  */
 function requireNotSession(ctx: Ctx) {
-  if (ctx.actor.kind === "user" && ctx.actor.via === "session") {
-    throw forbidden("Session tokens cannot manage API tokens. Sign in as the user.", "wrong_credential");
-  }
+  requirePerson(ctx, "manage API tokens");
 }
 
 export async function createApiToken(ctx: Ctx, name: string): Promise<CreatedApiToken> {
