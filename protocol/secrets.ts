@@ -51,6 +51,9 @@ const RESERVED_NAMES = new Set([
   "PWD",
   "OLDPWD",
   "TMPDIR",
+  // Where Codex and Claude Code keep their config and sessions: the runner's to choose, not a prompter's.
+  "CODEX_HOME",
+  "CLAUDE_CONFIG_DIR",
   "IFS",
   "ENV",
   "BASH_ENV",

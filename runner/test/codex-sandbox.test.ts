@@ -57,6 +57,9 @@ function processesNaming(text: string): string[] {
   return out;
 }
 
+/** Where Codex keeps its config on this runner: its home under the runner's HOME. */
+const codexConfig = join(home, ".codex", "config.toml");
+
 beforeAll(async () => {
   if (!on) return;
   rs = await startResponsesServer();
@@ -114,7 +117,8 @@ describe.skipIf(!on)("Codex in the runner's sandbox", () => {
       const { wt, read, results, notices } = await runs(
         `codex-boxed-${mode}`,
         mode,
-        `cat ${w.s.configDir}/runner.json; echo out > ${escaped}; echo inside > inside.txt && echo wrote inside`,
+        `cat ${w.s.configDir}/runner.json; echo out > ${escaped}; echo 'notify = ["sh"]' >> ${codexConfig}; ` +
+          "echo inside > inside.txt && echo wrote inside",
       );
       console.log(`codex ${mode} read: ${read.slice(0, 800)}`);
       expect(notices).toContain(
@@ -126,6 +130,9 @@ describe.skipIf(!on)("Codex in the runner's sandbox", () => {
       expect(read).not.toContain("trl_run_");
       expect(read).toMatch(new RegExp(`${escaped}: Read-only file system`));
       expect(existsSync(escaped)).toBe(false);
+      // Codex's own config would run its commands outside the wall the next time its owner runs it.
+      expect(read).toMatch(new RegExp(`${codexConfig}: Read-only file system`));
+      expect(readFileSync(codexConfig, "utf8")).not.toContain("notify");
       if (mode === "ask") {
         expect(read).toMatch(/inside\.txt: Read-only file system/);
         expect(existsSync(join(wt.path!, "inside.txt"))).toBe(false);

@@ -189,6 +189,8 @@ const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
  */
 export interface MoreRules {
   allowWrite?: string[];
+  /** Inside what may be written: these may not (each must exist). */
+  denyWrite?: string[];
   denyRead?: string[];
   readOnly?: boolean;
 }
@@ -260,6 +262,7 @@ export class ShellSandbox {
     const rules = await rulesFor(root, tmp, await this.hiddenPaths());
     if (more.readOnly) rules.allowWrite = [tmp];
     rules.allowWrite.push(...(more.allowWrite ?? []));
+    rules.denyWrite.push(...(more.denyWrite ?? []));
     rules.denyRead.push(...(more.denyRead ?? []));
     const hosts = [...allowedHosts];
     return {

@@ -56,6 +56,9 @@ export function hostsOf(urls: readonly string[]): string[] {
   return [...out];
 }
 
+/** Codex's own config and global instructions in its home (its sessions and logs stay writable). */
+const CODEX_CONFIG_FILES = ["config.toml", "AGENTS.md"];
+
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /**
@@ -103,8 +106,14 @@ export async function wallCodex(opts: {
   // A ChatGPT sign-in Codex keeps in its home is the runner owner's, not a command's (Trellis's
   // provider takes a key). Only one that exists: a denied path that does not is made unreadable.
   const auth = join(opts.codexHome, "auth.json");
+  // What Codex reads as its owner's instructions: a command that wrote them would run its own
+  // commands, unsandboxed, the next time the owner runs Codex. Made (empty, as Codex takes a missing
+  // one) where missing, so there is a file to hold read-only.
+  const config = CODEX_CONFIG_FILES.map((f) => join(opts.codexHome, f));
+  for (const f of config) if (!existsSync(f)) writeFileSync(f, "", { flag: "a" });
   const task = await opts.sandbox.forTask(opts.root, opts.hosts, {
     allowWrite: [opts.codexHome],
+    denyWrite: config,
     denyRead: existsSync(auth) ? [auth] : [],
     readOnly: opts.readOnly,
   });

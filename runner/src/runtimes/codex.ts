@@ -192,8 +192,8 @@ export async function runCodex(input: RuntimeTask): Promise<{ finalText: string 
   const mode = (await unsandboxedAccepted(input, asked)) ? asked : "auto-edit";
   const mcp = mcpConfig(input, root, mode);
   const env = childEnv(input, { ...mcp.env, [KEY_VAR]: key });
-  // Codex refuses a CODEX_HOME that does not exist.
-  const codexHome = env.CODEX_HOME ?? join(env.HOME ?? root, ".codex");
+  // Codex refuses a CODEX_HOME that does not exist. The runner's own, never a prompter's variable.
+  const codexHome = input.env.CODEX_HOME ?? join(input.env.HOME ?? root, ".codex");
   mkdirSync(codexHome, { recursive: true });
   env.CODEX_HOME = codexHome;
 
