@@ -33,7 +33,7 @@ type Decided = Extract<LinkMessage, { type: "permission" }>;
 interface Live {
   leaseToken: string;
   mode: PermissionMode;
-  waiting: Map<string, { tool: string; resolve: (a: PermissionAnswer) => void }>;
+  waiting: Map<string, { tool: string; personOnly: boolean; resolve: (a: PermissionAnswer) => void }>;
   onMode: (mode: PermissionMode) => void;
   /** An SDK runtime's own mode, kept in step with ours. */
   modeWatchers: Set<(mode: PermissionMode) => Promise<void> | void>;
@@ -120,7 +120,7 @@ export class SessionTasks {
       for (const watch of live.modeWatchers) void watch(mode);
       // A request the new mode allows (or forbids) is settled now, without waiting for a person.
       for (const [requestId, w] of live.waiting) {
-        if (mode === "read-only" || allowedBy(mode, w.tool)) {
+        if (mode === "read-only" || (allowedBy(mode, w.tool) && !w.personOnly)) {
           const record: DecisionRecord = { decision: "mode", byUserId: null, byName: null, at: Date.now() };
           w.resolve(
             mode === "read-only"
@@ -167,14 +167,16 @@ export class SessionTasks {
           };
           if (sig.aborted) return onAbort();
           sig.addEventListener("abort", onAbort, { once: true });
+          const { personOnly, ...ask } = req;
           live.waiting.set(req.requestId, {
             tool: req.tool,
+            personOnly: personOnly === true,
             resolve: (a) => {
               done();
               resolve(a);
             },
           });
-          events.post({ kind: "permission", data: req }).catch((err) => {
+          events.post({ kind: "permission", data: ask }).catch((err) => {
             done();
             reject(err);
           });
@@ -337,12 +339,29 @@ class EventPoster {
         this.queue.splice(0, n);
         for (const q of batch) q.stored.resolve();
       } catch (err) {
-        this.failure = { err };
-        for (const q of this.queue.splice(0)) q.stored.reject(err);
+        // The edge refuses a whole post for one bad event: the good ones before it go one by one.
+        const fails = batch.length > 1 && !isStaleLease(err) ? await this.oneByOne(batch) : err;
+        if (fails === null) continue;
+        this.failure = { err: fails };
+        for (const q of this.queue.splice(0)) q.stored.reject(fails);
       }
     }
     this.sending = false;
     for (const r of this.idle.splice(0)) r();
+  }
+
+  /** Each event of a refused batch on its own; the first that fails for good, or null. */
+  private async oneByOne(batch: Queued[]): Promise<unknown> {
+    for (const q of batch) {
+      try {
+        await this.send([q]);
+      } catch (err) {
+        return err;
+      }
+      this.queue.shift();
+      q.stored.resolve();
+    }
+    return null;
   }
 
   private async send(batch: Queued[]): Promise<void> {

@@ -30,7 +30,10 @@ export class SharedMcpValidator implements jsonSchemaValidator {
       // Most recently used last, so the oldest-used goes first.
       this.compiled.delete(key);
     } else {
-      check = this.inner.getValidator<unknown>(schema);
+      // Without its `$id`: the SDK's Ajv provider looks an `$id` up first, so one server's schema
+      // would check another server's results that happen to name the same one.
+      const { $id: _, ...anonymous } = schema;
+      check = this.inner.getValidator<unknown>(anonymous);
       if (this.compiled.size >= KEEP) this.compiled.delete(this.compiled.keys().next().value as string);
     }
     this.compiled.set(key, check);

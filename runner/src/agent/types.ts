@@ -17,6 +17,11 @@ export interface PermissionAsk {
   summary: string;
   command?: string;
   diff?: string;
+  /**
+   * Only a person may answer it: a mode that would allow the tool does not settle it (an SDK
+   * runtime's edit outside the worktree, which no OS sandbox holds). Never sent to the edge.
+   */
+  personOnly?: boolean;
 }
 
 export interface PermissionAnswer {

@@ -8,9 +8,9 @@ import { runClaudeCode } from "./claude-code.ts";
 import { promptOf, type RuntimeTask } from "./common.ts";
 
 /**
- * Claude Code's own permission mode follows a person's change mid-task. The one change the
- * callback cannot make up for is leaving full mode (Claude Code then skips the callback): driven
- * here through the real SDK against the scripted Messages server, with the change made at a known
+ * Claude Code's permission callback answers by the session's mode as it is at each call, in every
+ * mode (full included: its own edits run outside the OS sandbox, so one outside the worktree asks).
+ * Driven through the real SDK against the scripted Messages server, a change made at a known
  * moment (while the model call after the first command is held).
  */
 
@@ -67,6 +67,38 @@ describe("Claude Code's permission mode mid-task", () => {
     const assistant = fx.sink.byRole("assistant");
     expect(assistant.map((m) => m.usage?.input)).toEqual([10, 10, 10]);
     expect(fx.sink.messages.filter((m) => m.role !== "system").every((m) => m.runtimeRef?.uuid)).toBe(true);
+  }, 60_000);
+});
+
+describe("Claude Code in full mode", () => {
+  it("writes in the worktree unasked; a write outside it waits for a person, and only a person may answer it", async () => {
+    fx = await agentFixture("anthropic");
+    home = mkdtempSync(join(tmpdir(), "trellis-cc-full-"));
+    const base = fx.input({ mode: "full" });
+    const input: RuntimeTask = {
+      ...base,
+      env: { ...base.env, HOME: home, ANTHROPIC_API_KEY: "sk-ant-test" },
+      runtimeSessionId: null,
+      runtimeTotals: null,
+      onRuntimeSession: async () => {},
+    };
+    const inside = join(fx.repo, "inside.txt");
+    const outside = join(home, "outside.txt");
+    fx.sink.answer = () => ({
+      decision: "deny",
+      reason: "not there",
+      record: { decision: "deny", byUserId: "u-alice", byName: "Alice", reason: "not there", at: Date.now() },
+    });
+    fx.server.script("anthropic", [
+      { toolCalls: [{ name: "Write", input: { file_path: inside, content: "in\n" } }] },
+      { toolCalls: [{ name: "Write", input: { file_path: outside, content: "out\n" } }] },
+      { text: "Done." },
+    ]);
+    await runClaudeCode(input);
+    expect(fx.server.failures).toEqual([]);
+    expect(existsSync(inside)).toBe(true);
+    expect(existsSync(outside)).toBe(false);
+    expect(fx.sink.asks.map((a) => [a.tool, a.personOnly])).toEqual([["Write", true]]);
   }, 60_000);
 });
 

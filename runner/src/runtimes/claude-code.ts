@@ -59,14 +59,16 @@ const kindOf = (tool: string): ToolKind =>
   READS.has(tool) ? "read" : EDITS.has(tool) ? "edit" : tool.startsWith("mcp__") ? "mcp" : "shell";
 
 /**
- * The SDK's mode for ours. Only full skips the callback; in the others every tool Claude Code does
- * not count as reading comes to `canUseTool`, which answers by our mode: read-only refuses, auto-edit
- * lets edits through. (Not the SDK's acceptEdits: it lets a shell `echo > file` run unasked.)
+ * The SDK's mode for ours: its default in every one, so every tool Claude Code does not count as
+ * reading comes to `canUseTool`, which answers by our mode as it is at that call: read-only refuses,
+ * auto-edit lets edits through, full lets everything through but an edit outside the worktree.
+ * (Not the SDK's acceptEdits: it lets a shell `echo > file` run unasked; not bypassPermissions: it
+ * skips the callback, so an edit outside the worktree, which no OS sandbox holds, would run unasked.)
  */
 const SDK_MODES = {
   ask: "default",
   "auto-edit": "default",
-  full: "bypassPermissions",
+  full: "default",
   "read-only": "default",
 } as const satisfies Record<PermissionMode, SdkPermissionMode>;
 
@@ -298,11 +300,7 @@ export async function runClaudeCode(input: RuntimeTask): Promise<{ finalText: st
     const m = input.permissionMode();
     return m === "full" && unconfinedRefused ? "auto-edit" : m;
   };
-  // Skipping permissions can only be switched on when Claude Code starts: a task that starts in
-  // another mode and is switched to full lets everything through in the callback instead.
-  const launchedFull = modeNow() === "full";
-  const sdkModeFor = (m: PermissionMode): SdkPermissionMode =>
-    m === "full" && !launchedFull ? "default" : SDK_MODES[m];
+  const sdkModeFor = (m: PermissionMode): SdkPermissionMode => SDK_MODES[m];
 
   const decisions = new Map<string, DecisionRecord>();
   const canUseTool: CanUseTool = async (tool, toolInput, opts) => {
@@ -311,8 +309,10 @@ export async function runClaudeCode(input: RuntimeTask): Promise<{ finalText: st
     let mode = modeNow();
     if (mode === "full" && tool === "Bash" && mustAcceptUnconfined() && !(await acceptUnconfined())) mode = modeNow();
     let g = gate(kind, mode, input.allowedTools.has(tool));
-    // Auto-edit is for the worktree's files: an edit anywhere else waits for a person.
-    if (g === "run" && mode === "auto-edit" && kind === "edit" && !editsInside(root, toolInput)) g = "ask";
+    // Every mode is for the worktree's files, and Claude Code's own edits run outside the OS
+    // sandbox: an edit anywhere else waits for a person, whatever the mode or earlier approvals.
+    const outside = kind === "edit" && !editsInside(root, toolInput);
+    if (g === "run" && outside) g = "ask";
     if (g === "run") {
       decisions.set(callId, byMode());
       return { behavior: "allow", updatedInput: toolInput };
@@ -331,11 +331,13 @@ export async function runClaudeCode(input: RuntimeTask): Promise<{ finalText: st
         summary: wellFormed(p.summary),
         ...(p.command !== undefined ? { command: wellFormed(p.command) } : {}),
         ...(p.diff !== undefined ? { diff: wellFormed(p.diff) } : {}),
+        ...(outside ? { personOnly: true } : {}),
       },
       signal,
     );
     decisions.set(callId, answer.record);
     if (answer.decision === "deny") return { behavior: "deny", message: denial(answer) };
+    // Approved for the session, the tool runs unasked in the worktree; outside it, still once each.
     if (answer.decision === "allow_always") input.allowedTools.add(tool);
     return { behavior: "allow", updatedInput: toolInput };
   };
@@ -372,7 +374,6 @@ export async function runClaudeCode(input: RuntimeTask): Promise<{ finalText: st
     settingSources: [],
     includePartialMessages: true,
     permissionMode: sdkMode,
-    ...(launchedFull ? { allowDangerouslySkipPermissions: true } : {}),
     canUseTool,
     extraArgs: { "mcp-config": mcpConfig.path },
     ...(box.confined ? { sandbox: sandboxOf(box, env, input.secrets?.env ?? {}) } : {}),
