@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -71,7 +71,7 @@ describe("Claude Code's permission mode mid-task", () => {
 });
 
 describe("Claude Code in full mode", () => {
-  it("writes in the worktree unasked; a write outside it waits for a person, and only a person may answer it", async () => {
+  it("works in the worktree unasked; a read or write outside it, or a fetch from a host not allowed, waits for a person", async () => {
     fx = await agentFixture("anthropic");
     home = mkdtempSync(join(tmpdir(), "trellis-cc-full-"));
     const base = fx.input({ mode: "full" });
@@ -89,16 +89,27 @@ describe("Claude Code in full mode", () => {
       reason: "not there",
       record: { decision: "deny", byUserId: "u-alice", byName: "Alice", reason: "not there", at: Date.now() },
     });
+    const secret = join(home, "secret.txt");
+    writeFileSync(secret, "the runner's own\n");
     fx.server.script("anthropic", [
       { toolCalls: [{ name: "Write", input: { file_path: inside, content: "in\n" } }] },
+      { toolCalls: [{ name: "Read", input: { file_path: join(fx.repo, "inside.txt") } }] },
       { toolCalls: [{ name: "Write", input: { file_path: outside, content: "out\n" } }] },
+      { toolCalls: [{ name: "Read", input: { file_path: secret } }] },
+      { toolCalls: [{ name: "WebFetch", input: { url: "https://example.com/", prompt: "what is it" } }] },
       { text: "Done." },
     ]);
     await runClaudeCode(input);
     expect(fx.server.failures).toEqual([]);
     expect(existsSync(inside)).toBe(true);
     expect(existsSync(outside)).toBe(false);
-    expect(fx.sink.asks.map((a) => [a.tool, a.personOnly])).toEqual([["Write", true]]);
+    // Claude Code's file and web tools run in its own process, outside the OS sandbox.
+    expect(fx.sink.asks.map((a) => [a.tool, a.personOnly])).toEqual([
+      ["Write", true],
+      ["Read", true],
+      ["WebFetch", true],
+    ]);
+    expect(JSON.stringify(fx.server.requests.at(-1)?.body)).not.toContain("the runner's own");
   }, 60_000);
 });
 

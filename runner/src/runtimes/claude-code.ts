@@ -226,12 +226,37 @@ async function holdsForkPoint(sdk: Sdk, fork: RuntimeFork): Promise<boolean> {
   }
 }
 
-/** Is an edit's target inside the worktree? (Claude Code wants absolute paths; a relative one is taken from the root.) */
+/** Is what a file tool touches inside the worktree? (Claude Code wants absolute paths; a relative one is taken from the root.) */
 function editsInside(root: string, input: Record<string, unknown>): boolean {
-  const target = str(input.file_path) || str(input.notebook_path);
-  if (!target) return true;
-  const abs = resolve(root, target);
-  return abs === root || abs.startsWith(`${root}${sep}`);
+  const inside = (p: string) => {
+    const abs = resolve(root, p.replace(/^~(?=\/|$)/, "/nonexistent-home"));
+    return abs === root || abs.startsWith(`${root}${sep}`);
+  };
+  const target = str(input.file_path) || str(input.notebook_path) || str(input.path);
+  if (target && !inside(target)) return false;
+  // A glob may name its folder in the pattern itself (`/etc/**`, `../*`).
+  const pattern = str(input.pattern);
+  if (pattern && (pattern.startsWith("/") || pattern.startsWith("~") || pattern.split("/").includes(".."))) {
+    return inside(pattern.replace(/[*?[{].*$/, "") || "/");
+  }
+  return true;
+}
+
+/** Claude Code's own web tools run in its process, outside the OS sandbox: the session's hosts only. */
+const WEB = new Set(["WebFetch", "WebSearch"]);
+
+function webAllowed(tool: string, input: Record<string, unknown>, hosts: readonly string[]): boolean {
+  if (tool !== "WebFetch") return false;
+  let host: string;
+  try {
+    host = new URL(str(input.url)).hostname.toLowerCase();
+  } catch {
+    return false;
+  }
+  return hosts.some((h) => {
+    const name = h.replace(/:\d+$/, "");
+    return name.startsWith("*.") ? host.endsWith(name.slice(1)) : host === name;
+  });
 }
 
 export async function runClaudeCode(input: RuntimeTask): Promise<{ finalText: string }> {
@@ -309,9 +334,12 @@ export async function runClaudeCode(input: RuntimeTask): Promise<{ finalText: st
     let mode = modeNow();
     if (mode === "full" && tool === "Bash" && mustAcceptUnconfined() && !(await acceptUnconfined())) mode = modeNow();
     let g = gate(kind, mode, input.allowedTools.has(tool));
-    // Every mode is for the worktree's files, and Claude Code's own edits run outside the OS
-    // sandbox: an edit anywhere else waits for a person, whatever the mode or earlier approvals.
-    const outside = kind === "edit" && !editsInside(root, toolInput);
+    // Every mode is for the worktree's files, and Claude Code's own file and web tools run outside
+    // the OS sandbox: reading or editing anywhere else, or fetching from a host the session does not
+    // allow, waits for a person, whatever the mode or earlier approvals.
+    const outside =
+      ((kind === "edit" || kind === "read") && !editsInside(root, toolInput)) ||
+      (WEB.has(tool) && !webAllowed(tool, toolInput, input.allowedHosts ?? []));
     if (g === "run" && outside) g = "ask";
     if (g === "run") {
       decisions.set(callId, byMode());
