@@ -487,7 +487,8 @@ test("a provider the runner cannot serve is offered disabled, saying what to set
   );
   // The other provider is offered and picked instead.
   assert.equal(await ada.getByTestId("session-provider-openai").isDisabled(), false);
-  assert.equal(await ada.getByTestId("session-provider-openai").isChecked(), true);
+  // Picked once the dialog has the runner's readiness, a moment after it opens.
+  await until("the other provider picked", () => ada.getByTestId("session-provider-openai").isChecked());
   await ada.keyboard.press("Escape");
   await dialog.waitFor({ state: "detached" });
 });

@@ -250,8 +250,12 @@ async function runnerFor(
   return (await import("./agent/index.ts")).runTask;
 }
 
-/** Events waiting behind the post in flight go up together, up to this many in one post. */
-const MAX_BATCH_EVENTS = 50;
+/**
+ * Events waiting behind the post in flight go up together, up to this many in one post. Each is a
+ * few D1 statements and a room publish at the edge, and D1 counts every statement of a batch
+ * against a Worker invocation's queries (50 on the free plan): ten keeps a post well inside.
+ */
+const MAX_BATCH_EVENTS = 10;
 /** Kept well under the edge's body limit (256 KiB); a bigger single event goes alone, as it is. */
 const MAX_BATCH_BYTES = 192 * 1024;
 /** The agent may run this far ahead of the edge before it waits for its events to be stored. */
