@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -50,15 +50,35 @@ function newest(dir: string): number {
  */
 export function ensureWebBuilt(): void {
   const index = join(ROOT, "web/dist/index.html");
-  const fresh =
+  const fresh = () =>
     existsSync(index) && statSync(index).mtimeMs >= Math.max(newest(join(ROOT, "web")), newest(join(ROOT, "protocol")));
-  if (fresh && !process.env.TRELLIS_REBUILD_WEB) return;
-  const r = spawnSync(join(BIN, "vite"), ["build", "--config", "web/vite.config.ts", "--logLevel", "warn"], {
-    cwd: ROOT,
-    stdio: "inherit",
-    env: { ...process.env, PATH: `${BIN}:${process.env.PATH}` },
-  });
-  if (r.status !== 0) throw new Error("vite build failed");
+  if (fresh() && !process.env.TRELLIS_REBUILD_WEB) return;
+  // Test files run in parallel, and two builds at once empty and fill one folder together: an
+  // index.html naming the other build's assets (seen as a board that never finished loading).
+  // One builds; the others wait for it and find the board fresh.
+  const lock = join(ROOT, "web/.dist-lock");
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      if (Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now()) > 300_000) {
+        rmSync(lock, { recursive: true, force: true });
+      }
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    }
+  }
+  try {
+    if (fresh() && !process.env.TRELLIS_REBUILD_WEB) return;
+    const r = spawnSync(join(BIN, "vite"), ["build", "--config", "web/vite.config.ts", "--logLevel", "warn"], {
+      cwd: ROOT,
+      stdio: "inherit",
+      env: { ...process.env, PATH: `${BIN}:${process.env.PATH}` },
+    });
+    if (r.status !== 0) throw new Error("vite build failed");
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
 }
 
 export async function startTrellis(opts: { singleUser?: boolean; port?: number } = {}): Promise<Trellis> {
