@@ -8,6 +8,7 @@ type Point = NonNullable<Presence["cursor"]>;
 export type StreamMessage = Extract<ServerMessage, { type: "stream" }>;
 
 import { ApiError, api, refreshSession, unwrap } from "../lib/api.ts";
+import { readFrame } from "../lib/frames.ts";
 import { Store } from "../lib/store.ts";
 import { PresenceStore } from "./presence.ts";
 
@@ -102,22 +103,9 @@ export class RoomConnection {
   }
 
   private onMessage = (e: MessageEvent) => {
-    if (typeof e.data !== "string" || e.data === "pong") return;
-    let data: unknown;
-    try {
-      data = JSON.parse(e.data);
-    } catch {
-      return;
-    }
-    // Every frame is checked against the contract: a frame of another protocol version means the
-    // edge was updated under this tab, and guessing at its meaning would show wrong state.
-    const parsed = ServerMessage.safeParse(data);
-    if (!parsed.success) {
-      if ((data as { v?: unknown } | null)?.v !== ROOM_PROTOCOL) this.end(GONE_CODES[ROOM_CLOSE.outdated]!);
-      else console.warn("board room: a frame did not match the protocol", parsed.error.issues.slice(0, 3));
-      return;
-    }
-    const msg = parsed.data;
+    const msg = readFrame(e, ServerMessage, ROOM_PROTOCOL, "board room");
+    if (msg === "outdated") return this.end(GONE_CODES[ROOM_CLOSE.outdated]!);
+    if (!msg) return;
     switch (msg.type) {
       case "welcome":
         this.presence.reset(msg.peers);

@@ -2,6 +2,7 @@ import { PartySocket } from "partysocket";
 import type { Notification, UserSettings } from "../../../protocol/index.ts";
 import { INBOX_CLOSE, INBOX_PROTOCOL, INBOX_VERSION_PARAM, InboxMessage } from "../../../protocol/index.ts";
 import { api, refreshSession, unwrap } from "../lib/api.ts";
+import { readFrame } from "../lib/frames.ts";
 import type { ApiClient } from "../lib/http.ts";
 import type { Bell } from "./bell.ts";
 import { chimeOn, playChime, readChime } from "./chime.ts";
@@ -55,21 +56,10 @@ export class InboxConnection {
   }
 
   private onMessage = (e: MessageEvent) => {
-    if (typeof e.data !== "string" || e.data === "pong") return;
-    let data: unknown;
-    try {
-      data = JSON.parse(e.data);
-    } catch {
-      return;
-    }
-    const parsed = InboxMessage.safeParse(data);
-    if (!parsed.success) {
-      // Another version means the edge was updated under this tab: the board says to reload.
-      if ((data as { v?: unknown } | null)?.v !== INBOX_PROTOCOL) this.close();
-      else console.warn("inbox: a frame did not match the protocol", parsed.error.issues.slice(0, 3));
-      return;
-    }
-    const msg = parsed.data;
+    const msg = readFrame(e, InboxMessage, INBOX_PROTOCOL, "inbox");
+    // Another version means the edge was updated under this tab: the board says to reload.
+    if (msg === "outdated") return this.close();
+    if (!msg) return;
     switch (msg.type) {
       case "hello":
         this.handlers.live(true);
