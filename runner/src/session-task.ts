@@ -35,8 +35,6 @@ interface Live {
   mode: PermissionMode;
   waiting: Map<string, { tool: string; personOnly: boolean; resolve: (a: PermissionAnswer) => void }>;
   onMode: (mode: PermissionMode) => void;
-  /** An SDK runtime's own mode, kept in step with ours. */
-  modeWatchers: Set<(mode: PermissionMode) => Promise<void> | void>;
 }
 
 export interface SessionHost {
@@ -113,11 +111,9 @@ export class SessionTasks {
       mode: session.permissionMode,
       waiting: new Map(),
       onMode: () => {},
-      modeWatchers: new Set(),
     };
     live.onMode = (mode) => {
       live.mode = mode;
-      for (const watch of live.modeWatchers) void watch(mode);
       // A request the new mode allows (or forbids) is settled now, without waiting for a person.
       for (const [requestId, w] of live.waiting) {
         if (mode === "read-only" || (allowedBy(mode, w.tool) && !w.personOnly)) {
@@ -190,10 +186,6 @@ export class SessionTasks {
         runtimeSessionId: ctx.runtimeSessionId ?? null,
         runtimeTotals: ctx.runtimeTotals ?? null,
         runtimeFork: ctx.runtimeFork ?? null,
-        watchMode: (onMode) => {
-          live.modeWatchers.add(onMode);
-          return () => live.modeWatchers.delete(onMode);
-        },
         onRuntimeSession: (runtimeSessionId, totals) =>
           events.report({ kind: "runtime_session", data: { runtimeSessionId, ...(totals ? { totals } : {}) } }),
         sessionId: session.id,

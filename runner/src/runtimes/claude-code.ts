@@ -59,18 +59,13 @@ const kindOf = (tool: string): ToolKind =>
   READS.has(tool) ? "read" : EDITS.has(tool) ? "edit" : tool.startsWith("mcp__") ? "mcp" : "shell";
 
 /**
- * The SDK's mode for ours: its default in every one, so every tool Claude Code does not count as
+ * The SDK's mode, whatever ours: its default, so every tool Claude Code does not count as
  * reading comes to `canUseTool`, which answers by our mode as it is at that call: read-only refuses,
  * auto-edit lets edits through, full lets everything through but an edit outside the worktree.
  * (Not the SDK's acceptEdits: it lets a shell `echo > file` run unasked; not bypassPermissions: it
  * skips the callback, so an edit outside the worktree, which no OS sandbox holds, would run unasked.)
  */
-const SDK_MODES = {
-  ask: "default",
-  "auto-edit": "default",
-  full: "default",
-  "read-only": "default",
-} as const satisfies Record<PermissionMode, SdkPermissionMode>;
+const SDK_MODE: SdkPermissionMode = "default";
 
 const str = (v: unknown) => (typeof v === "string" ? v : "");
 
@@ -325,7 +320,6 @@ export async function runClaudeCode(input: RuntimeTask): Promise<{ finalText: st
     const m = input.permissionMode();
     return m === "full" && unconfinedRefused ? "auto-edit" : m;
   };
-  const sdkModeFor = (m: PermissionMode): SdkPermissionMode => SDK_MODES[m];
 
   const decisions = new Map<string, DecisionRecord>();
   const canUseTool: CanUseTool = async (tool, toolInput, opts) => {
@@ -393,7 +387,6 @@ export async function runClaudeCode(input: RuntimeTask): Promise<{ finalText: st
   const onAbort = () => abort.abort(signal.reason);
   signal.addEventListener("abort", onAbort, { once: true });
   const mcpConfig = mcpConfigFile(input, env);
-  let sdkMode = sdkModeFor(modeNow());
   const options: Options = {
     abortController: abort,
     cwd: root,
@@ -401,7 +394,7 @@ export async function runClaudeCode(input: RuntimeTask): Promise<{ finalText: st
     model: input.model,
     settingSources: [],
     includePartialMessages: true,
-    permissionMode: sdkMode,
+    permissionMode: SDK_MODE,
     canUseTool,
     extraArgs: { "mcp-config": mcpConfig.path },
     ...(box.confined ? { sandbox: sandboxOf(box, env, input.secrets?.env ?? {}) } : {}),
@@ -421,8 +414,6 @@ export async function runClaudeCode(input: RuntimeTask): Promise<{ finalText: st
   let streaming: string | null = null;
   let finalText = "";
   let sessionSaved = input.runtimeSessionId;
-  /** Why the task must end, found outside the message loop (a mode Claude Code would not take). */
-  let failure: AgentError | null = null;
 
   /** A message's usage, counted once: the call's own, plus `more` (what the result adds). */
   const usageFields = (apiId: string, more?: Usage): Pick<NewMessage, "usage" | "contextTokens"> => {
@@ -547,29 +538,6 @@ export async function runClaudeCode(input: RuntimeTask): Promise<{ finalText: st
   };
 
   const q = sdk.query({ prompt, options });
-  // A person's mode change reaches Claude Code's own mode, one change at a time. One it refuses
-  // while skipping permissions would leave tools running unasked: the task ends instead.
-  let modeChain = Promise.resolve();
-  const unwatch = input.watchMode?.(() => {
-    modeChain = modeChain.then(async () => {
-      const want = sdkModeFor(modeNow());
-      if (want === sdkMode || abort.signal.aborted) return;
-      const was = sdkMode;
-      sdkMode = want;
-      try {
-        await q.setPermissionMode(want);
-      } catch (err) {
-        if (was !== "bypassPermissions") return;
-        failure = new AgentError(
-          "provider",
-          `Claude Code would not leave full mode (${err instanceof Error ? err.message : String(err)}): the task was ended so nothing runs unasked.`,
-        );
-        abort.abort(failure);
-      }
-    });
-    return modeChain;
-  });
-
   try {
     const messages = q[Symbol.asyncIterator]();
     // A stop does not wait for Claude Code's process to wind down (the abort kills it meanwhile).
@@ -584,11 +552,9 @@ export async function runClaudeCode(input: RuntimeTask): Promise<{ finalText: st
       await onMessage(next.value);
     }
     if (signal.aborted) throw signal.reason;
-    if (failure) throw failure;
     return { finalText };
   } catch (err) {
     if (!signal.aborted) {
-      if (failure) throw failure;
       if (err instanceof AgentError) throw err;
       throw new AgentError("provider", `Claude Code failed: ${err instanceof Error ? err.message : String(err)}`, {
         cause: err,
@@ -609,7 +575,6 @@ export async function runClaudeCode(input: RuntimeTask): Promise<{ finalText: st
     }
     throw signal.reason;
   } finally {
-    unwatch?.();
     signal.removeEventListener("abort", onAbort);
     mcpConfig.remove();
     for (const id of open) sink.endStream(id);

@@ -24,11 +24,6 @@ export interface RuntimeTask extends TaskInput {
   onRuntimeSession(id: string, totals?: Usage): Promise<void>;
   /** A fork with no SDK session of its own yet: where in its parent's SDK session it starts. */
   runtimeFork?: RuntimeFork | null;
-  /**
-   * Called with each new permission mode a person sets while the task runs (settled once the
-   * runtime has taken it); returns the unsubscribe.
-   */
-  watchMode?(onMode: (mode: PermissionMode) => Promise<void> | void): () => void;
 }
 
 export async function worktreeRoot(path: string): Promise<string> {
